@@ -1,0 +1,29 @@
+// POST /v1/executions: run code over plain HTTP and answer with the whole result. No client can answer
+// tool calls here, so every tool call fails in the code with a clear message.
+import type http from 'node:http';
+import type { Config } from '../config.js';
+import { NO_CLIENT_TOOL_HOST } from '../bridge/tools.js';
+import { parseExecutionRequest } from '../executions/request.js';
+import type { ExecutionService } from '../executions/service.js';
+import { readJsonBody } from './body.js';
+import { sendJson } from './respond.js';
+import { checkRuntimeAvailable, type RuntimeAvailability } from './availability.js';
+
+// Reads, validates and runs one execution; if the client goes away first, the execution is cancelled.
+export async function handleCreateExecution(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  deps: { config: Config; service: ExecutionService; availability: RuntimeAvailability },
+): Promise<void> {
+  const body = await readJsonBody(req, deps.config.maxRequestBytes);
+  const request = parseExecutionRequest(body, deps.config, { toolsAllowed: false });
+  checkRuntimeAvailable(deps.availability, request.runtime);
+  const { execution, result } = deps.service.start(request, { toolHost: NO_CLIENT_TOOL_HOST });
+  const onClose = () => {
+    if (!res.writableFinished) execution.cancel();
+  };
+  res.on('close', onClose);
+  const answer = await result;
+  res.off('close', onClose);
+  if (!res.destroyed) sendJson(res, 200, answer);
+}

@@ -1,0 +1,101 @@
+// The daemon's end of one execution's bridge: a WebSocket server on a Unix socket that only that sandbox can
+// reach, accepting exactly one connection that presents the execution's token.
+import { timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { parseBridgeMessage, type BridgeInbound, type BridgeOutbound } from './messages.js';
+
+export interface BridgeHandlers {
+  onMessage(message: BridgeInbound): void;
+  /** The prelude broke the protocol (bad JSON, unknown type, oversized message); the bridge stays open when it can. */
+  onProtocolError(message: string): void;
+}
+
+export interface BridgeOptions {
+  socketPath: string;
+  token: string;
+  maxMessageBytes: number;
+  /** Give the socket to the sandbox user (when the daemon is root), so only it may connect. */
+  owner?: { uid: number; gid: number };
+}
+
+export class Bridge {
+  private socket: WebSocket | null = null;
+  private readonly queued: string[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly server: http.Server,
+    private readonly wss: WebSocketServer,
+    private readonly options: BridgeOptions,
+    private readonly handlers: BridgeHandlers,
+  ) {}
+
+  // Listens on the socket path and returns once connections can be accepted.
+  static async open(options: BridgeOptions, handlers: BridgeHandlers): Promise<Bridge> {
+    const server = http.createServer((_req, res) => res.writeHead(426).end());
+    const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
+    const bridge = new Bridge(server, wss, options, handlers);
+    server.on('upgrade', (req, socket, head) => bridge.upgrade(req, socket, head));
+    server.on('clientError', (_error, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.socketPath, () => resolve());
+    });
+    if (options.owner) await fs.chown(options.socketPath, options.owner.uid, options.owner.gid);
+    await fs.chmod(options.socketPath, 0o600);
+    return bridge;
+  }
+
+  // Sends a message to the prelude, or queues it until the prelude connects (so code can wait for a sandbox).
+  send(message: BridgeOutbound): void {
+    if (this.closed) return;
+    const text = JSON.stringify(message);
+    if (this.socket) this.socket.send(text);
+    else this.queued.push(text);
+  }
+
+  // Closes the connection and the listening socket.
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket?.terminate();
+    this.wss.close();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // Accepts the first upgrade that carries the right token on /bridge; everything else gets 401 and is closed.
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closed || this.socket || req.url !== '/bridge' || !this.tokenMatches(req.headers.authorization)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (this.closed) {
+        ws.terminate();
+        return;
+      }
+      this.socket = ws;
+      ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+      ws.on('error', () => undefined);
+      ws.on('close', (code) => {
+        if (code === 1009) this.handlers.onProtocolError(`a message from the code exceeded maxBridgeMessageBytes (${this.options.maxMessageBytes} bytes)`);
+      });
+      for (const text of this.queued.splice(0)) ws.send(text);
+    });
+  }
+
+  private tokenMatches(header: string | undefined): boolean {
+    const expected = Buffer.from(`Bearer ${this.options.token}`);
+    const given = Buffer.from(header ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  private receive(data: Buffer, isBinary: boolean): void {
+    const parsed = parseBridgeMessage(data, isBinary);
+    if ('problem' in parsed) this.handlers.onProtocolError(parsed.problem);
+    else this.handlers.onMessage(parsed.message);
+  }
+}

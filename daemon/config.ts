@@ -1,0 +1,184 @@
+// The daemon's configuration: one declarative table of options, loaded from flags, then environment,
+// then defaults. Every problem is collected and reported at once; the result is frozen.
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+export interface Config {
+  /** Address to listen on. @default '127.0.0.1' */
+  readonly host: string;
+  /** TCP port; 0 picks a free one. @default 9000 */
+  readonly port: number;
+  /** Bearer token every request must carry; empty means no authentication (loopback only). @default '' */
+  readonly token: string;
+  /** Directory for workspaces, bridge sockets and the runtime files bound into sandboxes. @default '<tmpdir>/runbox' */
+  readonly workDir: string;
+  /** The Python environment (a venv) whose `bin/python3` runs Python code. @default '/opt/runbox/python' as root, else '~/.local/share/runbox/python' */
+  readonly pythonEnv: string;
+  /** The Node.js binary that runs Node code. @default the daemon's own node */
+  readonly nodePath: string;
+  /** The bubblewrap binary. @default 'bwrap' (looked up on PATH) */
+  readonly bwrapPath: string;
+  /** Run code without any sandbox. For development only; loudly logged. @default false */
+  readonly unsafeNoSandbox: boolean;
+  /** Host uid the sandbox runs as (only used when the daemon is root). @default 65534 */
+  readonly sandboxUid: number;
+  /** Host gid the sandbox runs as (only used when the daemon is root). @default 65534 */
+  readonly sandboxGid: number;
+  /** Timeout of an execution that names none. @default 30000 */
+  readonly defaultTimeoutMs: number;
+  /** Largest timeout a request may ask for. @default 300000 */
+  readonly maxTimeoutMs: number;
+  /** Bytes of stdout, and separately of stderr, kept per execution. @default 1048576 */
+  readonly maxOutputBytes: number;
+  /** Largest HTTP body or WebSocket message from a client. @default 67108864 */
+  readonly maxRequestBytes: number;
+  /** Largest code. @default 1048576 */
+  readonly maxCodeBytes: number;
+  /** Largest single input or output file. @default 16777216 */
+  readonly maxFileBytes: number;
+  /** Largest total of input files, and separately of output files, per execution. @default 33554432 */
+  readonly maxTotalFileBytes: number;
+  /** Largest message from the sandbox's prelude (a result, a tool call's arguments). @default 16777216 */
+  readonly maxBridgeMessageBytes: number;
+  /** pino log level. @default 'info' */
+  readonly logLevel: string;
+}
+
+type Parse = (raw: string) => unknown;
+
+interface OptionSpec {
+  name: keyof Config;
+  env?: string;
+  flag?: string;
+  boolean?: boolean;
+  default: (env: NodeJS.ProcessEnv) => unknown;
+  parse: Parse;
+  describe: string;
+}
+
+// Parsers throw an Error whose message says what was expected; loadConfig adds the option's name and the value.
+const text: Parse = (raw) => raw;
+const nonEmpty: Parse = (raw) => {
+  if (raw.trim() === '') throw new Error('expected a non-empty string');
+  return raw;
+};
+const absolutePath: Parse = (raw) => {
+  if (!path.isAbsolute(raw)) throw new Error('expected an absolute path');
+  return path.normalize(raw);
+};
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER): Parse => (raw) => {
+  if (!/^\d+$/.test(raw.trim())) throw new Error(`expected an integer from ${min} to ${max}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new Error(`expected an integer from ${min} to ${max}`);
+  return value;
+};
+const bool: Parse = (raw) => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off|)$/i.test(raw)) return false;
+  throw new Error('expected true or false');
+};
+const oneOf = (...values: string[]): Parse => (raw) => {
+  if (!values.includes(raw)) throw new Error(`expected one of ${values.join(', ')}`);
+  return raw;
+};
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+const MiB = 1024 * 1024;
+
+export const CONFIG_OPTIONS: readonly OptionSpec[] = [
+  { name: 'host', env: 'RUNBOX_HOST', flag: 'host', default: () => '127.0.0.1', parse: nonEmpty, describe: 'address to listen on' },
+  { name: 'port', env: 'RUNBOX_PORT', flag: 'port', default: () => 9000, parse: integer(0, 65535), describe: 'TCP port (0 picks a free one)' },
+  { name: 'token', env: 'RUNBOX_TOKEN', default: () => '', parse: text, describe: 'bearer token required on every request (environment only, never a flag)' },
+  { name: 'workDir', env: 'RUNBOX_WORK_DIR', flag: 'work-dir', default: () => path.join(os.tmpdir(), 'runbox'), parse: absolutePath, describe: 'directory for workspaces and bridge sockets' },
+  {
+    name: 'pythonEnv', env: 'RUNBOX_PYTHON_ENV', flag: 'python-env',
+    default: (env) => (isRoot() ? '/opt/runbox/python' : path.join(env.HOME ?? os.homedir(), '.local/share/runbox/python')),
+    parse: absolutePath, describe: 'Python venv made by scripts/setup.sh',
+  },
+  { name: 'nodePath', env: 'RUNBOX_NODE', flag: 'node', default: () => process.execPath, parse: absolutePath, describe: 'node binary for Node code' },
+  { name: 'bwrapPath', env: 'RUNBOX_BWRAP', flag: 'bwrap', default: () => 'bwrap', parse: nonEmpty, describe: 'bubblewrap binary' },
+  { name: 'unsafeNoSandbox', env: 'RUNBOX_UNSAFE_NO_SANDBOX', flag: 'unsafe-no-sandbox', boolean: true, default: () => false, parse: bool, describe: 'run code WITHOUT a sandbox (development only)' },
+  { name: 'sandboxUid', env: 'RUNBOX_SANDBOX_UID', flag: 'sandbox-uid', default: () => 65534, parse: integer(1, 2 ** 32 - 2), describe: 'host uid of sandboxes when the daemon is root' },
+  { name: 'sandboxGid', env: 'RUNBOX_SANDBOX_GID', flag: 'sandbox-gid', default: () => 65534, parse: integer(1, 2 ** 32 - 2), describe: 'host gid of sandboxes when the daemon is root' },
+  { name: 'defaultTimeoutMs', env: 'RUNBOX_DEFAULT_TIMEOUT_MS', flag: 'default-timeout-ms', default: () => 30_000, parse: integer(1), describe: 'timeout of an execution that names none' },
+  { name: 'maxTimeoutMs', env: 'RUNBOX_MAX_TIMEOUT_MS', flag: 'max-timeout-ms', default: () => 300_000, parse: integer(1), describe: 'largest timeout a request may ask for' },
+  { name: 'maxOutputBytes', env: 'RUNBOX_MAX_OUTPUT_BYTES', flag: 'max-output-bytes', default: () => MiB, parse: integer(1), describe: 'stdout and stderr bytes kept, each' },
+  { name: 'maxRequestBytes', env: 'RUNBOX_MAX_REQUEST_BYTES', flag: 'max-request-bytes', default: () => 64 * MiB, parse: integer(1024), describe: 'largest HTTP body or WebSocket message' },
+  { name: 'maxCodeBytes', env: 'RUNBOX_MAX_CODE_BYTES', flag: 'max-code-bytes', default: () => MiB, parse: integer(1), describe: 'largest code' },
+  { name: 'maxFileBytes', env: 'RUNBOX_MAX_FILE_BYTES', flag: 'max-file-bytes', default: () => 16 * MiB, parse: integer(1), describe: 'largest single input or output file' },
+  { name: 'maxTotalFileBytes', env: 'RUNBOX_MAX_TOTAL_FILE_BYTES', flag: 'max-total-file-bytes', default: () => 32 * MiB, parse: integer(1), describe: 'largest total of input files, and of output files' },
+  { name: 'maxBridgeMessageBytes', env: 'RUNBOX_MAX_BRIDGE_MESSAGE_BYTES', flag: 'max-bridge-message-bytes', default: () => 16 * MiB, parse: integer(1024), describe: 'largest result or tool-call message from the code' },
+  { name: 'logLevel', env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' },
+];
+
+// An invalid configuration: every problem found, one per line.
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+// Builds the frozen Config from argv (flags) and env; throws ConfigError listing every problem.
+export function loadConfig(env: NodeJS.ProcessEnv, argv: string[] = []): Config {
+  const problems: string[] = [];
+  const flagOptions = Object.fromEntries(
+    CONFIG_OPTIONS.filter((o) => o.flag).map((o) => [o.flag as string, { type: o.boolean ? 'boolean' : 'string' } as const]),
+  );
+  let flags: Record<string, string | boolean | undefined> = {};
+  try {
+    flags = parseArgs({ args: argv, options: flagOptions, strict: true, allowPositionals: false }).values as typeof flags;
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  const values: Record<string, unknown> = {};
+  for (const option of CONFIG_OPTIONS) {
+    const fromFlag = option.flag ? flags[option.flag] : undefined;
+    const fromEnv = option.env ? env[option.env] : undefined;
+    const source = fromFlag !== undefined ? `--${option.flag}` : fromEnv !== undefined ? option.env : undefined;
+    if (source === undefined) {
+      values[option.name] = option.default(env);
+      continue;
+    }
+    const raw = typeof fromFlag === 'boolean' ? String(fromFlag) : (fromFlag ?? fromEnv) as string;
+    try {
+      values[option.name] = option.parse(raw);
+    } catch (error) {
+      problems.push(`${source} (${option.name}): ${(error as Error).message}, received ${JSON.stringify(raw)}`);
+    }
+  }
+  if (problems.length === 0) problems.push(...crossCheck(values as unknown as Config));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(values as unknown as Config);
+}
+
+// Rules that involve several options at once.
+function crossCheck(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.defaultTimeoutMs > config.maxTimeoutMs) {
+    problems.push(`defaultTimeoutMs (${config.defaultTimeoutMs}) exceeds maxTimeoutMs (${config.maxTimeoutMs})`);
+  }
+  if (config.maxFileBytes > config.maxTotalFileBytes) {
+    problems.push(`maxFileBytes (${config.maxFileBytes}) exceeds maxTotalFileBytes (${config.maxTotalFileBytes})`);
+  }
+  if (!config.token && !isLoopback(config.host)) {
+    problems.push(`host ${config.host} is not a loopback address: set RUNBOX_TOKEN to listen on other interfaces`);
+  }
+  return problems;
+}
+
+// True for addresses that only this machine can reach.
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+// The --help text, generated from the table.
+export function describeOptions(): string {
+  return CONFIG_OPTIONS.map((o) => {
+    const names = [o.flag ? `--${o.flag}` : null, o.env].filter(Boolean).join(', ');
+    return `  ${names.padEnd(58)} ${o.describe}`;
+  }).join('\n');
+}

@@ -1,0 +1,99 @@
+// Pure validation of an execution request (HTTP body or WebSocket `execute`), shared by both APIs.
+// Every failure is a WireError whose message names the field, what was expected and what was received.
+import type { Config } from '../config.js';
+import { WireError } from '../errors.js';
+import type { ToolDeclaration } from '../bridge/messages.js';
+import { decodeInputFiles, type InputFile } from '../files/inputs.js';
+import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
+
+export interface ExecutionRequest {
+  readonly runtime: RuntimeName;
+  readonly code: string;
+  readonly files: readonly InputFile[];
+  readonly timeoutMs: number;
+  readonly tools: readonly ToolDeclaration[];
+}
+
+const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+const MAX_TOOLS = 256;
+const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools']);
+
+export type RequestLimits = Pick<Config, 'defaultTimeoutMs' | 'maxTimeoutMs' | 'maxCodeBytes' | 'maxFileBytes' | 'maxTotalFileBytes'>;
+
+// Checks and normalizes a request; `envelope` lists extra fields the transport itself uses (`type`, `id`).
+export function parseExecutionRequest(
+  body: unknown,
+  limits: RequestLimits,
+  options: { toolsAllowed: boolean; envelope?: readonly string[] },
+): ExecutionRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new WireError('invalid_request', `expected a JSON object, received ${describe(body)}`);
+  }
+  const fields = body as Record<string, unknown>;
+  const unknown = Object.keys(fields).filter((key) => !FIELDS.has(key) && !options.envelope?.includes(key));
+  if (unknown.length > 0) {
+    throw new WireError('invalid_request', `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; expected ${[...FIELDS].join(', ')}`);
+  }
+  const { runtime, code } = fields;
+  if (!isRuntimeName(runtime)) {
+    throw new WireError('invalid_request', `runtime: expected ${RUNTIMES.map((r) => `"${r}"`).join(' or ')}, received ${describe(runtime)}`);
+  }
+  if (typeof code !== 'string') throw new WireError('invalid_request', `code: expected a string, received ${describe(code)}`);
+  const codeBytes = Buffer.byteLength(code);
+  if (codeBytes > limits.maxCodeBytes) {
+    throw new WireError('payload_too_large', `code: ${codeBytes} bytes exceeds maxCodeBytes ${limits.maxCodeBytes}`);
+  }
+  return {
+    runtime,
+    code,
+    files: decodeInputFiles(fields.files, limits),
+    timeoutMs: parseTimeout(fields.timeoutMs, limits),
+    tools: parseTools(fields.tools, options.toolsAllowed),
+  };
+}
+
+function parseTimeout(raw: unknown, limits: RequestLimits): number {
+  if (raw === undefined || raw === null) return limits.defaultTimeoutMs;
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1) {
+    throw new WireError('invalid_request', `timeoutMs: expected an integer ≥ 1, received ${describe(raw)}`);
+  }
+  if (raw > limits.maxTimeoutMs) {
+    throw new WireError('limit_exceeded', `timeoutMs: ${raw} exceeds the configured maximum ${limits.maxTimeoutMs}; a request may lower limits, never raise them`);
+  }
+  return raw;
+}
+
+function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new WireError('invalid_request', `tools: expected an array, received ${describe(raw)}`);
+  if (raw.length > 0 && !toolsAllowed) {
+    throw new WireError('invalid_request', 'tools: plain HTTP has no client to answer tool calls; use the WebSocket API (/v1/ws) or the SDK');
+  }
+  if (raw.length > MAX_TOOLS) throw new WireError('invalid_request', `tools: ${raw.length} tools; at most ${MAX_TOOLS}`);
+  const names = new Set<string>();
+  return raw.map((entry: unknown, index) => {
+    const where = `tools[${index}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new WireError('invalid_request', `${where}: expected an object {name, description, parameters}`);
+    const { name, description, parameters } = entry as Record<string, unknown>;
+    if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
+      throw new WireError('invalid_request', `${where}.name: expected 1-64 characters of [A-Za-z0-9_.-] starting with a letter or _, received ${describe(name)}`);
+    }
+    if (names.has(name)) throw new WireError('invalid_request', `${where}.name: "${name}" is declared twice`);
+    names.add(name);
+    if (description !== undefined && typeof description !== 'string') throw new WireError('invalid_request', `${where}.description: expected a string, received ${describe(description)}`);
+    if (parameters !== undefined && (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters))) {
+      throw new WireError('invalid_request', `${where}.parameters: expected a JSON Schema object, received ${describe(parameters)}`);
+    }
+    return { name, description: description ?? '', parameters: (parameters as Record<string, unknown>) ?? { type: 'object', properties: {} } };
+  });
+}
+
+// A short description of a received value for error messages (never the whole value).
+export function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}

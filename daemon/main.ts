@@ -1,0 +1,56 @@
+// The `runbox` command. The only module that reads process.env and argv, handles signals and exits.
+import { pino } from 'pino';
+import { ConfigError, describeOptions, loadConfig } from './config.js';
+import { createDaemon, StartupError } from './server.js';
+
+const USAGE = `Usage: runbox serve [options]
+
+Runs the Runbox daemon: Python and Node.js code in bubblewrap sandboxes, over HTTP and WebSocket.
+Options (flag, environment variable):
+${describeOptions()}
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'serve', ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command !== 'serve') {
+    process.stderr.write(`runbox: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const config = loadConfig(process.env, rest);
+  const logger = pino({ level: config.logLevel, redact: ['token', 'req.headers.authorization'] });
+  const daemon = await createDaemon(config, { logger });
+  const { host, port } = await daemon.listen();
+  const shown = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shown}:${port}`;
+  logger.info({ url, sandboxed: daemon.sandboxed }, 'runbox listening');
+  const auth = config.token ? ` -H "Authorization: Bearer $RUNBOX_TOKEN"` : '';
+  process.stdout.write(
+    `Runbox is listening on ${url}\n` +
+      `Try: curl -s ${url}/v1/executions${auth} -H 'content-type: application/json' -d '{"runtime":"python","code":"print(6*7)"}'\n`,
+  );
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    daemon.close().then(() => process.exit(0), (error: unknown) => {
+      logger.error({ err: error }, 'close failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof StartupError) {
+    process.stderr.write(`runbox: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`runbox: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,102 @@
+// Pure builders of the sandbox command line and environment: facts in, string arrays out. Nothing here
+// touches the system; host.ts gathers the facts and spawn.ts is the one place that starts processes.
+
+/** Where things appear inside every sandbox. */
+export const SANDBOX_PATHS = Object.freeze({
+  workspace: '/workspace',
+  runtimes: '/runbox',
+  bridgeSocket: '/run/runbox/bridge.sock',
+  tmp: '/tmp',
+  matplotlibConfig: '/tmp/matplotlib',
+});
+
+/** The uid/gid the code sees inside its user namespace (never 0). */
+export const SANDBOX_INNER_ID = 1000;
+
+/** Facts about the host that decide how its root directories appear in a sandbox. */
+export interface HostLayout {
+  /** Root entries such as /lib that are symlinks (merged /usr): name → link target. */
+  readonly rootSymlinks: Readonly<Record<string, string>>;
+  /** Root directories such as /lib64 that are real directories and must be bound read-only. */
+  readonly rootDirs: readonly string[];
+  /** Files and directories under /etc that the runtimes need (the dynamic linker cache, time zone, fonts). */
+  readonly etcEntries: readonly string[];
+}
+
+export interface SandboxArgsInput {
+  readonly layout: HostLayout;
+  /** Host directory bound writable as the workspace. */
+  readonly workspaceDir: string;
+  /** Host path of this execution's bridge socket. */
+  readonly bridgeSocket: string;
+  /** Host directory with the preludes and the synthetic /etc files (passwd, group, hosts). */
+  readonly runtimeDir: string;
+  /** Extra host paths bound read-only at the same place (a Python venv, a Node install outside /usr). */
+  readonly readOnlyPaths: readonly string[];
+  /** Host file → path inside the sandbox, bound read-only (e.g. a prebuilt matplotlib font cache). */
+  readonly readOnlyFiles: ReadonlyArray<readonly [hostPath: string, sandboxPath: string]>;
+  /** The interpreter command line, in sandbox paths. */
+  readonly command: readonly string[];
+}
+
+// The bubblewrap arguments for one execution: every namespace unshared, a read-only system, a private
+// writable workspace and /tmp, the bridge socket, and nothing else of the host.
+export function buildSandboxArgs(input: SandboxArgsInput): string[] {
+  const { layout } = input;
+  const args = [
+    '--unshare-all',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop', 'ALL',
+    '--uid', String(SANDBOX_INNER_ID),
+    '--gid', String(SANDBOX_INNER_ID),
+    '--hostname', 'runbox',
+    '--ro-bind', '/usr', '/usr',
+  ];
+  for (const [name, target] of Object.entries(layout.rootSymlinks)) args.push('--symlink', target, `/${name}`);
+  for (const dir of layout.rootDirs) args.push('--ro-bind', `/${dir}`, `/${dir}`);
+  for (const entry of layout.etcEntries) args.push('--ro-bind', `/etc/${entry}`, `/etc/${entry}`);
+  for (const name of ['passwd', 'group', 'hosts']) args.push('--ro-bind', `${input.runtimeDir}/etc/${name}`, `/etc/${name}`);
+  for (const hostPath of input.readOnlyPaths) args.push('--ro-bind', hostPath, hostPath);
+  args.push(
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--tmpfs', SANDBOX_PATHS.tmp,
+    '--dir', '/var/tmp',
+    '--ro-bind', `${input.runtimeDir}/python`, `${SANDBOX_PATHS.runtimes}/python`,
+    '--ro-bind', `${input.runtimeDir}/node`, `${SANDBOX_PATHS.runtimes}/node`,
+  );
+  for (const [hostPath, sandboxPath] of input.readOnlyFiles) args.push('--ro-bind', hostPath, sandboxPath);
+  args.push(
+    '--bind', input.workspaceDir, SANDBOX_PATHS.workspace,
+    '--ro-bind', input.bridgeSocket, SANDBOX_PATHS.bridgeSocket,
+    '--chdir', SANDBOX_PATHS.workspace,
+    '--',
+    ...input.command,
+  );
+  return args;
+}
+
+export interface SandboxEnvInput {
+  /** Directories put first on PATH (the venv's bin). */
+  readonly pathDirs: readonly string[];
+  readonly bridgeSocket: string;
+  readonly bridgeToken: string;
+  /** HOME and TMPDIR: /tmp in a sandbox, a private directory without one. */
+  readonly tmpDir: string;
+}
+
+// The environment of sandboxed code, built from scratch: no variable of the daemon's reaches it.
+export function buildSandboxEnv(input: SandboxEnvInput): Record<string, string> {
+  return {
+    PATH: [...input.pathDirs, '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
+    HOME: input.tmpDir,
+    TMPDIR: input.tmpDir,
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    MPLBACKEND: 'Agg',
+    MPLCONFIGDIR: `${input.tmpDir}/matplotlib`,
+    RUNBOX_BRIDGE_SOCKET: input.bridgeSocket,
+    RUNBOX_BRIDGE_TOKEN: input.bridgeToken,
+  };
+}

@@ -1,0 +1,63 @@
+// Pure: what to spawn for one execution, from the host facts gathered at start and the execution's paths.
+import path from 'node:path';
+import { buildSandboxArgs, buildSandboxEnv, SANDBOX_PATHS, type HostLayout } from './args.js';
+import { buildRuntimeCommand, type RuntimeName } from './runtimes.js';
+import type { SpawnSpec } from './spawn.js';
+
+/** Everything about the host a launch needs, gathered once when the daemon starts. */
+export interface SandboxFacts {
+  /** The bubblewrap binary; null runs code WITHOUT a sandbox (--unsafe-no-sandbox). */
+  readonly bwrapPath: string | null;
+  readonly layout: HostLayout;
+  /** Host directory with the preludes and synthetic /etc files. */
+  readonly runtimeDir: string;
+  readonly pythonEnv: string;
+  readonly nodePath: string;
+  /** Prebuilt matplotlib font-cache files to place in the sandbox's MPLCONFIGDIR. */
+  readonly matplotlibCache: readonly string[];
+  /** Host uid/gid of sandboxed processes (set when the daemon is root). */
+  readonly owner?: { readonly uid: number; readonly gid: number };
+}
+
+export interface LaunchInput {
+  readonly runtime: RuntimeName;
+  /** Host directories of this execution. */
+  readonly workspaceDir: string;
+  readonly privateTmpDir: string;
+  readonly socketPath: string;
+  readonly token: string;
+  /** Overrides the interpreter command (used to probe versions); in sandbox paths. */
+  readonly command?: readonly string[];
+}
+
+// The spawn spec of one execution: bwrap around the interpreter, or the bare interpreter in unsafe mode.
+export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnSpec {
+  const sandboxed = facts.bwrapPath !== null;
+  const runtimePaths = { pythonEnv: facts.pythonEnv, nodePath: facts.nodePath, runtimesDir: sandboxed ? SANDBOX_PATHS.runtimes : facts.runtimeDir };
+  const command = input.command ? [...input.command] : buildRuntimeCommand(input.runtime, runtimePaths);
+  const env = buildSandboxEnv({
+    pathDirs: [`${facts.pythonEnv}/bin`],
+    bridgeSocket: sandboxed ? SANDBOX_PATHS.bridgeSocket : input.socketPath,
+    bridgeToken: input.token,
+    tmpDir: sandboxed ? SANDBOX_PATHS.tmp : input.privateTmpDir,
+  });
+  const ids = facts.owner ? { uid: facts.owner.uid, gid: facts.owner.gid } : {};
+  if (!sandboxed) {
+    return { file: command[0], args: command.slice(1), env, cwd: input.workspaceDir, processGroup: true, ...ids };
+  }
+  const args = buildSandboxArgs({
+    layout: facts.layout,
+    workspaceDir: input.workspaceDir,
+    bridgeSocket: input.socketPath,
+    runtimeDir: facts.runtimeDir,
+    readOnlyPaths: outsideUsr([facts.pythonEnv, path.dirname(path.dirname(facts.nodePath))]),
+    readOnlyFiles: facts.matplotlibCache.map((file) => [file, `${SANDBOX_PATHS.matplotlibConfig}/${path.basename(file)}`] as const),
+    command,
+  });
+  return { file: facts.bwrapPath as string, args, env, cwd: '/', processGroup: false, ...ids };
+}
+
+// The paths not already visible through the read-only /usr bind (and not / itself), without duplicates.
+function outsideUsr(paths: readonly string[]): string[] {
+  return [...new Set(paths)].filter((p) => p !== '/' && p !== '/usr' && !p.startsWith('/usr/'));
+}

@@ -1,0 +1,32 @@
+// The runtimes Runbox offers and the pure builders of their interpreter command lines.
+
+export const RUNTIMES = ['python', 'node'] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+export interface RuntimePaths {
+  /** The Python venv (its bin/python3 runs code). */
+  readonly pythonEnv: string;
+  /** The node binary. */
+  readonly nodePath: string;
+  /** Where the preludes are, as the interpreter sees it (/runbox in a sandbox). */
+  readonly runtimesDir: string;
+}
+
+// True when a string names a runtime Runbox offers.
+export function isRuntimeName(value: unknown): value is RuntimeName {
+  return typeof value === 'string' && (RUNTIMES as readonly string[]).includes(value);
+}
+
+// The interpreter command that starts a runtime's prelude; the code itself arrives later over the bridge.
+export function buildRuntimeCommand(runtime: RuntimeName, paths: RuntimePaths): string[] {
+  if (runtime === 'python') {
+    // -I: ignore PYTHON* variables and the user site; -B: no .pyc files in the workspace; -u: unbuffered output.
+    return [`${paths.pythonEnv}/bin/python3`, '-I', '-B', '-u', `${paths.runtimesDir}/python/prelude.py`];
+  }
+  return [paths.nodePath, `${paths.runtimesDir}/node/prelude.cjs`];
+}
+
+// The command that prints a runtime's version, used to probe each runtime through a real sandbox at start.
+export function buildVersionCommand(runtime: RuntimeName, paths: RuntimePaths): string[] {
+  return runtime === 'python' ? [`${paths.pythonEnv}/bin/python3`, '-I', '-c', 'import platform; print(platform.python_version())'] : [paths.nodePath, '--version'];
+}

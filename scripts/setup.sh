@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs everything Runbox needs on a Debian machine, idempotently and quickly when already done:
+# bubblewrap, the Node dependencies, the compiled TypeScript, and the Python runtime environment
+# (a venv with the pinned packages of runtimes/python/requirements.txt and a prebuilt matplotlib font cache).
+# Called by `npm start`, `npm test` and `npm run bench` (their pre-scripts), and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root_dir=$(pwd)
+say() { printf '[runbox setup] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else say "need root to run: $*"; return 1; fi
+}
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# 1. System packages: bubblewrap for the sandbox, python3 with venv for the Python runtime.
+need=()
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v /usr/bin/python3 >/dev/null 2>&1 || need+=(python3)
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing Debian packages: ${need[*]}"
+  apt_install "${need[@]}"
+fi
+
+# 2. Node dependencies, reinstalled only when package-lock.json changed.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing Node dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 3. The Python runtime environment. Its location must be readable by the sandbox user, so not under /root.
+if [ "$(id -u)" = 0 ]; then default_env=/opt/runbox/python; else default_env="$HOME/.local/share/runbox/python"; fi
+py_env="${RUNBOX_PYTHON_ENV:-$default_env}"
+stamp="$py_env/.runbox-requirements"
+if ! cmp -s runtimes/python/requirements.txt "$stamp" 2>/dev/null || [ ! -x "$py_env/bin/python3" ]; then
+  say "creating the Python environment in $py_env (numpy, pandas, matplotlib; takes a minute once)"
+  rm -rf "$py_env"
+  mkdir -p "$(dirname "$py_env")"
+  /usr/bin/python3 -m venv "$py_env"
+  "$py_env/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: -r runtimes/python/requirements.txt
+  # setuptools' import hook costs every interpreter start a few milliseconds and sandboxed code never needs it.
+  rm -f "$py_env"/lib/python3*/site-packages/distutils-precedence.pth
+  # Prebuild matplotlib's font cache so a sandbox (fresh /tmp every time) does not rebuild it on each import.
+  mkdir -p "$py_env/mpl-cache"
+  MPLCONFIGDIR="$py_env/mpl-cache" MPLBACKEND=Agg "$py_env/bin/python3" -c 'import matplotlib.font_manager'
+  chmod -R a+rX "$py_env"
+  cp runtimes/python/requirements.txt "$stamp"
+fi
+
+# 4. Compile the TypeScript (incremental: about a second when nothing changed).
+if [ ! -f dist/daemon/main.js ] || [ -n "$(find daemon sdk test bench examples tsconfig.json -newer dist/.tsbuildinfo -print -quit 2>/dev/null)" ]; then
+  say "compiling TypeScript"
+  node_modules/.bin/tsc -p tsconfig.json
+fi

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseExecutionRequest } from '../../daemon/executions/request.js';
+import { decideOutcome } from '../../daemon/executions/result.js';
+import { OutputCapture } from '../../daemon/executions/output.js';
+
+const limits = { defaultTimeoutMs: 30000, maxTimeoutMs: 60000, maxCodeBytes: 100, maxFileBytes: 10, maxTotalFileBytes: 15 };
+const parse = (body: unknown, toolsAllowed = true) => parseExecutionRequest(body, limits, { toolsAllowed, envelope: ['type', 'id'] });
+
+test('request: a minimal request gets the default timeout', () => {
+  const request = parse({ runtime: 'python', code: 'print(1)' });
+  assert.equal(request.timeoutMs, 30000);
+  assert.deepEqual(request.files, []);
+});
+
+test('request: each bad field is named with what was expected and received', () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [[], /expected a JSON object, received an array/],
+    [{ runtime: 'ruby', code: '' }, /runtime: expected "python" or "node", received "ruby"/],
+    [{ runtime: 'python' }, /code: expected a string, received nothing/],
+    [{ runtime: 'python', code: 'x'.repeat(101) }, /code: 101 bytes exceeds maxCodeBytes 100/],
+    [{ runtime: 'python', code: '', timeoutMs: 'soon' }, /timeoutMs: expected an integer ≥ 1, received "soon"/],
+    [{ runtime: 'python', code: '', timeoutMs: 60001 }, /exceeds the configured maximum 60000/],
+    [{ runtime: 'python', code: '', timeout: 5 }, /unknown field "timeout"/],
+    [{ runtime: 'python', code: '', files: [{ path: '../x', content: '' }] }, /files\[0\]\.path "\.\.\/x" contains "\.\."/],
+    [{ runtime: 'python', code: '', files: [{ path: 'a', content: '!!' }] }, /not valid base64/],
+    [{ runtime: 'python', code: '', files: [{ path: 'a', content: Buffer.alloc(11).toString('base64') }] }, /exceeds maxFileBytes 10/],
+    [{ runtime: 'python', code: '', files: [{ path: 'a', content: 'YQ==' }, { path: 'a/b', content: 'YQ==' }] }, /a is both a file and the directory of a\/b/],
+    [{ runtime: 'python', code: '', files: [{ path: 'a', content: 'YQ==' }, { path: './a', content: 'YQ==' }] }, /given twice/],
+    [{ runtime: 'python', code: '', tools: [{ name: 'bad name' }] }, /tools\[0\]\.name/],
+    [{ runtime: 'python', code: '', tools: [{ name: 't' }, { name: 't' }] }, /declared twice/],
+  ];
+  for (const [body, message] of cases) assert.throws(() => parse(body), message, JSON.stringify(body).slice(0, 80));
+});
+
+test('request: tools over plain HTTP are refused with the way to get them', () => {
+  assert.throws(() => parse({ runtime: 'node', code: '', tools: [{ name: 't' }] }, false), /use the WebSocket API/);
+});
+
+test('outcome: statuses from what was observed', () => {
+  const base = { killReason: null, timeoutMs: 5, exit: { exitCode: 0, signal: null }, done: { result: 1, error: null }, bridgeProblem: null, fileErrors: [], sandboxed: true } as const;
+  assert.equal(decideOutcome(base).status, 'ok');
+  assert.equal(decideOutcome({ ...base, killReason: 'timeout' }).status, 'timeout');
+  assert.equal(decideOutcome({ ...base, killReason: 'cancelled' }).status, 'cancelled');
+  assert.equal(decideOutcome({ ...base, done: null, exit: { exitCode: 137, signal: null } }).error?.message.includes('SIGKILL'), true);
+  assert.equal(decideOutcome({ ...base, done: null, exit: { exitCode: 3, signal: null } }).error?.type, 'ExitCode');
+  assert.equal(decideOutcome({ ...base, fileErrors: [{ path: 'x', message: 'refused' }] }).error?.type, 'OutputFileError');
+  assert.equal(decideOutcome({ ...base, done: { result: null, error: { type: 'ValueError', message: 'm', traceback: '' } }, exit: { exitCode: 1, signal: null } }).error?.type, 'ValueError');
+});
+
+test('output capture: cut at the cap with a marker, multi-byte characters kept whole', () => {
+  const capture = new OutputCapture('stdout', 5);
+  assert.equal(capture.push(Buffer.from('héll')), 'héll');
+  assert.equal(capture.push(Buffer.from('o world')), '');
+  assert.match(capture.text(), /^héll\n\[runbox: stdout truncated after 5 bytes; 7 more bytes dropped\]\n$/);
+});

@@ -1,0 +1,78 @@
+// Starts a real daemon on a free loopback port with its own work directory, for tests.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../daemon/config.js';
+import { createDaemon, type Daemon } from '../../daemon/server.js';
+
+export interface TestDaemon {
+  url: string;
+  wsUrl: string;
+  workDir: string;
+  config: Config;
+  daemon: Daemon;
+  /** Closes the daemon and checks that it left no execution directory behind. */
+  close(): Promise<void>;
+}
+
+// A real daemon (real sandboxes, real interpreters) on 127.0.0.1 port 0; overrides change any option.
+export async function startDaemon(overrides: Partial<Config> = {}): Promise<TestDaemon> {
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-test-'));
+  const config = Object.freeze({ ...loadConfig({}, []), port: 0, logLevel: 'silent', workDir, ...overrides });
+  const logger = pino({ level: config.logLevel });
+  const daemon = await createDaemon(config, { logger });
+  const { port } = await daemon.listen();
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/v1/ws`,
+    workDir: config.workDir,
+    config,
+    daemon,
+    close: async () => {
+      await daemon.close();
+      const left = (await fs.readdir(config.workDir)).filter((name) => name.startsWith('exec-'));
+      await fs.rm(workDir, { recursive: true, force: true });
+      if (left.length > 0) throw new Error(`execution directories left behind: ${left.join(', ')}`);
+    },
+  };
+}
+
+// POSTs an execution and returns the status and parsed body.
+export async function postExecution(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}/v1/executions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+// The pids of live processes whose command line contains `needle` (to prove a sandbox left nothing behind).
+export async function findProcesses(needle: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    const state = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (cmdline.replaceAll('\0', ' ').includes(needle) && !/\) Z /.test(state)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+// Waits until no live process matches `needle`, or fails after timeoutMs with what is still there.
+export async function waitForNoProcesses(needle: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pids = await findProcesses(needle);
+    if (pids.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`processes matching ${JSON.stringify(needle)} still alive: ${pids.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+// Base64 of a UTF-8 string or bytes.
+export function b64(content: string | Uint8Array): string {
+  return Buffer.from(content).toString('base64');
+}
