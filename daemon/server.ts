@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
-import { toWireError, WireError } from './errors.js';
+import { errorBody, toWireError, WireError } from './errors.js';
 import { isAuthorized } from './api/auth.js';
 import { handleCreateExecution } from './api/executions.js';
 import { handleHealth, handleRuntimes } from './api/health.js';
@@ -85,10 +85,14 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
 
   server.on('upgrade', (req, socket, head) => {
     const pathname = new URL(req.url ?? '/', 'http://runbox').pathname;
-    const refuse = (status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    if (pathname !== '/v1/ws') return refuse('404 Not Found');
-    if (!isAuthorized(req, config.token)) return refuse('401 Unauthorized');
-    if (state.closing) return refuse('503 Service Unavailable');
+    const refuse = (error: WireError) => {
+      const body = JSON.stringify(errorBody(error));
+      const reason = http.STATUS_CODES[error.httpStatus] ?? 'Error';
+      socket.end(`HTTP/1.1 ${error.httpStatus} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+    if (pathname !== '/v1/ws') return refuse(new WireError('not_found', `no WebSocket route ${pathname}; use /v1/ws`));
+    if (!isAuthorized(req, config.token)) return refuse(new WireError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <RUNBOX_TOKEN>)'));
+    if (state.closing) return refuse(new WireError('shutting_down', 'the daemon is shutting down'));
     wss.handleUpgrade(req, socket, head, (ws) => {
       handleWsConnection(ws, { config, service, availability: state, logger: logger.child({ connection: ++connectionSeq }) });
     });

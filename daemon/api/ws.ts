@@ -31,9 +31,11 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
 
   const onMessage = (data: Buffer, isBinary: boolean): void => {
     let id: string | undefined;
+    let callId: string | undefined;
     try {
       const message = parseMessage(data, isBinary);
       id = typeof message.id === 'string' ? message.id : undefined;
+      callId = typeof message.callId === 'string' ? message.callId : undefined;
       switch (message.type) {
         case 'execute':
           return startExecution(message);
@@ -47,7 +49,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
     } catch (error) {
       if (!(error instanceof WireError)) log.error({ err: error }, 'websocket message failed');
       const wire = toWireError(error);
-      send({ type: 'error', ...(id !== undefined ? { id } : {}), code: wire.code, message: wire.message });
+      send({ type: 'error', ...(id !== undefined ? { id } : {}), ...(callId !== undefined ? { callId } : {}), code: wire.code, message: wire.message });
     }
   };
 
@@ -75,7 +77,11 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
     if (typeof callId !== 'string' || callId === '') throw new WireError('invalid_request', `callId: expected a string, received ${describe(callId)}`);
     const hasResult = 'result' in message;
     const hasError = 'error' in message && message.error !== null && message.error !== undefined;
-    if (hasResult === hasError) throw new WireError('invalid_request', `tool_result ${callId}: expected exactly one of "result" or "error"`);
+    if (hasResult === hasError) {
+      // Fail the waiting call too, so the code gets a clear error instead of waiting for its timeout.
+      router.answer(callId, { error: 'the client sent a malformed tool_result (expected exactly one of "result" or "error")' });
+      throw new WireError('invalid_request', `tool_result ${callId}: expected exactly one of "result" or "error"`);
+    }
     const delivered = router.answer(callId, hasError ? { error: message.error } : { result: message.result });
     if (!delivered) throw new WireError('unknown_call', `no pending tool call has callId ${JSON.stringify(callId)} (unknown, already answered, or its execution ended)`);
   };

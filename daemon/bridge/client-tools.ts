@@ -26,6 +26,7 @@ export class ClientToolRouter {
   // The tool host of one execution on this connection.
   hostFor(executionId: string): ToolHost {
     return {
+      canAnswer: true,
       call: (name, args) =>
         new Promise((resolve, reject) => {
           const callId = `c${this.nextCallId++}`;

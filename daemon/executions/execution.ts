@@ -149,7 +149,7 @@ export class Execution {
     this.toolCalls += 1;
     const { callId, name, args } = message;
     const declared = this.request.tools.some((tool) => tool.name === name);
-    const answer = declared
+    const answer = declared || !this.hooks.toolHost.canAnswer
       ? this.hooks.toolHost.call(name, args)
       : Promise.reject(new ToolCallError('unknown_tool', `unknown tool ${JSON.stringify(name)}; this execution declared ${this.request.tools.length ? this.request.tools.map((t) => t.name).join(', ') : 'no tools'}`));
     answer.then(

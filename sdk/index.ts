@@ -1,0 +1,34 @@
+// The public surface of `runbox/sdk`: everything a client may import, listed by name.
+
+export { RunboxClient } from './client.js';
+export {
+  RunboxError,
+  RunboxConnectionError,
+  RunboxTimeoutError,
+  RunboxAPIError,
+  RunboxAbortError,
+} from './errors.js';
+export {
+  DEFAULT_URL,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_CANCEL_TIMEOUT_MS,
+  type RunboxClientOptions,
+} from './options.js';
+export type {
+  Runtime,
+  ExecutionStatus,
+  ExecuteOptions,
+  ExecutionResult,
+  ExecutionError,
+  InputFile,
+  OutputFile,
+  FileError,
+  JsonSchema,
+  ToolDefinition,
+  ToolSet,
+  ToolCallContext,
+  RequestOptions,
+  RuntimeInfo,
+  HealthStatus,
+} from './types.js';

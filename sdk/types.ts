@@ -1,0 +1,165 @@
+// The SDK's public types: what execute() takes and returns, mirroring docs/protocol.md.
+
+/** Which interpreter runs the code. */
+export type Runtime = 'python' | 'node';
+
+/** How an execution ended. None of these is thrown: a failed program is a normal result. */
+export type ExecutionStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'cancelled';
+
+/** A JSON Schema object describing a tool's arguments; the order of `properties` is the positional order. */
+export type JsonSchema = Record<string, unknown>;
+
+/** An input file written into the sandbox's workspace before the code runs. */
+export interface InputFile {
+  /** Path relative to the workspace, e.g. `data/sales.csv`. */
+  path: string;
+  /** The file's bytes; a string is written as UTF-8. */
+  content: string | Uint8Array;
+}
+
+/** An output file the code declared with `set_result(..., files=[...])` / `setResult(..., [...])`. */
+export interface OutputFile {
+  /** Path relative to the workspace, as the code declared it. */
+  path: string;
+  /** MIME type the daemon detected, e.g. `image/png`. */
+  mimeType: string;
+  /** Size in bytes. */
+  size: number;
+  /** The file's bytes (a Buffer, so `content.toString('utf8')` works for text). */
+  content: Buffer;
+}
+
+/** A declared output file the daemon refused to return, with the reason. */
+export interface FileError {
+  path: string;
+  message: string;
+}
+
+/** Why an execution did not end `ok`: the exception class (or `Timeout`, `Cancelled`, ...), message and traceback. */
+export interface ExecutionError {
+  type: string;
+  message: string;
+  traceback: string;
+}
+
+/** The outcome of one execution; `status` says how it ended. */
+export interface ExecutionResult<T = unknown> {
+  /** The id this client gave the execution on the WebSocket. */
+  id: string;
+  status: ExecutionStatus;
+  /** The value given to `set_result`/`setResult` or returned at top level; `null` when none. */
+  result: T | null;
+  /** Everything the code printed to stdout (cut at the daemon's `maxOutputBytes` with a marker line). */
+  stdout: string;
+  /** Everything the code printed to stderr (cut at the daemon's `maxOutputBytes` with a marker line). */
+  stderr: string;
+  files: OutputFile[];
+  fileErrors: FileError[];
+  error: ExecutionError | null;
+  /** The interpreter's exit code; `null` when it was killed by a signal. */
+  exitCode: number | null;
+  /** Wall-clock time from the daemon accepting the request to the result. */
+  durationMs: number;
+  /** How many tool calls the code made. */
+  toolCalls: number;
+}
+
+/** What a tool handler gets besides its arguments. */
+export interface ToolCallContext {
+  /** The execution's id on this client. */
+  executionId: string;
+  /** The daemon's id for this call. */
+  callId: string;
+  /** Aborted when the execution ends (result, cancel, lost connection): the answer would no longer be read. */
+  signal: AbortSignal;
+}
+
+/** A tool the sandboxed code can call; it runs here, in the client's process. */
+export interface ToolDefinition<Args = any, Result = unknown> {
+  /**
+   * What the tool does, shown to the code's author.
+   * @default ''
+   */
+  description?: string;
+  /**
+   * JSON Schema of the arguments object; the order of `properties` is the order positional arguments bind in.
+   * @default { type: 'object', properties: {} }
+   */
+  parameters?: JsonSchema;
+  /**
+   * Answers one call. Its return value (`undefined` becomes `null`) is sent back as JSON; if it throws, the
+   * code's call raises `ToolError` with the thrown error's message.
+   */
+  handler: (args: Args, context: ToolCallContext) => Result | Promise<Result>;
+}
+
+/** Tools by name: the name is what the code calls (`await get_users()`). */
+export type ToolSet = Record<string, ToolDefinition>;
+
+/** What execute() runs and how. */
+export interface ExecuteOptions {
+  /** Which interpreter runs the code. */
+  runtime: Runtime;
+  /** The program, UTF-8. */
+  code: string;
+  /**
+   * Input files written into the workspace before the code runs.
+   * @default []
+   */
+  files?: InputFile[];
+  /**
+   * Wall-clock limit for the execution; past it the daemon kills the code and answers `status: 'timeout'`.
+   * @default the daemon's configured `defaultTimeoutMs`
+   */
+  timeoutMs?: number;
+  /**
+   * The tools the code may call, by name.
+   * @default {}
+   */
+  tools?: ToolSet;
+  /**
+   * Receives each chunk of stdout as the code prints it (the full text is also in the result).
+   * @default undefined
+   */
+  onStdout?: (chunk: string) => void;
+  /**
+   * Receives each chunk of stderr as the code prints it (the full text is also in the result).
+   * @default undefined
+   */
+  onStderr?: (chunk: string) => void;
+  /**
+   * Cancels the execution when aborted: execute() then rejects with a RunboxAbortError that carries the
+   * daemon's final `cancelled` result in `.result` when it arrives in time.
+   * @default undefined
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of the plain HTTP helpers. */
+export interface RequestOptions {
+  /**
+   * Aborts the request; the call then rejects with a RunboxAbortError.
+   * @default undefined
+   */
+  signal?: AbortSignal;
+}
+
+/** One runtime as GET /v1/runtimes describes it. */
+export interface RuntimeInfo {
+  name: Runtime | (string & {});
+  version: string;
+  available: boolean;
+  /** Why the runtime cannot run code, when it is not available. */
+  problem?: string;
+}
+
+/** The answer of GET /healthz: `ok` with the usable runtimes, or not ok with the problems. */
+export interface HealthStatus {
+  ok: boolean;
+  /** Names of the runtimes that can run code. */
+  runtimes?: string[];
+  /** False when the daemon runs code without a sandbox (development only). */
+  sandboxed?: boolean;
+  /** What stops the daemon from running code, when `ok` is false. */
+  problems?: string[];
+}

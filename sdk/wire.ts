@@ -1,0 +1,121 @@
+// The WebSocket messages of docs/protocol.md and the conversions between them and the SDK's types
+// (bytes ↔ base64, tool definitions → declarations). Pure functions, no I/O.
+
+import type { ExecuteOptions, ExecutionError, ExecutionResult, FileError, InputFile, OutputFile, ToolSet } from './types.js';
+
+export interface ToolDeclaration {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+export type ClientMessage =
+  | { type: 'execute'; id: string; runtime: string; code: string; files: { path: string; content: string }[]; timeoutMs?: number; tools: ToolDeclaration[] }
+  | { type: 'tool_result'; callId: string; result: unknown }
+  | { type: 'tool_result'; callId: string; error: { message: string } }
+  | { type: 'cancel'; id: string };
+
+/** A daemon message as received: `type` is known to be a string, the rest is checked where it is used. */
+export type DaemonMessage = { type: string; id?: unknown; [field: string]: unknown };
+
+// Turns input files into their wire form: strings as UTF-8, every content base64.
+export function encodeInputFiles(files: readonly InputFile[]): { path: string; content: string }[] {
+  return files.map(({ path, content }) => ({
+    path,
+    content: typeof content === 'string'
+      ? Buffer.from(content, 'utf8').toString('base64')
+      : Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('base64'),
+  }));
+}
+
+// Lists the tools as the daemon wants them declared, filling in the optional description and schema.
+export function declareTools(tools: ToolSet): ToolDeclaration[] {
+  return Object.entries(tools).map(([name, tool]) => ({
+    name,
+    description: tool.description ?? '',
+    parameters: tool.parameters ?? { type: 'object', properties: {} },
+  }));
+}
+
+// Builds the `execute` message for one execution.
+export function buildExecuteMessage(id: string, options: ExecuteOptions): ClientMessage {
+  return {
+    type: 'execute',
+    id,
+    runtime: options.runtime,
+    code: options.code,
+    files: encodeInputFiles(options.files ?? []),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    tools: declareTools(options.tools ?? {}),
+  };
+}
+
+// Builds the answer to a tool call: the handler's value (undefined → null) or, if it threw, its message.
+export function buildToolResult(callId: string, outcome: { value: unknown } | { error: unknown }): string {
+  if ('error' in outcome) return JSON.stringify({ type: 'tool_result', callId, error: { message: errorMessage(outcome.error) } });
+  try {
+    return JSON.stringify({ type: 'tool_result', callId, result: outcome.value === undefined ? null : outcome.value });
+  } catch (error) {
+    // A BigInt or a cycle: the code gets a ToolError saying so rather than never hearing back.
+    return JSON.stringify({ type: 'tool_result', callId, error: { message: `the tool's result is not JSON: ${errorMessage(error)}` } });
+  }
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return typeof error === 'string' ? error : String(error);
+}
+
+// Parses one text frame from the daemon; null when it is not a JSON object with a string `type`.
+export function parseDaemonMessage(text: string): DaemonMessage | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const message = value as Record<string, unknown>;
+  return typeof message.type === 'string' ? (message as DaemonMessage) : null;
+}
+
+// Turns a `result` message (or an HTTP result body) into an ExecutionResult with file contents as bytes.
+export function decodeExecutionResult(id: string, raw: Record<string, unknown>): ExecutionResult {
+  const files = Array.isArray(raw.files) ? raw.files.map(decodeOutputFile) : [];
+  return {
+    id,
+    status: raw.status as ExecutionResult['status'],
+    result: raw.result ?? null,
+    stdout: typeof raw.stdout === 'string' ? raw.stdout : '',
+    stderr: typeof raw.stderr === 'string' ? raw.stderr : '',
+    files,
+    fileErrors: Array.isArray(raw.fileErrors) ? (raw.fileErrors as FileError[]) : [],
+    error: (raw.error ?? null) as ExecutionError | null,
+    exitCode: typeof raw.exitCode === 'number' ? raw.exitCode : null,
+    durationMs: typeof raw.durationMs === 'number' ? raw.durationMs : 0,
+    toolCalls: typeof raw.toolCalls === 'number' ? raw.toolCalls : 0,
+  };
+}
+
+function decodeOutputFile(raw: unknown): OutputFile {
+  const file = raw as Record<string, unknown>;
+  const content = Buffer.from(typeof file.content === 'string' ? file.content : '', 'base64');
+  return {
+    path: String(file.path),
+    mimeType: typeof file.mimeType === 'string' ? file.mimeType : 'application/octet-stream',
+    size: typeof file.size === 'number' ? file.size : content.byteLength,
+    content,
+  };
+}
+
+// Reads the daemon's `{"error": {"code", "message"}}` body, tolerating anything else.
+export function parseErrorBody(text: string): { code?: string; message?: string } {
+  try {
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    const code = typeof body?.error?.code === 'string' ? body.error.code : undefined;
+    const message = typeof body?.error?.message === 'string' ? body.error.message : undefined;
+    return { code, message };
+  } catch {
+    return { message: text.trim().slice(0, 500) || undefined };
+  }
+}
