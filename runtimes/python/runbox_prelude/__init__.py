@@ -1,0 +1,39 @@
+"""Runbox's Python prelude: runs one program in a sandbox and reports it to the daemon over the bridge.
+
+prelude.py (beside this package) is what the daemon starts in every sandbox. The prelude connects to the
+bridge, a WebSocket over a Unix socket (docs/protocol.md, "The bridge"), receives the code, runs it as
+main.py with the tool functions in its globals, and sends back the result, the declared output files and
+the error, if any.
+
+Every execution pays for the prelude's start-up, so it imports only modules that are built in or already
+loaded by the interpreter (`_socket`, `_thread`, `_json` instead of `socket`, `threading`, `json`, which
+pull in `re`, `enum` and `selectors`). asyncio, ast, traceback and linecache are imported only when the
+code needs them. Standard library only.
+
+  websocket.py  the RFC 6455 client and handshake
+  bridge.py     the messages: `run` in, tool calls out and back, `done`
+  jsonable.py   JSON in and out, and the conversions of results and tool arguments
+  namespace.py  the globals the code gets: call_tool, set_result, one function per tool...
+  program.py    compiling, running and reporting the code
+"""
+
+import os
+
+from .bridge import BridgeClient, BridgeError, die, receive_run
+from .program import Execution
+from .websocket import connect_websocket
+
+
+# Takes the bridge's address out of the environment, opens it, receives the code, runs it and reports.
+def main():
+    socket_path = os.environ.pop("RUNBOX_BRIDGE_SOCKET", None)
+    token = os.environ.pop("RUNBOX_BRIDGE_TOKEN", None)
+    if not socket_path or not token:
+        die("RUNBOX_BRIDGE_SOCKET and RUNBOX_BRIDGE_TOKEN must both be set")
+    try:
+        websocket = connect_websocket(socket_path, token)
+        source, tools = receive_run(websocket)
+    except (OSError, ValueError, BridgeError) as exc:
+        die(f"cannot open the bridge to the daemon at {socket_path}: {exc}")
+    execution = Execution(source, tools, BridgeClient(websocket))
+    execution.finish(execution.run())

@@ -1,0 +1,218 @@
+"""The prelude's conversation with the daemon: the `run` message in, tool calls out and back, `done` last.
+
+Requests go out from any thread under the socket's write lock; one reader thread, started on the first
+tool call, hands each tool_result to whoever waits for it: a lock for synchronous callers (any thread), a
+future resolved on its event loop's thread for coroutines. So sync, threaded and asyncio code all work,
+and asyncio.gather keeps every call in flight at once.
+"""
+
+import os
+import sys
+
+import _thread
+from itertools import count
+
+from .jsonable import ResultError, decode_json, encode_json, safe_repr, safe_str
+from .websocket import BridgeError
+
+EXIT_BRIDGE_FAILURE = 70  # EX_SOFTWARE: the bridge could not be opened, or broke while the code ran
+
+
+class ToolError(Exception):
+    """A tool call failed: str(error) is the tool's message, .tool the tool's name, .code the error code."""
+
+    __module__ = "__main__"  # shown as plain `ToolError` in tracebacks; pickles as the code's global
+
+    def __init__(self, message, tool=None, code=None):
+        super().__init__(message)
+        self.tool = tool
+        self.code = code
+
+
+# Waits for the daemon's `run` message: (code, tools).
+def receive_run(websocket):
+    text = websocket.receive_text()
+    if text is None:
+        raise BridgeError("the daemon closed the bridge before sending the code")
+    message = decode_json(text)
+    if not isinstance(message, dict) or message.get("type") != "run" or not isinstance(message.get("code"), str):
+        raise BridgeError("the daemon's first message is not a valid `run` message")
+    tools = message.get("tools")
+    return message["code"], [tool for tool in tools if isinstance(tool, dict)] if isinstance(tools, list) else []
+
+
+class BridgeClient:
+    """Sends tool calls and routes each tool_result to the caller waiting for it; sends `done` at the end."""
+
+    def __init__(self, websocket):
+        self._websocket = websocket
+        self._pending = {}  # callId → function called with the tool_result message, on the reader thread
+        self._call_ids = count(1)
+        self._reader_lock = _thread.allocate_lock()
+        self._reader_started = False
+        self._finished = False  # set before `done` goes out: from then on a closed bridge is expected
+        self.pid = os.getpid()  # a forked child shares the socket but must never write to it
+
+    # Calls one tool and blocks until it answers; works from any thread, including an event loop's.
+    def call(self, name, args):
+        waiter = _Waiter()
+        self._send([self._request(name, args, waiter.settle)])
+        return _unpack_answer(name, waiter.wait())
+
+    # Sends every call at once, waits for all of them, then raises the first error in order, if any.
+    def call_parallel(self, calls):
+        requests = [_parse_parallel_item(item) for item in calls]
+        waiters = [_Waiter() for _ in requests]
+        self._send([self._request(name, args, waiter.settle) for (name, args), waiter in zip(requests, waiters)])
+        answers = [waiter.wait() for waiter in waiters]
+        return [_unpack_answer(name, answer) for (name, _), answer in zip(requests, answers)]
+
+    # Calls one tool from a coroutine without blocking its event loop.
+    async def call_async(self, name, args):
+        loop = _running_asyncio_loop()
+        if loop is None:  # driven by something other than asyncio: wait the simple way
+            return self.call(name, args)
+        future = loop.create_future()
+
+        # Runs on the reader thread: hands the answer to the loop's own thread.
+        def settle(message):
+            try:
+                loop.call_soon_threadsafe(_settle_future, future, message)
+            except RuntimeError:  # the loop was closed while the call was in flight: nobody is waiting
+                pass
+
+        self._send([self._request(name, args, settle)])
+        return _unpack_answer(name, await future)
+
+    # Sends `done` and a close frame. Returns False in a forked child, which must leave the bridge alone.
+    def send_done(self, done):
+        if os.getpid() != self.pid:
+            return False
+        self._finished = True
+        try:
+            self._websocket.send_texts([done], close=True)
+        except OSError:
+            die("could not report the result: the bridge to the daemon is closed")
+        return True
+
+    # Encodes one tool_call message and registers who waits for its answer.
+    def _request(self, name, args, settle):
+        if not isinstance(name, str):
+            raise TypeError(f"tool name: expected a string, received {type(name).__name__}")
+        try:
+            args_json = encode_json({} if args is None else args)
+        except ResultError as exc:
+            raise TypeError(f"{name}: the arguments cannot be sent as JSON: {exc}") from None
+        if not args_json.startswith("{"):
+            raise TypeError(f"{name}: arguments must be a dict of parameter names to values, received {args_json[:40]}")
+        call_id = str(next(self._call_ids))
+        self._pending[call_id] = settle
+        return f'{{"type":"tool_call","callId":"{call_id}","name":{encode_json(name)},"args":{args_json}}}'
+
+    # Sends encoded requests, starting the reader thread on the first call.
+    def _send(self, requests):
+        if os.getpid() != self.pid:
+            raise ToolError("tools can only be called from the sandbox's main process, not a forked one")
+        if not self._reader_started:
+            with self._reader_lock:
+                if not self._reader_started:
+                    _thread.start_new_thread(self._read_answers, ())
+                    self._reader_started = True
+        try:
+            self._websocket.send_texts(requests)
+        except OSError:
+            die("the bridge to the daemon closed while the code was running")
+
+    # The reader thread: resolves each answer; if the bridge breaks while the code runs, ends the process.
+    def _read_answers(self):
+        try:
+            while True:
+                text = self._websocket.receive_text()
+                if text is None:
+                    break
+                message = decode_json(text)
+                if isinstance(message, dict) and message.get("type") == "tool_result":
+                    settle = self._pending.pop(message.get("callId"), None)
+                    if settle is not None:
+                        settle(message)
+        except Exception:
+            pass
+        if not self._finished:
+            die("the bridge to the daemon closed while the code was running")
+
+
+class _Waiter:
+    """A blocked synchronous caller: settle() runs on the reader thread, wait() returns the answer."""
+
+    __slots__ = ("_lock", "message")
+
+    def __init__(self):
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+        self.message = None
+
+    # Stores the answer and wakes the caller.
+    def settle(self, message):
+        self.message = message
+        self._lock.release()
+
+    # Blocks until the answer came.
+    def wait(self):
+        self._lock.acquire()
+        return self.message
+
+
+# Reads one item of call_tools_parallel: (name, args), (name,), name, or {"name": ..., "args": ...}.
+def _parse_parallel_item(item):
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, dict) and "name" in item:
+        return item["name"], item.get("args")
+    if isinstance(item, (tuple, list)) and 1 <= len(item) <= 2:
+        return item[0], item[1] if len(item) == 2 else None
+    raise TypeError(f"call_tools_parallel: expected (name, args) pairs, received {safe_repr(item)[:80]}")
+
+
+# Returns a tool_result's result, or raises ToolError with the tool's message.
+def _unpack_answer(name, message):
+    error = message.get("error")
+    if error is None:
+        return message.get("result")
+    if not isinstance(error, dict):
+        error = {"message": safe_str(error)}
+    raise ToolError(error.get("message") or f"tool {name} failed", tool=name, code=error.get("code"))
+
+
+# The running asyncio event loop, or None (asyncio not imported, or no loop running in this thread).
+def _running_asyncio_loop():
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+# Resolves a tool call's future on its event loop's thread (unless the waiting task was cancelled).
+def _settle_future(future, message):
+    if not future.done():
+        future.set_result(message)
+
+
+# Flushes stdout and stderr, whatever the code did to them.
+def flush_stdio():
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+# Ends the process at once with a message on stderr: the bridge is unusable, nothing can be reported.
+def die(message):
+    flush_stdio()
+    try:
+        os.write(2, f"runbox prelude: {message}\n".encode("utf-8", "backslashreplace"))
+    finally:
+        os._exit(EXIT_BRIDGE_FAILURE)

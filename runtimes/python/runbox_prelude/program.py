@@ -1,0 +1,229 @@
+"""One run of the user's code: compiled as main.py, run as the __main__ module, its ending reported.
+
+The code may use top-level `await` (it then runs under asyncio.run, the only case asyncio is imported) and
+top-level `return value`, which sets the result unless set_result was called. A raised exception is
+reported with a traceback of the code's own frames (and the libraries it called), never the prelude's.
+"""
+
+import os
+import sys
+
+from .bridge import flush_stdio
+from .jsonable import ResultError, encode_json, safe_str
+from .namespace import build_globals
+
+USER_FILENAME = "main.py"
+PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, without importing ast
+CO_COROUTINE = 0x80  # inspect.CO_COROUTINE: compile() made the module a coroutine (top-level await)
+RETURN_MARK = "runbox: top-level return"  # first argument of the exception a rewritten `return` raises
+
+
+class Execution:
+    """The code's module, its result and declared files, and how it ended."""
+
+    def __init__(self, source, tools, client):
+        self.source = source
+        self.client = client
+        self.result_json = "null"
+        self.result_set = False
+        self.files = []
+        self.error = None
+        self.module = type(sys)("__main__")
+        self.globals = self.module.__dict__
+        self.globals.update(__file__=USER_FILENAME, __builtins__=sys.modules["builtins"])
+        self.globals["__loader__"] = _SourceLoader(source)
+        self.globals.update(build_globals(client, tools, self.set_result))
+
+    # Records the result as JSON at once (so a conversion error points at the caller's line); files=None
+    # keeps the files declared before.
+    def set_result(self, value, files=None):
+        result_json = encode_json(value)
+        if files is not None:
+            if isinstance(files, (str, bytes)) or hasattr(files, "__fspath__"):
+                files = [files]
+            try:
+                self.files = [os.fsdecode(os.fspath(path)) for path in files]
+            except TypeError:
+                raise TypeError("set_result files: expected a list of paths (str or os.PathLike)") from None
+        self.result_json = result_json
+        self.result_set = True
+
+    # Runs the code as the program's __main__ module, from the workspace; returns the process exit code.
+    def run(self):
+        sys.modules["__main__"] = self.module
+        sys.argv = [USER_FILENAME]
+        sys.path.insert(0, os.getcwd())
+        if os.path.lexists(USER_FILENAME):  # linecache would read that file for the code's lines otherwise
+            _register_source(self.source)
+        try:
+            code = compile_user_code(self.source)
+            if code.co_flags & CO_COROUTINE:
+                import asyncio
+
+                asyncio.run(eval(code, self.globals))
+            else:
+                exec(code, self.globals)
+            return 0
+        except SystemExit as exc:
+            return self._record_exit(exc)
+        except BaseException as exc:
+            if type(exc) is BaseException and len(exc.args) == 2 and exc.args[0] == RETURN_MARK:
+                return self._record_return(exc)
+            self.error = self._describe(exc)
+            _write_stderr(self.error["traceback"])  # as the interpreter would print it
+            return 1
+
+    # Reports the ending to the daemon, then exits without waiting for threads the code left running.
+    def finish(self, exit_code):
+        _flush_open_files(self.globals.values())
+        _run_atexit_handlers()
+        try:
+            files_json, error_json = encode_json(self.files), encode_json(self.error)
+        except ResultError:
+            files_json, error_json = "[]", '{"type":"ResultError","message":"the error could not be encoded"}'
+        flush_stdio()
+        self.client.send_done(
+            f'{{"type":"done","result":{self.result_json},"files":{files_json},"error":{error_json}}}'
+        )
+        flush_stdio()
+        os._exit(exit_code)
+
+    # A top-level `return value`: the result, unless set_result was called. A conversion error points at
+    # the `return` line.
+    def _record_return(self, marker):
+        if self.result_set:
+            return 0
+        try:
+            self.set_result(marker.args[1])
+            return 0
+        except ResultError as exc:
+            exc.__suppress_context__ = True
+            self.error = self._describe(exc.with_traceback(marker.__traceback__))
+            return 1
+
+    # sys.exit(): 0 or None end normally; a number is the exit code; anything else is printed, exit code 1.
+    def _record_exit(self, exc):
+        code = exc.code
+        if code is None or (isinstance(code, int) and code == 0):
+            return 0
+        self.error = self._describe(exc)
+        if isinstance(code, int):
+            self.error["message"] = f"exited with code {int(code)}"
+            return code & 0xFF or 1
+        _write_stderr(f"{self.error['message']}\n")
+        return 1
+
+    # The error object of `done`: the exception's class, message, and traceback without the prelude.
+    def _describe(self, exc):
+        import traceback
+
+        _register_source(self.source)
+        _strip_prelude_frames(exc)
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return {"type": type(exc).__name__, "message": safe_str(exc), "traceback": text}
+
+
+class _SourceLoader:
+    """The module's __loader__: lets linecache find the code (tracebacks, warnings, inspect.getsource)."""
+
+    def __init__(self, source):
+        self._source = source
+
+    # Returns the code, as importlib loaders do.
+    def get_source(self, fullname):
+        return self._source
+
+
+# Compiles the code as main.py with top-level await allowed. A `return` at top level (outside def and
+# class) is rewritten to raise BaseException(RETURN_MARK, value), keeping every line number; ast is
+# imported only for code that has one.
+def compile_user_code(source):
+    try:
+        return compile(source, USER_FILENAME, "exec", PYCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    except SyntaxError as exc:
+        if exc.msg != "'return' outside function":
+            raise
+    import ast
+
+    class TopLevelReturns(ast.NodeTransformer):
+        # Leaves a def or a class alone: a return inside belongs to it.
+        def visit_FunctionDef(self, node):
+            return node
+
+        visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = visit_FunctionDef
+
+        # Turns `return value` into `raise BaseException(RETURN_MARK, value)` at the same position.
+        def visit_Return(self, node):
+            value = node.value if node.value is not None else ast.Constant(None)
+            marker = ast.Call(ast.Name("BaseException", ast.Load()), [ast.Constant(RETURN_MARK), value], [])
+            return ast.copy_location(ast.Raise(marker, None), node)
+
+    tree = ast.fix_missing_locations(TopLevelReturns().visit(ast.parse(source, USER_FILENAME)))
+    try:
+        return compile(tree, USER_FILENAME, "exec", PYCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    except SyntaxError as exc:  # compiled from a tree, the error lacks its line's text: add it back
+        if exc.text is None and exc.lineno:
+            exc.text = (source.splitlines() + [""] * exc.lineno)[exc.lineno - 1] + "\n"
+        raise
+
+
+# Puts the code in linecache for good (mtime None: never checked against a file on disk).
+def _register_source(source):
+    import linecache
+
+    lines = [line + "\n" for line in source.splitlines()]
+    linecache.cache[USER_FILENAME] = (len(source), None, lines, USER_FILENAME)
+
+
+# Removes the prelude's frames, and the asyncio runner's above the code's first frame, from an exception
+# and the exceptions it chains to.
+def _strip_prelude_frames(exc):
+    prelude_directory = os.path.dirname(__file__)
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        pending += (current.__cause__, current.__context__)
+        frames = []
+        tb = current.__traceback__
+        while tb is not None:
+            frames.append(tb)
+            tb = tb.tb_next
+        filenames = [tb.tb_frame.f_code.co_filename for tb in frames]
+        first = filenames.index(USER_FILENAME) if USER_FILENAME in filenames else 0
+        kept = [tb for tb, name in zip(frames[first:], filenames[first:]) if os.path.dirname(name) != prelude_directory]
+        for tb, next_tb in zip(kept, kept[1:] + [None]):
+            tb.tb_next = next_tb
+        current.__traceback__ = kept[0] if kept else None
+
+
+# Flushes files the code opened at top level and never closed: a normal exit would, os._exit does not.
+def _flush_open_files(values):
+    import io
+
+    for value in list(values):
+        if isinstance(value, io.IOBase):
+            try:
+                value.flush()
+            except Exception:
+                pass
+
+
+# Runs the atexit handlers the code registered (logging's flush among them), as a normal exit would.
+def _run_atexit_handlers():
+    import atexit
+
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+
+
+# Writes to the code's stderr, or to the real one when the code broke sys.stderr.
+def _write_stderr(text):
+    try:
+        sys.stderr.write(text)
+    except Exception:
+        os.write(2, text.encode("utf-8", "backslashreplace"))
