@@ -21,10 +21,15 @@ const quantile = (values: number[], q: number) => {
 };
 const fmt = (ms: number) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
 
-async function timeRuns(run: () => Promise<void>): Promise<number[]> {
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Times `run` RUNS times after a warm-up, pausing pauseMs between runs (an agent's requests are seconds apart;
+// the pause lets the daemon's warm pool refill, and is applied to the baseline too).
+async function timeRuns(run: () => Promise<void>, pauseMs: number): Promise<number[]> {
   for (let i = 0; i < 3; i++) await run();
   const samples: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    await sleep(pauseMs);
     const start = performance.now();
     await run();
     samples.push(performance.now() - start);
@@ -92,16 +97,21 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const python = path.join(config.pythonEnv, 'bin', 'python3');
   console.log(`runbox bench: ${os.cpus().length} cores, node ${process.version}, ${RUNS} runs each (medians; machines are shared and noisy)\n`);
-  console.log('trivial execution, end to end through the daemon (HTTP) vs a bare spawn of the same interpreter:');
+  const row = (label: string, samples: number[], baseline: number[]) =>
+    `  ${label.padEnd(24)} median ${fmt(quantile(samples, 0.5))}, p95 ${fmt(quantile(samples, 0.95))} | bare median ${fmt(quantile(baseline, 0.5))}, p95 ${fmt(quantile(baseline, 0.95))} | ratio ${(quantile(samples, 0.5) / quantile(baseline, 0.5)).toFixed(2)}x`;
+  console.log('trivial execution, end to end through the daemon (HTTP POST to answer) vs a bare spawn of the same interpreter:');
   for (const [runtime, code, bare] of [
     ['python', 'print(1)', () => bareSpawn(python, ['-I', '-c', 'print(1)'])],
     ['node', 'console.log(1)', () => bareSpawn(config.nodePath, ['-e', 'console.log(1)'])],
   ] as const) {
-    const baseline = await timeRuns(bare);
-    const sandboxed = await timeRuns(() => postTrivial(url, runtime, code));
-    const ratio = quantile(sandboxed, 0.5) / quantile(baseline, 0.5);
-    console.log(`  ${runtime.padEnd(7)} runbox median ${fmt(quantile(sandboxed, 0.5))}, p95 ${fmt(quantile(sandboxed, 0.95))} | bare median ${fmt(quantile(baseline, 0.5))}, p95 ${fmt(quantile(baseline, 0.95))} | ratio ${ratio.toFixed(2)}x`);
+    const spacedBare = await timeRuns(bare, 100);
+    const spaced = await timeRuns(() => postTrivial(url, runtime, code), 100);
+    const burstBare = await timeRuns(bare, 0);
+    const burst = await timeRuns(() => postTrivial(url, runtime, code), 0);
+    console.log(row(`${runtime}, 100 ms apart`, spaced, spacedBare));
+    console.log(row(`${runtime}, back to back`, burst, burstBare));
   }
+  console.log(`  (warm sandboxes per runtime: ${config.warmSandboxes}; back to back, the pool cannot refill between requests)`);
   console.log(`\ntool calls through the daemon to a WebSocket client (${CALLS} each):`);
   for (const [runtime, code] of [['python', PY_TOOLS], ['node', NODE_TOOLS]] as const) {
     const { seq, gathered } = await runWithEcho(`ws://127.0.0.1:${port}/v1/ws`, runtime, code);

@@ -41,6 +41,8 @@ export interface Config {
   readonly maxTotalFileBytes: number;
   /** Largest message from the sandbox's prelude (a result, a tool call's arguments). @default 16777216 */
   readonly maxBridgeMessageBytes: number;
+  /** Sandboxes per runtime kept started and waiting for code (0 turns the warm pool off). @default 1 */
+  readonly warmSandboxes: number;
   /** pino log level. @default 'info' */
   readonly logLevel: string;
 }
@@ -109,6 +111,7 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'maxFileBytes', env: 'RUNBOX_MAX_FILE_BYTES', flag: 'max-file-bytes', default: () => 16 * MiB, parse: integer(1), describe: 'largest single input or output file' },
   { name: 'maxTotalFileBytes', env: 'RUNBOX_MAX_TOTAL_FILE_BYTES', flag: 'max-total-file-bytes', default: () => 32 * MiB, parse: integer(1), describe: 'largest total of input files, and of output files' },
   { name: 'maxBridgeMessageBytes', env: 'RUNBOX_MAX_BRIDGE_MESSAGE_BYTES', flag: 'max-bridge-message-bytes', default: () => 16 * MiB, parse: integer(1024), describe: 'largest result or tool-call message from the code' },
+  { name: 'warmSandboxes', env: 'RUNBOX_WARM_SANDBOXES', flag: 'warm-sandboxes', default: () => 1, parse: integer(0, 64), describe: 'sandboxes per runtime kept started, waiting for code' },
   { name: 'logLevel', env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' },
 ];
 

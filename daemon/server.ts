@@ -15,7 +15,7 @@ import { handleWsConnection } from './api/ws.js';
 import { ExecutionService } from './executions/service.js';
 import { detectHostLayout, ensureWorkDir, findMatplotlibCache, findRuntimeSources, prepareRuntimeDir, resolveExecutable } from './sandbox/host.js';
 import type { SandboxFacts } from './sandbox/launch.js';
-import { probeRuntimes, type RuntimeStatus } from './sandbox/probe.js';
+import { compilePythonBytecode, probeRuntimes, type RuntimeStatus } from './sandbox/probe.js';
 
 export interface Daemon {
   /** Starts listening; resolves with the bound address. */
@@ -56,7 +56,7 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
     if (runtime.available) logger.info({ runtime: runtime.name, version: runtime.version }, 'runtime ready');
     else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
   }
-  const service = new ExecutionService({ config, facts, logger });
+  const service = new ExecutionService({ config, facts, logger }, runtimes.filter((r) => r.available).map((r) => r.name));
   const state = { runtimes, closing: false, sandboxed: facts.bwrapPath !== null };
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes, perMessageDeflate: false });
   let connectionSeq = 0;
@@ -115,10 +115,9 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
     close: async () => {
       state.closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      service.cancelAll();
       for (const client of wss.clients) client.terminate();
       server.closeAllConnections();
-      while (service.runningCount > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      await service.close();
       await closed;
     },
   };
@@ -138,7 +137,9 @@ async function gatherFacts(config: Config, deps: DaemonDeps): Promise<SandboxFac
     if (!bwrapPath) throw new StartupError(BWRAP_MISSING(config.bwrapPath));
   }
   await ensureWorkDir(config.workDir);
-  const runtimeDir = await prepareRuntimeDir(config.workDir, await findRuntimeSources());
+  const runtimeDir = await prepareRuntimeDir(config.workDir, await findRuntimeSources(), async (dir) => {
+    if (!(await compilePythonBytecode(config.pythonEnv, dir))) deps.logger.warn({ dir }, 'could not precompile the Python prelude; Python executions start a few ms slower');
+  });
   const isRoot = process.getuid?.() === 0;
   return {
     bwrapPath,

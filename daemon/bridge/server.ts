@@ -8,6 +8,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { parseBridgeMessage, type BridgeInbound, type BridgeOutbound } from './messages.js';
 
 export interface BridgeHandlers {
+  /** The prelude connected and authenticated: the sandbox is ready for its code. */
+  onConnect(): void;
   onMessage(message: BridgeInbound): void;
   /** The prelude broke the protocol (bad JSON, unknown type, oversized message); the bridge stays open when it can. */
   onProtocolError(message: string): void;
@@ -84,6 +86,7 @@ export class Bridge {
         if (code === 1009) this.handlers.onProtocolError(`a message from the code exceeded maxBridgeMessageBytes (${this.options.maxMessageBytes} bytes)`);
       });
       for (const text of this.queued.splice(0)) ws.send(text);
+      this.handlers.onConnect();
     });
   }
 

@@ -65,13 +65,15 @@ export async function ensureWorkDir(workDir: string): Promise<void> {
 
 // Copies the preludes into the work directory (readable by the sandbox user wherever the package lives) and
 // writes the synthetic /etc files a sandbox sees. Returns that directory.
-export async function prepareRuntimeDir(workDir: string, sourcesDir: string): Promise<string> {
+// `compilePython` gets the copied python folder before it is sealed, to write bytecode next to the sources.
+export async function prepareRuntimeDir(workDir: string, sourcesDir: string, compilePython?: (dir: string) => Promise<void>): Promise<string> {
   const runtimeDir = path.join(workDir, 'runtimes');
   const staging = `${runtimeDir}.${process.pid}.tmp`;
   await fs.rm(staging, { recursive: true, force: true });
   await fs.mkdir(path.join(staging, 'etc'), { recursive: true, mode: 0o755 });
   await fs.cp(path.join(sourcesDir, 'python'), path.join(staging, 'python'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
   await fs.cp(path.join(sourcesDir, 'node'), path.join(staging, 'node'), { recursive: true });
+  if (compilePython) await compilePython(path.join(staging, 'python'));
   const id = SANDBOX_INNER_ID;
   await fs.writeFile(path.join(staging, 'etc', 'passwd'), `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${id}:${id}:Runbox sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`);
   await fs.writeFile(path.join(staging, 'etc', 'group'), `root:x:0:\nsandbox:x:${id}:\nnogroup:x:65534:\n`);

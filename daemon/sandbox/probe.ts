@@ -52,3 +52,15 @@ async function probeRuntime(facts: SandboxFacts, workDir: string, runtime: Runti
     await root.cleanup().catch(() => undefined);
   }
 }
+
+// Precompiles the Python prelude's package to bytecode (Python recompiles a script on every start, but loads an
+// imported module's bytecode): about 6 ms less per execution. Without it everything still works, only slower.
+export async function compilePythonBytecode(pythonEnv: string, dir: string): Promise<boolean> {
+  const python = path.join(pythonEnv, 'bin', 'python3');
+  if (!(await fs.stat(python).catch(() => null))) return false;
+  const child = spawnProcess({ file: python, args: ['-I', '-m', 'compileall', '-q', dir], env: { PATH: '/usr/bin:/bin' }, cwd: dir, processGroup: false });
+  child.stdout.resume();
+  child.stderr.resume();
+  const exit = await child.exited;
+  return exit.exitCode === 0;
+}
