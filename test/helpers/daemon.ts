@@ -12,7 +12,7 @@ export interface TestDaemon {
   workDir: string;
   config: Config;
   daemon: Daemon;
-  /** Closes the daemon and checks that it left no execution directory behind. */
+  /** Closes the daemon and checks that it left no execution directory and no sandbox process behind. */
   close(): Promise<void>;
 }
 
@@ -33,8 +33,10 @@ export async function startDaemon(overrides: Partial<Config> = {}): Promise<Test
     close: async () => {
       await daemon.close();
       const left = (await fs.readdir(config.workDir)).filter((name) => name.startsWith('exec-'));
+      const processes = await findProcesses(config.workDir);
       await fs.rm(workDir, { recursive: true, force: true });
       if (left.length > 0) throw new Error(`execution directories left behind: ${left.join(', ')}`);
+      if (processes.length > 0) throw new Error(`sandbox processes left behind: ${processes.join(', ')}`);
     },
   };
 }

@@ -1,0 +1,70 @@
+// The warm pool with a real daemon: sandboxes wait for code, each serves one execution, dead ones are replaced.
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { test } from 'node:test';
+import { findProcesses, postExecution, startDaemon } from '../helpers/daemon.js';
+
+// The pids of this daemon's sandboxes (bubblewrap's outer process carries the workspace path in its arguments).
+async function sandboxes(workDir: string): Promise<number[]> {
+  const pids = await findProcesses(workDir);
+  const outer: number[] = [];
+  for (const pid of pids) {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!pids.includes(parent)) outer.push(pid);
+  }
+  return outer;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('each runtime keeps its warm sandboxes; every execution still gets a fresh workspace and /tmp', async () => {
+  const d = await startDaemon({ warmSandboxes: 2 });
+  try {
+    await waitFor('4 warm sandboxes', () => sandboxes(d.workDir), (pids) => pids.length === 4);
+    const first = await postExecution(d.url, { runtime: 'python', code: 'import os\nopen("left.txt", "w").write("x")\nopen("/tmp/left", "w").write("x")\nset_result(os.listdir("."))' });
+    assert.deepEqual(first.body.result, ['left.txt']);
+    for (let i = 0; i < 3; i++) {
+      const next = await postExecution(d.url, { runtime: 'python', code: 'import os\nset_result([os.listdir("."), os.path.exists("/tmp/left")])' });
+      assert.deepEqual(next.body.result, [[], false]);
+    }
+    await waitFor('the pool refilled to 4', () => sandboxes(d.workDir), (pids) => pids.length === 4);
+  } finally {
+    await d.close();
+  }
+});
+
+test('an idle warm sandbox that dies is replaced and executions carry on', async () => {
+  const d = await startDaemon({ warmSandboxes: 1 });
+  try {
+    const [victim] = await waitFor('2 warm sandboxes', () => sandboxes(d.workDir), (pids) => pids.length === 2);
+    process.kill(victim, 'SIGKILL');
+    await waitFor('a replacement', () => sandboxes(d.workDir), (pids) => pids.length === 2 && !pids.includes(victim));
+    for (const runtime of ['python', 'node']) {
+      const { body } = await postExecution(d.url, { runtime, code: runtime === 'python' ? 'set_result(1)' : 'return 1' });
+      assert.equal(body.status, 'ok', JSON.stringify(body));
+      assert.equal(body.result, 1);
+    }
+  } finally {
+    await d.close();
+  }
+});
+
+test('without a warm pool every execution starts its own sandbox', async () => {
+  const d = await startDaemon({ warmSandboxes: 0 });
+  try {
+    assert.deepEqual(await sandboxes(d.workDir), []);
+    const results = await Promise.all(['python', 'node', 'python'].map((runtime) => postExecution(d.url, { runtime, code: runtime === 'python' ? 'print("cold")' : 'console.log("cold")' })));
+    for (const { body } of results) assert.equal(body.stdout, 'cold\n');
+  } finally {
+    await d.close();
+  }
+});
