@@ -4,8 +4,8 @@
 //   npm start                                  # in another terminal: the daemon
 //   npm run build && node dist/examples/node-tools.js
 
-import { writeFile } from 'node:fs/promises';
 import { RunboxClient } from 'runbox/sdk';
+import { report } from './report.js';
 
 const users = Array.from({ length: 30 }, (_, index) => ({ id: index + 1, name: `user${index + 1}`, plan: index % 3 === 0 ? 'pro' : 'free' }));
 
@@ -47,14 +47,7 @@ try {
     },
     onStdout: (chunk) => process.stdout.write(chunk),
   });
-  console.log(`status: ${out.status} in ${Math.round(out.durationMs)} ms, ${out.toolCalls} tool calls`);
-  if (out.error) console.log(`error: ${out.error.type}: ${out.error.message}\n${out.error.traceback}`);
-  console.log('result:', JSON.stringify(out.result, null, 2));
-  for (const file of out.files) {
-    await writeFile(file.path.split('/').pop()!, file.content);
-    console.log(`saved ${file.path} (${file.mimeType}, ${file.size} bytes)`);
-  }
-  process.exitCode = out.status === 'ok' ? 0 : 1;
+  await report(out);
 } finally {
   await client.close();
 }

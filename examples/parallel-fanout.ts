@@ -5,6 +5,7 @@
 //   npm run build && node dist/examples/parallel-fanout.js
 
 import { RunboxClient } from 'runbox/sdk';
+import { report } from './report.js';
 
 const USER_COUNT = 50;
 const users = Array.from({ length: USER_COUNT }, (_, index) => ({ id: index + 1, name: `user${index + 1}`, country: ['DE', 'FR', 'US', 'JP'][index % 4] }));
@@ -68,11 +69,9 @@ try {
       },
     },
   });
-  console.log(`status: ${out.status}; ${calls} tool calls answered (daemon counted ${out.toolCalls}) in ${Math.round(performance.now() - started)} ms`);
-  if (out.error) console.log(`error: ${out.error.type}: ${out.error.message}\n${out.error.traceback}`);
-  console.log('summary:', JSON.stringify(out.result, null, 2));
+  console.log(`${calls} tool calls answered here in ${Math.round(performance.now() - started)} ms`);
+  await report(out, 'summary');
   console.log(`summary size: ${JSON.stringify(out.result).length} bytes`);
-  process.exitCode = out.status === 'ok' ? 0 : 1;
 } finally {
   await client.close();
 }

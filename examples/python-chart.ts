@@ -4,8 +4,8 @@
 //   npm start                                  # in another terminal: the daemon
 //   npm run build && node dist/examples/python-chart.js
 
-import { writeFile } from 'node:fs/promises';
 import { RunboxClient } from 'runbox/sdk';
+import { report } from './report.js';
 
 const REGIONS = ['north', 'south', 'east', 'west'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun'];
@@ -66,14 +66,7 @@ try {
     onStdout: (chunk) => process.stdout.write(chunk),
     onStderr: (chunk) => process.stderr.write(chunk),
   });
-  console.log(`status: ${out.status} in ${Math.round(out.durationMs)} ms, ${out.toolCalls} tool calls`);
-  if (out.error) console.log(`error: ${out.error.type}: ${out.error.message}\n${out.error.traceback}`);
-  console.log('result:', JSON.stringify(out.result, null, 2));
-  for (const file of out.files) {
-    await writeFile(file.path.split('/').pop()!, file.content);
-    console.log(`saved ${file.path} (${file.mimeType}, ${file.size} bytes)`);
-  }
-  process.exitCode = out.status === 'ok' ? 0 : 1;
+  await report(out);
 } finally {
   await client.close();
 }
