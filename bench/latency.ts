@@ -26,9 +26,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // Times `run` RUNS times after a warm-up, pausing pauseMs between runs (an agent's requests are seconds apart;
 // the pause lets the daemon's warm pool refill, and is applied to the baseline too).
 async function timeRuns(run: () => Promise<void>, pauseMs: number): Promise<number[]> {
+  return timeRunsN(RUNS, pauseMs, run);
+}
+
+async function timeRunsN(runs: number, pauseMs: number, run: () => Promise<void>): Promise<number[]> {
   for (let i = 0; i < 3; i++) await run();
   const samples: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     await sleep(pauseMs);
     const start = performance.now();
     await run();
@@ -37,9 +41,9 @@ async function timeRuns(run: () => Promise<void>, pauseMs: number): Promise<numb
   return samples;
 }
 
-function bareSpawn(file: string, args: string[]): Promise<void> {
+function bareSpawn(file: string, args: string[], extra: { cwd?: string; env?: Record<string, string> } = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(file, args, { cwd: extra.cwd, env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', ...extra.env }, stdio: ['ignore', 'pipe', 'inherit'] });
     child.stdout.resume();
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited ${code}`))));
@@ -72,6 +76,13 @@ function runWithEcho(wsUrl: string, runtime: string, code: string): Promise<any>
   });
 }
 
+const CHART = `
+import matplotlib.pyplot as plt, numpy as np, pandas as pd
+df = pd.DataFrame({"x": np.arange(50), "y": np.random.default_rng(1).normal(size=50).cumsum()})
+df.plot(x="x", y="y")
+plt.savefig("chart.png")
+set_result(len(df), files=["chart.png"])
+`;
 const PY_TOOLS = `
 import time, asyncio
 seq = []
@@ -112,6 +123,18 @@ async function main(): Promise<void> {
     console.log(row(`${runtime}, back to back`, burst, burstBare));
   }
   console.log(`  (warm sandboxes per runtime: ${config.warmSandboxes}; back to back, the pool cannot refill between requests)`);
+
+  // The typical request: a matplotlib chart from data. Warm sandboxes preload numpy, pandas and pyplot while
+  // idle; requests come 1.5 s apart, as an agent's would. The baseline runs the same program with a bare python3.
+  const chartDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-bench-chart-'));
+  const chartRuns = Math.max(5, Math.round(RUNS / 4));
+  const bareChart = await timeRunsN(chartRuns, 1500, () =>
+    bareSpawn(python, ['-I', '-c', CHART.replace('set_result(len(df), files=["chart.png"])', '')], { cwd: chartDir, env: { MPLBACKEND: 'Agg', MPLCONFIGDIR: path.join(config.pythonEnv, 'mpl-cache') } }),
+  );
+  const chart = await timeRunsN(chartRuns, 1500, () => postTrivial(url, 'python', CHART));
+  console.log(row('python chart.png', chart, bareChart));
+  console.log(`  (preloaded in idle warm sandboxes: ${config.pythonPreload.join(', ') || 'nothing'}; ${chartRuns} runs, 1.5 s apart)`);
+  await fs.rm(chartDir, { recursive: true, force: true });
   console.log(`\ntool calls through the daemon to a WebSocket client (${CALLS} each):`);
   for (const [runtime, code] of [['python', PY_TOOLS], ['node', NODE_TOOLS]] as const) {
     const { seq, gathered } = await runWithEcho(`ws://127.0.0.1:${port}/v1/ws`, runtime, code);

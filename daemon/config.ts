@@ -43,6 +43,8 @@ export interface Config {
   readonly maxBridgeMessageBytes: number;
   /** Sandboxes per runtime kept started and waiting for code (0 turns the warm pool off). @default 1 */
   readonly warmSandboxes: number;
+  /** Python modules an idle warm sandbox imports while it waits for code, so charts start fast. @default ['numpy', 'pandas', 'matplotlib.pyplot'] */
+  readonly pythonPreload: readonly string[];
   /** pino log level. @default 'info' */
   readonly logLevel: string;
 }
@@ -85,6 +87,13 @@ const oneOf = (...values: string[]): Parse => (raw) => {
   return raw;
 };
 
+const moduleList: Parse = (raw) => {
+  const modules = raw.split(',').map((m) => m.trim()).filter(Boolean);
+  const bad = modules.find((m) => !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(m));
+  if (bad) throw new Error(`expected comma-separated Python module names, ${JSON.stringify(bad)} is not one`);
+  return Object.freeze(modules);
+};
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 const MiB = 1024 * 1024;
 
@@ -112,6 +121,7 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'maxTotalFileBytes', env: 'RUNBOX_MAX_TOTAL_FILE_BYTES', flag: 'max-total-file-bytes', default: () => 32 * MiB, parse: integer(1), describe: 'largest total of input files, and of output files' },
   { name: 'maxBridgeMessageBytes', env: 'RUNBOX_MAX_BRIDGE_MESSAGE_BYTES', flag: 'max-bridge-message-bytes', default: () => 16 * MiB, parse: integer(1024), describe: 'largest result or tool-call message from the code' },
   { name: 'warmSandboxes', env: 'RUNBOX_WARM_SANDBOXES', flag: 'warm-sandboxes', default: () => 1, parse: integer(0, 64), describe: 'sandboxes per runtime kept started, waiting for code' },
+  { name: 'pythonPreload', env: 'RUNBOX_PYTHON_PRELOAD', flag: 'python-preload', default: () => Object.freeze(['numpy', 'pandas', 'matplotlib.pyplot']), parse: moduleList, describe: 'comma-separated Python modules idle warm sandboxes import ahead ("" for none)' },
   { name: 'logLevel', env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' },
 ];
 

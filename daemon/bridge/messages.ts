@@ -8,6 +8,7 @@ export interface ToolDeclaration {
 }
 
 export type BridgeOutbound =
+  | { type: 'preload'; modules: readonly string[] }
   | { type: 'run'; code: string; tools: readonly ToolDeclaration[] }
   | { type: 'tool_result'; callId: string; result: unknown }
   | { type: 'tool_result'; callId: string; error: { code: string; message: string } };

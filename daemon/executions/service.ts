@@ -8,6 +8,9 @@ import type { ExecutionResult } from './result.js';
 import { SandboxInstance } from './sandbox-instance.js';
 import { WarmPool } from './warm-pool.js';
 
+/** How long a warm sandbox waits unused before it preloads modules (a burst of requests never pays for it). */
+const PRELOAD_AFTER_IDLE_MS = 300;
+
 export interface StartedExecution {
   readonly execution: Execution;
   readonly result: Promise<ExecutionResult>;
@@ -22,7 +25,10 @@ export class ExecutionService {
     /** Runtimes that passed their start-up probe: only those get warm sandboxes. */
     runtimes: readonly RuntimeName[],
   ) {
-    this.pool = new WarmPool(context.config.warmSandboxes, runtimes, (runtime) => SandboxInstance.start(runtime, context), context.logger);
+    const preload = context.config.pythonPreload;
+    this.pool = new WarmPool(context.config.warmSandboxes, runtimes, (runtime) => SandboxInstance.start(runtime, context), context.logger, (instance) => {
+      if (instance.runtime === 'python' && preload.length > 0) instance.send({ type: 'preload', modules: preload });
+    }, PRELOAD_AFTER_IDLE_MS);
     this.pool.fill();
   }
 

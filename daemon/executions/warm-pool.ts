@@ -22,6 +22,9 @@ export class WarmPool {
     private readonly runtimes: readonly RuntimeName[],
     private readonly startSandbox: SandboxStarter,
     private readonly log: Logger,
+    /** Called once for each sandbox still waiting in the pool idleDelayMs after it got there (e.g. to preload modules). */
+    private readonly onIdle: (instance: SandboxInstance) => void = () => undefined,
+    private readonly idleDelayMs = 0,
   ) {}
 
   // Starts sandboxes until each runtime has its share ready or starting.
@@ -95,6 +98,14 @@ export class WarmPool {
     list.push(instance);
     this.ready.set(runtime, list);
     const idle = instance;
+    // Only a sandbox that has really been idle gets the extra work: in a burst of requests it would compete
+    // with the code for the CPU.
+    const idleTimer = setTimeout(() => {
+      this.timers.delete(idleTimer);
+      if (list.includes(idle)) this.onIdle(idle);
+    }, this.idleDelayMs);
+    idleTimer.unref();
+    this.timers.add(idleTimer);
     // An idle sandbox that dies (it should not) leaves the pool and is replaced.
     void idle.exited.then(() => {
       const index = list.indexOf(idle);

@@ -20,6 +20,7 @@ const WS_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 const OPCODE = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa };
 const MAX_HANDSHAKE_BYTES = 16 * 1024;
 const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
+const MAX_DEPTH = 200; // objects and arrays nested deeper are refused with a ResultError, as docs/protocol.md says
 const PRELUDE_GLOBALS = ['callTool', 'callToolsParallel', 'setResult', 'ToolError'];
 const RESERVED_WORDS = new Set(
   ('break case catch class const continue debugger default delete do else enum export extends false finally ' +
@@ -322,6 +323,7 @@ function toJsonValue(value, ancestors = new Set()) {
   }
   if (value === null) return null;
   if (ancestors.has(value)) throw new ConversionError('it contains a circular reference');
+  if (ancestors.size >= MAX_DEPTH) throw new ConversionError(`it nests deeper than ${MAX_DEPTH} levels`);
   ancestors.add(value);
   try {
     return objectToJson(value, ancestors);

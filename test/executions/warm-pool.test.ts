@@ -16,13 +16,13 @@ async function sandboxes(workDir: string): Promise<number[]> {
   return outer;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000, pollMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (ok(value)) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 
@@ -66,5 +66,19 @@ test('without a warm pool every execution starts its own sandbox', async () => {
     for (const { body } of results) assert.equal(body.stdout, 'cold\n');
   } finally {
     await d.close();
+  }
+});
+
+test('an idle warm Python sandbox preloads the configured modules; a cold one does not', async () => {
+  const warm = await startDaemon({ warmSandboxes: 1, pythonPreload: ['json', 'fractions'] });
+  const cold = await startDaemon({ warmSandboxes: 0, pythonPreload: ['json', 'fractions'] });
+  try {
+    const code = 'import sys\nset_result("fractions" in sys.modules)';
+    // Each probe uses up the warm sandbox, and its replacement preloads only after being idle a while: poll slowly.
+    const loaded = await waitFor('the preload', async () => (await postExecution(warm.url, { runtime: 'python', code })).body.result, (value) => value === true, 15_000, 1000);
+    assert.equal(loaded, true);
+    assert.equal((await postExecution(cold.url, { runtime: 'python', code })).body.result, false);
+  } finally {
+    await Promise.all([warm.close(), cold.close()]);
   }
 });

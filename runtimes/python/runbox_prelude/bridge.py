@@ -29,16 +29,32 @@ class ToolError(Exception):
         self.code = code
 
 
-# Waits for the daemon's `run` message: (code, tools).
+# Waits for the daemon's `run` message: (code, tools). A warm sandbox may first get `preload`: modules to
+# import on a background thread while it waits, so the code finds them loaded.
 def receive_run(websocket):
-    text = websocket.receive_text()
-    if text is None:
-        raise BridgeError("the daemon closed the bridge before sending the code")
-    message = decode_json(text)
+    while True:
+        text = websocket.receive_text()
+        if text is None:
+            raise BridgeError("the daemon closed the bridge before sending the code")
+        message = decode_json(text)
+        if not isinstance(message, dict) or message.get("type") != "preload":
+            break
+        modules = message.get("modules")
+        if isinstance(modules, list):
+            _thread.start_new_thread(_preload, ([m for m in modules if isinstance(m, str)],))
     if not isinstance(message, dict) or message.get("type") != "run" or not isinstance(message.get("code"), str):
         raise BridgeError("the daemon's first message is not a valid `run` message")
     tools = message.get("tools")
     return message["code"], [tool for tool in tools if isinstance(tool, dict)] if isinstance(tools, list) else []
+
+
+# Imports modules ahead of the code; a module that fails to import is left for the code to import (and fail) itself.
+def _preload(modules):
+    for name in modules:
+        try:
+            __import__(name)
+        except BaseException:  # noqa: BLE001 - nothing a preload does may reach the code
+            pass
 
 
 class BridgeClient:
