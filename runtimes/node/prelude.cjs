@@ -744,6 +744,7 @@ class Execution {
     if (this.state !== 'running') return;
     this.state = 'finishing';
     const done = this.buildDone(error);
+    if (done.error !== null && done.error.type !== 'ExitCode') printUncaught(done.error);
     this.bridge.sendLast(done, () => {
       this.state = 'reported';
       Promise.all([flushStream(process.stdout), flushStream(process.stderr)]).then(() => {
@@ -771,6 +772,17 @@ class Execution {
     } catch (err) {
       process.stderr.write(`runbox: could not report the end of the code: ${err.message}\n`);
     }
+  }
+}
+
+// Prints an error that ended the program to stderr, as `node main.js` would (the result carries it too).
+function printUncaught(error) {
+  const head = `${error.type}: ${error.message}`;
+  const text = error.traceback.startsWith(error.type) ? error.traceback : [head, error.traceback].filter(Boolean).join('\n');
+  try {
+    writeAllSync(2, Buffer.from(`${text}\n`));
+  } catch {
+    // stderr is gone; the result still carries the error
   }
 }
 

@@ -36,6 +36,7 @@ describe('running code over HTTP', () => {
     assert.equal(body.error.type, 'ZeroDivisionError');
     assert.match(body.error.traceback, /main\.py", line 3/);
     assert.doesNotMatch(body.error.traceback, /prelude/);
+    assert.match(body.stderr, /ZeroDivisionError: division by zero\n$/, 'printed to stderr as python would');
     assert.equal(body.exitCode, 1);
   });
 
@@ -45,6 +46,7 @@ describe('running code over HTTP', () => {
     assert.equal(body.error.type, 'TypeError');
     assert.match(body.error.traceback, /main\.js:3/);
     assert.doesNotMatch(body.error.traceback, /prelude/);
+    assert.equal(body.stderr, `${body.error.traceback}\n`, 'printed to stderr as node main.js would');
   });
 
   test('a tool call over plain HTTP raises a clear error in the code instead of hanging', async () => {

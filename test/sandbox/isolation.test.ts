@@ -107,6 +107,23 @@ describe('what sandboxed code sees', () => {
     await waitForNoProcesses(marker);
   });
 
+  test('the bridge is private: only its own socket is there, and a second connection is refused even with the token', async () => {
+    const body = await py([
+      'import os, socket',
+      'token = open("/proc/1/environ", "rb").read().split(b"RUNBOX_BRIDGE_TOKEN=")[1].split(b"\\0")[0].decode()',
+      's = socket.socket(socket.AF_UNIX)',
+      's.connect("/run/runbox/bridge.sock")',
+      'key = "dGhlIHNhbXBsZSBub25jZQ=="',
+      's.sendall(("GET /bridge HTTP/1.1\\r\\nHost: runbox\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"',
+      '           "Sec-WebSocket-Key: " + key + "\\r\\nSec-WebSocket-Version: 13\\r\\nAuthorization: Bearer " + token + "\\r\\n\\r\\n").encode())',
+      'answer = s.recv(200).decode(errors="replace").split("\\r\\n")[0]',
+      'set_result({"run": sorted(os.listdir("/run/runbox")), "answer": answer})',
+    ].join('\n'));
+    assert.equal(body.status, 'ok', JSON.stringify(body));
+    assert.deepEqual(body.result.run, ['bridge.sock']);
+    assert.match(body.result.answer, /^HTTP\/1\.1 401/);
+  });
+
   test('children that outlive the code are killed with it', async () => {
     const marker = `sleep ${500000 + Math.floor(Math.random() * 90000)}`;
     const body = await py(`import subprocess, os\nif os.fork() == 0:\n    os.setsid()\n    subprocess.Popen("${marker}".split())\n    os._exit(0)\nos.wait()\nset_result("parent done")`);
