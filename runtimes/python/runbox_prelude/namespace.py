@@ -29,19 +29,20 @@ def build_globals(client, tools, record_result):
     return names
 
 
-# One async function per declared tool whose name is a usable identifier (not a keyword, a dunder, or one
-# of the prelude's names); tools with other names stay reachable through call_tool.
+# One async function per declared tool whose name is a usable identifier (not a keyword, a dunder, a builtin
+# such as print or open, or one of the prelude's names); tools with other names stay reachable through call_tool.
 def _tool_functions(client, tools):
     functions = {}
     if not tools:
         return functions
+    import builtins
     import keyword
 
     for tool in tools:
         name = tool.get("name")
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             continue
-        if name in PRELUDE_NAMES or (name.startswith("__") and name.endswith("__")):
+        if name in PRELUDE_NAMES or hasattr(builtins, name) or (name.startswith("__") and name.endswith("__")):
             continue
         parameters = tool.get("parameters")
         properties = parameters.get("properties") if isinstance(parameters, dict) else None
