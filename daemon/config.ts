@@ -41,6 +41,32 @@ export interface Config {
   readonly maxTotalFileBytes: number;
   /** Largest message from the sandbox's prelude (a result, a tool call's arguments). @default 16777216 */
   readonly maxBridgeMessageBytes: number;
+  /** Memory of one execution, all its processes together (cgroup). @default 536870912 */
+  readonly memoryBytes: number;
+  /** Processes and threads of one execution together (cgroup pids). @default 256 */
+  readonly maxProcesses: number;
+  /** CPU time of one execution's processes (cgroup accounting, and RLIMIT_CPU per process as a backstop). @default 60000 */
+  readonly cpuTimeMs: number;
+  /** Open files per process (RLIMIT_NOFILE). @default 1024 */
+  readonly maxOpenFiles: number;
+  /** Largest file the code may write (RLIMIT_FSIZE). @default 134217728 */
+  readonly fileSizeBytes: number;
+  /** Size of the workspace (a size-limited tmpfs). @default 268435456 */
+  readonly workspaceBytes: number;
+  /** Size of the sandbox's /tmp, /var/tmp and /dev/shm together (a size-limited tmpfs). @default 134217728 */
+  readonly tmpBytes: number;
+  /** Most output files one execution may declare. @default 100 */
+  readonly maxOutputFiles: number;
+  /** Most tool calls one execution may make. @default 10000 */
+  readonly maxToolCalls: number;
+  /** Largest tool-call arguments from the code, and largest tool result passed back to it. @default 8388608 */
+  readonly maxToolCallBytes: number;
+  /** Executions running at once; more wait in the queue. @default 2 × CPU cores */
+  readonly maxConcurrent: number;
+  /** Executions waiting for a slot; past that, requests are refused with 429 and Retry-After. @default 100 */
+  readonly maxQueued: number;
+  /** On SIGTERM, how long running executions may finish before they are cancelled. @default 10000 */
+  readonly shutdownGraceMs: number;
   /** Sandboxes per runtime kept started and waiting for code (0 turns the warm pool off). @default 1 */
   readonly warmSandboxes: number;
   /** Python modules an idle warm sandbox imports while it waits for code, so charts start fast. @default ['numpy', 'pandas', 'matplotlib.pyplot'] */
@@ -120,6 +146,19 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'maxFileBytes', env: 'RUNBOX_MAX_FILE_BYTES', flag: 'max-file-bytes', default: () => 16 * MiB, parse: integer(1), describe: 'largest single input or output file' },
   { name: 'maxTotalFileBytes', env: 'RUNBOX_MAX_TOTAL_FILE_BYTES', flag: 'max-total-file-bytes', default: () => 32 * MiB, parse: integer(1), describe: 'largest total of input files, and of output files' },
   { name: 'maxBridgeMessageBytes', env: 'RUNBOX_MAX_BRIDGE_MESSAGE_BYTES', flag: 'max-bridge-message-bytes', default: () => 16 * MiB, parse: integer(1024), describe: 'largest result or tool-call message from the code' },
+  { name: 'memoryBytes', env: 'RUNBOX_MEMORY_BYTES', flag: 'memory-bytes', default: () => 512 * MiB, parse: integer(16 * MiB), describe: 'memory of one execution (all its processes)' },
+  { name: 'maxProcesses', env: 'RUNBOX_MAX_PROCESSES', flag: 'max-processes', default: () => 256, parse: integer(8), describe: 'processes and threads of one execution' },
+  { name: 'cpuTimeMs', env: 'RUNBOX_CPU_TIME_MS', flag: 'cpu-time-ms', default: () => 60_000, parse: integer(1000), describe: 'CPU time of one execution' },
+  { name: 'maxOpenFiles', env: 'RUNBOX_MAX_OPEN_FILES', flag: 'max-open-files', default: () => 1024, parse: integer(64), describe: 'open files per process' },
+  { name: 'fileSizeBytes', env: 'RUNBOX_FILE_SIZE_BYTES', flag: 'file-size-bytes', default: () => 128 * MiB, parse: integer(MiB), describe: 'largest file the code may write' },
+  { name: 'workspaceBytes', env: 'RUNBOX_WORKSPACE_BYTES', flag: 'workspace-bytes', default: () => 256 * MiB, parse: integer(MiB), describe: 'size of the workspace' },
+  { name: 'tmpBytes', env: 'RUNBOX_TMP_BYTES', flag: 'tmp-bytes', default: () => 128 * MiB, parse: integer(MiB), describe: 'size of /tmp, /var/tmp and /dev/shm together' },
+  { name: 'maxOutputFiles', env: 'RUNBOX_MAX_OUTPUT_FILES', flag: 'max-output-files', default: () => 100, parse: integer(1), describe: 'most output files one execution may declare' },
+  { name: 'maxToolCalls', env: 'RUNBOX_MAX_TOOL_CALLS', flag: 'max-tool-calls', default: () => 10_000, parse: integer(0), describe: 'most tool calls one execution may make' },
+  { name: 'maxToolCallBytes', env: 'RUNBOX_MAX_TOOL_CALL_BYTES', flag: 'max-tool-call-bytes', default: () => 8 * MiB, parse: integer(1024), describe: 'largest tool-call arguments or tool result' },
+  { name: 'maxConcurrent', env: 'RUNBOX_MAX_CONCURRENT', flag: 'max-concurrent', default: () => 2 * os.availableParallelism(), parse: integer(1), describe: 'executions running at once' },
+  { name: 'maxQueued', env: 'RUNBOX_MAX_QUEUED', flag: 'max-queued', default: () => 100, parse: integer(0), describe: 'executions waiting for a slot before 429' },
+  { name: 'shutdownGraceMs', env: 'RUNBOX_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', default: () => 10_000, parse: integer(0), describe: 'on SIGTERM, time running executions get to finish' },
   { name: 'warmSandboxes', env: 'RUNBOX_WARM_SANDBOXES', flag: 'warm-sandboxes', default: () => 1, parse: integer(0, 64), describe: 'sandboxes per runtime kept started, waiting for code' },
   { name: 'pythonPreload', env: 'RUNBOX_PYTHON_PRELOAD', flag: 'python-preload', default: () => Object.freeze(['numpy', 'pandas', 'matplotlib.pyplot']), parse: moduleList, describe: 'comma-separated Python modules idle warm sandboxes import ahead ("" for none)' },
   { name: 'logLevel', env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' },

@@ -27,7 +27,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
   const send = (message: object): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
   };
-  const router = new ClientToolRouter(send);
+  const router = new ClientToolRouter(send, deps.config.maxToolCallBytes);
 
   const onMessage = (data: Buffer, isBinary: boolean): void => {
     let id: string | undefined;
@@ -40,7 +40,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
         case 'execute':
           return startExecution(message);
         case 'tool_result':
-          return answerToolCall(message);
+          return answerToolCall(message, data.length);
         case 'cancel':
           return cancelExecution(message);
         default:
@@ -72,7 +72,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
       .finally(() => executions.delete(id));
   };
 
-  const answerToolCall = (message: Record<string, unknown>): void => {
+  const answerToolCall = (message: Record<string, unknown>, bytes: number): void => {
     const { callId } = message;
     if (typeof callId !== 'string' || callId === '') throw new WireError('invalid_request', `callId: expected a string, received ${describe(callId)}`);
     const hasResult = 'result' in message;
@@ -82,7 +82,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
       router.answer(callId, { error: 'the client sent a malformed tool_result (expected exactly one of "result" or "error")' });
       throw new WireError('invalid_request', `tool_result ${callId}: expected exactly one of "result" or "error"`);
     }
-    const delivered = router.answer(callId, hasError ? { error: message.error } : { result: message.result });
+    const delivered = router.answer(callId, hasError ? { error: message.error } : { result: message.result }, bytes);
     if (!delivered) throw new WireError('unknown_call', `no pending tool call has callId ${JSON.stringify(callId)} (unknown, already answered, or its execution ended)`);
   };
 

@@ -21,7 +21,11 @@ export class ClientToolRouter {
   private nextCallId = 1;
   private readonly pending = new Map<string, PendingCall>();
 
-  constructor(private readonly sendToClient: (message: ToolCallMessage) => void) {}
+  constructor(
+    private readonly sendToClient: (message: ToolCallMessage) => void,
+    /** Largest tool result passed back to the code. */
+    private readonly maxResultBytes: number,
+  ) {}
 
   // The tool host of one execution on this connection.
   hostFor(executionId: string): ToolHost {
@@ -40,11 +44,13 @@ export class ClientToolRouter {
   }
 
   // Delivers the client's answer; false when no call is waiting under that id (unknown, answered, or ended).
-  answer(callId: string, outcome: { result: unknown } | { error: unknown }): boolean {
+  // `bytes` is the size of the client's message, so an oversized result fails the call instead of reaching the code.
+  answer(callId: string, outcome: { result: unknown } | { error: unknown }, bytes = 0): boolean {
     const call = this.pending.get(callId);
     if (!call) return false;
     this.pending.delete(callId);
     if ('error' in outcome) call.reject(new ToolCallError('tool_error', toolErrorMessage(outcome.error)));
+    else if (bytes > this.maxResultBytes) call.reject(new ToolCallError('limit_exceeded', `the tool's result is ${bytes} bytes, over maxToolCallBytes ${this.maxResultBytes}`));
     else call.resolve(outcome.result);
     return true;
   }

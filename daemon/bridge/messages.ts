@@ -20,7 +20,7 @@ export interface CodeError {
 }
 
 export type BridgeInbound =
-  | { type: 'tool_call'; callId: string; name: string; args: unknown }
+  | { type: 'tool_call'; callId: string; name: string; args: unknown; bytes: number }
   | { type: 'done'; result: unknown; files: unknown; error: CodeError | null };
 
 const MAX_CALL_ID_LENGTH = 64;
@@ -41,7 +41,7 @@ export function parseBridgeMessage(data: Buffer, isBinary: boolean): { message: 
     const { callId, name, args } = message;
     if (typeof callId !== 'string' || callId === '' || callId.length > MAX_CALL_ID_LENGTH) return { problem: 'tool_call.callId: expected a short string' };
     if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH) return { problem: 'tool_call.name: expected a tool name' };
-    return { message: { type: 'tool_call', callId, name, args: args ?? {} } };
+    return { message: { type: 'tool_call', callId, name, args: args ?? {}, bytes: data.length } };
   }
   if (message.type === 'done') {
     return { message: { type: 'done', result: message.result ?? null, files: message.files ?? [], error: parseCodeError(message.error) } };

@@ -2,7 +2,7 @@
 
 export class ToolCallError extends Error {
   constructor(
-    readonly code: 'tool_error' | 'unknown_tool' | 'no_client' | 'cancelled',
+    readonly code: 'tool_error' | 'unknown_tool' | 'no_client' | 'limit_exceeded',
     message: string,
   ) {
     super(message);

@@ -55,8 +55,9 @@ export class Execution {
   async run(): Promise<ExecutionResult> {
     const startedAt = (this.startedAt = performance.now());
     const { config, facts } = this.context;
-    const stdout = new OutputCapture('stdout', config.maxOutputBytes);
-    const stderr = new OutputCapture('stderr', config.maxOutputBytes);
+    const { limits } = this.request;
+    const stdout = new OutputCapture('stdout', limits.maxOutputBytes);
+    const stderr = new OutputCapture('stderr', limits.maxOutputBytes);
     let timer: NodeJS.Timeout | undefined;
     try {
       const sandbox = (await this.takeWarm(this.request.runtime)) ?? (await SandboxInstance.start(this.request.runtime, this.context));
@@ -82,7 +83,7 @@ export class Execution {
         clearTimeout(timer);
       }
       const declared = this.killReason === null ? this.done?.files : undefined;
-      const collected = declared ? await collectOutputFiles(sandbox.workspaceDir, declared, config) : { files: [] as OutputFile[], errors: [] as FileError[] };
+      const collected = declared ? await collectOutputFiles(sandbox.workspaceDir, declared, { ...config, maxFiles: config.maxOutputFiles }) : { files: [] as OutputFile[], errors: [] as FileError[] };
       const outcome = decideOutcome({
         killReason: this.killReason,
         timeoutMs: this.request.timeoutMs,
@@ -134,10 +135,8 @@ export class Execution {
     }
     this.toolCalls += 1;
     const { callId, name, args } = message;
-    const declared = this.request.tools.some((tool) => tool.name === name);
-    const answer = declared || !this.hooks.toolHost.canAnswer
-      ? this.hooks.toolHost.call(name, args)
-      : Promise.reject(new ToolCallError('unknown_tool', `unknown tool ${JSON.stringify(name)}; this execution declared ${this.request.tools.length ? this.request.tools.map((t) => t.name).join(', ') : 'no tools'}`));
+    const refusal = this.refuseToolCall(message);
+    const answer = refusal ? Promise.reject(refusal) : this.hooks.toolHost.call(name, args);
     answer.then(
       (result) => sandbox.send({ type: 'tool_result', callId, result: result ?? null }),
       (error: unknown) => {
@@ -146,6 +145,23 @@ export class Execution {
         sandbox.send({ type: 'tool_result', callId, error: { code: failure.code, message: failure.message } });
       },
     );
+  }
+
+  // Why a tool call may not go to the client (a limit, an undeclared tool), or null when it may.
+  private refuseToolCall(call: Extract<BridgeInbound, { type: 'tool_call' }>): ToolCallError | null {
+    const { maxToolCalls } = this.request.limits;
+    const { maxToolCallBytes } = this.context.config;
+    if (this.toolCalls > maxToolCalls) {
+      return new ToolCallError('limit_exceeded', `tool call limit reached: this execution may make ${maxToolCalls} tool calls (maxToolCalls)`);
+    }
+    if (call.bytes > maxToolCallBytes) {
+      return new ToolCallError('limit_exceeded', `the arguments of ${call.name} are ${call.bytes} bytes, over maxToolCallBytes ${maxToolCallBytes}`);
+    }
+    if (this.hooks.toolHost.canAnswer && !this.request.tools.some((tool) => tool.name === call.name)) {
+      const declared = this.request.tools.length ? this.request.tools.map((t) => t.name).join(', ') : 'no tools';
+      return new ToolCallError('unknown_tool', `unknown tool ${JSON.stringify(call.name)}; this execution declared ${declared}`);
+    }
+    return null;
   }
 
   private onBridgeProblem(problem: string): void {

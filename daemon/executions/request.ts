@@ -5,6 +5,7 @@ import { WireError } from '../errors.js';
 import type { ToolDeclaration } from '../bridge/messages.js';
 import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
+import { resolveLimits, type ExecutionLimits, type LowerableLimit } from './limits.js';
 
 export interface ExecutionRequest {
   readonly runtime: RuntimeName;
@@ -12,13 +13,15 @@ export interface ExecutionRequest {
   readonly files: readonly InputFile[];
   readonly timeoutMs: number;
   readonly tools: readonly ToolDeclaration[];
+  /** The configured limits, lowered where the request asked. */
+  readonly limits: ExecutionLimits;
 }
 
 const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const MAX_TOOLS = 256;
-const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools']);
+const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'limits']);
 
-export type RequestLimits = Pick<Config, 'defaultTimeoutMs' | 'maxTimeoutMs' | 'maxCodeBytes' | 'maxFileBytes' | 'maxTotalFileBytes'>;
+export type RequestLimits = Pick<Config, 'defaultTimeoutMs' | 'maxTimeoutMs' | 'maxCodeBytes' | 'maxFileBytes' | 'maxTotalFileBytes' | LowerableLimit>;
 
 // Checks and normalizes a request; `envelope` lists extra fields the transport itself uses (`type`, `id`).
 export function parseExecutionRequest(
@@ -49,6 +52,7 @@ export function parseExecutionRequest(
     files: decodeInputFiles(fields.files, limits),
     timeoutMs: parseTimeout(fields.timeoutMs, limits),
     tools: parseTools(fields.tools, options.toolsAllowed),
+    limits: resolveLimits(fields.limits, limits),
   };
 }
 

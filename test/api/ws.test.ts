@@ -10,9 +10,11 @@ const tools = [
   { name: 'get_users', description: 'all users', parameters: { type: 'object', properties: {} } },
   { name: 'get_user_orders', description: 'orders of a user', parameters: { type: 'object', properties: { user_id: { type: 'integer' }, limit: { type: 'integer' } } } },
   { name: 'fail', description: 'always fails', parameters: { type: 'object', properties: {} } },
+  { name: 'big', description: 'a result over maxToolCallBytes', parameters: { type: 'object', properties: {} } },
 ];
 const handlers = {
   get_users: () => [{ id: 1 }, { id: 2 }, { id: 3 }],
+  big: () => 'x'.repeat(100 * 1024),
   get_user_orders: (args: any) => Array.from({ length: args.user_id }, (_, i) => ({ total: 10 * (i + 1), limit: args.limit ?? null })),
   fail: () => {
     throw new Error('the warehouse is closed');
@@ -20,7 +22,7 @@ const handlers = {
 };
 
 before(async () => {
-  d = await startDaemon();
+  d = await startDaemon({ maxToolCallBytes: 64 * 1024 });
   client = await RawClient.connect(d.wsUrl);
   client.handlers = handlers;
 });
@@ -79,6 +81,41 @@ describe('tool calls', () => {
     assert.equal(result.status, 'error');
     assert.equal(result.error.type, 'ToolError');
     assert.match(result.error.message, /the warehouse is closed/);
+  });
+});
+
+describe('tool-call limits', () => {
+  test('past limits.maxToolCalls, calls fail in the code with a message naming the limit', async () => {
+    const code = 'out = []\nfor i in range(4):\n    try:\n        out.append(len(call_tool("get_users", {})))\n    except ToolError as e:\n        out.append(str(e))\nset_result(out)';
+    const result = await client.execute({ id: 'call-limit', runtime: 'python', code, tools, limits: { maxToolCalls: 2 } });
+    assert.deepEqual(result.result.slice(0, 2), [3, 3]);
+    assert.match(result.result[2], /tool call limit reached: this execution may make 2 tool calls \(maxToolCalls\)/);
+    assert.equal(client.of('call-limit').toolCalls.length, 2, 'refused calls never reach the client');
+  });
+
+  test('oversized tool arguments and results fail that call, not the execution', async () => {
+    const code = [
+      'out = []',
+      'for name, args in [("get_users", {"pad": "y" * 100000}), ("big", {})]:',
+      '    try:\n        call_tool(name, args)\n    except ToolError as e:\n        out.append(str(e))',
+      'out.append(len(call_tool("get_users", {})))',
+      'set_result(out)',
+    ].join('\n');
+    const result = await client.execute({ id: 'call-size', runtime: 'python', code, tools });
+    assert.equal(result.status, 'ok', JSON.stringify(result.error));
+    assert.match(result.result[0], /arguments of get_users are \d+ bytes, over maxToolCallBytes 65536/);
+    assert.match(result.result[1], /result is \d+ bytes, over maxToolCallBytes 65536/);
+    assert.equal(result.result[2], 3);
+  });
+
+  test('limits may be lowered per request, never raised', async () => {
+    const lowered = await client.execute({ id: 'low-output', runtime: 'node', code: 'console.log("z".repeat(5000))', limits: { maxOutputBytes: 100 } });
+    assert.match(lowered.stdout, /^z{100}\n\[runbox: stdout truncated after 100 bytes/);
+    const error = client.nextError();
+    client.send({ type: 'execute', id: 'raise', runtime: 'node', code: '', limits: { memoryBytes: 64 * 1024 ** 4 } });
+    const refused = await error;
+    assert.equal(refused.code, 'limit_exceeded');
+    assert.equal(refused.id, 'raise');
   });
 });
 

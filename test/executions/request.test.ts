@@ -4,13 +4,18 @@ import { parseExecutionRequest } from '../../daemon/executions/request.js';
 import { decideOutcome } from '../../daemon/executions/result.js';
 import { OutputCapture } from '../../daemon/executions/output.js';
 
-const limits = { defaultTimeoutMs: 30000, maxTimeoutMs: 60000, maxCodeBytes: 100, maxFileBytes: 10, maxTotalFileBytes: 15 };
+const limits = {
+  defaultTimeoutMs: 30000, maxTimeoutMs: 60000, maxCodeBytes: 100, maxFileBytes: 10, maxTotalFileBytes: 15,
+  memoryBytes: 64 * 1024 * 1024, maxProcesses: 64, cpuTimeMs: 10000, maxOutputBytes: 1000, maxToolCalls: 5,
+};
 const parse = (body: unknown, toolsAllowed = true) => parseExecutionRequest(body, limits, { toolsAllowed, envelope: ['type', 'id'] });
 
 test('request: a minimal request gets the default timeout', () => {
   const request = parse({ runtime: 'python', code: 'print(1)' });
   assert.equal(request.timeoutMs, 30000);
   assert.deepEqual(request.files, []);
+  assert.equal(request.limits.memoryBytes, 64 * 1024 * 1024);
+  assert.equal(parse({ runtime: 'python', code: '', limits: { maxToolCalls: 0, memoryBytes: 32 * 1024 * 1024 } }).limits.memoryBytes, 32 * 1024 * 1024);
 });
 
 test('request: each bad field is named with what was expected and received', () => {
@@ -29,6 +34,9 @@ test('request: each bad field is named with what was expected and received', () 
     [{ runtime: 'python', code: '', files: [{ path: 'a', content: 'YQ==' }, { path: './a', content: 'YQ==' }] }, /given twice/],
     [{ runtime: 'python', code: '', tools: [{ name: 'bad name' }] }, /tools\[0\]\.name/],
     [{ runtime: 'python', code: '', tools: [{ name: 't' }, { name: 't' }] }, /declared twice/],
+    [{ runtime: 'python', code: '', limits: { memoryBytes: 128 * 1024 * 1024 } }, /limits\.memoryBytes: 134217728 exceeds the configured 67108864/],
+    [{ runtime: 'python', code: '', limits: { maxProcesses: 2 } }, /limits\.maxProcesses: expected an integer ≥ 8, received 2/],
+    [{ runtime: 'python', code: '', limits: { sandbox: 'off' } }, /limits\.sandbox: unknown limit/],
   ];
   for (const [body, message] of cases) assert.throws(() => parse(body), message, JSON.stringify(body).slice(0, 80));
 });
