@@ -9,10 +9,13 @@ export const WIRE_ERRORS = {
   not_found: { httpStatus: 404, message: 'No such route' },
   method_not_allowed: { httpStatus: 405, message: 'Method not allowed on this route' },
   payload_too_large: { httpStatus: 413, message: 'The request is larger than allowed' },
+  request_timeout: { httpStatus: 408, message: 'The request did not arrive in time' },
+  headers_too_large: { httpStatus: 431, message: 'The request headers are larger than allowed' },
   limit_exceeded: { httpStatus: 400, message: 'A requested limit exceeds the configured maximum' },
   duplicate_id: { httpStatus: 409, message: 'An execution with this id is already running on this connection' },
   unknown_execution: { httpStatus: 404, message: 'No running execution has this id' },
   unknown_call: { httpStatus: 404, message: 'No pending tool call has this callId' },
+  queue_full: { httpStatus: 429, message: 'Too many executions are waiting; retry later' },
   runtime_unavailable: { httpStatus: 503, message: 'The runtime cannot run code on this machine' },
   shutting_down: { httpStatus: 503, message: 'The daemon is shutting down' },
   internal_error: { httpStatus: 500, message: 'Internal error' },
@@ -24,15 +27,23 @@ export const WIRE_ERRORS = {
 
 export type WireErrorCode = keyof typeof WIRE_ERRORS;
 
+export interface WireErrorOptions {
+  readonly cause?: unknown;
+  /** When the client may try again (queue_full): `Retry-After` over HTTP, `retryAfterMs` on the WebSocket. */
+  readonly retryAfterMs?: number;
+}
+
 // An error meant for a client: its code and message are safe to send as they are.
 export class WireError extends Error {
   readonly code: WireErrorCode;
   readonly httpStatus: number;
-  constructor(code: WireErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(message ?? WIRE_ERRORS[code].message, options);
+  readonly retryAfterMs: number | undefined;
+  constructor(code: WireErrorCode, message?: string, options: WireErrorOptions = {}) {
+    super(message ?? WIRE_ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'WireError';
     this.code = code;
     this.httpStatus = WIRE_ERRORS[code].httpStatus;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -32,15 +32,27 @@ async function main(argv: string[]): Promise<void> {
     `Runbox is listening on ${url}\n` +
       `Try: curl -s ${url}/v1/executions${auth} -H 'content-type: application/json' -d '{"runtime":"python","code":"print(6*7)"}'\n`,
   );
-  let stopping = false;
+  // First SIGTERM/SIGINT: drain (no new executions; admitted ones get shutdownGraceMs to finish, then are
+  // cancelled), clean up, exit 0. Second: cancel everything now, clean up, exit. Third: exit at once.
+  let signals = 0;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    daemon.close().then(() => process.exit(0), (error: unknown) => {
-      logger.error({ err: error }, 'close failed');
+    signals += 1;
+    if (signals === 1) {
+      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'draining: new executions are refused, running ones may finish');
+      daemon.close({ graceMs: config.shutdownGraceMs }).then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      }, (error: unknown) => {
+        logger.error({ err: error }, 'close failed');
+        process.exit(1);
+      });
+    } else if (signals === 2) {
+      logger.warn({ signal }, 'second signal: cancelling every execution now');
+      void daemon.close({ graceMs: 0 });
+    } else {
+      logger.error({ signal }, 'third signal: exiting without cleaning up');
       process.exit(1);
-    });
+    }
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

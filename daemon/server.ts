@@ -3,34 +3,69 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
-import { errorBody, toWireError, WireError } from './errors.js';
+import { toWireError, WireError } from './errors.js';
 import { isAuthorized } from './api/auth.js';
 import { handleCreateExecution } from './api/executions.js';
 import { handleHealth, handleRuntimes } from './api/health.js';
-import { sendError } from './api/respond.js';
-import { handleWsConnection } from './api/ws.js';
+import { rawErrorResponse, sendError, wireErrorOfClientError } from './api/respond.js';
+import { handleWsConnection, WS_DEFAULTS, type WsLimits } from './api/ws.js';
 import { ExecutionService } from './executions/service.js';
-import { detectHostLayout, ensureWorkDir, findMatplotlibCache, findRuntimeSources, prepareRuntimeDir, resolveExecutable } from './sandbox/host.js';
-import type { SandboxFacts } from './sandbox/launch.js';
+import { claimWorkDir, sweepLeftovers, WorkDirInUseError, type WorkDirClaim } from './executions/work-dir.js';
+import { setUpCgroups, type SandboxCgroups } from './sandbox/cgroups.js';
+import { closeInheritedDescriptors, detectHostLayout, ensureWorkDir, findMatplotlibCache, findRuntimeSources, prepareRuntimeDir, resolveExecutable } from './sandbox/host.js';
+import { sandboxLimitsFrom, type SandboxFacts } from './sandbox/launch.js';
 import { compilePythonBytecode, probeRuntimes, type RuntimeStatus } from './sandbox/probe.js';
+
+export interface CloseOptions {
+  /**
+   * How long admitted executions (running and queued) may go on finishing; then they are cancelled. Meanwhile new
+   * executions are refused with shutting_down and their results still reach their clients. A second call with a
+   * shorter grace cuts the wait short. @default 0 (cancel at once)
+   */
+  readonly graceMs?: number;
+}
 
 export interface Daemon {
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<{ host: string; port: number }>;
-  /** Stops accepting work, cancels running executions, waits for their cleanup, and closes. */
-  close(): Promise<void>;
+  /** Stops accepting work, drains or cancels the executions, waits for their cleanup, and closes. */
+  close(options?: CloseOptions): Promise<void>;
   readonly runtimes: readonly RuntimeStatus[];
   readonly sandboxed: boolean;
 }
+
+/** Limits on client connections (not yet in the configuration table). */
+export interface ConnectionLimits {
+  /** Time a client has to send a request's headers (slow-loris). @default 10000 */
+  readonly headersTimeoutMs: number;
+  /** Time a client has to send a whole request, body included. @default 60000 */
+  readonly requestTimeoutMs: number;
+  /** WebSocket: unsent bytes above which streamed stdout/stderr messages are dropped. @default 1048576 */
+  readonly streamPauseBytes: number;
+  /** WebSocket: unsent bytes above which a connection that must be sent more is closed (1008). @default 67108864 */
+  readonly maxBufferedBytes: number;
+}
+
+export const CONNECTION_DEFAULTS: ConnectionLimits = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  ...WS_DEFAULTS,
+});
 
 export interface DaemonDeps {
   readonly logger: Logger;
   /** PATH used to find bubblewrap. @default process.env.PATH */
   readonly searchPath?: string;
+  /** Overrides of the connection limits. @default CONNECTION_DEFAULTS */
+  readonly connectionLimits?: Partial<ConnectionLimits>;
 }
+
+/** How long closing connections may take to say goodbye before they are cut. */
+const CLOSE_CONNECTIONS_MS = 1000;
 
 // A start-up problem the operator must fix; its message says how.
 export class StartupError extends Error {
@@ -47,7 +82,33 @@ const BWRAP_MISSING = (name: string) =>
 // Builds a daemon: checks the sandbox and the runtimes, then returns a server ready to listen.
 export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
   const { logger } = deps;
-  const facts = await gatherFacts(config, deps);
+  // Before any sandbox starts: descriptors this process inherited without close-on-exec would pass through
+  // bubblewrap into every sandbox, so they are closed (the daemon never uses them).
+  const closed = await closeInheritedDescriptors();
+  if (closed.length > 0) logger.warn({ descriptors: closed }, 'closed descriptors inherited without close-on-exec');
+  const bwrapPath = await findBubblewrap(config, deps);
+  await ensureWorkDir(config.workDir);
+  const claim = await claimWorkDir(config.workDir).catch((error: unknown) => {
+    throw error instanceof WorkDirInUseError ? new StartupError(error.message) : error;
+  });
+  try {
+    // An earlier daemon on this work directory may have been killed mid-execution: its sandboxes died with it,
+    // but their directories and sockets are still here.
+    const swept = await sweepLeftovers(config.workDir);
+    if (swept.length > 0) logger.warn({ swept }, 'removed execution directories left by an earlier daemon');
+    // Cgroups: detected and proven once, with the groups of daemons that died swept (live ones are never touched).
+    const cgroups = await setUpCgroups(logger);
+    return await buildDaemon(config, deps, bwrapPath, claim, cgroups);
+  } catch (error) {
+    await claim.release();
+    throw error;
+  }
+}
+
+async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string | null, claim: WorkDirClaim, cgroups: SandboxCgroups | null): Promise<Daemon> {
+  const { logger } = deps;
+  const limits: ConnectionLimits = { ...CONNECTION_DEFAULTS, ...deps.connectionLimits };
+  const facts = await gatherFacts(config, deps, bwrapPath);
   if (facts.bwrapPath === null) {
     logger.warn('UNSAFE: --unsafe-no-sandbox is set; code runs WITHOUT any sandbox, with the daemon\'s own rights. Never use this outside development.');
   }
@@ -56,22 +117,33 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
     if (runtime.available) logger.info({ runtime: runtime.name, version: runtime.version }, 'runtime ready');
     else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
   }
-  const service = new ExecutionService({ config, facts, logger }, runtimes.filter((r) => r.available).map((r) => r.name));
+  const service = new ExecutionService({ config, facts, logger, cgroups }, runtimes.filter((r) => r.available).map((r) => r.name));
   const state = { runtimes, closing: false, sandboxed: facts.bwrapPath !== null };
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes, perMessageDeflate: false });
   let connectionSeq = 0;
 
-  const server = http.createServer((req, res) => {
-    route(req, res).catch((error: unknown) => {
-      if (!(error instanceof WireError)) logger.error({ err: error, method: req.method, url: req.url }, 'request failed');
-      if (!res.headersSent && !res.destroyed) sendError(res, toWireError(error));
-      else res.destroy();
-    });
-  });
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // How often Node checks those two timeouts (its default, 30 s, would let a slow client stay much longer).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      // Node would answer a missing Host with its own bare 400; route() answers it in the usual form instead.
+      requireHostHeader: false,
+    },
+    (req, res) => {
+      route(req, res).catch((error: unknown) => {
+        if (!(error instanceof WireError)) logger.error({ err: error, method: req.method, url: req.url }, 'request failed');
+        if (!res.headersSent && !res.destroyed) sendError(res, toWireError(error));
+        else res.destroy();
+      });
+    },
+  );
 
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const pathname = new URL(req.url ?? '/', 'http://runbox').pathname;
-    const allowed = ROUTES[pathname];
+    if (req.httpVersionMinor >= 1 && req.headers.host === undefined) throw new WireError('invalid_request', 'an HTTP/1.1 request needs a Host header');
+    const pathname = pathnameOf(req.url);
+    const allowed = Object.hasOwn(ROUTES, pathname) ? ROUTES[pathname] : undefined;
     if (!allowed) throw new WireError('not_found', `no route ${pathname}; see docs/protocol.md`);
     if (!isAuthorized(req, config.token)) throw new WireError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <RUNBOX_TOKEN>)');
     if (req.method !== allowed) {
@@ -80,27 +152,57 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
     }
     if (pathname === '/healthz') return handleHealth(res, state);
     if (pathname === '/v1/runtimes') return handleRuntimes(res, state);
+    // Refused before its body is read: a draining daemon has no use for it.
+    if (state.closing) throw new WireError('shutting_down', 'the daemon is shutting down and accepts no new executions');
     return handleCreateExecution(req, res, { config, service, availability: state });
   };
 
   server.on('upgrade', (req, socket, head) => {
-    const pathname = new URL(req.url ?? '/', 'http://runbox').pathname;
-    const refuse = (error: WireError) => {
-      const body = JSON.stringify(errorBody(error));
-      const reason = http.STATUS_CODES[error.httpStatus] ?? 'Error';
-      socket.end(`HTTP/1.1 ${error.httpStatus} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    };
+    const pathname = pathnameOf(req.url);
+    const refuse = (error: WireError) => refuseSocket(socket, error);
     if (pathname !== '/v1/ws') return refuse(new WireError('not_found', `no WebSocket route ${pathname}; use /v1/ws`));
     if (!isAuthorized(req, config.token)) return refuse(new WireError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <RUNBOX_TOKEN>)'));
     if (state.closing) return refuse(new WireError('shutting_down', 'the daemon is shutting down'));
     wss.handleUpgrade(req, socket, head, (ws) => {
-      handleWsConnection(ws, { config, service, availability: state, logger: logger.child({ connection: ++connectionSeq }) });
+      handleWsConnection(ws, { config, service, availability: state, limits, logger: logger.child({ connection: ++connectionSeq }) });
     });
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  // A broken WebSocket handshake (no key, wrong version): answered like every other error, not in ws's own form.
+  wss.on('wsClientError', (error, socket) => refuseSocket(socket, new WireError('invalid_request', `WebSocket handshake refused: ${error.message}`)));
+  // CONNECT (a proxy request) and Expect headers other than 100-continue: refused in the usual form, where
+  // Node would close the socket silently or answer 417 without a body.
+  server.on('connect', (req, socket) => refuseSocket(socket, new WireError('method_not_allowed', `${req.method} is not allowed; see docs/protocol.md`)));
+  server.on('checkExpectation', (req, res) => {
+    sendError(res, new WireError('invalid_request', `Expect: ${String(req.headers.expect).slice(0, 40)} is not supported; send the body without it`));
+  });
+  // Malformed HTTP, headers too large, or a request that did not arrive within its time: answered in the usual
+  // JSON error form (unless a response is already under way on that connection), then the connection is closed.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const wire = wireErrorOfClientError(error);
+    const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    if (wire && !inFlight?.headersSent) refuseSocket(socket, wire);
+    else socket.destroy();
   });
 
+  // Stops listening; WebSocket clients get a close frame (1001), the rest is cut after a short wait.
+  const closeConnections = async (): Promise<void> => {
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const clients = [...wss.clients];
+    const wsClosed = Promise.all(clients.map((client) => new Promise((resolve) => {
+      if (client.readyState === client.CLOSED) return resolve(undefined);
+      client.once('close', resolve);
+      client.close(1001, 'the daemon is shutting down');
+    })));
+    server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([serverClosed, wsClosed]), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_CONNECTIONS_MS)))]);
+    clearTimeout(timer);
+    for (const client of clients) client.terminate();
+    server.closeAllConnections();
+    await serverClosed;
+  };
+
+  let closed: Promise<void> | null = null;
   return {
     runtimes,
     sandboxed: state.sandboxed,
@@ -112,15 +214,41 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
           resolve({ host: address.address, port: address.port });
         });
       }),
-    close: async () => {
+    close: (options = {}) => {
       state.closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const client of wss.clients) client.terminate();
-      server.closeAllConnections();
-      await service.close();
-      await closed;
+      const drained = service.drain(options.graceMs ?? 0);
+      closed ??= (async () => {
+        await drained;
+        await closeConnections();
+        await claim.release();
+      })();
+      return closed;
     },
   };
+}
+
+// Answers a socket no ServerResponse owns with a wire error and closes it. Such a socket (a refused upgrade or
+// CONNECT, a malformed request) is no longer read by the HTTP server, so it is drained here until the client's
+// end, and cut after a short wait: a half-closed socket nobody reads would keep server.close() waiting forever.
+function refuseSocket(socket: Duplex, error: WireError): void {
+  socket.on('error', () => undefined);
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(rawErrorResponse(error));
+  socket.resume();
+  setTimeout(() => socket.destroy(), CLOSE_CONNECTIONS_MS).unref();
+}
+
+// The path of a request target, whatever the client sent: a target that is not a URL (`http://[`) is no route
+// (new URL would throw, which in the upgrade handler would take the daemon down).
+function pathnameOf(target: string | undefined): string {
+  try {
+    return new URL(target ?? '/', 'http://runbox').pathname;
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 const ROUTES: Record<string, string> = {
@@ -129,14 +257,16 @@ const ROUTES: Record<string, string> = {
   '/v1/executions': 'POST',
 };
 
+// The bubblewrap binary, null under --unsafe-no-sandbox; a StartupError saying how to install it when missing.
+async function findBubblewrap(config: Config, deps: DaemonDeps): Promise<string | null> {
+  if (config.unsafeNoSandbox) return null;
+  const bwrapPath = await resolveExecutable(config.bwrapPath, deps.searchPath ?? process.env.PATH);
+  if (!bwrapPath) throw new StartupError(BWRAP_MISSING(config.bwrapPath));
+  return bwrapPath;
+}
+
 // Everything about the host that launches need, checked once.
-async function gatherFacts(config: Config, deps: DaemonDeps): Promise<SandboxFacts> {
-  let bwrapPath: string | null = null;
-  if (!config.unsafeNoSandbox) {
-    bwrapPath = await resolveExecutable(config.bwrapPath, deps.searchPath ?? process.env.PATH);
-    if (!bwrapPath) throw new StartupError(BWRAP_MISSING(config.bwrapPath));
-  }
-  await ensureWorkDir(config.workDir);
+async function gatherFacts(config: Config, deps: DaemonDeps, bwrapPath: string | null): Promise<SandboxFacts> {
   const runtimeDir = await prepareRuntimeDir(config.workDir, await findRuntimeSources(), async (dir) => {
     if (!(await compilePythonBytecode(config.pythonEnv, dir))) deps.logger.warn({ dir }, 'could not precompile the Python prelude; Python executions start a few ms slower');
   });
@@ -148,6 +278,7 @@ async function gatherFacts(config: Config, deps: DaemonDeps): Promise<SandboxFac
     pythonEnv: path.normalize(config.pythonEnv),
     nodePath: config.nodePath,
     matplotlibCache: await findMatplotlibCache(config.pythonEnv),
+    limits: sandboxLimitsFrom(config),
     ...(isRoot ? { owner: { uid: config.sandboxUid, gid: config.sandboxGid } } : {}),
   };
 }

@@ -1,6 +1,12 @@
-// Reads a JSON request body with a size cap, failing with a clear wire error (413 or 400).
+// Reads a JSON request body with a size cap and a nesting cap, failing with a clear wire error (413 or 400).
 import type http from 'node:http';
 import { WireError } from '../errors.js';
+
+/**
+ * Deepest nesting of arrays and objects accepted from a client (bodies, WebSocket messages, tool results).
+ * Deeper values would overflow the stack of whatever walks them later (JSON.stringify, the preludes' decoders).
+ */
+export const MAX_JSON_DEPTH = 256;
 
 // Reads and parses the body; refuses it as soon as it passes maxBytes, before buffering the rest.
 export async function readJsonBody(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
@@ -10,16 +16,38 @@ export async function readJsonBody(req: http.IncomingMessage, maxBytes: number):
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new WireError('payload_too_large', `body exceeds maxRequestBytes ${maxBytes}`);
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw new WireError('payload_too_large', `body exceeds maxRequestBytes ${maxBytes}`);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof WireError) throw error;
+    // The client closed the connection mid-body: nobody is left to answer.
+    throw new WireError('invalid_request', 'the request body ended before its declared length');
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw new WireError('invalid_json', 'the body is empty; expected a JSON object');
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new WireError('invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  checkJsonDepth(value, 'the body');
+  return value;
+}
+
+// Refuses a parsed JSON value nested deeper than MAX_JSON_DEPTH. Iterative, so the check itself cannot overflow.
+export function checkJsonDepth(value: unknown, what: string): void {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= MAX_JSON_DEPTH) throw new WireError('invalid_request', `${what} is nested more than ${MAX_JSON_DEPTH} levels deep`);
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
   }
 }

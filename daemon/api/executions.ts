@@ -9,7 +9,8 @@ import { readJsonBody } from './body.js';
 import { sendJson } from './respond.js';
 import { checkRuntimeAvailable, type RuntimeAvailability } from './availability.js';
 
-// Reads, validates and runs one execution; if the client goes away first, the execution is cancelled.
+// Reads, validates and runs one execution (after its wait in the queue, if any; a full queue is a 429 with
+// Retry-After); if the client goes away first, the execution is cancelled, queued or running.
 export async function handleCreateExecution(
   req: http.IncomingMessage,
   res: http.ServerResponse,
@@ -18,12 +19,13 @@ export async function handleCreateExecution(
   const body = await readJsonBody(req, deps.config.maxRequestBytes);
   const request = parseExecutionRequest(body, deps.config, { toolsAllowed: false });
   checkRuntimeAvailable(deps.availability, request.runtime);
-  const { execution, result } = deps.service.start(request, { toolHost: NO_CLIENT_TOOL_HOST });
+  const started = deps.service.start(request, { toolHost: NO_CLIENT_TOOL_HOST });
   const onClose = () => {
-    if (!res.writableFinished) execution.cancel();
+    if (!res.writableFinished) started.cancel();
   };
   res.on('close', onClose);
-  const answer = await result;
+  if (res.destroyed || req.socket.destroyed) started.cancel(); // gone before we listened
+  const answer = await started.result;
   res.off('close', onClose);
   if (!res.destroyed) sendJson(res, 200, answer);
 }

@@ -1,6 +1,6 @@
-// Writing JSON answers and wire errors on plain HTTP.
-import type http from 'node:http';
-import { errorBody, type WireError } from '../errors.js';
+// Writing JSON answers and wire errors on plain HTTP, through a response or straight onto a raw socket.
+import http from 'node:http';
+import { errorBody, WireError } from '../errors.js';
 
 // Sends a JSON answer.
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -9,9 +9,39 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
-// Sends a wire error; an oversized body also closes the connection, since the rest of it was never read.
+// Sends a wire error. An oversized body also closes the connection, since the rest of it was never read, and so
+// does shutting_down (the body may be unread too, and the client should find another daemon).
 export function sendError(res: http.ServerResponse, error: WireError): void {
-  const headers: Record<string, string> = error.code === 'payload_too_large' ? { connection: 'close' } : {};
+  sendJson(res, error.httpStatus, errorBody(error), errorHeaders(error));
+}
+
+// A whole HTTP/1.1 error response for a socket no ServerResponse owns (a refused upgrade, a malformed request).
+export function rawErrorResponse(error: WireError): string {
+  const body = JSON.stringify(errorBody(error));
+  const reason = http.STATUS_CODES[error.httpStatus] ?? 'Error';
+  const headers = { ...errorHeaders(error), connection: 'close', 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) };
+  return `HTTP/1.1 ${error.httpStatus} ${reason}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`;
+}
+
+// What Node's HTTP parser or its timeouts reported, as the error to answer; null when the client is gone anyway.
+export function wireErrorOfClientError(error: NodeJS.ErrnoException): WireError | null {
+  switch (error.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return null;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new WireError('request_timeout', 'the request (headers and body) did not arrive in time; the connection is closed');
+    case 'HPE_HEADER_OVERFLOW':
+      return new WireError('headers_too_large', 'the request headers are larger than allowed; the connection is closed');
+    default:
+      return new WireError('invalid_request', `malformed HTTP request (${error.code ?? 'parse error'}); the connection is closed`);
+  }
+}
+
+function errorHeaders(error: WireError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error.code === 'payload_too_large' || error.code === 'shutting_down') headers.connection = 'close';
   if (error.code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
-  sendJson(res, error.httpStatus, errorBody(error), headers);
+  if (error.retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+  return headers;
 }

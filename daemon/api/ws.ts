@@ -1,31 +1,67 @@
 // /v1/ws: one client connection carrying many executions, their streamed output, and their tool calls.
 // A malformed message gets an `error` message and the connection stays usable; when the connection
-// closes, its running executions are cancelled.
+// closes, its executions (running or queued) are cancelled. A client that does not read cannot make the daemon
+// buffer without bound: past streamPauseBytes unsent, streamed output is dropped (the result still carries it
+// all), and past maxBufferedBytes the connection is closed with 1008.
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import { toWireError, WireError } from '../errors.js';
 import { ClientToolRouter } from '../bridge/client-tools.js';
-import type { Execution } from '../executions/execution.js';
 import { describe, parseExecutionRequest } from '../executions/request.js';
-import type { ExecutionService } from '../executions/service.js';
+import type { ExecutionService, StartedExecution } from '../executions/service.js';
 import { checkRuntimeAvailable, type RuntimeAvailability } from './availability.js';
+import { checkJsonDepth, MAX_JSON_DEPTH } from './body.js';
+
+export interface WsLimits {
+  /** Unsent bytes above which streamed stdout/stderr messages are dropped. @default 1048576 */
+  readonly streamPauseBytes: number;
+  /** Unsent bytes above which a connection that must be sent more is closed with 1008. @default 67108864 */
+  readonly maxBufferedBytes: number;
+}
+
+export const WS_DEFAULTS: WsLimits = Object.freeze({ streamPauseBytes: 1024 * 1024, maxBufferedBytes: 64 * 1024 * 1024 });
 
 export interface WsDeps {
   readonly config: Config;
   readonly service: ExecutionService;
   readonly availability: RuntimeAvailability;
   readonly logger: Logger;
+  readonly limits?: WsLimits;
 }
 
 const MAX_ID_LENGTH = 128;
+/** The close code for a client that lets too much data pile up unread (policy violation). */
+export const SLOW_CLIENT_CLOSE_CODE = 1008;
+/** How long a slow client's close handshake may take before its socket is cut (it is not reading, after all). */
+const SLOW_CLIENT_CLOSE_MS = 2000;
 
 // Serves one WebSocket connection until it closes.
 export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
   const log = deps.logger;
-  const executions = new Map<string, Execution>();
+  const { streamPauseBytes, maxBufferedBytes } = deps.limits ?? WS_DEFAULTS;
+  const executions = new Map<string, StartedExecution>();
+  let droppedChunks = 0;
+  // Sends a message unless the client has left too much unread, which closes the connection instead.
   const send = (message: object): void => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > maxBufferedBytes) return closeSlowClient();
+    ws.send(JSON.stringify(message));
+  };
+  // Streamed output is a convenience: a client reading too slowly misses chunks, never the result.
+  const sendOutput = (message: { type: 'stdout' | 'stderr'; id: string; data: string }): void => {
+    if (ws.bufferedAmount > streamPauseBytes) {
+      if (droppedChunks++ === 0) log.info({ bufferedBytes: ws.bufferedAmount }, 'client reads slowly; dropping streamed output (results still carry it)');
+      return;
+    }
+    send(message);
+  };
+  const closeSlowClient = (): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    log.warn({ bufferedBytes: ws.bufferedAmount, maxBufferedBytes }, 'closing a WebSocket client that does not read its messages');
+    for (const started of executions.values()) started.cancel();
+    ws.close(SLOW_CLIENT_CLOSE_CODE, 'the client is not reading: too much unsent data');
+    setTimeout(() => ws.terminate(), SLOW_CLIENT_CLOSE_MS).unref();
   };
   const router = new ClientToolRouter(send, deps.config.maxToolCallBytes);
 
@@ -36,6 +72,13 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
       const message = parseMessage(data, isBinary);
       id = typeof message.id === 'string' ? message.id : undefined;
       callId = typeof message.callId === 'string' ? message.callId : undefined;
+      try {
+        checkJsonDepth(message, 'the message');
+      } catch (error) {
+        // A tool result too deep to pass on still fails its call, so the code does not wait for its timeout.
+        if (message.type === 'tool_result' && callId !== undefined) router.answer(callId, { error: `the client's tool result is nested more than ${MAX_JSON_DEPTH} levels deep` });
+        throw error;
+      }
       switch (message.type) {
         case 'execute':
           return startExecution(message);
@@ -49,7 +92,14 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
     } catch (error) {
       if (!(error instanceof WireError)) log.error({ err: error }, 'websocket message failed');
       const wire = toWireError(error);
-      send({ type: 'error', ...(id !== undefined ? { id } : {}), ...(callId !== undefined ? { callId } : {}), code: wire.code, message: wire.message });
+      send({
+        type: 'error',
+        ...(id !== undefined ? { id } : {}),
+        ...(callId !== undefined ? { callId } : {}),
+        code: wire.code,
+        message: wire.message,
+        ...(wire.retryAfterMs !== undefined ? { retryAfterMs: wire.retryAfterMs } : {}),
+      });
     }
   };
 
@@ -58,12 +108,16 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
     if (executions.has(id)) throw new WireError('duplicate_id', `id ${JSON.stringify(id)} is already running on this connection`);
     const request = parseExecutionRequest(message, deps.config, { toolsAllowed: true, envelope: ['type', 'id'] });
     checkRuntimeAvailable(deps.availability, request.runtime);
-    const { execution, result } = deps.service.start(request, {
-      toolHost: router.hostFor(id),
-      onOutput: (stream, data) => send({ type: stream, id, data }),
-    });
-    executions.set(id, execution);
-    result
+    const toolHost = router.hostFor(id);
+    let started: StartedExecution;
+    try {
+      started = deps.service.start(request, { toolHost, onOutput: (stream, data) => sendOutput({ type: stream, id, data }) });
+    } catch (error) {
+      toolHost.dispose();
+      throw error;
+    }
+    executions.set(id, started);
+    started.result
       .then((answer) => send({ type: 'result', id, ...answer }))
       .catch((error: unknown) => {
         log.error({ err: error, id }, 'execution failed inside the daemon');
@@ -88,15 +142,15 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
 
   const cancelExecution = (message: Record<string, unknown>): void => {
     const id = checkId(message.id);
-    const execution = executions.get(id);
-    if (!execution) throw new WireError('unknown_execution', `no running execution has id ${JSON.stringify(id)} on this connection`);
-    execution.cancel();
+    const started = executions.get(id);
+    if (!started) throw new WireError('unknown_execution', `no running execution has id ${JSON.stringify(id)} on this connection`);
+    started.cancel();
   };
 
   ws.on('message', (data, isBinary) => onMessage(data as Buffer, isBinary));
   ws.on('error', (error) => log.warn({ err: error }, 'websocket error'));
   ws.on('close', () => {
-    for (const execution of executions.values()) execution.cancel();
+    for (const started of executions.values()) started.cancel();
   });
 }
 

@@ -81,9 +81,13 @@ export class Bridge {
       }
       this.socket = ws;
       ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
-      ws.on('error', () => undefined);
-      ws.on('close', (code) => {
-        if (code === 1009) this.handlers.onProtocolError(`a message from the code exceeded maxBridgeMessageBytes (${this.options.maxMessageBytes} bytes)`);
+      // ws reports an oversized frame as an error (and closes with 1009); anything else just ends the bridge.
+      ws.on('error', (error: Error & { code?: string }) => {
+        if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          this.handlers.onProtocolError(`a message from the code exceeded maxBridgeMessageBytes (${this.options.maxMessageBytes} bytes)`);
+        } else {
+          this.handlers.onProtocolError(`the bridge broke: ${error.message}`);
+        }
       });
       for (const text of this.queued.splice(0)) ws.send(text);
       this.handlers.onConnect();

@@ -1,5 +1,7 @@
-// The lifecycle of one execution: a sandbox (warm or freshly started), its input files, its code, the time
-// limit, output capture, tool-call routing, output files, and cleanup that always runs.
+// The lifecycle of one execution: a sandbox (warm or freshly started) with this execution's kernel limits, its
+// input files, its code, the time and CPU-time limits, output capture, tool-call routing, output files, and
+// cleanup that always runs.
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { BridgeInbound } from '../bridge/messages.js';
@@ -9,10 +11,14 @@ import { collectOutputFiles, type FileError, type OutputFile } from '../files/ou
 import type { ExitInfo } from '../sandbox/spawn.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
-import { decideOutcome, encodeFiles, type ExecutionResult } from './result.js';
+import { decideOutcome, encodeFiles, type ExecutionResult, type KillReason } from './result.js';
 import { SandboxInstance, type SandboxContext } from './sandbox-instance.js';
 
 export type ExecutionContext = SandboxContext;
+
+/** The CPU-time check runs at least this often while code runs, and at most this often. */
+const MAX_CPU_CHECK_MS = 250;
+const MIN_CPU_CHECK_MS = 20;
 
 export interface ExecutionHooks {
   readonly toolHost: ToolHost;
@@ -24,8 +30,16 @@ export interface ExecutionHooks {
 export type TakeWarmSandbox = (runtime: ExecutionRequest['runtime']) => Promise<SandboxInstance | null>;
 
 export class Execution {
-  private killReason: 'timeout' | 'cancelled' | null = null;
+  private killReason: KillReason | null = null;
   private sandbox: SandboxInstance | null = null;
+  /** Why the sandbox could not run the code, if it could not. */
+  private sandboxProblem: string | null = null;
+  /** Warm sandboxes taken but not used (they held more memory than this execution may); disposed of with it. */
+  private readonly discarded: Array<Promise<void>> = [];
+  private cpuTimer: NodeJS.Timeout | undefined;
+  /** The code went to the sandbox; it runs until the sandbox exits. */
+  private codeSent = false;
+  private codeRunning = false;
   private done: Extract<BridgeInbound, { type: 'done' }> | null = null;
   private bridgeProblem: string | null = null;
   private toolCalls = 0;
@@ -60,8 +74,7 @@ export class Execution {
     const stderr = new OutputCapture('stderr', limits.maxOutputBytes);
     let timer: NodeJS.Timeout | undefined;
     try {
-      const sandbox = (await this.takeWarm(this.request.runtime)) ?? (await SandboxInstance.start(this.request.runtime, this.context));
-      this.sandbox = sandbox;
+      const sandbox = await this.acquireSandbox();
       this.mark('sandbox');
       const captures = { stdout, stderr };
       sandbox.attach({
@@ -73,17 +86,27 @@ export class Execution {
         onProtocolError: (problem) => this.onBridgeProblem(problem),
       });
       let exit: ExitInfo = { exitCode: null, signal: 'SIGKILL' };
-      if (this.killReason === null) {
+      if (this.killReason === null && this.sandboxProblem === null) {
         await writeInputFiles(sandbox.workspaceDir, this.request.files, facts.owner);
         sandbox.send({ type: 'run', code: this.request.code, tools: this.request.tools });
+        this.codeSent = true;
         this.mark('run');
         timer = setTimeout(() => this.stop('timeout'), this.request.timeoutMs);
+        this.codeRunning = true;
+        this.watchCpuTime(sandbox);
         exit = await sandbox.exited;
+        this.codeRunning = false;
         this.mark('exit');
         clearTimeout(timer);
+        clearTimeout(this.cpuTimer);
+      } else if (this.sandboxProblem !== null) {
+        exit = await sandbox.exited;
       }
       const declared = this.killReason === null ? this.done?.files : undefined;
-      const collected = declared ? await collectOutputFiles(sandbox.workspaceDir, declared, { ...config, maxFiles: config.maxOutputFiles }) : { files: [] as OutputFile[], errors: [] as FileError[] };
+      const [collected, kernel] = await Promise.all([
+        declared ? collectOutputFiles(sandbox.workspaceDir, declared, { ...config, maxFiles: config.maxOutputFiles }) : { files: [] as OutputFile[], errors: [] as FileError[] },
+        this.codeSent ? sandbox.usage() : null,
+      ]);
       const outcome = decideOutcome({
         killReason: this.killReason,
         timeoutMs: this.request.timeoutMs,
@@ -92,9 +115,12 @@ export class Execution {
         bridgeProblem: this.bridgeProblem,
         fileErrors: collected.errors,
         sandboxed: facts.bwrapPath !== null,
+        limits,
+        kernel,
+        sandboxProblem: this.sandboxProblem,
       });
       this.mark('collected');
-      this.log.info({ status: outcome.status, exitCode: exit.exitCode, signal: exit.signal, toolCalls: this.toolCalls, phasesMs: this.phases }, 'execution finished');
+      this.log.info({ status: outcome.status, exitCode: exit.exitCode, signal: exit.signal, toolCalls: this.toolCalls, kernel, phasesMs: this.phases }, 'execution finished');
       return {
         status: outcome.status,
         result: this.killReason === null ? (this.done?.result ?? null) : null,
@@ -109,17 +135,67 @@ export class Execution {
       };
     } finally {
       clearTimeout(timer);
+      clearTimeout(this.cpuTimer);
       this.hooks.toolHost.dispose();
-      // Removing the sandbox's directory is not on the client's clock: the result goes out first.
-      this.cleanedUp = this.sandbox?.dispose() ?? Promise.resolve();
+      // Removing the sandbox's directory and cgroup is not on the client's clock: the result goes out first.
+      this.cleanedUp = Promise.all([this.sandbox?.dispose(), ...this.discarded]).then(() => undefined);
     }
+  }
+
+  // A sandbox whose processes are in their cgroup, with this execution's limits applied: a warm one when the
+  // pool has one, else a fresh one. A warm sandbox already holding more memory than this execution may (the
+  // modules it preloaded) is put aside for a fresh one.
+  private async acquireSandbox(): Promise<SandboxInstance> {
+    const { runtime, limits } = this.request;
+    const warm = await this.takeWarm(runtime);
+    if (warm) {
+      this.sandbox = warm;
+      const applied = await warm.applyLimits(limits);
+      if (applied === 'applied') return warm;
+      this.log.info({ applied }, 'a warm sandbox could not take this execution\'s limits; starting a fresh one');
+      this.discarded.push(warm.dispose());
+      this.sandbox = null;
+    }
+    const sandbox = await SandboxInstance.start(runtime, this.context);
+    this.sandbox = sandbox;
+    if (this.killReason !== null) sandbox.kill();
+    // Code is sent only once the sandbox is in its cgroup: ready says so (or that it died first).
+    const ready = await sandbox.ready;
+    if (!ready && sandbox.startProblem) this.sandboxProblem = sandbox.startProblem;
+    if (!ready) return sandbox;
+    const applied = await sandbox.applyLimits(limits);
+    if (applied === 'memory_in_use') this.sandboxProblem = `memoryBytes (${limits.memoryBytes} bytes) is less than the interpreter holds before any code runs`;
+    if (applied === 'failed') this.sandboxProblem = 'the limits of its cgroup could not be set';
+    if (this.sandboxProblem !== null) sandbox.kill();
+    return sandbox;
+  }
+
+  // Checks the CPU time of the whole sandbox (every process, every thread) against cpuTimeMs while the code runs,
+  // more often as the remainder shrinks, and kills the sandbox when it is over. Without cgroups it never starts.
+  private watchCpuTime(sandbox: SandboxInstance): void {
+    const { cpuTimeMs } = this.request.limits;
+    const cores = sandbox.cpuCores ?? os.availableParallelism();
+    const schedule = (usedMs: number) => {
+      // At most `cores` ms of CPU time pass per ms of wall time: check again before the remainder can run out.
+      const delayMs = Math.min(MAX_CPU_CHECK_MS, Math.max(MIN_CPU_CHECK_MS, (cpuTimeMs - usedMs) / cores));
+      this.cpuTimer = setTimeout(check, delayMs);
+    };
+    const check = async () => {
+      const usedMs = await sandbox.cpuTimeMs();
+      if (usedMs === null || this.killReason !== null || !this.codeRunning) return;
+      if (usedMs > cpuTimeMs) {
+        this.log.info({ usedMs, cpuTimeMs }, 'execution over its CPU time');
+        this.stop('cpu_time');
+      } else schedule(usedMs);
+    };
+    if (sandbox.limited) schedule(0);
   }
 
   private mark(phase: string): void {
     this.phases[phase] = Math.round((performance.now() - this.startedAt) * 100) / 100;
   }
 
-  private stop(reason: 'timeout' | 'cancelled'): void {
+  private stop(reason: KillReason): void {
     if (this.killReason !== null) return;
     this.killReason = reason;
     this.log.info({ reason }, 'stopping execution');

@@ -19,8 +19,20 @@ export interface ExecutionResult {
   toolCalls: number;
 }
 
+/** Why Runbox itself killed the execution, if it did. */
+export type KillReason = 'timeout' | 'cancelled' | 'cpu_time';
+
+/** What the kernel's cgroup counters saw during the execution (counted from when its limits were applied). */
+export interface KernelCounters {
+  readonly cpuTimeMs: number;
+  /** Processes the kernel's OOM killer killed because the group reached memoryBytes. */
+  readonly oomKills: number;
+  /** fork/clone calls refused because the group reached maxProcesses. */
+  readonly forkFailures: number;
+}
+
 export interface Observed {
-  killReason: 'timeout' | 'cancelled' | null;
+  killReason: KillReason | null;
   timeoutMs: number;
   exit: ExitInfo;
   /** The prelude's `done`, when it arrived. */
@@ -30,19 +42,63 @@ export interface Observed {
   fileErrors: readonly FileError[];
   /** True when the process was run under bubblewrap, which reports a child's death by signal N as exit 128+N. */
   sandboxed: boolean;
+  /** The execution's kernel-enforced limits, named in messages. */
+  limits?: { readonly memoryBytes: number; readonly maxProcesses: number; readonly cpuTimeMs: number };
+  /** The cgroup counters; null or left out when the daemon runs without cgroups. */
+  kernel?: KernelCounters | null;
+  /** Why the sandbox could not run the code although it started (e.g. it could not be put in its cgroup). */
+  sandboxProblem?: string | null;
 }
 
 const error = (type: string, message: string): CodeError => ({ type, message, traceback: '' });
 
-// Decides the status and error of an execution from what happened to it.
+// Decides the status and error of an execution from what happened to it. An exceeded kernel limit names
+// itself (MemoryLimit, CpuTimeLimit, ProcessLimit) instead of the symptom it caused (a SIGKILL, an EAGAIN).
 export function decideOutcome(observed: Observed): { status: ExecutionStatus; error: CodeError | null } {
+  const outcome = decideBaseOutcome(observed);
+  const kernel = observed.kernel;
+  if (!kernel || !outcome.error || observed.killReason === 'cancelled' || observed.killReason === 'cpu_time') return outcome;
+  const limits = observed.limits;
+  if (kernel.oomKills > 0 && outcome.status !== 'timeout') {
+    const limit = limits ? `memoryBytes (${limits.memoryBytes} bytes)` : 'memoryBytes';
+    if (outcome.status === 'killed') {
+      return { status: 'killed', error: error('MemoryLimit', `the execution used more than ${limit} and was killed`) };
+    }
+    // The interpreter survived (the kernel killed one of its child processes) and then failed.
+    const { type, message } = outcome.error;
+    return { status: outcome.status, error: { ...outcome.error, type: 'MemoryLimit', message: `a process of the execution used more than ${limit} and was killed; then the code failed: ${type}: ${message}` } };
+  }
+  if (kernel.forkFailures > 0) {
+    const limit = limits ? `maxProcesses (${limits.maxProcesses} processes and threads)` : 'maxProcesses';
+    const refused = `${kernel.forkFailures} attempt${kernel.forkFailures === 1 ? ' was' : 's were'} refused`;
+    if (outcome.status === 'timeout') {
+      return { status: 'timeout', error: { ...outcome.error, message: `${outcome.error.message}; it had also reached ${limit}: ${refused}` } };
+    }
+    const { type, message } = outcome.error;
+    return { status: outcome.status, error: { ...outcome.error, type: 'ProcessLimit', message: `the execution reached ${limit}: ${refused} to start a process or thread; then: ${type}: ${message}` } };
+  }
+  return outcome;
+}
+
+// The outcome from the process's exit and the prelude's report alone.
+function decideBaseOutcome(observed: Observed): { status: ExecutionStatus; error: CodeError | null } {
   const { killReason, exit, done } = observed;
   if (killReason === 'timeout') {
     return { status: 'timeout', error: error('Timeout', `execution exceeded timeoutMs (${observed.timeoutMs} ms); its whole process tree was killed`) };
   }
   if (killReason === 'cancelled') return { status: 'cancelled', error: error('Cancelled', 'the execution was cancelled by the client') };
+  if (killReason === 'cpu_time') {
+    const limit = observed.limits ? `cpuTimeMs (${observed.limits.cpuTimeMs} ms of CPU time)` : 'cpuTimeMs';
+    return { status: 'killed', error: error('CpuTimeLimit', `the execution used more than ${limit} and was killed`) };
+  }
   if (exit.spawnError) return { status: 'error', error: error('SandboxError', `the sandbox could not be started: ${exit.spawnError}`) };
+  if (observed.sandboxProblem) return { status: 'error', error: error('SandboxError', `the sandbox could not run the code: ${observed.sandboxProblem}`) };
   const signal = exit.signal ?? (observed.sandboxed ? signalFromExitCode(exit.exitCode) : null);
+  if (signal === 'SIGXCPU') {
+    // RLIMIT_CPU, the per-process backstop of cpuTimeMs.
+    const limit = observed.limits ? `cpuTimeMs (${observed.limits.cpuTimeMs} ms of CPU time)` : 'cpuTimeMs';
+    return { status: 'killed', error: error('CpuTimeLimit', `a process of the execution used more than ${limit} and was killed by SIGXCPU`) };
+  }
   if (done?.error) return { status: 'error', error: done.error };
   if (signal && (!done || exit.signal)) {
     return { status: 'killed', error: error('Killed', `the interpreter was killed by ${signal} before it finished (a crash, or the kernel's out-of-memory killer)`) };

@@ -1,6 +1,7 @@
-// One started sandbox: its private directory (workspace, tmp, bridge socket), its bridge and its interpreter.
-// It can start before its code is known (a warm pool keeps some ready); whatever it says before an execution
-// attaches is kept and replayed. Used for exactly one execution, then disposed of.
+// One started sandbox: its private directory (workspace, tmp, bridge socket), its bridge, its interpreter and
+// its cgroup. It can start before its code is known (a warm pool keeps some ready); whatever it says before an
+// execution attaches is kept and replayed. Once the prelude has connected, and before any code can arrive,
+// every process of the sandbox is moved into its cgroup. Used for exactly one execution, then disposed of.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { dir as makeTempDir } from 'tmp-promise';
 import type { Config } from '../config.js';
 import { Bridge } from '../bridge/server.js';
 import type { BridgeInbound, BridgeOutbound } from '../bridge/messages.js';
+import { MemoryInUseError, type SandboxCgroups, type CgroupCounters, type GroupLimits, type SandboxCgroup } from '../sandbox/cgroups.js';
 import { buildLaunchSpec, type SandboxFacts } from '../sandbox/launch.js';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../sandbox/spawn.js';
@@ -17,7 +19,12 @@ export interface SandboxContext {
   readonly config: Config;
   readonly facts: SandboxFacts;
   readonly logger: Logger;
+  /** Kernel limits per sandbox, from setUpCgroups() at daemon start; null or left out runs without them. */
+  readonly cgroups?: SandboxCgroups | null;
 }
+
+/** How applying an execution's limits went: `memory_in_use` means the sandbox already holds more than memoryBytes. */
+export type LimitsApplied = 'applied' | 'memory_in_use' | 'failed';
 
 export interface SandboxSinks {
   onOutput(stream: 'stdout' | 'stderr', chunk: Buffer): void;
@@ -27,14 +34,26 @@ export interface SandboxSinks {
 
 type Event = { kind: 'output'; stream: 'stdout' | 'stderr'; chunk: Buffer } | { kind: 'message'; message: BridgeInbound } | { kind: 'problem'; problem: string };
 
+/** Longest a kill waits for bubblewrap to finish setting up before it kills anyway. */
+const STARTUP_KILL_WAIT_MS = 5_000;
+
 export class SandboxInstance {
   /** Settles when the interpreter has exited and its pipes are closed. */
   readonly exited: Promise<ExitInfo>;
-  /** True once the prelude has connected; false if the interpreter exited first. */
+  /** True once the prelude has connected and every process is in the sandbox's cgroup; false if the interpreter
+   * exited first, or could not be put in its cgroup (then startProblem says why and the sandbox is killed). */
   readonly ready: Promise<boolean>;
   private sinks: SandboxSinks | null = null;
   private readonly early: Event[] = [];
   private disposed = false;
+  /** Settles once bubblewrap has finished setting up (the prelude connected) or the process is gone. */
+  private readonly setUp: Promise<void>;
+  private isSetUp = false;
+  private killRequested = false;
+  /** Why the sandbox cannot run code (its processes could not be moved into their cgroup), if so. */
+  startProblem: string | null = null;
+  /** The counters when the execution's limits were applied: usage is measured from there. */
+  private baseline: CgroupCounters = { cpuTimeMs: 0, oomKills: 0, forkFailures: 0 };
 
   private constructor(
     readonly runtime: RuntimeName,
@@ -44,9 +63,13 @@ export class SandboxInstance {
     private readonly process: SpawnedProcess,
     connected: Promise<void>,
     private readonly log: Logger,
+    private readonly cgroup: SandboxCgroup | null,
   ) {
     this.exited = process.exited;
-    this.ready = Promise.race([connected.then(() => true), process.exited.then(() => false)]);
+    this.ready = Promise.race([connected.then(() => this.enterCgroup()), process.exited.then(() => false)]);
+    this.setUp = Promise.race([connected, process.exited]).then(() => {
+      this.isSetUp = true;
+    });
     for (const stream of ['stdout', 'stderr'] as const) {
       process[stream].on('data', (chunk: Buffer) => this.emit({ kind: 'output', stream, chunk }));
       process[stream].on('error', () => undefined);
@@ -56,12 +79,17 @@ export class SandboxInstance {
   // Creates the private directory, opens the bridge and starts the interpreter (which then waits for its code).
   static async start(runtime: RuntimeName, context: SandboxContext): Promise<SandboxInstance> {
     const { config, facts } = context;
-    const root = await makeTempDir({ tmpdir: config.workDir, prefix: 'exec-', mode: 0o711 });
-    const workspace = path.join(root.path, 'workspace');
-    const tmp = path.join(root.path, 'tmp');
-    const socketPath = path.join(root.path, 'bridge.sock');
+    const cgroups = context.cgroups ?? null;
+    // The group is made while the directories are (it must exist before the spawn).
+    const making = cgroups ? cgroups.create({ memoryBytes: config.memoryBytes, maxProcesses: config.maxProcesses }) : Promise.resolve(null);
+    making.catch(() => undefined);
+    let rootDir: string | null = null;
     let bridge: Bridge | null = null;
     try {
+      rootDir = (await makeTempDir({ tmpdir: config.workDir, prefix: 'exec-', mode: 0o711 })).path;
+      const workspace = path.join(rootDir, 'workspace');
+      const tmp = path.join(rootDir, 'tmp');
+      const socketPath = path.join(rootDir, 'bridge.sock');
       for (const dir of [workspace, tmp]) {
         await fs.mkdir(dir, { mode: 0o700 });
         if (facts.owner) await fs.chown(dir, facts.owner.uid, facts.owner.gid);
@@ -78,12 +106,14 @@ export class SandboxInstance {
           onProtocolError: (problem) => instance?.emit({ kind: 'problem', problem }),
         },
       );
+      const cgroup = await making;
       const child = spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token }));
-      instance = new SandboxInstance(runtime, workspace, root.path, bridge, child, connected, context.logger);
+      instance = new SandboxInstance(runtime, workspace, rootDir, bridge, child, connected, context.logger, cgroup);
       return instance;
     } catch (error) {
       await bridge?.close();
-      await removeTree(root.path);
+      await (await making.catch(() => null))?.remove().catch(() => undefined);
+      if (rootDir) await removeTree(rootDir);
       throw error;
     }
   }
@@ -98,19 +128,93 @@ export class SandboxInstance {
     this.bridge.send(message);
   }
 
-  // SIGKILL the interpreter and everything it started.
+  // Lowers the cgroup's limits to this execution's, right before its code is sent, and notes the counters usage
+  // is measured from. A warm sandbox that preloaded modules may already hold more than memoryBytes.
+  async applyLimits(limits: GroupLimits): Promise<LimitsApplied> {
+    if (!this.cgroup || !(await this.ready)) return 'applied';
+    try {
+      await this.cgroup.setLimits(limits);
+      this.baseline = await this.cgroup.readCounters();
+      return 'applied';
+    } catch (error) {
+      if (error instanceof MemoryInUseError) return 'memory_in_use';
+      this.log.error({ err: error, cgroup: this.cgroup.name }, 'could not set the limits of a sandbox cgroup');
+      return 'failed';
+    }
+  }
+
+  /** What the kernel counted since applyLimits(); null when the sandbox has no cgroup. */
+  async usage(): Promise<CgroupCounters | null> {
+    if (!this.cgroup) return null;
+    const now = await this.cgroup.readCounters();
+    return {
+      cpuTimeMs: Math.max(0, now.cpuTimeMs - this.baseline.cpuTimeMs),
+      oomKills: now.oomKills - this.baseline.oomKills,
+      forkFailures: now.forkFailures - this.baseline.forkFailures,
+    };
+  }
+
+  /** CPU time used since applyLimits(), in ms; null when the sandbox has no cgroup. */
+  async cpuTimeMs(): Promise<number | null> {
+    if (!this.cgroup) return null;
+    return Math.max(0, (await this.cgroup.readCpuTimeMs()) - this.baseline.cpuTimeMs);
+  }
+
+  /** True when the kernel limits this sandbox (it has a cgroup). */
+  get limited(): boolean {
+    return this.cgroup !== null;
+  }
+
+  /** CPU cores the sandbox may use at once (its quota), or null when unlimited or without a cgroup. */
+  get cpuCores(): number | null {
+    return this.cgroup?.cpuCores ?? null;
+  }
+
+  // SIGKILL the interpreter and everything it started. While bubblewrap is still setting up, its child is not yet
+  // bound to die with it, and killing bubblewrap then would orphan that child: the kill waits until the prelude
+  // has connected (a few ms; at most STARTUP_KILL_WAIT_MS when something hangs).
   kill(): void {
-    this.process.kill();
+    if (this.isSetUp) {
+      this.process.kill();
+      return;
+    }
+    if (this.killRequested) return;
+    this.killRequested = true;
+    const timer = setTimeout(() => this.process.kill(), STARTUP_KILL_WAIT_MS);
+    timer.unref();
+    void this.setUp.then(() => {
+      clearTimeout(timer);
+      this.process.kill();
+    });
   }
 
   // Kills what is left, closes the bridge and removes the private directory. Safe to call twice.
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.process.kill();
+    this.kill();
     await this.process.exited;
     await this.bridge.close();
+    await this.cgroup?.remove().catch((error) => this.log.error({ err: error, cgroup: this.cgroup?.name }, 'could not remove a sandbox cgroup'));
     await removeTree(this.rootDir).catch((error) => this.log.error({ err: error, dir: this.rootDir }, 'could not remove an execution directory'));
+  }
+
+  // Moves bubblewrap and everything under it into the sandbox's cgroup. The prelude is connected and waiting
+  // for `run`, so no user code has run yet and nothing can have escaped. On failure the sandbox is killed:
+  // it never runs code without its limits.
+  private async enterCgroup(): Promise<boolean> {
+    if (!this.cgroup || this.process.pid === undefined) return true;
+    try {
+      await this.cgroup.adoptTree(this.process.pid);
+      return true;
+    } catch (error) {
+      // Disposed of while it was being moved (a cancel during start-up): its group may be gone; nothing is wrong.
+      if (this.disposed || this.killRequested) return false;
+      this.log.error({ err: error, cgroup: this.cgroup.name }, 'could not move a sandbox into its cgroup');
+      this.startProblem = `its processes could not be moved into their cgroup (${(error as Error).message})`;
+      this.process.kill();
+      return false;
+    }
   }
 
   private emit(event: Event): void {

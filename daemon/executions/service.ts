@@ -1,8 +1,13 @@
-// Starts executions, keeps the warm pool of sandboxes, and tracks the running executions so the daemon can
-// cancel them all when it stops.
+// Admits executions (at most maxConcurrent run, up to maxQueued more wait in FIFO order, the rest are refused),
+// keeps the warm pool of sandboxes, and tracks every admitted execution so the daemon can drain or cancel them
+// all when it stops.
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { CodeError } from '../bridge/messages.js';
+import { WireError } from '../errors.js';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { Execution, type ExecutionContext, type ExecutionHooks } from './execution.js';
+import { SlotQueue } from './queue.js';
 import type { ExecutionRequest } from './request.js';
 import type { ExecutionResult } from './result.js';
 import { SandboxInstance } from './sandbox-instance.js';
@@ -10,45 +15,208 @@ import { WarmPool } from './warm-pool.js';
 
 /** How long a warm sandbox waits unused before it preloads modules (a burst of requests never pays for it). */
 const PRELOAD_AFTER_IDLE_MS = 300;
+/** The first guess of how long an execution runs, before any has finished (for Retry-After). */
+const INITIAL_RUN_ESTIMATE_MS = 1000;
+const MIN_RETRY_AFTER_MS = 100;
+/** A slot is held at most timeoutMs plus this: a sandbox that cannot be killed must not shrink capacity for good. */
+const SLOT_MARGIN_MS = 30_000;
+/** How long a drain waits for cancelled executions and warm sandboxes to be cleaned up before it gives up on them. */
+const CLEANUP_TIMEOUT_MS = 10_000;
+const MAX_RETRY_AFTER_MS = 60_000;
 
 export interface StartedExecution {
-  readonly execution: Execution;
+  /** The daemon's id of the execution (in the log as executionId). */
+  readonly id: string;
+  /** Cancels the execution, whether it still waits for a slot or already runs; its result says `cancelled`. */
+  cancel(): void;
+  /** The result; never rejects for anything the code does. */
   readonly result: Promise<ExecutionResult>;
 }
 
+type CancelReason = 'client' | 'shutdown';
+
+interface Admitted {
+  cancel(reason: CancelReason): void;
+  /** Settles when the result is out and the sandbox is gone. */
+  readonly finished: Promise<void>;
+}
+
+interface DrainState {
+  done: Promise<void>;
+  deadline: number;
+  /** Ends the grace period now. */
+  expire(): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
 export class ExecutionService {
-  private readonly running = new Set<Execution>();
+  private readonly admitted = new Set<Admitted>();
+  private readonly slots: SlotQueue;
   private readonly pool: WarmPool;
+  private runEstimateMs = INITIAL_RUN_ESTIMATE_MS;
+  private drainState: DrainState | null = null;
 
   constructor(
     private readonly context: ExecutionContext,
     /** Runtimes that passed their start-up probe: only those get warm sandboxes. */
     runtimes: readonly RuntimeName[],
   ) {
-    const preload = context.config.pythonPreload;
-    this.pool = new WarmPool(context.config.warmSandboxes, runtimes, (runtime) => SandboxInstance.start(runtime, context), context.logger, (instance) => {
+    const { config } = context;
+    this.slots = new SlotQueue(config.maxConcurrent, config.maxQueued);
+    const preload = config.pythonPreload;
+    // More warm sandboxes of one runtime than executions may run at once would only wait and use memory.
+    const poolSize = Math.min(config.warmSandboxes, config.maxConcurrent);
+    this.pool = new WarmPool(poolSize, runtimes, (runtime) => SandboxInstance.start(runtime, context), context.logger, (instance) => {
       if (instance.runtime === 'python' && preload.length > 0) instance.send({ type: 'preload', modules: preload });
     }, PRELOAD_AFTER_IDLE_MS);
     this.pool.fill();
   }
 
-  // Starts one execution; its result promise never rejects for anything the code does.
+  // Admits one execution: it runs now, or waits for a slot. Throws queue_full when too many wait already,
+  // shutting_down once the daemon drains.
   start(request: ExecutionRequest, hooks: ExecutionHooks): StartedExecution {
-    const execution = new Execution(randomUUID(), request, this.context, hooks, (runtime) => this.pool.take(runtime));
-    this.running.add(execution);
-    const result = execution.run();
-    void result.finally(() => execution.cleanedUp).finally(() => this.running.delete(execution)).catch(() => undefined);
-    return { execution, result };
+    if (this.drainState) throw new WireError('shutting_down', 'the daemon is shutting down and accepts no new executions');
+    const ticket = this.slots.tryEnter();
+    if (!ticket) {
+      const retryAfterMs = this.retryAfterMs();
+      const { maxConcurrent, maxQueued } = this.context.config;
+      throw new WireError(
+        'queue_full',
+        `${maxConcurrent} executions are running and ${maxQueued} are waiting (maxConcurrent, maxQueued); retry in about ${Math.ceil(retryAfterMs / 1000)} s`,
+        { retryAfterMs },
+      );
+    }
+    const id = randomUUID();
+    const acceptedAt = performance.now();
+    let execution: Execution | null = null;
+    let cancelReason: CancelReason | null = null;
+    const result = (async (): Promise<ExecutionResult> => {
+      try {
+        const granted = await ticket.granted;
+        if (!granted || cancelReason !== null) {
+          hooks.toolHost.dispose();
+          return cancelledBeforeStart(cancelReason ?? 'client', performance.now() - acceptedAt);
+        }
+        const queuedMs = performance.now() - acceptedAt;
+        execution = new Execution(id, request, this.context, hooks, (runtime) => this.pool.take(runtime));
+        const watchdog = setTimeout(() => {
+          this.context.logger.error({ executionId: id, timeoutMs: request.timeoutMs }, 'an execution did not end long after its timeout; its slot is given back');
+          ticket.release();
+        }, request.timeoutMs + SLOT_MARGIN_MS);
+        watchdog.unref();
+        const answer = await execution.run().finally(() => clearTimeout(watchdog));
+        this.recordRun(answer.durationMs);
+        // durationMs counts the time from acceptance, queue included; timeoutMs only started when the code did.
+        const durationMs = Math.round((answer.durationMs + queuedMs) * 100) / 100;
+        const error = answer.status === 'cancelled' && cancelReason === 'shutdown' ? SHUTDOWN_CANCEL : answer.error;
+        return { ...answer, durationMs, error };
+      } finally {
+        ticket.release();
+      }
+    })();
+    const admitted: Admitted = {
+      cancel: (reason) => {
+        if (cancelReason !== null) return;
+        cancelReason = reason;
+        if (execution) execution.cancel();
+        else ticket.withdraw();
+      },
+      finished: result.then(
+        () => (execution as Execution | null)?.cleanedUp,
+        () => (execution as Execution | null)?.cleanedUp,
+      ).then(() => undefined, () => undefined),
+    };
+    this.admitted.add(admitted);
+    void admitted.finished.then(() => this.admitted.delete(admitted));
+    return { id, cancel: () => admitted.cancel('client'), result };
   }
 
+  /** Executions holding a slot. */
   get runningCount(): number {
-    return this.running.size;
+    return this.slots.activeCount;
   }
 
-  // Cancels every running execution, waits for their cleanup, and disposes of the warm sandboxes.
-  async close(): Promise<void> {
-    for (const execution of this.running) execution.cancel();
-    await this.pool.close();
-    while (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  /** Executions waiting for a slot. */
+  get queuedCount(): number {
+    return this.slots.waitingCount;
   }
+
+  // Stops admitting executions and lets the admitted ones (running and queued) finish for up to graceMs; then
+  // cancels what is left, disposes of the warm sandboxes and waits until every sandbox is gone. Calling it
+  // again with a shorter grace cuts the wait short; it always resolves with the first call's promise.
+  drain(graceMs: number): Promise<void> {
+    const deadline = performance.now() + Math.max(0, graceMs);
+    if (this.drainState) {
+      if (deadline < this.drainState.deadline) this.setDeadline(this.drainState, deadline);
+      return this.drainState.done;
+    }
+    let expire!: () => void;
+    const expired = new Promise<void>((resolve) => (expire = resolve));
+    const state: DrainState = { done: Promise.resolve(), deadline, expire, timer: undefined };
+    this.drainState = state;
+    this.setDeadline(state, deadline);
+    state.done = this.runDrain(state, expired);
+    return state.done;
+  }
+
+  // Cancels every execution (running or queued), waits for their cleanup, and disposes of the warm sandboxes.
+  close(): Promise<void> {
+    return this.drain(0);
+  }
+
+  private async runDrain(state: DrainState, expired: Promise<void>): Promise<void> {
+    const poolClosed = this.pool.close();
+    const all = [...this.admitted];
+    const idle = Promise.all(all.map((admitted) => admitted.finished));
+    await Promise.race([idle, expired]);
+    clearTimeout(state.timer);
+    for (const admitted of all) admitted.cancel('shutdown');
+    // A sandbox that cannot be killed must not keep the daemon from stopping: say so, and go on.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), CLEANUP_TIMEOUT_MS)));
+    const outcome = await Promise.race([Promise.all([idle, poolClosed]), gaveUp]);
+    clearTimeout(timer);
+    if (outcome === 'gave up') {
+      this.context.logger.error({ left: this.admitted.size, timeoutMs: CLEANUP_TIMEOUT_MS }, 'executions or warm sandboxes were not cleaned up in time; stopping anyway');
+    }
+  }
+
+  private setDeadline(state: DrainState, deadline: number): void {
+    state.deadline = deadline;
+    clearTimeout(state.timer);
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) return state.expire();
+    state.timer = setTimeout(state.expire, remaining);
+  }
+
+  // How long a refused client should wait: about the time until a running execution ends and a queue place frees.
+  private retryAfterMs(): number {
+    const estimate = Math.ceil(this.runEstimateMs / this.context.config.maxConcurrent);
+    return Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_RETRY_AFTER_MS, estimate));
+  }
+
+  private recordRun(durationMs: number): void {
+    this.runEstimateMs = 0.8 * this.runEstimateMs + 0.2 * durationMs;
+  }
+}
+
+const SHUTDOWN_CANCEL: CodeError = { type: 'Cancelled', message: 'the daemon shut down before the execution finished (its shutdown grace period, shutdownGraceMs, ran out)', traceback: '' };
+
+// The result of an execution cancelled (by its client or a shutdown) while it waited for a slot: it never ran.
+function cancelledBeforeStart(reason: CancelReason, waitedMs: number): ExecutionResult {
+  const error: CodeError = reason === 'shutdown'
+    ? { ...SHUTDOWN_CANCEL, message: 'the daemon shut down before the execution could start' }
+    : { type: 'Cancelled', message: 'the execution was cancelled by the client while it waited for a slot', traceback: '' };
+  return {
+    status: 'cancelled',
+    result: null,
+    stdout: '',
+    stderr: '',
+    files: [],
+    fileErrors: [],
+    error,
+    exitCode: null,
+    durationMs: Math.round(waitedMs * 100) / 100,
+    toolCalls: 0,
+  };
 }

@@ -37,14 +37,24 @@ export interface SandboxArgsInput {
   readonly readOnlyFiles: ReadonlyArray<readonly [hostPath: string, sandboxPath: string]>;
   /** The interpreter command line, in sandbox paths. */
   readonly command: readonly string[];
+  /** Descriptor bubblewrap reads the seccomp program from (see seccomp.ts); none means no filter. */
+  readonly seccompFd?: number;
+  /** Size of the /tmp tmpfs (which /var/tmp links to) and, separately, of /dev/shm; none means unsized. */
+  readonly tmpBytes?: number;
 }
 
-// The bubblewrap arguments for one execution: every namespace unshared, a read-only system, a private
-// writable workspace and /tmp, the bridge socket, and nothing else of the host.
+// The bubblewrap arguments for one execution: every namespace unshared (and no way to make new user
+// namespaces), a read-only system and root, a private writable workspace, size-limited /tmp and /dev/shm,
+// the bridge socket, the seccomp filter, and nothing else of the host.
 export function buildSandboxArgs(input: SandboxArgsInput): string[] {
   const { layout } = input;
+  const sized = input.tmpBytes === undefined ? [] : ['--size', String(input.tmpBytes)];
   const args = [
     '--unshare-all',
+    // explicit, because --unshare-all only tries, and --disable-userns needs a user namespace to lock
+    '--unshare-user',
+    '--disable-userns',
+    ...(input.seccompFd === undefined ? [] : ['--seccomp', String(input.seccompFd)]),
     '--die-with-parent',
     '--new-session',
     '--cap-drop', 'ALL',
@@ -61,8 +71,10 @@ export function buildSandboxArgs(input: SandboxArgsInput): string[] {
   args.push(
     '--proc', '/proc',
     '--dev', '/dev',
-    '--tmpfs', SANDBOX_PATHS.tmp,
-    '--dir', '/var/tmp',
+    // /dev/shm gets its own tmpfs: bubblewrap's --dev makes it a directory of the unsized /dev tmpfs
+    ...sized, '--tmpfs', '/dev/shm',
+    ...sized, '--tmpfs', SANDBOX_PATHS.tmp,
+    '--symlink', SANDBOX_PATHS.tmp, '/var/tmp',
     '--ro-bind', `${input.runtimeDir}/python`, `${SANDBOX_PATHS.runtimes}/python`,
     '--ro-bind', `${input.runtimeDir}/node`, `${SANDBOX_PATHS.runtimes}/node`,
   );
@@ -70,6 +82,10 @@ export function buildSandboxArgs(input: SandboxArgsInput): string[] {
   args.push(
     '--bind', input.workspaceDir, SANDBOX_PATHS.workspace,
     '--ro-bind', input.bridgeSocket, SANDBOX_PATHS.bridgeSocket,
+    // Last: the root tmpfs and /dev hold only what bubblewrap made, and their directories belong to the sandbox
+    // user, so without this they would take unlimited files (/var, /run/runbox, /dev). Mounts on them stay writable.
+    '--remount-ro', '/dev',
+    '--remount-ro', '/',
     '--chdir', SANDBOX_PATHS.workspace,
     '--',
     ...input.command,

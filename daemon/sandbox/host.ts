@@ -1,6 +1,6 @@
 // Facts about the host gathered once at start (where things are, how / is laid out) and the daemon's own
 // directories: the work directory and the runtime files every sandbox binds read-only.
-import { constants } from 'node:fs';
+import { closeSync, constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,4 +99,27 @@ export async function findMatplotlibCache(pythonEnv: string): Promise<string[]> 
   const dir = path.join(pythonEnv, 'mpl-cache');
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   return names.filter((name) => name.startsWith('fontlist') && name.endsWith('.json')).map((name) => path.join(dir, name));
+}
+
+const O_CLOEXEC = 0o2000000;
+
+// Closes descriptors this process inherited without close-on-exec (Node opens all of its own with it): they
+// would otherwise pass through bubblewrap into every sandbox. Returns the descriptors it closed.
+export async function closeInheritedDescriptors(): Promise<number[]> {
+  const closed: number[] = [];
+  const entries = await fs.readdir('/proc/self/fdinfo').catch(() => [] as string[]);
+  for (const entry of entries) {
+    const fd = Number(entry);
+    if (!Number.isInteger(fd) || fd <= 2) continue;
+    const info = await fs.readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+    const flags = /^flags:\s+([0-7]+)/m.exec(info);
+    if (!flags || (parseInt(flags[1], 8) & O_CLOEXEC) !== 0) continue;
+    try {
+      closeSync(fd);
+      closed.push(fd);
+    } catch {
+      // already gone
+    }
+  }
+  return closed;
 }

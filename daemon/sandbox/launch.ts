@@ -1,8 +1,16 @@
 // Pure: what to spawn for one execution, from the host facts gathered at start and the execution's paths.
 import path from 'node:path';
 import { buildSandboxArgs, buildSandboxEnv, SANDBOX_PATHS, type HostLayout } from './args.js';
+import { buildRlimitArgs, PRLIMIT_PATH, type ProcessLimits } from './rlimits.js';
 import { buildRuntimeCommand, type RuntimeName } from './runtimes.js';
-import type { SpawnSpec } from './spawn.js';
+import { buildSeccompFilter } from './seccomp.js';
+import { EXTRA_INPUT_FD, type SpawnSpec } from './spawn.js';
+
+/** The configured limits every sandbox starts with (the daemon's Config has all of these). */
+export interface SandboxLimits extends ProcessLimits {
+  /** Size of the sandbox's /tmp (with /var/tmp) and, separately, of its /dev/shm. */
+  readonly tmpBytes: number;
+}
 
 /** Everything about the host a launch needs, gathered once when the daemon starts. */
 export interface SandboxFacts {
@@ -17,6 +25,11 @@ export interface SandboxFacts {
   readonly matplotlibCache: readonly string[];
   /** Host uid/gid of sandboxed processes (set when the daemon is root). */
   readonly owner?: { readonly uid: number; readonly gid: number };
+  /**
+   * rlimits and tmpfs sizes. Without them a sandbox gets neither (no prlimit wrapper, unsized tmpfs); the
+   * daemon always passes them (server.ts), so this should become required.
+   */
+  readonly limits?: SandboxLimits;
 }
 
 export interface LaunchInput {
@@ -30,7 +43,8 @@ export interface LaunchInput {
   readonly command?: readonly string[];
 }
 
-// The spawn spec of one execution: bwrap around the interpreter, or the bare interpreter in unsafe mode.
+// The spawn spec of one execution: prlimit around bwrap around the interpreter, with the seccomp program on
+// descriptor 3; or the bare interpreter in unsafe mode.
 export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnSpec {
   const sandboxed = facts.bwrapPath !== null;
   const runtimePaths = { pythonEnv: facts.pythonEnv, nodePath: facts.nodePath, runtimesDir: sandboxed ? SANDBOX_PATHS.runtimes : facts.runtimeDir };
@@ -53,8 +67,18 @@ export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnS
     readOnlyPaths: outsideUsr([facts.pythonEnv, path.dirname(path.dirname(facts.nodePath))]),
     readOnlyFiles: facts.matplotlibCache.map((file) => [file, `${SANDBOX_PATHS.matplotlibConfig}/${path.basename(file)}`] as const),
     command,
+    seccompFd: EXTRA_INPUT_FD,
+    tmpBytes: facts.limits?.tmpBytes,
   });
-  return { file: facts.bwrapPath as string, args, env, cwd: '/', processGroup: false, ...ids };
+  const bwrap = facts.bwrapPath as string;
+  const extraInput = buildSeccompFilter();
+  if (!facts.limits) return { file: bwrap, args, env, cwd: '/', processGroup: false, extraInput, ...ids };
+  return { file: PRLIMIT_PATH, args: [...buildRlimitArgs(facts.limits), bwrap, ...args], env, cwd: '/', processGroup: false, extraInput, ...ids };
+}
+
+// The limits a sandbox needs, taken from the daemon's configuration.
+export function sandboxLimitsFrom(config: SandboxLimits): SandboxLimits {
+  return Object.freeze({ maxOpenFiles: config.maxOpenFiles, fileSizeBytes: config.fileSizeBytes, cpuTimeMs: config.cpuTimeMs, tmpBytes: config.tmpBytes });
 }
 
 // The paths not already visible through the read-only /usr bind (and not / itself), without duplicates.

@@ -12,7 +12,12 @@ export interface SpawnSpec {
   readonly gid?: number;
   /** Own process group, so the whole tree can be killed (only used without a sandbox). */
   readonly processGroup: boolean;
+  /** Bytes the process reads from descriptor 3 (EXTRA_INPUT_FD) until end of file: bubblewrap's seccomp program. */
+  readonly extraInput?: Uint8Array;
 }
+
+/** The descriptor on which a process finds SpawnSpec.extraInput. */
+export const EXTRA_INPUT_FD = 3;
 
 export interface ExitInfo {
   /** Null when a signal ended the process. */
@@ -33,6 +38,7 @@ export interface SpawnedProcess {
 }
 
 // Starts a process with exactly the given environment and no stdin; it dies if the daemon dies.
+// extraInput, if any, is written to its descriptor 3, which is then closed, so the reader sees end of file.
 export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
   const subprocess = execa(spec.file, [...spec.args], {
     env: { ...spec.env },
@@ -40,9 +46,7 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
     cwd: spec.cwd,
     uid: spec.uid,
     gid: spec.gid,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
+    stdio: spec.extraInput ? ['ignore', 'pipe', 'pipe', spec.extraInput] : ['ignore', 'pipe', 'pipe'],
     buffer: false,
     reject: false,
     detached: spec.processGroup,

@@ -35,7 +35,7 @@ test('request: each bad field is named with what was expected and received', () 
     [{ runtime: 'python', code: '', tools: [{ name: 'bad name' }] }, /tools\[0\]\.name/],
     [{ runtime: 'python', code: '', tools: [{ name: 't' }, { name: 't' }] }, /declared twice/],
     [{ runtime: 'python', code: '', limits: { memoryBytes: 128 * 1024 * 1024 } }, /limits\.memoryBytes: 134217728 exceeds the configured 67108864/],
-    [{ runtime: 'python', code: '', limits: { maxProcesses: 2 } }, /limits\.maxProcesses: expected an integer ≥ 8, received 2/],
+    [{ runtime: 'python', code: '', limits: { maxProcesses: 2 } }, /limits\.maxProcesses: expected an integer ≥ 8, received number 2/],
     [{ runtime: 'python', code: '', limits: { sandbox: 'off' } }, /limits\.sandbox: unknown limit/],
   ];
   for (const [body, message] of cases) assert.throws(() => parse(body), message, JSON.stringify(body).slice(0, 80));
@@ -54,6 +54,53 @@ test('outcome: statuses from what was observed', () => {
   assert.equal(decideOutcome({ ...base, done: null, exit: { exitCode: 3, signal: null } }).error?.type, 'ExitCode');
   assert.equal(decideOutcome({ ...base, fileErrors: [{ path: 'x', message: 'refused' }] }).error?.type, 'OutputFileError');
   assert.equal(decideOutcome({ ...base, done: { result: null, error: { type: 'ValueError', message: 'm', traceback: '' } }, exit: { exitCode: 1, signal: null } }).error?.type, 'ValueError');
+});
+
+test('outcome: each exceeded kernel limit gets its own named outcome', () => {
+  const limits = { memoryBytes: 268435456, maxProcesses: 64, cpuTimeMs: 2000 };
+  const quiet = { cpuTimeMs: 10, oomKills: 0, forkFailures: 0 };
+  const base = { killReason: null, timeoutMs: 5000, exit: { exitCode: 0, signal: null }, done: { result: 1, error: null }, bridgeProblem: null, fileErrors: [], sandboxed: true, limits, kernel: quiet } as const;
+  const killed = { ...base, done: null, exit: { exitCode: 137, signal: null } } as const;
+  const codeError = { type: 'BlockingIOError', message: '[Errno 11] Resource temporarily unavailable', traceback: 'File "main.py", line 3' };
+
+  // Memory: the OOM killer took the interpreter.
+  const memory = decideOutcome({ ...killed, kernel: { ...quiet, oomKills: 1 } });
+  assert.deepEqual(memory, { status: 'killed', error: { type: 'MemoryLimit', message: 'the execution used more than memoryBytes (268435456 bytes) and was killed', traceback: '' } });
+  // ...or only a child: the code's failure keeps its status and traceback, named for the cause.
+  const child = decideOutcome({ ...base, done: { result: null, error: { ...codeError, type: 'CalledProcessError', message: 'died' } }, exit: { exitCode: 1, signal: null }, kernel: { ...quiet, oomKills: 1 } });
+  assert.equal(child.status, 'error');
+  assert.equal(child.error?.type, 'MemoryLimit');
+  assert.match(child.error?.message ?? '', /memoryBytes \(268435456 bytes\).*CalledProcessError: died/);
+  assert.equal(child.error?.traceback, 'File "main.py", line 3');
+  // An OOM kill the code survived and recovered from is not a failure.
+  assert.equal(decideOutcome({ ...base, kernel: { ...quiet, oomKills: 1 } }).status, 'ok');
+
+  // CPU time: Runbox's own check killed it; or RLIMIT_CPU's SIGXCPU did (bubblewrap reports 128 + 24).
+  assert.deepEqual(decideOutcome({ ...killed, killReason: 'cpu_time', exit: { exitCode: null, signal: 'SIGKILL' } }), {
+    status: 'killed', error: { type: 'CpuTimeLimit', message: 'the execution used more than cpuTimeMs (2000 ms of CPU time) and was killed', traceback: '' },
+  });
+  assert.equal(decideOutcome({ ...killed, exit: { exitCode: 128 + 24, signal: null } }).error?.type, 'CpuTimeLimit');
+  // A CPU-time kill stays one even if memory ran out too.
+  assert.equal(decideOutcome({ ...killed, killReason: 'cpu_time', kernel: { ...quiet, oomKills: 2 } }).error?.type, 'CpuTimeLimit');
+
+  // Processes: a failed fork that the code did not survive is named ProcessLimit, with the code's own error kept.
+  const forks = decideOutcome({ ...base, done: { result: null, error: codeError }, exit: { exitCode: 1, signal: null }, kernel: { ...quiet, forkFailures: 3 } });
+  assert.equal(forks.status, 'error');
+  assert.equal(forks.error?.type, 'ProcessLimit');
+  assert.equal(forks.error?.message, 'the execution reached maxProcesses (64 processes and threads): 3 attempts were refused to start a process or thread; then: BlockingIOError: [Errno 11] Resource temporarily unavailable');
+  // ...a timeout stays a timeout, with the hint; a run that ended well stays ok.
+  const slow = decideOutcome({ ...killed, killReason: 'timeout', kernel: { ...quiet, forkFailures: 1 } });
+  assert.equal(slow.error?.type, 'Timeout');
+  assert.match(slow.error?.message ?? '', /reached maxProcesses \(64 processes and threads\): 1 attempt was refused/);
+  assert.equal(decideOutcome({ ...base, kernel: { ...quiet, forkFailures: 5 } }).status, 'ok');
+  // Memory is named before processes when both were hit; a cancel is only a cancel.
+  assert.equal(decideOutcome({ ...killed, kernel: { ...quiet, oomKills: 1, forkFailures: 4 } }).error?.type, 'MemoryLimit');
+  assert.equal(decideOutcome({ ...killed, killReason: 'cancelled', kernel: { ...quiet, oomKills: 1 } }).error?.type, 'Cancelled');
+
+  // Without cgroups (kernel null) a SIGKILL is a plain Killed, as before.
+  assert.equal(decideOutcome({ ...killed, kernel: null }).error?.type, 'Killed');
+  // A sandbox that could not be put in its cgroup never runs code.
+  assert.equal(decideOutcome({ ...killed, sandboxProblem: 'its processes could not be moved into their cgroup' }).error?.type, 'SandboxError');
 });
 
 test('output capture: cut at the cap with a marker, multi-byte characters kept whole', () => {

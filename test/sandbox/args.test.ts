@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildSandboxArgs, buildSandboxEnv, SANDBOX_PATHS } from '../../daemon/sandbox/args.js';
-import { buildLaunchSpec } from '../../daemon/sandbox/launch.js';
+import { buildLaunchSpec, sandboxLimitsFrom } from '../../daemon/sandbox/launch.js';
+import { buildRlimitArgs, PRLIMIT_PATH } from '../../daemon/sandbox/rlimits.js';
+import { buildSeccompFilter } from '../../daemon/sandbox/seccomp.js';
+import { EXTRA_INPUT_FD } from '../../daemon/sandbox/spawn.js';
 
 const layout = { rootSymlinks: { lib: 'usr/lib', bin: 'usr/bin' }, rootDirs: ['lib64'], etcEntries: ['ld.so.cache'] };
 
@@ -43,4 +46,77 @@ test('launch spec: bwrap as the sandbox user; unsafe mode runs the interpreter i
   assert.equal(unsafe.processGroup, true);
   assert.equal(unsafe.env.RUNBOX_BRIDGE_SOCKET, '/w/b.sock');
   assert.equal(unsafe.cwd, '/w/ws');
+});
+
+const baseInput = { layout, workspaceDir: '/w/ws', bridgeSocket: '/w/b.sock', runtimeDir: '/w/rt', readOnlyPaths: [], readOnlyFiles: [], command: ['/usr/bin/node', 'x.js'] };
+const valuesAfter = (args: readonly string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
+
+test('sandbox args: no nested user namespaces, and the seccomp program read from the descriptor given', () => {
+  const args = buildSandboxArgs({ ...baseInput, seccompFd: 3 });
+  for (const flag of ['--unshare-user', '--disable-userns', '--cap-drop']) assert.ok(args.includes(flag), flag);
+  assert.ok(args.indexOf('--unshare-user') < args.indexOf('--disable-userns'));
+  assert.deepEqual(valuesAfter(args, '--seccomp'), ['3']);
+  assert.ok(args.indexOf('--seccomp') < args.indexOf('--'));
+  assert.deepEqual(valuesAfter(buildSandboxArgs(baseInput), '--seccomp'), [], 'no descriptor, no --seccomp');
+});
+
+test('sandbox args: /tmp and /dev/shm are size-limited tmpfs, /var/tmp links to /tmp', () => {
+  const args = buildSandboxArgs({ ...baseInput, tmpBytes: 8388608 });
+  assert.deepEqual(valuesAfter(args, '--tmpfs'), ['/dev/shm', '/tmp']);
+  for (const dir of ['/dev/shm', '/tmp']) {
+    const at = args.findIndex((a, i) => a === '--tmpfs' && args[i + 1] === dir);
+    assert.deepEqual(args.slice(at - 2, at), ['--size', '8388608'], `${dir} is sized`);
+  }
+  assert.ok(args.indexOf('--dev') < args.indexOf('/dev/shm'), '/dev/shm is mounted over the --dev one');
+  const link = args.findIndex((a, i) => a === '--symlink' && args[i + 2] === '/var/tmp');
+  assert.equal(args[link + 1], '/tmp');
+  assert.deepEqual(valuesAfter(args, '--size'), ['8388608', '8388608']);
+  assert.deepEqual(valuesAfter(buildSandboxArgs(baseInput), '--size'), [], 'no size given, none set');
+});
+
+test('sandbox args: the root and /dev are remounted read-only after everything is in place', () => {
+  const args = buildSandboxArgs({ ...baseInput, readOnlyFiles: [['/opt/f.json', '/tmp/matplotlib/f.json']], tmpBytes: 1024 });
+  const end = args.indexOf('--');
+  const remounts = args.flatMap((a, i) => (a === '--remount-ro' ? [i] : []));
+  assert.deepEqual(remounts.map((i) => args[i + 1]).sort(), ['/', '/dev']);
+  const creators = ['--bind', '--ro-bind', '--tmpfs', '--dir', '--symlink', '--proc', '--dev'];
+  const lastCreator = Math.max(...args.slice(0, end).flatMap((a, i) => (creators.includes(a) ? [i] : [])));
+  for (const at of remounts) assert.ok(at > lastCreator && at < end, `${args[at + 1]} is remounted after every mount`);
+});
+
+test('launch spec: prlimit wraps bubblewrap, which gets the seccomp program on descriptor 3', () => {
+  const facts = {
+    bwrapPath: '/usr/bin/bwrap', layout, runtimeDir: '/w/rt', pythonEnv: '/opt/py', nodePath: '/usr/bin/node', matplotlibCache: [],
+    owner: { uid: 65534, gid: 65534 }, limits: { maxOpenFiles: 256, fileSizeBytes: 1048576, cpuTimeMs: 2500, tmpBytes: 8388608 },
+  };
+  const input = { runtime: 'node' as const, workspaceDir: '/w/ws', privateTmpDir: '/w/tmp', socketPath: '/w/b.sock', token: 't' };
+  const spec = buildLaunchSpec(facts, input);
+  assert.equal(spec.file, PRLIMIT_PATH);
+  const bwrapAt = spec.args.indexOf('/usr/bin/bwrap');
+  assert.deepEqual(spec.args.slice(0, bwrapAt), buildRlimitArgs(facts.limits));
+  assert.deepEqual(valuesAfter(spec.args, '--seccomp'), [String(EXTRA_INPUT_FD)]);
+  assert.deepEqual(spec.extraInput, buildSeccompFilter());
+  assert.ok(valuesAfter(spec.args, '--size').every((v) => v === '8388608'));
+  assert.equal(spec.uid, 65534);
+  const { limits: _, ...withoutLimits } = facts;
+  const bare = buildLaunchSpec(withoutLimits, input);
+  assert.equal(bare.file, '/usr/bin/bwrap', 'no limits known, no prlimit');
+  assert.deepEqual(bare.extraInput, buildSeccompFilter(), 'the filter does not depend on limits');
+  const unsafe = buildLaunchSpec({ ...facts, bwrapPath: null }, input);
+  assert.equal(unsafe.extraInput, undefined);
+  assert.equal(unsafe.file, '/usr/bin/node');
+});
+
+test('rlimits: open files and file size soft = hard, no core dumps, CPU a second past cpuTimeMs, rounded up', () => {
+  assert.deepEqual(buildRlimitArgs({ maxOpenFiles: 1024, fileSizeBytes: 134217728, cpuTimeMs: 60000 }), [
+    '--nofile=1024:1024', '--fsize=134217728:134217728', '--core=0:0', '--cpu=61:62', '--',
+  ]);
+  assert.ok(buildRlimitArgs({ maxOpenFiles: 1, fileSizeBytes: 1, cpuTimeMs: 100 }).includes('--cpu=2:3'));
+  assert.ok(buildRlimitArgs({ maxOpenFiles: 1, fileSizeBytes: 1, cpuTimeMs: 1001 }).includes('--cpu=3:4'));
+  assert.ok(!buildRlimitArgs({ maxOpenFiles: 1, fileSizeBytes: 1, cpuTimeMs: 1 }).some((a) => /nproc|--as=/.test(a)), 'never RLIMIT_NPROC or RLIMIT_AS');
+});
+
+test('sandbox limits: taken from the configuration, nothing else', () => {
+  const config = { maxOpenFiles: 10, fileSizeBytes: 20, cpuTimeMs: 30, tmpBytes: 40, memoryBytes: 50, token: 'secret' };
+  assert.deepEqual(sandboxLimitsFrom(config), { maxOpenFiles: 10, fileSizeBytes: 20, cpuTimeMs: 30, tmpBytes: 40 });
 });

@@ -327,7 +327,7 @@ describe('RunboxClient against a real daemon', () => {
 });
 
 describe('RunboxClient connection handling', () => {
-  it('fails running executes with a connection error when the daemon goes away, and reconnects after', async () => {
+  it('a daemon that shuts down cancels running executes with a result saying so; the client reconnects after', async () => {
     const first = await startDaemon();
     const client = new RunboxClient({ url: first.url });
     let firstClosed: Promise<void> | undefined;
@@ -336,7 +336,10 @@ describe('RunboxClient connection handling', () => {
       assert.equal(warm.result, 1);
 
       const running = client.execute({ runtime: 'python', code: 'print("up", flush=True)\nimport time\ntime.sleep(60)', onStdout: () => { firstClosed ??= first.close(); } });
-      await assert.rejects(running, RunboxConnectionError);
+      const ended = await running;
+      assert.equal(ended.status, 'cancelled');
+      assert.match(ended.error?.message ?? '', /daemon shut down/);
+      assert.equal(ended.stdout, 'up\n');
       await firstClosed;
 
       await assert.rejects(client.execute({ runtime: 'python', code: 'pass' }), (error: unknown) => {

@@ -1,0 +1,92 @@
+// The work directory belongs to one daemon at a time: a pid file claims it, and what an earlier daemon left
+// behind there (it was killed with SIGKILL, or crashed) is swept away at start-up, before any new sandbox starts.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+const PID_FILE = 'daemon.pid';
+/** Entries of the work directory that only ever belong to one daemon's executions and probes. */
+const LEFTOVER = /^(exec-|probe-|runtimes\.\d+\.tmp$)/;
+
+export interface WorkDirClaim {
+  /** Removes the pid file (only if it is still ours). */
+  release(): Promise<void>;
+}
+
+// Thrown when another live daemon holds the work directory.
+export class WorkDirInUseError extends Error {
+  constructor(readonly workDir: string, readonly pid: number) {
+    super(`work directory ${workDir} is in use by another Runbox daemon (pid ${pid}); give each daemon its own --work-dir (RUNBOX_WORK_DIR)`);
+    this.name = 'WorkDirInUseError';
+  }
+}
+
+// Writes `<pid> <start time>` into the work directory's pid file, refusing if a live daemon already holds it.
+// The start time tells a live owner from an unrelated process that got the same pid after a crash.
+export async function claimWorkDir(workDir: string): Promise<WorkDirClaim> {
+  const file = path.join(workDir, PID_FILE);
+  const mine = `${process.pid} ${await startTimeOf(process.pid)}\n`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.writeFile(file, mine, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
+    }
+    const holder = parseOwner(await fs.readFile(file, 'utf8').catch(() => ''));
+    if (holder && (await isAlive(holder))) throw new WorkDirInUseError(workDir, holder.pid);
+    await fs.rm(file, { force: true });
+  }
+  return {
+    release: async () => {
+      const current = await fs.readFile(file, 'utf8').catch(() => '');
+      if (current === mine) await fs.rm(file, { force: true });
+    },
+  };
+}
+
+// Removes execution and probe directories (with their bridge sockets) left in the work directory by an earlier
+// daemon. Only call it while holding the claim. Returns the names removed.
+export async function sweepLeftovers(workDir: string): Promise<string[]> {
+  const names = (await fs.readdir(workDir)).filter((name) => LEFTOVER.test(name));
+  for (const name of names) await removeTree(path.join(workDir, name));
+  return names;
+}
+
+function parseOwner(text: string): { pid: number; startTime: string } | null {
+  const match = /^(\d+) (\S+)\n?$/.exec(text);
+  return match ? { pid: Number(match[1]), startTime: match[2] } : null;
+}
+
+async function isAlive(owner: { pid: number; startTime: string }): Promise<boolean> {
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return (await startTimeOf(owner.pid)) === owner.startTime;
+}
+
+// The process's start time in clock ticks after boot (field 22 of /proc/<pid>/stat), or '?' without /proc.
+async function startTimeOf(pid: number): Promise<string> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ?? '?';
+}
+
+// Removes a directory tree even when sandboxed code took the permissions off its own subdirectories.
+async function removeTree(dir: string): Promise<void> {
+  try {
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 2 });
+  } catch {
+    await restorePermissions(dir);
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 2 });
+  }
+}
+
+async function restorePermissions(dir: string): Promise<void> {
+  await fs.chmod(dir, 0o700).catch(() => undefined);
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (entry.isDirectory()) await restorePermissions(path.join(dir, entry.name));
+  }
+}

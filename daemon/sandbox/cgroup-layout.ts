@@ -1,0 +1,96 @@
+// Pure: which cgroup hierarchy Runbox can use, from /proc/self/mountinfo and the controllers cgroup v2 offers,
+// and the file names that hold each limit and counter in that version.
+
+export type CgroupController = 'memory' | 'pids' | 'cpu' | 'cpuacct';
+
+/** The directory of each controller's hierarchy. v2: the same directory for all; v1: cpu and cpuacct may share one. */
+export interface CgroupLayout {
+  readonly version: 'v1' | 'v2';
+  readonly memory: string;
+  readonly pids: string;
+  /** The CPU quota; null on a v1 host without the cpu controller (accounting still works through cpuacct). */
+  readonly cpu: string | null;
+  /** CPU time accounting (v2: cpu.stat of the same directory). */
+  readonly cpuacct: string;
+}
+
+export interface CgroupMounts {
+  /** Mount point of the cgroup2 file system, if one is mounted. */
+  readonly v2: string | null;
+  /** Mount point of each v1 controller Runbox uses that is mounted. */
+  readonly v1: Partial<Record<CgroupController, string>>;
+}
+
+const V1_CONTROLLERS: readonly CgroupController[] = ['memory', 'pids', 'cpu', 'cpuacct'];
+/** What cgroup v2 must offer: memory and pids limits, and the cpu controller for the quota. */
+export const V2_REQUIRED = ['memory', 'pids', 'cpu'] as const;
+
+// The cgroup mounts listed in the text of /proc/self/mountinfo (the first mount of each kind wins).
+export function parseCgroupMounts(mountinfo: string): CgroupMounts {
+  let v2: string | null = null;
+  const v1: Partial<Record<CgroupController, string>> = {};
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (!left || !right) continue;
+    const mountPoint = unescapeMountPath(left.split(' ')[4] ?? '');
+    const [fsType, , superOptions = ''] = right.split(' ');
+    if (fsType === 'cgroup2') v2 ??= mountPoint;
+    if (fsType !== 'cgroup') continue;
+    const options = superOptions.split(',');
+    for (const controller of V1_CONTROLLERS) if (options.includes(controller)) v1[controller] ??= mountPoint;
+  }
+  return { v2, v1 };
+}
+
+// The layout to use: cgroup v2 when it offers memory, pids and cpu, else the v1 controllers memory, pids and
+// cpuacct (cpu optional). A string says why neither works.
+export function chooseCgroupLayout(mounts: CgroupMounts, v2Controllers: readonly string[]): CgroupLayout | string {
+  if (mounts.v2 && V2_REQUIRED.every((c) => v2Controllers.includes(c))) {
+    return { version: 'v2', memory: mounts.v2, pids: mounts.v2, cpu: mounts.v2, cpuacct: mounts.v2 };
+  }
+  const { memory, pids, cpu, cpuacct } = mounts.v1;
+  if (memory && pids && cpuacct) return { version: 'v1', memory, pids, cpu: cpu ?? null, cpuacct };
+  const v2Missing = V2_REQUIRED.filter((c) => !v2Controllers.includes(c));
+  const v1Missing = (['memory', 'pids', 'cpuacct'] as const).filter((c) => !mounts.v1[c]);
+  const v2Text = mounts.v2 ? `cgroup v2 at ${mounts.v2} lacks ${v2Missing.join(', ')}` : 'no cgroup v2 mount';
+  const v1Text = `cgroup v1 lacks ${v1Missing.join(', ')}`;
+  return `no usable cgroup controllers (${v2Text}; ${v1Text})`;
+}
+
+// The distinct hierarchy directories of a layout (one for v2; up to four for v1).
+export function hierarchyDirs(layout: CgroupLayout): string[] {
+  return [...new Set([layout.memory, layout.pids, layout.cpu, layout.cpuacct].filter((d): d is string => d !== null))];
+}
+
+// A number from a "key value" per line file (memory.events, pids.events, cpu.stat, memory.oom_control); 0 when absent.
+export function readKeyedCounter(text: string, key: string): number {
+  for (const line of text.split('\n')) {
+    const [name, value] = line.trim().split(/\s+/);
+    if (name === key) {
+      const number = Number(value);
+      return Number.isFinite(number) ? number : 0;
+    }
+  }
+  return 0;
+}
+
+/** Where each counter lives, per version: [controller, file, key or null for a file holding one number, divisor to milliseconds or a plain count]. */
+export const COUNTER_FILES = {
+  v1: {
+    cpuTime: { controller: 'cpuacct', file: 'cpuacct.usage', key: null, divisor: 1e6 },
+    oomKills: { controller: 'memory', file: 'memory.oom_control', key: 'oom_kill', divisor: 1 },
+    forkFailures: { controller: 'pids', file: 'pids.events', key: 'max', divisor: 1 },
+    memoryInUse: { controller: 'memory', file: 'memory.usage_in_bytes', key: null, divisor: 1 },
+  },
+  v2: {
+    cpuTime: { controller: 'cpuacct', file: 'cpu.stat', key: 'usage_usec', divisor: 1e3 },
+    oomKills: { controller: 'memory', file: 'memory.events', key: 'oom_kill', divisor: 1 },
+    forkFailures: { controller: 'pids', file: 'pids.events', key: 'max', divisor: 1 },
+    memoryInUse: { controller: 'memory', file: 'memory.current', key: null, divisor: 1 },
+  },
+} as const satisfies Record<'v1' | 'v2', Record<string, { controller: CgroupController; file: string; key: string | null; divisor: number }>>;
+
+// mountinfo writes spaces, tabs, newlines and backslashes in paths as octal escapes (\040).
+function unescapeMountPath(raw: string): string {
+  return raw.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}

@@ -1,0 +1,29 @@
+// Pure: the resource limits (setrlimit) every sandboxed process starts with, as a prlimit(1) command line
+// that wraps bubblewrap. They are a per-process backstop; the cgroup limits the execution as a whole.
+
+/** util-linux's prlimit: sets its own limits, then execs the command, which inherits them. */
+export const PRLIMIT_PATH = '/usr/bin/prlimit';
+
+export interface ProcessLimits {
+  /** RLIMIT_NOFILE, soft and hard (Node raises its soft limit to the hard one at start). */
+  readonly maxOpenFiles: number;
+  /** RLIMIT_FSIZE: the largest file a process may write; beyond it, write() fails with EFBIG. */
+  readonly fileSizeBytes: number;
+  /** CPU time of the execution; each process gets RLIMIT_CPU of a second more than that, rounded up. */
+  readonly cpuTimeMs: number;
+}
+
+// The prlimit options, ending with `--`, to put before the bubblewrap command. RLIMIT_CORE 0: no core dumps.
+// RLIMIT_CPU: SIGXCPU at the soft limit (a process dies of it unless it handles it), SIGKILL a second later.
+// Deliberately absent: RLIMIT_NPROC (counted per host user, which every sandbox shares) and RLIMIT_AS (breaks
+// runtimes that reserve address space up front; the cgroup limits memory).
+export function buildRlimitArgs(limits: ProcessLimits): string[] {
+  const cpuSeconds = Math.ceil(limits.cpuTimeMs / 1000) + 1;
+  return [
+    `--nofile=${limits.maxOpenFiles}:${limits.maxOpenFiles}`,
+    `--fsize=${limits.fileSizeBytes}:${limits.fileSizeBytes}`,
+    '--core=0:0',
+    `--cpu=${cpuSeconds}:${cpuSeconds + 1}`,
+    '--',
+  ];
+}

@@ -1,0 +1,277 @@
+// Kernel limits for real: memory, processes and CPU time of a whole execution, enforced through cgroups, each
+// ending with its own named outcome; the daemon carries on afterwards, and leaves no cgroup behind.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import type { Config } from '../../daemon/config.js';
+import { listSandboxGroups, SandboxCgroups, sweepStaleCgroups } from '../../daemon/sandbox/cgroups.js';
+import type { CgroupLayout } from '../../daemon/sandbox/cgroup-layout.js';
+import { postExecution, startDaemon, waitForNoProcesses, type TestDaemon } from '../helpers/daemon.js';
+
+const MiB = 1024 * 1024;
+/** Small limits, so every bomb hits them fast. */
+const SMALL: Partial<Config> = { memoryBytes: 128 * MiB, maxProcesses: 64, cpuTimeMs: 2000 };
+
+const { cgroups, problem } = await SandboxCgroups.setUp();
+const layout = cgroups?.layout as CgroupLayout;
+const skip = problem ? `cgroups are not usable here, so the daemon runs without kernel limits: ${problem}` : false;
+
+// Groups made by daemons of this test process (names start with the daemon's pid).
+async function ourGroups(): Promise<string[]> {
+  return (await listSandboxGroups(layout)).filter((name) => name.startsWith(`${process.pid}-`));
+}
+
+// Host pids of processes in any group of this test process's daemons.
+async function processesInOurGroups(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cgroup = await fs.readFile(`/proc/${entry}/cgroup`, 'utf8').catch(() => '');
+    if (cgroup.includes(`/runbox/${process.pid}-`)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+// Starts a daemon with small limits, runs the test, closes it, and checks that no cgroup of it, and no process
+// in one, is left: the filesystem is the proof.
+async function withDaemon(overrides: Partial<Config>, run: (d: TestDaemon) => Promise<void>): Promise<void> {
+  const d = await startDaemon({ ...SMALL, ...overrides });
+  try {
+    await run(d);
+  } finally {
+    await d.close();
+    assert.deepEqual(await ourGroups(), [], 'cgroups left behind');
+    assert.deepEqual(await processesInOurGroups(), [], 'processes left in cgroups');
+  }
+}
+
+const run = async (d: TestDaemon, body: Record<string, unknown>) => {
+  const { status, body: result } = await postExecution(d.url, body);
+  assert.equal(status, 200, JSON.stringify(result));
+  return result;
+};
+
+const assertServes = async (d: TestDaemon, runtime: 'python' | 'node') => {
+  const body = await run(d, { runtime, code: runtime === 'python' ? 'set_result(6 * 7)' : 'return 6 * 7' });
+  assert.equal(body.status, 'ok', JSON.stringify(body));
+  assert.equal(body.result, 42);
+};
+
+describe('memory: memoryBytes for all processes together, swap included', { skip }, () => {
+  const bombs: Array<[string, 'python' | 'node', string]> = [
+    ['Python bytearray(10**9)', 'python', 'x = bytearray(10 ** 9)'],
+    ['Python bytearray growing', 'python', 'x = bytearray(10 ** 7)\nwhile True:\n    x.extend(bytearray(10 ** 7))'],
+    ["Python b'x' * n in a loop", 'python', "keep = []\nwhile True:\n    keep.append(b'x' * (1 << 20))"],
+    ['Node Buffer.alloc loop', 'node', 'const keep = [];\nfor (;;) keep.push(Buffer.alloc(1 << 20, 1));'],
+    ['Node huge array', 'node', 'const a = [];\nfor (let i = 0; ; i++) a.push({ i, s: "x" + i });'],
+  ];
+  for (const [name, runtime, code] of bombs) {
+    test(`${name}: killed with MemoryLimit, and the daemon serves the next execution`, async () => {
+      await withDaemon({}, async (d) => {
+        const body = await run(d, { runtime, code, timeoutMs: 60_000 });
+        assert.equal(body.status, 'killed', JSON.stringify(body));
+        assert.equal(body.error.type, 'MemoryLimit');
+        assert.match(body.error.message, /more than memoryBytes \(134217728 bytes\)/);
+        await assertServes(d, runtime);
+      });
+    });
+  }
+
+  test('a request lowering memoryBytes gets that limit, even when the warm sandbox preloaded more', async () => {
+    await withDaemon({ pythonPreload: ['numpy', 'pandas'] }, async (d) => {
+      // Let the idle warm sandbox preload (about 60 MB), so the lower limit cannot be applied to it.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const limits = { memoryBytes: 32 * MiB };
+      const over = await run(d, { runtime: 'python', code: 'x = bytearray(48 * 2 ** 20)\nset_result(len(x))', limits });
+      assert.equal(over.status, 'killed', JSON.stringify(over));
+      assert.equal(over.error.type, 'MemoryLimit');
+      assert.match(over.error.message, /memoryBytes \(33554432 bytes\)/);
+      const under = await run(d, { runtime: 'python', code: 'x = bytearray(16 * 2 ** 20)\nset_result(len(x))', limits });
+      assert.equal(under.status, 'ok', JSON.stringify(under));
+      const node = await run(d, { runtime: 'node', code: 'const b = Buffer.alloc(64 * 2 ** 20, 1); return b.length', limits: { memoryBytes: 48 * MiB } });
+      assert.equal(node.status, 'killed', JSON.stringify(node));
+      assert.equal(node.error.type, 'MemoryLimit');
+      await assertServes(d, 'python');
+    });
+  });
+
+  test('a child process over the limit: named MemoryLimit', async () => {
+    await withDaemon({}, async (d) => {
+      const body = await run(d, { runtime: 'python', code: 'import subprocess, sys\nsubprocess.run([sys.executable, "-c", "x = bytearray(2 ** 30)"], check=True)' });
+      assert.equal(body.error?.type, 'MemoryLimit', JSON.stringify(body));
+      if (layout.version === 'v1') {
+        // v1 kills the largest process, the child: the code carries on and fails with its own error.
+        assert.equal(body.status, 'error');
+        assert.match(body.error.message, /CalledProcessError/);
+      } else {
+        // v2 kills the whole group (memory.oom.group).
+        assert.equal(body.status, 'killed');
+      }
+    });
+  });
+});
+
+describe('processes: maxProcesses for all processes and threads together', { skip }, () => {
+  test('Python os.fork() loop: contained, ends, nothing left', async () => {
+    await withDaemon({ warmSandboxes: 0 }, async (d) => {
+      const body = await run(d, { runtime: 'python', code: 'import os\nwhile True:\n    os.fork()', timeoutMs: 10_000 });
+      // Whichever limit the forked interpreters reach first ends it: processes, memory together, CPU time
+      // together, or the wall clock.
+      assert.ok(['ProcessLimit', 'MemoryLimit', 'CpuTimeLimit', 'Timeout'].includes(body.error?.type), JSON.stringify(body.error));
+      await waitForNoProcesses(d.workDir);
+      await assertServes(d, 'python');
+    });
+  });
+
+  test('a shell fork bomb through /bin/sh: never more processes than maxProcesses, all gone afterwards', async () => {
+    await withDaemon({ warmSandboxes: 0 }, async (d) => {
+      const marker = `bomb-${process.pid}-${Date.now()}`;
+      const code = `import subprocess, time\nsubprocess.Popen(["/bin/sh", "-c", "bomb() { bomb | bomb & }; bomb", ${JSON.stringify(marker)}])\ntime.sleep(1.5)`;
+      const running = run(d, { runtime: 'python', code, timeoutMs: 20_000 });
+      // The kernel's count for the execution's group, watched from the host while the bomb goes off.
+      let peak = 0;
+      let finished = false;
+      void running.finally(() => (finished = true)).catch(() => undefined);
+      while (!finished) {
+        for (const name of await ourGroups()) {
+          const current = Number(await fs.readFile(path.join(layout.pids, 'runbox', name, 'pids.current'), 'utf8').catch(() => '0'));
+          peak = Math.max(peak, current);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const body = await running;
+      assert.equal(body.status, 'ok', JSON.stringify(body));
+      assert.match(body.stderr, /Cannot fork/, 'the shell met the limit');
+      assert.ok(peak > 16 && peak <= 64, `peak ${peak} processes and threads`);
+      await waitForNoProcesses(marker);
+      await waitForNoProcesses(d.workDir);
+    });
+  });
+
+  test('Node child_process.spawn loop: ProcessLimit, nothing left', async () => {
+    await withDaemon({ warmSandboxes: 0 }, async (d) => {
+      const body = await run(d, { runtime: 'node', code: "const { spawn } = require('child_process');\nfor (let i = 0; i < 500; i++) spawn('sleep', ['60']);", timeoutMs: 20_000 });
+      assert.equal(body.status, 'error', JSON.stringify(body));
+      assert.equal(body.error.type, 'ProcessLimit');
+      assert.match(body.error.message, /reached maxProcesses \(64 processes and threads\).*EAGAIN/);
+      await waitForNoProcesses(d.workDir);
+      await assertServes(d, 'node');
+    });
+  });
+
+  test('a request lowering maxProcesses gets that limit', async () => {
+    await withDaemon({}, async (d) => {
+      const code = 'import subprocess\nprocs = [subprocess.Popen(["sleep", "30"]) for _ in range(40)]\nset_result(len(procs))';
+      const lowered = await run(d, { runtime: 'python', code, limits: { maxProcesses: 16 } });
+      assert.equal(lowered.error?.type, 'ProcessLimit', JSON.stringify(lowered));
+      assert.match(lowered.error.message, /maxProcesses \(16 processes/);
+      const configured = await run(d, { runtime: 'python', code });
+      assert.equal(configured.status, 'ok', JSON.stringify(configured));
+    });
+  });
+});
+
+describe('CPU time: cpuTimeMs for the whole execution', { skip }, () => {
+  const spins: Array<[string, 'python' | 'node', string]> = [
+    ['Python spin', 'python', 'while True:\n    pass'],
+    ['Node spin', 'node', 'for (;;) {}'],
+    ['Python spin in four processes', 'python', 'import os\nfor _ in range(2):\n    os.fork()\nwhile True:\n    pass'],
+  ];
+  for (const [name, runtime, code] of spins) {
+    test(`${name}: killed with CpuTimeLimit long before the wall clock`, async () => {
+      await withDaemon({}, async (d) => {
+        const body = await run(d, { runtime, code, timeoutMs: 60_000, limits: { cpuTimeMs: 1000 } });
+        assert.equal(body.status, 'killed', JSON.stringify(body));
+        assert.equal(body.error.type, 'CpuTimeLimit');
+        assert.match(body.error.message, /more than cpuTimeMs \(1000 ms of CPU time\)/);
+        assert.ok(body.durationMs < 15_000, `took ${body.durationMs} ms`);
+        await assertServes(d, runtime);
+      });
+    });
+  }
+
+  test('one core at most: three spinning processes share one core instead of taking every core', { skip: os.availableParallelism() < 2 ? 'one CPU core here: a one-core quota cannot be told from no quota' : false }, async () => {
+    await withDaemon({}, async (d) => {
+      const code = [
+        'import os, time',
+        'readers = []',
+        'for _ in range(3):',
+        '    r, w = os.pipe()',
+        '    if os.fork() == 0:',
+        '        end = time.monotonic() + 1.5',
+        '        while time.monotonic() < end: pass',
+        '        os.write(w, str(time.process_time()).encode()); os._exit(0)',
+        '    readers.append(r)',
+        'set_result(sum(float(os.read(r, 100)) for r in readers))',
+      ].join('\n');
+      const body = await run(d, { runtime: 'python', code, timeoutMs: 30_000, limits: { cpuTimeMs: 2000 } });
+      assert.equal(body.status, 'ok', JSON.stringify(body));
+      // 1.5 s of wall time on one core; without the quota three spinners would use up to 4.5 s (one core each).
+      assert.ok(body.result < 1.5 * 1.3, `the three processes used ${body.result} s of CPU time in 1.5 s`);
+    });
+  });
+
+  test('waiting costs no CPU time: a sleep longer than cpuTimeMs ends ok', async () => {
+    await withDaemon({}, async (d) => {
+      const body = await run(d, { runtime: 'python', code: 'import time\ntime.sleep(1.5)\nset_result("rested")', limits: { cpuTimeMs: 1000 } });
+      assert.equal(body.status, 'ok', JSON.stringify(body));
+    });
+  });
+});
+
+describe('cgroup membership and clean-up', { skip }, () => {
+  for (const warmSandboxes of [0, 1]) {
+    test(`the interpreter and its children are in the execution's group (${warmSandboxes ? 'warm' : 'freshly started'} sandboxes)`, async () => {
+      await withDaemon({ warmSandboxes }, async (d) => {
+        const group = new RegExp(`(memory|0):[^\\n]*/runbox/${process.pid}-`);
+        const python = await run(d, { runtime: 'python', code: 'import subprocess\nset_result([open("/proc/self/cgroup").read(), subprocess.run(["cat", "/proc/self/cgroup"], capture_output=True, text=True).stdout])' });
+        for (const text of python.result) assert.match(text, group, text);
+        const node = await run(d, { runtime: 'node', code: 'return require("fs").readFileSync("/proc/self/cgroup", "utf8")' });
+        assert.match(node.result, group, node.result);
+      });
+    });
+  }
+
+  test('sweepStaleCgroups removes the groups of a daemon killed with SIGKILL, and what ran in them', async () => {
+    const helper = new URL('../helpers/daemon.js', import.meta.url).pathname;
+    const script = `import { startDaemon } from ${JSON.stringify(helper)};\nconst d = await startDaemon({ warmSandboxes: 1 });\nconsole.log(d.workDir);\nsetInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const workDir = await new Promise<string>((resolve, reject) => {
+      child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+      child.once('exit', (code) => reject(new Error(`the daemon process exited with ${code}`)));
+    });
+    try {
+      const prefix = `${child.pid}-`;
+      const theirs = async () => (await listSandboxGroups(layout)).filter((name) => name.startsWith(prefix));
+      for (let i = 0; (await theirs()).length < 2; i++) {
+        assert.ok(i < 200, 'the daemon never made its warm sandboxes\' groups');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      const removed = await sweepStaleCgroups();
+      assert.deepEqual(await theirs(), []);
+      assert.ok(removed.some((name) => name.startsWith(prefix)), `removed: ${removed.join(', ')}`);
+      await waitForNoProcesses(workDir);
+    } finally {
+      child.kill('SIGKILL');
+      await fs.rm(workDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a sweep never touches the groups of a live daemon', async () => {
+    await withDaemon({ warmSandboxes: 1 }, async (d) => {
+      for (let i = 0; (await ourGroups()).length < 2; i++) {
+        assert.ok(i < 200, 'no warm sandbox groups appeared');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const before = await ourGroups();
+      await sweepStaleCgroups();
+      assert.deepEqual(await ourGroups(), before);
+      await assertServes(d, 'node');
+    });
+  });
+});
