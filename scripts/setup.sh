@@ -20,9 +20,10 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# 1. System packages: bubblewrap for the sandbox, python3 with venv for the Python runtime.
+# 1. System packages: bubblewrap for the sandbox, prlimit (util-linux) for its rlimits, python3 with venv.
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v prlimit >/dev/null 2>&1 || need+=(util-linux)
 command -v /usr/bin/python3 >/dev/null 2>&1 || need+=(python3)
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
