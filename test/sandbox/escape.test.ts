@@ -78,6 +78,34 @@ describe('other executions and the daemon', () => {
   });
 });
 
+describe('signals and floods', () => {
+  test('SIGSTOP to its own process group is cut off by the timeout; the next execution runs', async () => {
+    const body = await run('python', 'import os, signal\nprint("stopping", flush=True)\nos.killpg(0, signal.SIGSTOP)', { timeoutMs: 1500 });
+    assert.equal(body.status, 'timeout');
+    assert.equal(body.stdout, 'stopping\n');
+    assert.equal((await run('python', 'set_result("next")')).result, 'next');
+  });
+
+  test('kill -1 and killing its parent reach only the sandbox itself', async () => {
+    const body = await run('python', [
+      'import os, signal, subprocess',
+      'subprocess.run(["/bin/kill", "-9", "-1"])',
+      'os.kill(os.getppid(), signal.SIGKILL)',
+      'print("still here", flush=True)',
+    ].join('\n'), { timeoutMs: 10000 });
+    assert.ok(['killed', 'error', 'ok'].includes(body.status), JSON.stringify(body));
+    const health = await fetch(`${d.url}/healthz`, { headers: auth });
+    assert.equal(health.status, 200);
+    assert.equal((await run('node', 'return 1 + 1')).result, 2);
+  });
+
+  test('endless output without newlines is cut at the cap and stopped by the timeout', async () => {
+    const body = await run('node', 'for (;;) process.stdout.write("x".repeat(65536))', { timeoutMs: 1500, limits: { maxOutputBytes: 100000 } });
+    assert.equal(body.status, 'timeout');
+    assert.match(body.stdout, /^x{100000}\n\[runbox: stdout truncated after 100000 bytes; \d+ more bytes dropped\]\n$/);
+  });
+});
+
 describe('descriptors and the bridge', () => {
   test('only stdio and the bridge are open when the code starts (Python and Node)', async () => {
     const py = await run('python', [
