@@ -51,7 +51,7 @@ export interface Config {
   readonly maxOpenFiles: number;
   /** Largest file the code may write (RLIMIT_FSIZE). @default 134217728 */
   readonly fileSizeBytes: number;
-  /** Size of the sandbox's /tmp, /var/tmp and /dev/shm together (a size-limited tmpfs). @default 134217728 */
+  /** Size of the sandbox's /tmp (with /var/tmp) and, separately, of its /dev/shm (size-limited tmpfs). @default 134217728 */
   readonly tmpBytes: number;
   /** Most output files one execution may declare. @default 100 */
   readonly maxOutputFiles: number;
@@ -149,7 +149,7 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'cpuTimeMs', env: 'RUNBOX_CPU_TIME_MS', flag: 'cpu-time-ms', default: () => 60_000, parse: integer(1000), describe: 'CPU time of one execution' },
   { name: 'maxOpenFiles', env: 'RUNBOX_MAX_OPEN_FILES', flag: 'max-open-files', default: () => 1024, parse: integer(64), describe: 'open files per process' },
   { name: 'fileSizeBytes', env: 'RUNBOX_FILE_SIZE_BYTES', flag: 'file-size-bytes', default: () => 128 * MiB, parse: integer(MiB), describe: 'largest file the code may write' },
-  { name: 'tmpBytes', env: 'RUNBOX_TMP_BYTES', flag: 'tmp-bytes', default: () => 128 * MiB, parse: integer(MiB), describe: 'size of /tmp, /var/tmp and /dev/shm together' },
+  { name: 'tmpBytes', env: 'RUNBOX_TMP_BYTES', flag: 'tmp-bytes', default: () => 128 * MiB, parse: integer(MiB), describe: 'size of /tmp (with /var/tmp), and separately of /dev/shm' },
   { name: 'maxOutputFiles', env: 'RUNBOX_MAX_OUTPUT_FILES', flag: 'max-output-files', default: () => 100, parse: integer(1), describe: 'most output files one execution may declare' },
   { name: 'maxToolCalls', env: 'RUNBOX_MAX_TOOL_CALLS', flag: 'max-tool-calls', default: () => 10_000, parse: integer(0), describe: 'most tool calls one execution may make' },
   { name: 'maxToolCallBytes', env: 'RUNBOX_MAX_TOOL_CALL_BYTES', flag: 'max-tool-call-bytes', default: () => 8 * MiB, parse: integer(1024), describe: 'largest tool-call arguments or tool result' },

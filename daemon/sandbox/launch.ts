@@ -4,7 +4,7 @@ import { buildSandboxArgs, buildSandboxEnv, SANDBOX_PATHS, type HostLayout } fro
 import { buildRlimitArgs, PRLIMIT_PATH, type ProcessLimits } from './rlimits.js';
 import { buildRuntimeCommand, type RuntimeName } from './runtimes.js';
 import { buildSeccompFilter } from './seccomp.js';
-import { EXTRA_INPUT_FD, type SpawnSpec } from './spawn.js';
+import { CHILD_PID_FD, EXTRA_INPUT_FD, type SpawnSpec } from './spawn.js';
 
 /** The configured limits every sandbox starts with (the daemon's Config has all of these). */
 export interface SandboxLimits extends ProcessLimits {
@@ -25,11 +25,8 @@ export interface SandboxFacts {
   readonly matplotlibCache: readonly string[];
   /** Host uid/gid of sandboxed processes (set when the daemon is root). */
   readonly owner?: { readonly uid: number; readonly gid: number };
-  /**
-   * rlimits and tmpfs sizes. Without them a sandbox gets neither (no prlimit wrapper, unsized tmpfs); the
-   * daemon always passes them (server.ts), so this should become required.
-   */
-  readonly limits?: SandboxLimits;
+  /** rlimits and tmpfs sizes of every sandbox (sandboxLimitsFrom(config)). */
+  readonly limits: SandboxLimits;
 }
 
 export interface LaunchInput {
@@ -68,12 +65,22 @@ export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnS
     readOnlyFiles: facts.matplotlibCache.map((file) => [file, `${SANDBOX_PATHS.matplotlibConfig}/${path.basename(file)}`] as const),
     command,
     seccompFd: EXTRA_INPUT_FD,
-    tmpBytes: facts.limits?.tmpBytes,
+    infoFd: CHILD_PID_FD,
+    tmpBytes: facts.limits.tmpBytes,
   });
-  const bwrap = facts.bwrapPath as string;
-  const extraInput = buildSeccompFilter();
-  if (!facts.limits) return { file: bwrap, args, env, cwd: '/', processGroup: false, extraInput, ...ids };
-  return { file: PRLIMIT_PATH, args: [...buildRlimitArgs(facts.limits), bwrap, ...args], env, cwd: '/', processGroup: false, extraInput, ...ids };
+  // bubblewrap's child binds itself to bubblewrap's life (--die-with-parent) only at the end of its set-up, so
+  // killing bubblewrap alone in the first milliseconds would leave that child behind. Before it starts its own
+  // session it dies with bubblewrap's process group; after, by the pid bubblewrap reports.
+  return {
+    file: PRLIMIT_PATH,
+    args: [...buildRlimitArgs(facts.limits), facts.bwrapPath as string, ...args],
+    env,
+    cwd: '/',
+    processGroup: true,
+    extraInput: buildSeccompFilter(),
+    reportsChildPid: true,
+    ...ids,
+  };
 }
 
 // The limits a sandbox needs, taken from the daemon's configuration.

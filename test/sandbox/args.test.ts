@@ -4,7 +4,7 @@ import { buildSandboxArgs, buildSandboxEnv, SANDBOX_PATHS } from '../../daemon/s
 import { buildLaunchSpec, sandboxLimitsFrom } from '../../daemon/sandbox/launch.js';
 import { buildRlimitArgs, PRLIMIT_PATH } from '../../daemon/sandbox/rlimits.js';
 import { buildSeccompFilter } from '../../daemon/sandbox/seccomp.js';
-import { EXTRA_INPUT_FD } from '../../daemon/sandbox/spawn.js';
+import { CHILD_PID_FD, EXTRA_INPUT_FD } from '../../daemon/sandbox/spawn.js';
 
 const layout = { rootSymlinks: { lib: 'usr/lib', bin: 'usr/bin' }, rootDirs: ['lib64'], etcEntries: ['ld.so.cache'] };
 
@@ -33,10 +33,13 @@ test('sandbox env: built from scratch, nothing of the daemon', () => {
 });
 
 test('launch spec: bwrap as the sandbox user; unsafe mode runs the interpreter in its own process group', () => {
-  const facts = { bwrapPath: '/usr/bin/bwrap', layout, runtimeDir: '/w/rt', pythonEnv: '/opt/py', nodePath: '/usr/bin/node', matplotlibCache: ['/opt/py/mpl-cache/fontlist-v390.json'], owner: { uid: 65534, gid: 65534 } };
+  const facts = {
+    bwrapPath: '/usr/bin/bwrap', layout, runtimeDir: '/w/rt', pythonEnv: '/opt/py', nodePath: '/usr/bin/node', matplotlibCache: ['/opt/py/mpl-cache/fontlist-v390.json'],
+    owner: { uid: 65534, gid: 65534 }, limits: { maxOpenFiles: 1024, fileSizeBytes: 1024, cpuTimeMs: 1000, tmpBytes: 1024 },
+  };
   const input = { runtime: 'python' as const, workspaceDir: '/w/ws', privateTmpDir: '/w/tmp', socketPath: '/w/b.sock', token: 't' };
   const spec = buildLaunchSpec(facts, input);
-  assert.equal(spec.file, '/usr/bin/bwrap');
+  assert.ok(spec.args.includes('/usr/bin/bwrap'));
   assert.equal(spec.uid, 65534);
   assert.ok(spec.args.includes('/runbox/python/prelude.py'));
   assert.ok(spec.args.join(' ').includes('/opt/py/mpl-cache/fontlist-v390.json /tmp/matplotlib/fontlist-v390.json'));
@@ -58,6 +61,7 @@ test('sandbox args: no nested user namespaces, and the seccomp program read from
   assert.deepEqual(valuesAfter(args, '--seccomp'), ['3']);
   assert.ok(args.indexOf('--seccomp') < args.indexOf('--'));
   assert.deepEqual(valuesAfter(buildSandboxArgs(baseInput), '--seccomp'), [], 'no descriptor, no --seccomp');
+  assert.deepEqual(valuesAfter(buildSandboxArgs({ ...baseInput, infoFd: 4 }), '--info-fd'), ['4']);
 });
 
 test('sandbox args: /tmp and /dev/shm are size-limited tmpfs, /var/tmp links to /tmp', () => {
@@ -98,10 +102,9 @@ test('launch spec: prlimit wraps bubblewrap, which gets the seccomp program on d
   assert.deepEqual(spec.extraInput, buildSeccompFilter());
   assert.ok(valuesAfter(spec.args, '--size').every((v) => v === '8388608'));
   assert.equal(spec.uid, 65534);
-  const { limits: _, ...withoutLimits } = facts;
-  const bare = buildLaunchSpec(withoutLimits, input);
-  assert.equal(bare.file, '/usr/bin/bwrap', 'no limits known, no prlimit');
-  assert.deepEqual(bare.extraInput, buildSeccompFilter(), 'the filter does not depend on limits');
+  assert.equal(spec.processGroup, true, 'killed as a group, so a child still setting up dies too');
+  assert.equal(spec.reportsChildPid, true);
+  assert.deepEqual(valuesAfter(spec.args, '--info-fd'), [String(CHILD_PID_FD)], 'bubblewrap reports the pid to kill');
   const unsafe = buildLaunchSpec({ ...facts, bwrapPath: null }, input);
   assert.equal(unsafe.extraInput, undefined);
   assert.equal(unsafe.file, '/usr/bin/node');

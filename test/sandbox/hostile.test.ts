@@ -3,9 +3,15 @@
 // the read-only root. After each attack the daemon must still run ordinary code.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { detectHostLayout, resolveExecutable } from '../../daemon/sandbox/host.js';
+import { buildLaunchSpec } from '../../daemon/sandbox/launch.js';
 import { SYSCALL_NUMBERS } from '../../daemon/sandbox/seccomp.js';
-import { postExecution, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { spawnProcess } from '../../daemon/sandbox/spawn.js';
+import { findProcesses, postExecution, startDaemon, waitForNoProcesses, type TestDaemon } from '../helpers/daemon.js';
 
 const MiB = 1024 * 1024;
 const LIMITS = { tmpBytes: 8 * MiB, fileSizeBytes: MiB, maxOpenFiles: 64, cpuTimeMs: 4000 };
@@ -297,5 +303,54 @@ describe('size-limited /tmp and /dev/shm, read-only root', () => {
     const health = await fetch(`${d.url}/healthz`);
     assert.equal(health.status, 200, JSON.stringify(await health.json()));
     assert.equal((await run('python', 'set_result("fine")')).result, 'fine');
+  });
+});
+
+describe('killing a sandbox while bubblewrap is still setting it up', () => {
+  // bubblewrap's child binds itself to bubblewrap's life only at the end of its set-up: killed alone in the first
+  // milliseconds, bubblewrap would leave that child behind, holding the output pipes so the exit never settles.
+  test('every one dies and settles, whenever the kill comes; nothing is left behind', async () => {
+    const bwrapPath = await resolveExecutable('bwrap', process.env.PATH);
+    assert.ok(bwrapPath, 'bubblewrap is installed');
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-early-kill-'));
+    try {
+      await fs.chmod(dir, 0o755);
+      for (const sub of ['rt/python', 'rt/node', 'rt/etc', 'ws']) await fs.mkdir(path.join(dir, sub), { recursive: true });
+      for (const name of ['passwd', 'group', 'hosts']) await fs.writeFile(path.join(dir, 'rt/etc', name), '');
+      await fs.writeFile(path.join(dir, 'b.sock'), '');
+      const owner = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+      if (owner) await fs.chown(path.join(dir, 'ws'), owner.uid, owner.gid);
+      const facts = {
+        bwrapPath, layout: await detectHostLayout(), runtimeDir: path.join(dir, 'rt'), pythonEnv: d.config.pythonEnv, nodePath: process.execPath,
+        matplotlibCache: [], ...(owner ? { owner } : {}), limits: { ...LIMITS, cpuTimeMs: d.config.cpuTimeMs },
+      };
+      const input = { runtime: 'python' as const, workspaceDir: path.join(dir, 'ws'), privateTmpDir: dir, socketPath: path.join(dir, 'b.sock'), token: '', command: ['/bin/sleep', '600'] };
+      const stuck: number[] = [];
+      for (let batch = 0; batch < 8; batch++) {
+        await Promise.all(Array.from({ length: 25 }, async (_, i) => {
+          const child = spawnProcess(buildLaunchSpec(facts, input));
+          child.stdout.resume();
+          child.stderr.resume();
+          const delayMs = (batch * 25 + i) % 15;
+          if (delayMs === 0) child.kill();
+          else setTimeout(() => child.kill(), delayMs);
+          let timer: NodeJS.Timeout | undefined;
+          const settled = await Promise.race([child.exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 10_000)))]);
+          clearTimeout(timer);
+          if (!settled) stuck.push(delayMs);
+        }));
+      }
+      assert.deepEqual(stuck, [], 'kills after these delays (ms) never settled');
+      await waitForNoProcesses(dir);
+    } finally {
+      for (const pid of await findProcesses(dir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
