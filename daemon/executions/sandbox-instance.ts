@@ -14,6 +14,7 @@ import { MemoryInUseError, type SandboxCgroups, type CgroupCounters, type GroupL
 import { buildLaunchSpec, type SandboxFacts } from '../sandbox/launch.js';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../sandbox/spawn.js';
+import { removeTree } from './work-dir.js';
 
 export interface SandboxContext {
   readonly config: Config;
@@ -227,23 +228,5 @@ export class SandboxInstance {
     if (event.kind === 'output') sinks.onOutput(event.stream, event.chunk);
     else if (event.kind === 'message') sinks.onMessage(event.message);
     else sinks.onProtocolError(event.problem);
-  }
-}
-
-// Removes a directory tree even when sandboxed code took the permissions off its own subdirectories.
-async function removeTree(dir: string): Promise<void> {
-  try {
-    await fs.rm(dir, { recursive: true, force: true, maxRetries: 2 });
-  } catch {
-    await restorePermissions(dir);
-    await fs.rm(dir, { recursive: true, force: true, maxRetries: 2 });
-  }
-}
-
-async function restorePermissions(dir: string): Promise<void> {
-  await fs.chmod(dir, 0o700).catch(() => undefined);
-  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (entry.isDirectory()) await restorePermissions(path.join(dir, entry.name));
   }
 }

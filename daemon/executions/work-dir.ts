@@ -74,7 +74,7 @@ async function startTimeOf(pid: number): Promise<string> {
 }
 
 // Removes a directory tree even when sandboxed code took the permissions off its own subdirectories.
-async function removeTree(dir: string): Promise<void> {
+export async function removeTree(dir: string): Promise<void> {
   try {
     await fs.rm(dir, { recursive: true, force: true, maxRetries: 2 });
   } catch {
