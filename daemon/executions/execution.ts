@@ -220,7 +220,7 @@ export class Execution {
         if (!(error instanceof ToolCallError)) this.log.error({ err: error }, 'tool call failed unexpectedly');
         sandbox.send({ type: 'tool_result', callId, error: { code: failure.code, message: failure.message } });
       },
-    );
+    ).catch((error: unknown) => this.log.error({ err: error }, 'could not answer a tool call'));
   }
 
   // Why a tool call may not go to the client (a limit, an undeclared tool), or null when it may.

@@ -1,7 +1,7 @@
 // Pure: the limits of one execution. The configuration sets them; a request may lower any of them, never raise.
 import type { Config } from '../config.js';
 import { WireError } from '../errors.js';
-import { describe } from './request.js';
+import { describe } from './describe.js';
 
 /** Limits a request may lower, with the smallest value each accepts. */
 export const LOWERABLE_LIMITS = {

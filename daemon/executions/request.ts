@@ -5,6 +5,7 @@ import { WireError } from '../errors.js';
 import type { ToolDeclaration } from '../bridge/messages.js';
 import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
+import { describe } from './describe.js';
 import { resolveLimits, type ExecutionLimits, type LowerableLimit } from './limits.js';
 
 export interface ExecutionRequest {
@@ -90,14 +91,4 @@ function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
     }
     return { name, description: description ?? '', parameters: (parameters as Record<string, unknown>) ?? { type: 'object', properties: {} } };
   });
-}
-
-// A short description of a received value for error messages (never the whole value).
-export function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
 }

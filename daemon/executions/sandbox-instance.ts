@@ -35,9 +35,6 @@ export interface SandboxSinks {
 
 type Event = { kind: 'output'; stream: 'stdout' | 'stderr'; chunk: Buffer } | { kind: 'message'; message: BridgeInbound } | { kind: 'problem'; problem: string };
 
-/** Longest a kill waits for bubblewrap to finish setting up before it kills anyway. */
-const STARTUP_KILL_WAIT_MS = 5_000;
-
 export class SandboxInstance {
   /** Settles when the interpreter has exited and its pipes are closed. */
   readonly exited: Promise<ExitInfo>;
@@ -47,10 +44,7 @@ export class SandboxInstance {
   private sinks: SandboxSinks | null = null;
   private readonly early: Event[] = [];
   private disposed = false;
-  /** Settles once bubblewrap has finished setting up (the prelude connected) or the process is gone. */
-  private readonly setUp: Promise<void>;
-  private isSetUp = false;
-  private killRequested = false;
+  private killed = false;
   /** Why the sandbox cannot run code (its processes could not be moved into their cgroup), if so. */
   startProblem: string | null = null;
   /** The counters when the execution's limits were applied: usage is measured from there. */
@@ -68,9 +62,6 @@ export class SandboxInstance {
   ) {
     this.exited = process.exited;
     this.ready = Promise.race([connected.then(() => this.enterCgroup()), process.exited.then(() => false)]);
-    this.setUp = Promise.race([connected, process.exited]).then(() => {
-      this.isSetUp = true;
-    });
     for (const stream of ['stdout', 'stderr'] as const) {
       process[stream].on('data', (chunk: Buffer) => this.emit({ kind: 'output', stream, chunk }));
       process[stream].on('error', () => undefined);
@@ -171,22 +162,11 @@ export class SandboxInstance {
     return this.cgroup?.cpuCores ?? null;
   }
 
-  // SIGKILL the interpreter and everything it started. While bubblewrap is still setting up, its child is not yet
-  // bound to die with it, and killing bubblewrap then would orphan that child: the kill waits until the prelude
-  // has connected (a few ms; at most STARTUP_KILL_WAIT_MS when something hangs).
+  // SIGKILL the interpreter and everything it started (spawn.ts makes this safe at any moment, even while
+  // bubblewrap is still setting up).
   kill(): void {
-    if (this.isSetUp) {
-      this.process.kill();
-      return;
-    }
-    if (this.killRequested) return;
-    this.killRequested = true;
-    const timer = setTimeout(() => this.process.kill(), STARTUP_KILL_WAIT_MS);
-    timer.unref();
-    void this.setUp.then(() => {
-      clearTimeout(timer);
-      this.process.kill();
-    });
+    this.killed = true;
+    this.process.kill();
   }
 
   // Kills what is left, closes the bridge and removes the private directory. Safe to call twice.
@@ -210,7 +190,7 @@ export class SandboxInstance {
       return true;
     } catch (error) {
       // Disposed of while it was being moved (a cancel during start-up): its group may be gone; nothing is wrong.
-      if (this.disposed || this.killRequested) return false;
+      if (this.disposed || this.killed) return false;
       this.log.error({ err: error, cgroup: this.cgroup.name }, 'could not move a sandbox into its cgroup');
       this.startProblem = `its processes could not be moved into their cgroup (${(error as Error).message})`;
       this.process.kill();
