@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Runbox needs on a Debian machine, idempotently and quickly when already done:
 # bubblewrap, the Node dependencies, the compiled TypeScript, and the Python runtime environment
-# (a venv with the pinned packages of runtimes/python/requirements.txt and a prebuilt matplotlib font cache).
+# (a venv with the pinned packages of runtimes/python/requirements.txt and a prebuilt matplotlib font cache),
+# and uv, the Python package installer, in a separate tools venv.
 # Called by `npm start`, `npm test` and `npm run bench` (their pre-scripts), and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +57,22 @@ if ! cmp -s runtimes/python/requirements.txt "$stamp" 2>/dev/null || [ ! -x "$py
   cp runtimes/python/requirements.txt "$stamp"
 fi
 
-# 4. Compile the TypeScript (incremental: about a second when nothing changed).
+# 4. The installer tools (uv) for install_package(), in their own venv: never inside the runtime environment,
+# whose packages sandboxed code imports. The daemon finds uv at <tools>/bin/uv (daemon/packages/installer.ts).
+if [ "$(id -u)" = 0 ]; then tools_env=/opt/runbox/tools; else tools_env="$HOME/.local/share/runbox/tools"; fi
+uv_version=0.13.9
+tools_stamp="$tools_env/.runbox-uv-version"
+if [ "$(cat "$tools_stamp" 2>/dev/null)" != "$uv_version" ] || [ ! -x "$tools_env/bin/uv" ]; then
+  say "installing uv $uv_version in $tools_env"
+  rm -rf "$tools_env"
+  mkdir -p "$(dirname "$tools_env")"
+  /usr/bin/python3 -m venv "$tools_env"
+  "$tools_env/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: "uv==$uv_version"
+  chmod -R a+rX "$tools_env"
+  echo "$uv_version" > "$tools_stamp"
+fi
+
+# 5. Compile the TypeScript (incremental: about a second when nothing changed).
 if [ ! -f dist/daemon/main.js ] || [ -n "$(find daemon sdk test bench examples tsconfig.json -newer dist/.tsbuildinfo -print -quit 2>/dev/null)" ]; then
   say "compiling TypeScript"
   node_modules/.bin/tsc -p tsconfig.json
