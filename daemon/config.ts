@@ -51,6 +51,12 @@ export interface Config {
   readonly maxOpenFiles: number;
   /** Largest file the code may write (RLIMIT_FSIZE). @default 134217728 */
   readonly fileSizeBytes: number;
+  /** Address space of each sandboxed process (RLIMIT_AS), a backstop to the memory cgroup; Node needs about 1 GiB to start and 10 GiB more per WebAssembly memory. @default 17179869184 */
+  readonly addressSpaceBytes: number;
+  /** Bytes of files an execution's workspace holds (a size-limited tmpfs; needs root). Session workspaces use it as their quota. @default 536870912 */
+  readonly workspaceBytes: number;
+  /** Files and directories an execution's workspace holds (the tmpfs's inodes; needs root). @default 20000 */
+  readonly workspaceFiles: number;
   /** Size of the sandbox's /tmp (with /var/tmp) and, separately, of its /dev/shm (size-limited tmpfs). @default 134217728 */
   readonly tmpBytes: number;
   /** Most output files one execution may declare. @default 100 */
@@ -149,6 +155,9 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'cpuTimeMs', env: 'RUNBOX_CPU_TIME_MS', flag: 'cpu-time-ms', default: () => 60_000, parse: integer(1000), describe: 'CPU time of one execution' },
   { name: 'maxOpenFiles', env: 'RUNBOX_MAX_OPEN_FILES', flag: 'max-open-files', default: () => 1024, parse: integer(64), describe: 'open files per process' },
   { name: 'fileSizeBytes', env: 'RUNBOX_FILE_SIZE_BYTES', flag: 'file-size-bytes', default: () => 128 * MiB, parse: integer(MiB), describe: 'largest file the code may write' },
+  { name: 'addressSpaceBytes', env: 'RUNBOX_ADDRESS_SPACE_BYTES', flag: 'address-space-bytes', default: () => 16 * 1024 * MiB, parse: integer(1024 * MiB), describe: 'address space per sandboxed process (RLIMIT_AS backstop)' },
+  { name: 'workspaceBytes', env: 'RUNBOX_WORKSPACE_BYTES', flag: 'workspace-bytes', default: () => 512 * MiB, parse: integer(MiB), describe: 'bytes of files a workspace holds (tmpfs size)' },
+  { name: 'workspaceFiles', env: 'RUNBOX_WORKSPACE_FILES', flag: 'workspace-files', default: () => 20_000, parse: integer(16), describe: 'files and directories a workspace holds (tmpfs inodes)' },
   { name: 'tmpBytes', env: 'RUNBOX_TMP_BYTES', flag: 'tmp-bytes', default: () => 128 * MiB, parse: integer(MiB), describe: 'size of /tmp (with /var/tmp), and separately of /dev/shm' },
   { name: 'maxOutputFiles', env: 'RUNBOX_MAX_OUTPUT_FILES', flag: 'max-output-files', default: () => 100, parse: integer(1), describe: 'most output files one execution may declare' },
   { name: 'maxToolCalls', env: 'RUNBOX_MAX_TOOL_CALLS', flag: 'max-tool-calls', default: () => 10_000, parse: integer(0), describe: 'most tool calls one execution may make' },

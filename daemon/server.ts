@@ -18,6 +18,7 @@ import { claimWorkDir, sweepLeftovers, WorkDirInUseError, type WorkDirClaim } fr
 import { setUpCgroups, type SandboxCgroups } from './sandbox/cgroups.js';
 import { closeInheritedDescriptors, detectHostLayout, ensureWorkDir, findMatplotlibCache, findRuntimeSources, prepareRuntimeDir, resolveExecutable } from './sandbox/host.js';
 import { sandboxLimitsFrom, type SandboxFacts } from './sandbox/launch.js';
+import { canMountWorkspaces, type WorkspaceSize } from './sandbox/mounts.js';
 import { compilePythonBytecode, probeRuntimes, type RuntimeStatus } from './sandbox/probe.js';
 
 export interface CloseOptions {
@@ -265,6 +266,22 @@ async function findBubblewrap(config: Config, deps: DaemonDeps): Promise<string 
   return bwrapPath;
 }
 
+// The size of workspace tmpfs mounts when this daemon can mount them (it is root and mount works), else null
+// with a warning: workspaces are then plain directories limited only per file (fileSizeBytes).
+async function workspaceSizeIfMountable(config: Config, logger: Logger, isRoot: boolean): Promise<WorkspaceSize | null> {
+  const unlimited = 'workspaces are plain directories: their total size and file count are not limited (only each file, by fileSizeBytes)';
+  if (!isRoot) {
+    logger.warn(`not running as root: ${unlimited}`);
+    return null;
+  }
+  const probe = await canMountWorkspaces(config.workDir);
+  if (!probe.ok) {
+    logger.warn({ problem: probe.problem }, `could not mount a tmpfs: ${unlimited}`);
+    return null;
+  }
+  return { bytes: config.workspaceBytes, files: config.workspaceFiles };
+}
+
 // Everything about the host that launches need, checked once.
 async function gatherFacts(config: Config, deps: DaemonDeps, bwrapPath: string | null): Promise<SandboxFacts> {
   const runtimeDir = await prepareRuntimeDir(config.workDir, await findRuntimeSources(), async (dir) => {
@@ -279,6 +296,7 @@ async function gatherFacts(config: Config, deps: DaemonDeps, bwrapPath: string |
     nodePath: config.nodePath,
     matplotlibCache: await findMatplotlibCache(config.pythonEnv),
     limits: sandboxLimitsFrom(config),
+    workspaceSize: await workspaceSizeIfMountable(config, deps.logger, isRoot),
     ...(isRoot ? { owner: { uid: config.sandboxUid, gid: config.sandboxGid } } : {}),
   };
 }

@@ -103,9 +103,10 @@ export class Execution {
         exit = await sandbox.exited;
       }
       const declared = this.killReason === null ? this.done?.files : undefined;
-      const [collected, kernel] = await Promise.all([
+      const [collected, kernel, workspaceUsage] = await Promise.all([
         declared ? collectOutputFiles(sandbox.workspaceDir, declared, { ...config, maxFiles: config.maxOutputFiles }) : { files: [] as OutputFile[], errors: [] as FileError[] },
         this.codeSent ? sandbox.usage() : null,
+        this.codeSent ? sandbox.workspaceUsage() : null,
       ]);
       const outcome = decideOutcome({
         killReason: this.killReason,
@@ -118,6 +119,7 @@ export class Execution {
         limits,
         kernel,
         sandboxProblem: this.sandboxProblem,
+        workspace: workspaceUsage && facts.workspaceSize ? { usage: workspaceUsage, size: facts.workspaceSize } : null,
       });
       this.mark('collected');
       this.log.info({ status: outcome.status, exitCode: exit.exitCode, signal: exit.signal, toolCalls: this.toolCalls, kernel, phasesMs: this.phases }, 'execution finished');

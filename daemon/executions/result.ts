@@ -2,6 +2,7 @@
 import { constants } from 'node:os';
 import type { CodeError } from '../bridge/messages.js';
 import type { FileError, OutputFile } from '../files/outputs.js';
+import type { WorkspaceSize, WorkspaceUsage } from '../sandbox/mounts.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
 
 export type ExecutionStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'cancelled';
@@ -48,14 +49,30 @@ export interface Observed {
   kernel?: KernelCounters | null;
   /** Why the sandbox could not run the code although it started (e.g. it could not be put in its cgroup). */
   sandboxProblem?: string | null;
+  /** How full the workspace tmpfs was after the code, and its size; null or left out when it is not one. */
+  workspace?: { readonly usage: WorkspaceUsage; readonly size: WorkspaceSize } | null;
 }
+
+/** Below this much free space (or with no free inode) a workspace counts as full. */
+const FULL_BELOW_BYTES = 64 * 1024;
 
 const error = (type: string, message: string): CodeError => ({ type, message, traceback: '' });
 
 // Decides the status and error of an execution from what happened to it. An exceeded kernel limit names
 // itself (MemoryLimit, CpuTimeLimit, ProcessLimit) instead of the symptom it caused (a SIGKILL, an EAGAIN).
 export function decideOutcome(observed: Observed): { status: ExecutionStatus; error: CodeError | null } {
-  const outcome = decideBaseOutcome(observed);
+  const outcome = nameKernelLimits(observed, decideBaseOutcome(observed));
+  const workspace = observed.workspace;
+  if (outcome.status !== 'error' || !outcome.error || !workspace || outcome.error.type === 'OutputFileError') return outcome;
+  const { usage, size } = workspace;
+  if (usage.freeBytes >= FULL_BELOW_BYTES && usage.freeFiles > 0) return outcome;
+  const what = usage.freeFiles === 0 ? `workspaceFiles (${size.files} files and directories)` : `workspaceBytes (${size.bytes} bytes)`;
+  const { type, message } = outcome.error;
+  return { status: 'error', error: { ...outcome.error, type: 'WorkspaceLimit', message: `the workspace is full: it reached ${what}; then the code failed: ${type}: ${message}` } };
+}
+
+// A failure caused by an exceeded kernel limit names that limit (MemoryLimit, ProcessLimit) over its symptom.
+function nameKernelLimits(observed: Observed, outcome: { status: ExecutionStatus; error: CodeError | null }): { status: ExecutionStatus; error: CodeError | null } {
   const kernel = observed.kernel;
   if (!kernel || !outcome.error || observed.killReason === 'cancelled' || observed.killReason === 'cpu_time') return outcome;
   const limits = observed.limits;

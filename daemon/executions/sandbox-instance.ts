@@ -12,6 +12,7 @@ import { Bridge } from '../bridge/server.js';
 import type { BridgeInbound, BridgeOutbound } from '../bridge/messages.js';
 import { MemoryInUseError, type SandboxCgroups, type CgroupCounters, type GroupLimits, type SandboxCgroup } from '../sandbox/cgroups.js';
 import { buildLaunchSpec, type SandboxFacts } from '../sandbox/launch.js';
+import { mountWorkspace, unmountWorkspace, workspaceUsage, type WorkspaceUsage } from '../sandbox/mounts.js';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../sandbox/spawn.js';
 import { removeTree } from './work-dir.js';
@@ -59,6 +60,8 @@ export class SandboxInstance {
     connected: Promise<void>,
     private readonly log: Logger,
     private readonly cgroup: SandboxCgroup | null,
+    /** True when the workspace is a tmpfs this sandbox mounted (and unmounts when disposed of). */
+    private readonly workspaceMounted: boolean,
   ) {
     this.exited = process.exited;
     this.ready = Promise.race([connected.then(() => this.enterCgroup()), process.exited.then(() => false)]);
@@ -77,6 +80,7 @@ export class SandboxInstance {
     making.catch(() => undefined);
     let rootDir: string | null = null;
     let bridge: Bridge | null = null;
+    let workspaceMounted = false;
     try {
       rootDir = (await makeTempDir({ tmpdir: config.workDir, prefix: 'exec-', mode: 0o711 })).path;
       const workspace = path.join(rootDir, 'workspace');
@@ -85,6 +89,10 @@ export class SandboxInstance {
       for (const dir of [workspace, tmp]) {
         await fs.mkdir(dir, { mode: 0o700 });
         if (facts.owner) await fs.chown(dir, facts.owner.uid, facts.owner.gid);
+      }
+      if (facts.workspaceSize) {
+        await mountWorkspace(workspace, facts.workspaceSize, facts.owner);
+        workspaceMounted = true;
       }
       const token = randomBytes(24).toString('hex');
       let instance: SandboxInstance | null = null;
@@ -100,11 +108,12 @@ export class SandboxInstance {
       );
       const cgroup = await making;
       const child = spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token }));
-      instance = new SandboxInstance(runtime, workspace, rootDir, bridge, child, connected, context.logger, cgroup);
+      instance = new SandboxInstance(runtime, workspace, rootDir, bridge, child, connected, context.logger, cgroup, workspaceMounted);
       return instance;
     } catch (error) {
       await bridge?.close();
       await (await making.catch(() => null))?.remove().catch(() => undefined);
+      if (rootDir && workspaceMounted) await unmountWorkspace(path.join(rootDir, 'workspace')).catch(() => undefined);
       if (rootDir) await removeTree(rootDir);
       throw error;
     }
@@ -146,6 +155,11 @@ export class SandboxInstance {
     };
   }
 
+  /** How full the workspace tmpfs is; null when the workspace is not one. */
+  async workspaceUsage(): Promise<WorkspaceUsage | null> {
+    return this.workspaceMounted ? workspaceUsage(this.workspaceDir) : null;
+  }
+
   /** CPU time used since applyLimits(), in ms; null when the sandbox has no cgroup. */
   async cpuTimeMs(): Promise<number | null> {
     if (!this.cgroup) return null;
@@ -177,6 +191,9 @@ export class SandboxInstance {
     await this.process.exited;
     await this.bridge.close();
     await this.cgroup?.remove().catch((error) => this.log.error({ err: error, cgroup: this.cgroup?.name }, 'could not remove a sandbox cgroup'));
+    if (this.workspaceMounted) {
+      await unmountWorkspace(this.workspaceDir).catch((error) => this.log.error({ err: error, dir: this.workspaceDir }, 'could not unmount a workspace'));
+    }
     await removeTree(this.rootDir).catch((error) => this.log.error({ err: error, dir: this.rootDir }, 'could not remove an execution directory'));
   }
 

@@ -2,6 +2,7 @@
 // behind there (it was killed with SIGKILL, or crashed) is swept away at start-up, before any new sandbox starts.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
 
 const PID_FILE = 'daemon.pid';
 /** Entries of the work directory that only ever belong to one daemon's executions and probes. */
@@ -44,9 +45,10 @@ export async function claimWorkDir(workDir: string): Promise<WorkDirClaim> {
   };
 }
 
-// Removes execution and probe directories (with their bridge sockets) left in the work directory by an earlier
-// daemon. Only call it while holding the claim. Returns the names removed.
+// Removes execution and probe directories (with their bridge sockets and workspace mounts) left in the work
+// directory by an earlier daemon. Only call it while holding the claim. Returns the names removed.
 export async function sweepLeftovers(workDir: string): Promise<string[]> {
+  for (const mountPoint of await workspaceMountsUnder(workDir)) await unmountWorkspace(mountPoint);
   const names = (await fs.readdir(workDir)).filter((name) => LEFTOVER.test(name));
   for (const name of names) await removeTree(path.join(workDir, name));
   return names;

@@ -1,6 +1,7 @@
 // Pure: what to spawn for one execution, from the host facts gathered at start and the execution's paths.
 import path from 'node:path';
 import { buildSandboxArgs, buildSandboxEnv, SANDBOX_PATHS, type HostLayout } from './args.js';
+import type { WorkspaceSize } from './mounts.js';
 import { buildRlimitArgs, PRLIMIT_PATH, type ProcessLimits } from './rlimits.js';
 import { buildRuntimeCommand, type RuntimeName } from './runtimes.js';
 import { buildSeccompFilter } from './seccomp.js';
@@ -27,6 +28,8 @@ export interface SandboxFacts {
   readonly owner?: { readonly uid: number; readonly gid: number };
   /** rlimits and tmpfs sizes of every sandbox (sandboxLimitsFrom(config)). */
   readonly limits: SandboxLimits;
+  /** The size of each execution's workspace tmpfs; null when workspaces cannot be mounted here (not root). */
+  readonly workspaceSize?: WorkspaceSize | null;
 }
 
 export interface LaunchInput {
@@ -85,7 +88,7 @@ export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnS
 
 // The limits a sandbox needs, taken from the daemon's configuration.
 export function sandboxLimitsFrom(config: SandboxLimits): SandboxLimits {
-  return Object.freeze({ maxOpenFiles: config.maxOpenFiles, fileSizeBytes: config.fileSizeBytes, cpuTimeMs: config.cpuTimeMs, tmpBytes: config.tmpBytes });
+  return Object.freeze({ maxOpenFiles: config.maxOpenFiles, fileSizeBytes: config.fileSizeBytes, cpuTimeMs: config.cpuTimeMs, tmpBytes: config.tmpBytes, addressSpaceBytes: config.addressSpaceBytes });
 }
 
 // The paths not already visible through the read-only /usr bind (and not / itself), without duplicates.

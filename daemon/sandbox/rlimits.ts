@@ -11,18 +11,22 @@ export interface ProcessLimits {
   readonly fileSizeBytes: number;
   /** CPU time of the execution; each process gets RLIMIT_CPU of a second more than that, rounded up. */
   readonly cpuTimeMs: number;
+  /** RLIMIT_AS: address space per process, a backstop for when no memory cgroup limits the execution. */
+  readonly addressSpaceBytes: number;
 }
 
 // The prlimit options, ending with `--`, to put before the bubblewrap command. RLIMIT_CORE 0: no core dumps.
 // RLIMIT_CPU: SIGXCPU at the soft limit (a process dies of it unless it handles it), SIGKILL a second later.
-// Deliberately absent: RLIMIT_NPROC (counted per host user, which every sandbox shares) and RLIMIT_AS (breaks
-// runtimes that reserve address space up front; the cgroup limits memory).
+// RLIMIT_AS is only a backstop (the cgroup limits memory): runtimes reserve address space they never use (Node
+// starts in 1 GiB, but each WebAssembly memory reserves about 10 GiB), so it stays far above memoryBytes.
+// Deliberately absent: RLIMIT_NPROC (counted per host user, which every sandbox shares).
 export function buildRlimitArgs(limits: ProcessLimits): string[] {
   const cpuSeconds = Math.ceil(limits.cpuTimeMs / 1000) + 1;
   return [
     `--nofile=${limits.maxOpenFiles}:${limits.maxOpenFiles}`,
     `--fsize=${limits.fileSizeBytes}:${limits.fileSizeBytes}`,
     '--core=0:0',
+    `--as=${limits.addressSpaceBytes}:${limits.addressSpaceBytes}`,
     `--cpu=${cpuSeconds}:${cpuSeconds + 1}`,
     '--',
   ];

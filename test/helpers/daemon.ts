@@ -5,6 +5,11 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../daemon/config.js';
 import { createDaemon, type Daemon } from '../../daemon/server.js';
+import { detectCgroupLayout, listSandboxGroups } from '../../daemon/sandbox/cgroups.js';
+import { unmountWorkspace, workspaceMountsUnder } from '../../daemon/sandbox/mounts.js';
+
+/** Test daemons of this test process still open: sandbox cgroups are checked when the last one closes. */
+const openDaemons = new Set<string>();
 
 export interface TestDaemon {
   url: string;
@@ -12,7 +17,8 @@ export interface TestDaemon {
   workDir: string;
   config: Config;
   daemon: Daemon;
-  /** Closes the daemon and checks that it left no execution directory and no sandbox process behind. */
+  /** Closes the daemon and checks that it left no execution directory, workspace mount, sandbox process or
+   * (once no other test daemon of this process is open) sandbox cgroup behind. */
   close(): Promise<void>;
 }
 
@@ -23,6 +29,7 @@ export async function startDaemon(overrides: Partial<Config> = {}): Promise<Test
   const logger = pino({ level: config.logLevel });
   const daemon = await createDaemon(config, { logger });
   const { port } = await daemon.listen();
+  openDaemons.add(workDir);
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
@@ -32,13 +39,26 @@ export async function startDaemon(overrides: Partial<Config> = {}): Promise<Test
     daemon,
     close: async () => {
       await daemon.close();
+      openDaemons.delete(workDir);
       const left = (await fs.readdir(config.workDir)).filter((name) => name.startsWith('exec-'));
       const processes = await findProcesses(config.workDir);
+      const mounts = await workspaceMountsUnder(config.workDir);
+      for (const mountPoint of mounts) await unmountWorkspace(mountPoint);
+      const groups = openDaemons.size === 0 ? await cgroupsOfThisProcess() : [];
       await fs.rm(workDir, { recursive: true, force: true });
       if (left.length > 0) throw new Error(`execution directories left behind: ${left.join(', ')}`);
+      if (mounts.length > 0) throw new Error(`workspace mounts left behind: ${mounts.join(', ')}`);
       if (processes.length > 0) throw new Error(`sandbox processes left behind: ${processes.join(', ')}`);
+      if (groups.length > 0) throw new Error(`sandbox cgroups left behind: ${groups.join(', ')}`);
     },
   };
+}
+
+// The sandbox cgroups that daemons of this test process made and that still exist (none without cgroups).
+async function cgroupsOfThisProcess(): Promise<string[]> {
+  const layout = await detectCgroupLayout();
+  if (typeof layout === 'string') return [];
+  return (await listSandboxGroups(layout)).filter((name) => name.startsWith(`${process.pid}-`));
 }
 
 // POSTs an execution and returns the status and parsed body.

@@ -35,7 +35,7 @@ test('sandbox env: built from scratch, nothing of the daemon', () => {
 test('launch spec: bwrap as the sandbox user; unsafe mode runs the interpreter in its own process group', () => {
   const facts = {
     bwrapPath: '/usr/bin/bwrap', layout, runtimeDir: '/w/rt', pythonEnv: '/opt/py', nodePath: '/usr/bin/node', matplotlibCache: ['/opt/py/mpl-cache/fontlist-v390.json'],
-    owner: { uid: 65534, gid: 65534 }, limits: { maxOpenFiles: 1024, fileSizeBytes: 1024, cpuTimeMs: 1000, tmpBytes: 1024 },
+    owner: { uid: 65534, gid: 65534 }, limits: { maxOpenFiles: 1024, fileSizeBytes: 1024, cpuTimeMs: 1000, tmpBytes: 1024, addressSpaceBytes: 1 << 30 },
   };
   const input = { runtime: 'python' as const, workspaceDir: '/w/ws', privateTmpDir: '/w/tmp', socketPath: '/w/b.sock', token: 't' };
   const spec = buildLaunchSpec(facts, input);
@@ -91,7 +91,7 @@ test('sandbox args: the root and /dev are remounted read-only after everything i
 test('launch spec: prlimit wraps bubblewrap, which gets the seccomp program on descriptor 3', () => {
   const facts = {
     bwrapPath: '/usr/bin/bwrap', layout, runtimeDir: '/w/rt', pythonEnv: '/opt/py', nodePath: '/usr/bin/node', matplotlibCache: [],
-    owner: { uid: 65534, gid: 65534 }, limits: { maxOpenFiles: 256, fileSizeBytes: 1048576, cpuTimeMs: 2500, tmpBytes: 8388608 },
+    owner: { uid: 65534, gid: 65534 }, limits: { maxOpenFiles: 256, fileSizeBytes: 1048576, cpuTimeMs: 2500, tmpBytes: 8388608, addressSpaceBytes: 1 << 30 },
   };
   const input = { runtime: 'node' as const, workspaceDir: '/w/ws', privateTmpDir: '/w/tmp', socketPath: '/w/b.sock', token: 't' };
   const spec = buildLaunchSpec(facts, input);
@@ -111,15 +111,16 @@ test('launch spec: prlimit wraps bubblewrap, which gets the seccomp program on d
 });
 
 test('rlimits: open files and file size soft = hard, no core dumps, CPU a second past cpuTimeMs, rounded up', () => {
-  assert.deepEqual(buildRlimitArgs({ maxOpenFiles: 1024, fileSizeBytes: 134217728, cpuTimeMs: 60000 }), [
-    '--nofile=1024:1024', '--fsize=134217728:134217728', '--core=0:0', '--cpu=61:62', '--',
+  assert.deepEqual(buildRlimitArgs({ maxOpenFiles: 1024, fileSizeBytes: 134217728, cpuTimeMs: 60000, addressSpaceBytes: 17179869184 }), [
+    '--nofile=1024:1024', '--fsize=134217728:134217728', '--core=0:0', '--as=17179869184:17179869184', '--cpu=61:62', '--',
   ]);
-  assert.ok(buildRlimitArgs({ maxOpenFiles: 1, fileSizeBytes: 1, cpuTimeMs: 100 }).includes('--cpu=2:3'));
-  assert.ok(buildRlimitArgs({ maxOpenFiles: 1, fileSizeBytes: 1, cpuTimeMs: 1001 }).includes('--cpu=3:4'));
-  assert.ok(!buildRlimitArgs({ maxOpenFiles: 1, fileSizeBytes: 1, cpuTimeMs: 1 }).some((a) => /nproc|--as=/.test(a)), 'never RLIMIT_NPROC or RLIMIT_AS');
+  const small = { maxOpenFiles: 1, fileSizeBytes: 1, addressSpaceBytes: 1 };
+  assert.ok(buildRlimitArgs({ ...small, cpuTimeMs: 100 }).includes('--cpu=2:3'));
+  assert.ok(buildRlimitArgs({ ...small, cpuTimeMs: 1001 }).includes('--cpu=3:4'));
+  assert.ok(!buildRlimitArgs({ ...small, cpuTimeMs: 1 }).some((a) => /nproc/.test(a)), 'never RLIMIT_NPROC (per host user, shared by every sandbox)');
 });
 
 test('sandbox limits: taken from the configuration, nothing else', () => {
-  const config = { maxOpenFiles: 10, fileSizeBytes: 20, cpuTimeMs: 30, tmpBytes: 40, memoryBytes: 50, token: 'secret' };
-  assert.deepEqual(sandboxLimitsFrom(config), { maxOpenFiles: 10, fileSizeBytes: 20, cpuTimeMs: 30, tmpBytes: 40 });
+  const config = { maxOpenFiles: 10, fileSizeBytes: 20, cpuTimeMs: 30, tmpBytes: 40, addressSpaceBytes: 60, memoryBytes: 50, token: 'secret' };
+  assert.deepEqual(sandboxLimitsFrom(config), { maxOpenFiles: 10, fileSizeBytes: 20, cpuTimeMs: 30, tmpBytes: 40, addressSpaceBytes: 60 });
 });

@@ -14,7 +14,8 @@ import { spawnProcess } from '../../daemon/sandbox/spawn.js';
 import { findProcesses, postExecution, startDaemon, waitForNoProcesses, type TestDaemon } from '../helpers/daemon.js';
 
 const MiB = 1024 * 1024;
-const LIMITS = { tmpBytes: 8 * MiB, fileSizeBytes: MiB, maxOpenFiles: 64, cpuTimeMs: 4000 };
+const LIMITS = { tmpBytes: 8 * MiB, fileSizeBytes: MiB, maxOpenFiles: 64, cpuTimeMs: 4000, workspaceBytes: 16 * MiB, workspaceFiles: 400, addressSpaceBytes: 16 * 1024 * MiB };
+const cannotMount = process.getuid?.() === 0 ? false : 'workspace size limits need a daemon that may mount a tmpfs (root)';
 const column = process.arch === 'arm64' ? 1 : 0;
 const unsupportedArch = process.arch === 'x64' || process.arch === 'arm64' ? false : `no seccomp table for ${process.arch}`;
 const nr = Object.fromEntries(Object.entries(SYSCALL_NUMBERS).map(([name, numbers]) => [name, numbers[column]]));
@@ -303,6 +304,81 @@ describe('size-limited /tmp and /dev/shm, read-only root', () => {
     const health = await fetch(`${d.url}/healthz`);
     assert.equal(health.status, 200, JSON.stringify(await health.json()));
     assert.equal((await run('python', 'set_result("fine")')).result, 'fine');
+  });
+});
+
+describe('size-limited workspace (a tmpfs per execution)', { skip: cannotMount }, () => {
+  test('filling the workspace stops with ENOSPC at about workspaceBytes; uncaught, the error names the limit', async () => {
+    const caught = await py([
+      'import errno',
+      'written, outcome = 0, "never full"',
+      'chunk = b"x" * (256 * 1024)',
+      'try:',
+      '    for i in range(1000):',
+      '        with open("fill-%d" % i, "wb") as f: written += f.write(chunk)',
+      'except OSError as e:',
+      '    outcome = errno.errorcode[e.errno]',
+      'set_result({"outcome": outcome, "written": written})',
+    ]);
+    assert.equal(caught.outcome, 'ENOSPC');
+    assert.ok(caught.written <= LIMITS.workspaceBytes && caught.written >= LIMITS.workspaceBytes - MiB, `wrote ${caught.written} bytes`);
+    const uncaught = await run('python', 'for i in range(1000):\n    open("fill-%d" % i, "wb").write(b"x" * (256 * 1024))');
+    assert.equal(uncaught.status, 'error');
+    assert.equal(uncaught.error.type, 'WorkspaceLimit');
+    assert.match(uncaught.error.message, new RegExp(`workspaceBytes \\(${LIMITS.workspaceBytes} bytes\\).*OSError.*No space left`));
+  });
+
+  test('a million small files stop at workspaceFiles, quickly, with an error naming it', async () => {
+    const started = Date.now();
+    const body = await run('python', ['import os', 'for i in range(1_000_000):', '    open(f"f{i}", "w").close()'].join('\n'));
+    assert.equal(body.status, 'error', JSON.stringify(body.error));
+    assert.equal(body.error.type, 'WorkspaceLimit');
+    assert.match(body.error.message, new RegExp(`workspaceFiles \\(${LIMITS.workspaceFiles} files and directories\\)`));
+    assert.ok(Date.now() - started < 20_000, 'cut off by the inode limit, not by the timeout');
+  });
+
+  test('Node: the workspace fills up with ENOSPC too', async () => {
+    const body = await run('node', [
+      "const fs = require('node:fs');",
+      'let written = 0;',
+      "try { for (let i = 0; i < 1000; i++) { fs.writeFileSync(`w${i}`, Buffer.alloc(256 * 1024)); written += 256 * 1024; } setResult('never full'); }",
+      'catch (e) { setResult({ code: e.code, written }); }',
+    ].join('\n'));
+    assert.equal(body.status, 'ok', JSON.stringify(body));
+    assert.equal(body.result.code, 'ENOSPC');
+  });
+
+  test('the next execution gets an empty workspace with all its space, and no workspace stays mounted', async () => {
+    await py(['open("left-behind", "w").write("x" * 1000)', 'set_result(True)']);
+    const result = await py(['import os', 'st = os.statvfs(".")', 'set_result({"files": os.listdir("."), "free": st.f_bavail * st.f_frsize, "inodes": st.f_files})']);
+    assert.deepEqual(result.files, []);
+    assert.ok(result.free >= LIMITS.workspaceBytes - MiB, `free: ${result.free}`);
+    assert.equal(result.inodes, LIMITS.workspaceFiles);
+    // Cleanup runs after the answer: give it a moment, then only the warm sandboxes (one per runtime) hold a mount.
+    const mounted = async () => (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.includes(d.workDir) && line.includes('runbox-workspace')).length;
+    for (let i = 0; i < 50 && (await mounted()) > 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok((await mounted()) <= 2, `only the warm sandboxes' workspaces are mounted: ${await mounted()}`);
+  });
+});
+
+describe('RLIMIT_AS, a backstop above the memory cgroup', () => {
+  test('Python cannot reserve more address space than addressSpaceBytes, even untouched', async () => {
+    const result = await py([
+      'import mmap',
+      'try:',
+      `    m = mmap.mmap(-1, ${LIMITS.addressSpaceBytes + 1024 * MiB}); outcome = "mapped"`,
+      'except OSError as e:',
+      '    outcome = type(e).__name__ + ": " + str(e)',
+      'small = mmap.mmap(-1, 64 * 1024 * 1024)',
+      'set_result(outcome)',
+    ]);
+    assert.match(result, /Cannot allocate memory|ENOMEM/);
+  });
+
+  test('Node still starts and can create a WebAssembly memory under it', async () => {
+    const body = await run('node', 'const memory = new WebAssembly.Memory({ initial: 16 }); setResult(memory.buffer.byteLength)');
+    assert.equal(body.status, 'ok', JSON.stringify(body));
+    assert.equal(body.result, 16 * 65536);
   });
 });
 

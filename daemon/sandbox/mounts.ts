@@ -1,0 +1,106 @@
+// Size-limited workspaces: a tmpfs with a byte and a file (inode) limit, mounted by the daemon on a workspace
+// directory before bubblewrap binds it, so code that fills its workspace or creates a million files gets ENOSPC
+// instead of filling the host's disk. Needs the right to mount (root); without it workspaces are plain
+// directories and the daemon says so at start. mount(2) is not in Node, so util-linux's mount/umount run it.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+
+export const MOUNT_PATH = '/usr/bin/mount';
+export const UMOUNT_PATH = '/usr/bin/umount';
+/** The source name of every workspace tmpfs, so the sweep can tell them from anything else mounted. */
+export const WORKSPACE_FS_NAME = 'runbox-workspace';
+
+export interface WorkspaceSize {
+  /** Bytes of file data the workspace holds at most. */
+  readonly bytes: number;
+  /** Files and directories the workspace holds at most. */
+  readonly files: number;
+}
+
+// Pure: the mount(8) command line of a workspace tmpfs owned by uid/gid. nosuid and nodev: a setuid binary or
+// a device node made in a workspace means nothing.
+export function buildWorkspaceMountArgs(dir: string, size: WorkspaceSize, owner?: { uid: number; gid: number }): string[] {
+  const options = [`size=${size.bytes}`, `nr_inodes=${size.files}`, 'mode=0700', 'nosuid', 'nodev'];
+  if (owner) options.push(`uid=${owner.uid}`, `gid=${owner.gid}`);
+  return ['-t', 'tmpfs', '-o', options.join(','), WORKSPACE_FS_NAME, dir];
+}
+
+// Mounts a workspace tmpfs on dir (an empty directory).
+export async function mountWorkspace(dir: string, size: WorkspaceSize, owner?: { uid: number; gid: number }): Promise<void> {
+  await execa(MOUNT_PATH, buildWorkspaceMountArgs(dir, size, owner), { stdin: 'ignore', env: {}, extendEnv: false });
+}
+
+// Unmounts a workspace; lazily when something still holds it, so the directory can always be removed after.
+export async function unmountWorkspace(dir: string): Promise<void> {
+  const plain = await execa(UMOUNT_PATH, [dir], { stdin: 'ignore', reject: false, env: {}, extendEnv: false });
+  if (plain.exitCode === 0) return;
+  if (!(await isWorkspaceMount(dir))) return;
+  await execa(UMOUNT_PATH, ['--lazy', dir], { stdin: 'ignore', env: {}, extendEnv: false });
+}
+
+// True when mounting a workspace tmpfs works here (tried once in a scratch directory under parentDir).
+export async function canMountWorkspaces(parentDir: string): Promise<{ ok: true } | { ok: false; problem: string }> {
+  const dir = await fs.mkdtemp(path.join(parentDir, 'probe-mount-'));
+  try {
+    await mountWorkspace(dir, { bytes: 1024 * 1024, files: 16 });
+    await unmountWorkspace(dir);
+    return { ok: true };
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr;
+    return { ok: false, problem: (stderr || (error as Error).message).trim().split('\n')[0] };
+  } finally {
+    await fs.rmdir(dir).catch(() => undefined);
+  }
+}
+
+// Workspace tmpfs mounts at or below root, deepest first (from /proc/self/mountinfo).
+export async function workspaceMountsUnder(root: string): Promise<string[]> {
+  const text = await fs.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return parseWorkspaceMounts(text, root);
+}
+
+// Pure: the workspace mount points in mountinfo text that lie at or under root, deepest first.
+export function parseWorkspaceMounts(mountinfo: string, root: string): string[] {
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  const found: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (!left || !right) continue;
+    const mountPoint = unescapeMountPath(left.split(' ')[4] ?? '');
+    const [fsType, source] = right.split(' ');
+    if (fsType === 'tmpfs' && source === WORKSPACE_FS_NAME && (mountPoint === root || mountPoint.startsWith(prefix))) found.push(mountPoint);
+  }
+  return found.sort((a, b) => b.length - a.length);
+}
+
+async function isWorkspaceMount(dir: string): Promise<boolean> {
+  return (await workspaceMountsUnder(dir)).includes(dir);
+}
+
+// mountinfo writes space, tab, newline and backslash in paths as octal escapes.
+function unescapeMountPath(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_match, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+export interface WorkspaceUsage {
+  readonly usedBytes: number;
+  readonly freeBytes: number;
+  readonly usedFiles: number;
+  readonly freeFiles: number;
+}
+
+// How full a workspace is (statfs), to tell "the code failed because its workspace was full"; null if unknown.
+export async function workspaceUsage(dir: string): Promise<WorkspaceUsage | null> {
+  try {
+    const stats = await fs.statfs(dir);
+    return {
+      usedBytes: (stats.blocks - stats.bfree) * stats.bsize,
+      freeBytes: stats.bavail * stats.bsize,
+      usedFiles: stats.files - stats.ffree,
+      freeFiles: stats.ffree,
+    };
+  } catch {
+    return null;
+  }
+}
