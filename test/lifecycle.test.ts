@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../daemon/config.js';
+import { workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
 import { createDaemon } from '../daemon/server.js';
 import { findProcesses, postExecution, startDaemon, waitForNoProcesses } from './helpers/daemon.js';
 import { RawClient } from './helpers/ws-client.js';
@@ -144,11 +145,15 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
     const left = await entries(d.workDir, 'exec-');
     assert.ok(left.length >= 1, 'the killed daemon left its execution directories (and their sockets) behind');
     assert.deepEqual(await entries(d.workDir, 'daemon.pid'), ['daemon.pid']);
+    const mountedBefore = await workspaceMountsUnder(d.workDir);
+    if (process.getuid?.() === 0) assert.ok(mountedBefore.length >= 1, 'the killed daemon left its workspace mounts behind');
 
     const next = await startDaemon({ workDir: d.workDir });
     try {
       const now = await entries(d.workDir, 'exec-');
       assert.deepEqual(now.filter((name) => left.includes(name)), [], 'every leftover was removed');
+      const mountedNow = await workspaceMountsUnder(d.workDir);
+      assert.deepEqual(mountedNow.filter((dir) => mountedBefore.includes(dir)), [], 'every leftover workspace was unmounted');
       const { body } = await postExecution(next.url, { runtime: 'python', code: 'set_result("clean start")' });
       assert.equal(body.result, 'clean start');
     } finally {
