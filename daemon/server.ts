@@ -49,6 +49,8 @@ export interface ConnectionLimits {
   readonly streamPauseBytes: number;
   /** WebSocket: unsent bytes above which a connection that must be sent more is closed (1008). @default 67108864 */
   readonly maxBufferedBytes: number;
+  /** WebSocket: how often clients are pinged; one that missed the previous ping is cut off. @default 30000 */
+  readonly pingIntervalMs: number;
 }
 
 export const CONNECTION_DEFAULTS: ConnectionLimits = Object.freeze({

@@ -43,13 +43,16 @@ export class RunboxAPIError extends RunboxError {
   readonly requestId: string | undefined;
   /** The execution the error is about, for WebSocket errors that named one. */
   readonly executionId: string | undefined;
+  /** For `queue_full`: how long the daemon suggests waiting before trying again, in ms. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, code: string, details: { status?: number; requestId?: string; executionId?: string; cause?: unknown }) {
+  constructor(message: string, code: string, details: { status?: number; requestId?: string; executionId?: string; retryAfterMs?: number; cause?: unknown }) {
     super(message, code, { cause: details.cause });
     this.name = 'RunboxAPIError';
     this.status = details.status;
     this.requestId = details.requestId;
     this.executionId = details.executionId;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 
@@ -69,7 +72,7 @@ export class RunboxAbortError extends RunboxError {
 export type RunboxErrorDetails =
   | { kind: 'connection'; message: string; cause?: unknown }
   | { kind: 'timeout'; message: string; timeoutMs: number; cause?: unknown }
-  | { kind: 'api'; message?: string; code?: string; status?: number; requestId?: string; executionId?: string; cause?: unknown }
+  | { kind: 'api'; message?: string; code?: string; status?: number; requestId?: string; executionId?: string; retryAfterMs?: number; cause?: unknown }
   | { kind: 'abort'; message?: string; result?: ExecutionResult; cause?: unknown };
 
 // Builds the right RunboxError subclass: the single place SDK errors are made, so messages and codes stay uniform.

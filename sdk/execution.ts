@@ -65,6 +65,7 @@ export class RemoteExecution implements ConnectionTarget {
           code: typeof message.code === 'string' ? message.code : undefined,
           message: typeof message.message === 'string' ? message.message : undefined,
           executionId: this.id,
+          retryAfterMs: typeof message.retryAfterMs === 'number' ? message.retryAfterMs : undefined,
         });
         this.#settle({ error: this.#cancelFailure ? this.#cancelFailure(undefined, error) : error });
         break;

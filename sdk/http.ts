@@ -32,7 +32,9 @@ export async function getJson(request: HttpRequest): Promise<unknown> {
     const requestId = response.headers.get('x-request-id') ?? undefined;
     if (!response.ok && !request.answerStatuses?.includes(response.status)) {
       const body = parseErrorBody(text);
-      throw createRunboxError({ kind: 'api', status: response.status, code: body.code ?? 'http_error', message: body.message ?? response.statusText, requestId });
+      const retryAfter = Number(response.headers.get('retry-after'));
+      const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
+      throw createRunboxError({ kind: 'api', status: response.status, code: body.code ?? 'http_error', message: body.message ?? response.statusText, requestId, retryAfterMs });
     }
     try {
       return JSON.parse(text) as unknown;

@@ -19,9 +19,12 @@ export interface WsLimits {
   readonly streamPauseBytes: number;
   /** Unsent bytes above which a connection that must be sent more is closed with 1008. @default 67108864 */
   readonly maxBufferedBytes: number;
+  /** How often the daemon pings each client; a client that has not answered the previous ping is cut off and its
+   * executions cancelled (it vanished without closing). @default 30000 */
+  readonly pingIntervalMs: number;
 }
 
-export const WS_DEFAULTS: WsLimits = Object.freeze({ streamPauseBytes: 1024 * 1024, maxBufferedBytes: 64 * 1024 * 1024 });
+export const WS_DEFAULTS: WsLimits = Object.freeze({ streamPauseBytes: 1024 * 1024, maxBufferedBytes: 64 * 1024 * 1024, pingIntervalMs: 30_000 });
 
 export interface WsDeps {
   readonly config: Config;
@@ -40,7 +43,7 @@ const SLOW_CLIENT_CLOSE_MS = 2000;
 // Serves one WebSocket connection until it closes.
 export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
   const log = deps.logger;
-  const { streamPauseBytes, maxBufferedBytes } = deps.limits ?? WS_DEFAULTS;
+  const { streamPauseBytes, maxBufferedBytes, pingIntervalMs } = { ...WS_DEFAULTS, ...deps.limits };
   const executions = new Map<string, StartedExecution>();
   let droppedChunks = 0;
   // Sends a message unless the client has left too much unread, which closes the connection instead.
@@ -148,9 +151,24 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
     started.cancel();
   };
 
+  // Keepalive: a client whose machine vanished never closes its socket; without an answer to the last ping it
+  // is cut off, which cancels its executions like any close.
+  let answered = true;
+  const keepalive = setInterval(() => {
+    if (!answered) {
+      log.warn({ pingIntervalMs }, 'closing a WebSocket client that did not answer a ping');
+      ws.terminate();
+      return;
+    }
+    answered = false;
+    ws.ping();
+  }, pingIntervalMs);
+  keepalive.unref();
+  ws.on('pong', () => (answered = true));
   ws.on('message', (data, isBinary) => onMessage(data as Buffer, isBinary));
   ws.on('error', (error) => log.warn({ err: error }, 'websocket error'));
   ws.on('close', () => {
+    clearInterval(keepalive);
     for (const started of executions.values()) started.cancel();
   });
 }

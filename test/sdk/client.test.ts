@@ -387,4 +387,23 @@ describe('RunboxClient connection handling', () => {
       await daemon.close();
     }
   });
+
+  it('a full queue rejects with queue_full and says when to retry (retryAfterMs)', async () => {
+    const daemon = await startDaemon({ maxConcurrent: 1, maxQueued: 0 });
+    const client = new RunboxClient({ url: daemon.url });
+    try {
+      const busy = client.execute({ runtime: 'python', code: 'import time\ntime.sleep(1.5)\nset_result("done")' });
+      await sleep(300);
+      await assert.rejects(client.execute({ runtime: 'python', code: 'pass' }), (error: unknown) => {
+        assert.ok(error instanceof RunboxAPIError, String(error));
+        assert.equal(error.code, 'queue_full');
+        assert.ok(typeof error.retryAfterMs === 'number' && error.retryAfterMs > 0, `retryAfterMs: ${error.retryAfterMs}`);
+        return true;
+      });
+      assert.equal((await busy).result, 'done');
+    } finally {
+      await client.close();
+      await daemon.close();
+    }
+  });
 });
