@@ -1,0 +1,175 @@
+// A package index and an npm registry served by the test itself on loopback, holding tiny packages built in
+// memory, so install tests never need the internet and can see every request the installers made.
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { buildTarGz, buildZip, type ArchiveEntry } from './archives.js';
+
+export interface PackageIndex {
+  /** PEP 503 simple index, e.g. http://127.0.0.1:1234/simple */
+  readonly pypiUrl: string;
+  /** npm registry, e.g. http://127.0.0.1:1234/npm/ */
+  readonly npmUrl: string;
+  /** An index and a registry that accept connections and never answer them. */
+  readonly stallingPypiUrl: string;
+  readonly stallingNpmUrl: string;
+  /** The file runbox-scripted's install scripts would create if they ran. */
+  readonly postinstallMarker: string;
+  /** Request paths received, in order. */
+  readonly requests: string[];
+  close(): Promise<void>;
+}
+
+interface ServedFile {
+  readonly body: Buffer;
+  readonly contentType: string;
+  /** As the real services send it: PyPI keeps simple pages 10 minutes, npm packuments 5, files forever. */
+  readonly cacheControl: string;
+}
+
+const PAGE_CACHE = 'max-age=600, public';
+const PACKUMENT_CACHE = 'public, max-age=300';
+const FILE_CACHE = 'max-age=365000000, immutable, public';
+
+const PYTHON_PROJECTS = ['runbox-demo', 'runbox-dep-user', 'runbox-sdist-only'];
+
+// Starts the index on 127.0.0.1 and a free port.
+export async function startPackageIndex(): Promise<PackageIndex> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const postinstallMarker = path.join(os.tmpdir(), `runbox-postinstall-ran-${crypto.randomBytes(6).toString('hex')}`);
+  const files = new Map<string, ServedFile>();
+  const simplePages = buildPythonPackages(files);
+  const packuments = buildNpmPackages(files, `${base}/npm/`, postinstallMarker);
+  const requests: string[] = [];
+  server.on('request', (request, response) => {
+    const url = request.url ?? '/';
+    requests.push(url);
+    if (url.startsWith('/stall/')) return; // never answered; close() ends the connection
+    const file = files.get(url) ?? simplePages.get(url) ?? packuments.get(url.replace(/%2f/i, '/'));
+    if (!file) {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    response.writeHead(200, { 'content-type': file.contentType, 'content-length': file.body.length, 'cache-control': file.cacheControl });
+    response.end(file.body);
+  });
+  return {
+    pypiUrl: `${base}/simple`,
+    npmUrl: `${base}/npm/`,
+    stallingPypiUrl: `${base}/stall/simple`,
+    stallingNpmUrl: `${base}/stall/npm/`,
+    postinstallMarker,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+// Wheels, an sdist, and the simple pages that list them (keyed by request path).
+function buildPythonPackages(files: Map<string, ServedFile>): Map<string, ServedFile> {
+  const releases: Record<string, Array<{ file: string; body: Buffer }>> = {
+    'runbox-demo': ['1.0.0', '2.0.0'].map((version) =>
+      wheel('runbox_demo', version, [], {
+        'runbox_demo/__init__.py': `VERSION = ${JSON.stringify(version)}\n\ndef greet(name):\n    return f"hello {name} from runbox-demo {VERSION}"\n`,
+      }),
+    ),
+    'runbox-dep-user': [
+      wheel('runbox_dep_user', '1.0.0', ['runbox-demo>=1'], {
+        'runbox_dep_user/__init__.py': 'import runbox_demo\n\ndef hello():\n    return runbox_demo.greet("dep-user")\n',
+      }),
+    ],
+    'runbox-sdist-only': [
+      {
+        file: 'runbox_sdist_only-1.0.0.tar.gz',
+        body: buildTarGz([
+          { path: 'runbox_sdist_only-1.0.0/PKG-INFO', content: 'Metadata-Version: 2.1\nName: runbox-sdist-only\nVersion: 1.0.0\n' },
+          { path: 'runbox_sdist_only-1.0.0/setup.py', content: 'from setuptools import setup\nsetup(name="runbox-sdist-only", version="1.0.0", py_modules=[])\n' },
+        ]),
+      },
+    ],
+  };
+  const pages = new Map<string, ServedFile>();
+  const html = (body: string): ServedFile => ({ body: Buffer.from(`<!DOCTYPE html>\n<html><body>\n${body}</body></html>\n`), contentType: 'text/html', cacheControl: PAGE_CACHE });
+  pages.set('/simple/', html(PYTHON_PROJECTS.map((name) => `<a href="/simple/${name}/">${name}</a>\n`).join('')));
+  for (const [project, list] of Object.entries(releases)) {
+    const anchors = list.map(({ file, body }) => {
+      files.set(`/files/${file}`, { body, contentType: 'application/octet-stream', cacheControl: FILE_CACHE });
+      return `<a href="/files/${file}#sha256=${crypto.createHash('sha256').update(body).digest('hex')}">${file}</a>\n`;
+    });
+    pages.set(`/simple/${project}/`, html(anchors.join('')));
+  }
+  return pages;
+}
+
+// A py3-none-any wheel: the modules given plus a dist-info with METADATA, WHEEL and RECORD.
+function wheel(distribution: string, version: string, requires: string[], modules: Record<string, string>): { file: string; body: Buffer } {
+  const distInfo = `${distribution}-${version}.dist-info`;
+  const metadata = [
+    'Metadata-Version: 2.1',
+    `Name: ${distribution.replace(/_/g, '-')}`,
+    `Version: ${version}`,
+    ...requires.map((requirement) => `Requires-Dist: ${requirement}`),
+    '',
+  ].join('\n');
+  const entries: ArchiveEntry[] = [
+    ...Object.entries(modules).map(([file, content]) => ({ path: file, content })),
+    { path: `${distInfo}/METADATA`, content: metadata },
+    { path: `${distInfo}/WHEEL`, content: 'Wheel-Version: 1.0\nGenerator: runbox-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n' },
+  ];
+  const record = entries.map(({ path: file, content }) => {
+    const digest = crypto.createHash('sha256').update(content).digest('base64url');
+    return `${file},sha256=${digest},${Buffer.byteLength(content)}\n`;
+  });
+  entries.push({ path: `${distInfo}/RECORD`, content: `${record.join('')}${distInfo}/RECORD,,\n` });
+  return { file: `${distribution}-${version}-py3-none-any.whl`, body: buildZip(entries) };
+}
+
+// npm tarballs and the packuments that list them (keyed by request path, scoped names with a plain '/').
+function buildNpmPackages(files: Map<string, ServedFile>, registry: string, postinstallMarker: string): Map<string, ServedFile> {
+  const script = `touch ${postinstallMarker}`;
+  const packages: Array<{ name: string; version: string; manifest?: Record<string, unknown>; index: string }> = [
+    ...['1.0.0', '2.0.0'].map((version) => ({
+      name: 'runbox-demo-js',
+      version,
+      index: `exports.VERSION = ${JSON.stringify(version)};\nexports.greet = (name) => \`hello \${name} from runbox-demo-js \${exports.VERSION}\`;\n`,
+    })),
+    { name: '@runbox/scoped-js', version: '1.0.0', index: 'exports.scoped = true;\n' },
+    {
+      name: 'runbox-scripted',
+      version: '1.0.0',
+      manifest: { scripts: { preinstall: script, install: script, postinstall: script } },
+      index: 'exports.scripted = true;\n',
+    },
+  ];
+  const packuments = new Map<string, { name: string; 'dist-tags': Record<string, string>; versions: Record<string, unknown> }>();
+  for (const { name, version, manifest, index } of packages) {
+    const packageJson = { name, version, main: 'index.js', ...manifest };
+    const tarball = buildTarGz([
+      { path: 'package/package.json', content: `${JSON.stringify(packageJson, null, 2)}\n` },
+      { path: 'package/index.js', content: index },
+    ]);
+    const tarballPath = `${name}/-/${name.replace(/^@[^/]+\//, '')}-${version}.tgz`;
+    files.set(`/npm/${tarballPath}`, { body: tarball, contentType: 'application/octet-stream', cacheControl: FILE_CACHE });
+    const packument = packuments.get(name) ?? { name, 'dist-tags': {}, versions: {} };
+    packument['dist-tags'].latest = version;
+    packument.versions[version] = {
+      ...packageJson,
+      dist: {
+        tarball: `${registry}${tarballPath}`,
+        shasum: crypto.createHash('sha1').update(tarball).digest('hex'),
+        integrity: `sha512-${crypto.createHash('sha512').update(tarball).digest('base64')}`,
+      },
+    };
+    packuments.set(name, packument);
+  }
+  return new Map(
+    [...packuments].map(([name, packument]) => [`/npm/${name}`, { body: Buffer.from(JSON.stringify(packument)), contentType: 'application/json', cacheControl: PACKUMENT_CACHE }]),
+  );
+}
