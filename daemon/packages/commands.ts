@@ -1,0 +1,114 @@
+// Pure builders of the installer command lines and their environment. Arguments stay arrays end to end, and the
+// requested specifiers always follow `--`, so even a spec that slipped past validation could not become an option.
+import path from 'node:path';
+
+export interface InstallerCommand {
+  readonly file: string;
+  readonly args: readonly string[];
+}
+
+export interface PythonCommandOptions {
+  /** The runtime interpreter: packages are chosen for its version and ABI, never installed into its environment. */
+  readonly pythonBin: string;
+  /** Directory the packages land in (uv and pip's --target). */
+  readonly targetDir: string;
+  /** This installer's own cache directory. */
+  readonly cacheDir: string;
+  /** PEP 503 simple index. */
+  readonly indexUrl: string;
+  readonly specifiers: readonly string[];
+}
+
+// `uv pip install --target` for the runtime interpreter, wheels only, with no config file or Python download.
+// uv treats the target as the environment: it sees what is there, uninstalls what it upgrades.
+export function buildUvCommand(uvPath: string, options: PythonCommandOptions): InstallerCommand {
+  return {
+    file: uvPath,
+    args: [
+      'pip', 'install',
+      '--target', options.targetDir,
+      '--python', options.pythonBin,
+      '--only-binary', ':all:',
+      '--index-url', options.indexUrl,
+      '--cache-dir', options.cacheDir,
+      '--no-config',
+      '--no-python-downloads',
+      // Copies, not hard links into the shared cache: a session's tree never shares inodes with other sessions.
+      '--link-mode', 'copy',
+      // The sandbox sees the packages read-only, so bytecode not compiled now would be recompiled at every import.
+      '--compile-bytecode',
+      '--no-progress',
+      '--color', 'never',
+      '--',
+      ...options.specifiers,
+    ],
+  };
+}
+
+// `python -m pip install --target` with the runtime interpreter, wheels only, ignoring pip's config and
+// environment variables (-I, --isolated). pip does not look into the target, so --upgrade replaces what is there.
+export function buildPipCommand(options: PythonCommandOptions): InstallerCommand {
+  return {
+    file: options.pythonBin,
+    args: [
+      '-I', '-m', 'pip', 'install',
+      '--isolated',
+      '--target', options.targetDir,
+      '--upgrade',
+      '--only-binary=:all:',
+      '--index-url', options.indexUrl,
+      '--cache-dir', options.cacheDir,
+      '--no-input',
+      '--disable-pip-version-check',
+      '--no-color',
+      '--progress-bar', 'off',
+      '--no-warn-script-location',
+      '--',
+      ...options.specifiers,
+    ],
+  };
+}
+
+export interface NpmCommandOptions {
+  readonly npmPath: string;
+  /** npm's --prefix: package.json and package-lock.json there, modules in <prefixDir>/node_modules. */
+  readonly prefixDir: string;
+  readonly cacheDir: string;
+  readonly registryUrl: string;
+  /** A private directory: npm's user and global config files are looked for there, so the machine's are not read. */
+  readonly configDir: string;
+  readonly specifiers: readonly string[];
+}
+
+// `npm install --prefix` with no install scripts, no audit, no log files and no machine config. The prefix keeps
+// its package.json and lock file, so later installs keep the packages earlier ones added.
+export function buildNpmCommand(options: NpmCommandOptions): InstallerCommand {
+  return {
+    file: options.npmPath,
+    args: [
+      'install',
+      '--prefix', options.prefixDir,
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--no-update-notifier',
+      '--save-exact',
+      '--registry', options.registryUrl,
+      '--cache', options.cacheDir,
+      '--userconfig', path.join(options.configDir, 'npmrc'),
+      '--globalconfig', path.join(options.configDir, 'npmrc-global'),
+      '--logs-max=0',
+      '--loglevel=warn',
+      '--color=false',
+      '--',
+      ...options.specifiers,
+    ],
+  };
+}
+
+// The whole environment of an installer, built from nothing: a private home and temporary directory, a plain
+// PATH (led by the directories given, e.g. node's for npm), UTF-8, no colours. No daemon variable or proxy passes.
+export function buildInstallerEnv(homeDir: string, pathDirs: readonly string[] = []): Record<string, string> {
+  const dirs = [...new Set([...pathDirs, '/usr/local/bin', '/usr/bin', '/bin'])];
+  return { PATH: dirs.join(':'), HOME: homeDir, TMPDIR: homeDir, LANG: 'C.UTF-8', NO_COLOR: '1' };
+}

@@ -1,0 +1,204 @@
+// Installs the packages sandboxed code asked for into its session's package directory: uv (or pip) for Python,
+// npm for Node, run without a shell, as an unprivileged user, with a deadline and a size cap, into a staging copy
+// that replaces the directory in one step only when everything succeeded.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { removeTree } from '../executions/work-dir.js';
+import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, type InstallerCommand } from './commands.js';
+import { InstallError, installFailedError } from './errors.js';
+import { listDistributions, readInstalledVersions, removeSupersededDistributions, type InstalledPackage } from './installed.js';
+import { runInstaller, type RunResult } from './run.js';
+import type { PackageRuntime, PackageSpec } from './specs.js';
+import { chownTree, prepareStaging, publishStaging, treeBytes, type Staging } from './staging.js';
+
+export type InstallerName = 'uv' | 'pip' | 'npm';
+
+export interface InstallOptions {
+  readonly runtime: PackageRuntime;
+  /** Validated specs (parsePackageSpecs), all of this runtime. */
+  readonly specs: readonly PackageSpec[];
+  /**
+   * The session's package directory. Python: a --target directory to put first on sys.path; Node: an npm --prefix,
+   * modules in <targetDir>/node_modules. It becomes a relative symbolic link to a sibling `.<name>.<hex>` tree,
+   * replaced in one rename per install: bind its parent (not the directory itself) into sandboxes.
+   */
+  readonly targetDir: string;
+  /** Cache shared by every session; the installers use <cacheDir>/uv, <cacheDir>/pip and <cacheDir>/npm. */
+  readonly cacheDir: string;
+  /** The runtime's interpreter: packages are chosen for its version and ABI but never installed into its environment. */
+  readonly pythonBin: string;
+  /** uv; null, or a path with no executable, falls back to `pythonBin -m pip`. */
+  readonly uvPath: string | null;
+  readonly npmPath: string;
+  /** The node binary: its directory leads npm's PATH. */
+  readonly nodePath: string;
+  /** PEP 503 simple index, e.g. https://pypi.org/simple */
+  readonly indexUrl: string;
+  /** npm registry, e.g. https://registry.npmjs.org/ */
+  readonly registryUrl: string;
+  /** Longest the installer process may run; then its process group is killed (install_timeout). */
+  readonly timeoutMs: number;
+  /** Largest the package directory may be after the install, in bytes (install_too_large). */
+  readonly maxBytes: number;
+  /**
+   * The user installers run as; only when the daemon is root. The staging tree, the private home and the cache
+   * directories are given to this user; every directory above them must let it through.
+   * @default the daemon's own user
+   */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
+  /** Cancels the install: the installer is killed, nothing changes, and the signal's reason is thrown. */
+  readonly signal?: AbortSignal;
+}
+
+export interface InstallOutcome {
+  readonly installer: InstallerName;
+  /** The requested packages with the versions now present. */
+  readonly installed: InstalledPackage[];
+  readonly durationMs: number;
+}
+
+/** Bytes kept of each of an installer's stdout and stderr. */
+const MAX_INSTALLER_OUTPUT_BYTES = 64 * 1024;
+
+// Where scripts/setup.sh installs uv: a tools venv under /opt/runbox for root, under the user's home otherwise.
+export function defaultUvPath(): string {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const toolsEnv = isRoot ? '/opt/runbox/tools' : path.join(os.homedir(), '.local/share/runbox/tools');
+  return path.join(toolsEnv, 'bin', 'uv');
+}
+
+// Installs packages into options.targetDir, which changes only if the install succeeds within its limits.
+// Two installs into one target must not overlap: PackageInstaller serializes them.
+export async function installPackages(options: InstallOptions): Promise<InstallOutcome> {
+  const started = performance.now();
+  checkOptions(options);
+  options.signal?.throwIfAborted();
+  const targetDir = path.resolve(options.targetDir);
+  const installer = await chooseInstaller(options);
+  const homeDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-install-'));
+  let staging: Staging | null = null;
+  try {
+    const cacheDir = path.join(options.cacheDir, installer);
+    await fs.mkdir(cacheDir, { recursive: true });
+    await fs.mkdir(path.dirname(targetDir), { recursive: true });
+    staging = await prepareStaging(targetDir);
+    const bytesBefore = staging.currentDir ? await treeBytes(staging.stagingDir) : 0;
+    if (options.runAs) {
+      const { uid, gid } = options.runAs;
+      await chownTree(homeDir, uid, gid);
+      await chownTree(staging.stagingDir, uid, gid);
+      if ((await fs.stat(cacheDir)).uid !== uid) await chownTree(cacheDir, uid, gid);
+    }
+    const distributionsBefore = installer === 'pip' ? await listDistributions(staging.stagingDir) : [];
+    const command = buildCommand(installer, options, staging.stagingDir, cacheDir, homeDir);
+    const result = await runInstaller(command, {
+      env: buildInstallerEnv(homeDir, installer === 'npm' ? [path.dirname(options.nodePath)] : []),
+      cwd: homeDir,
+      uid: options.runAs?.uid,
+      gid: options.runAs?.gid,
+      timeoutMs: options.timeoutMs,
+      maxOutputBytes: MAX_INSTALLER_OUTPUT_BYTES,
+      signal: options.signal,
+    });
+    checkResult(result, installer, options, staging.stagingDir, targetDir);
+    if (installer === 'pip') await removeSupersededDistributions(staging.stagingDir, distributionsBefore);
+    if (installer === 'uv') await fs.rm(path.join(staging.stagingDir, '.lock'), { force: true });
+    const bytesAfter = await treeBytes(staging.stagingDir);
+    if (bytesAfter > options.maxBytes) {
+      throw new InstallError(
+        'install_too_large',
+        `installing ${specifiers(options).join(' ')} would make the package directory ${bytesAfter} bytes (it was ${bytesBefore} bytes), ` +
+          `over its cap of ${options.maxBytes} bytes (maxBytes); nothing was installed`,
+      );
+    }
+    const installed = await listInstalled(installer, options, staging.stagingDir);
+    await publishStaging(targetDir, staging);
+    staging = null;
+    return { installer, installed, durationMs: Math.round(performance.now() - started) };
+  } finally {
+    if (staging) await removeTree(staging.stagingDir);
+    await removeTree(homeDir);
+  }
+}
+
+// Runs installs one at a time per target directory (by resolved path); different targets proceed in parallel.
+export class PackageInstaller {
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  // Installs like installPackages once every earlier install into the same target has finished.
+  install(options: InstallOptions): Promise<InstallOutcome> {
+    const key = path.resolve(options.targetDir);
+    const earlier = this.#queues.get(key) ?? Promise.resolve();
+    const run = waitFor(earlier, options.signal).then(() => installPackages(options));
+    // The next install waits for this one and for the earlier ones (this one may end early, when cancelled).
+    const done = Promise.allSettled([earlier, run]);
+    this.#queues.set(key, done);
+    void done.then(() => {
+      if (this.#queues.get(key) === done) this.#queues.delete(key);
+    });
+    return run;
+  }
+}
+
+// Settles when earlier does, or rejects with the signal's reason as soon as it is aborted.
+function waitFor(earlier: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  const settled = earlier.then(() => undefined, () => undefined);
+  if (!signal) return settled;
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void settled.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
+function checkOptions(options: InstallOptions): void {
+  if (options.specs.length === 0) throw new TypeError('options.specs must name at least one package, received an empty list');
+  const foreign = options.specs.find((spec) => spec.runtime !== options.runtime);
+  if (foreign) throw new TypeError(`options.specs holds ${foreign.runtime} package ${foreign.name}, but options.runtime is ${options.runtime}`);
+  if (!(options.timeoutMs > 0)) throw new TypeError(`options.timeoutMs must be a positive number of milliseconds, received ${options.timeoutMs}`);
+  if (!(options.maxBytes >= 0)) throw new TypeError(`options.maxBytes must be a number of bytes, received ${options.maxBytes}`);
+}
+
+async function chooseInstaller(options: InstallOptions): Promise<InstallerName> {
+  if (options.runtime === 'node') return 'npm';
+  if (options.uvPath === null) return 'pip';
+  return (await fs.access(options.uvPath, fs.constants.X_OK).then(() => true, () => false)) ? 'uv' : 'pip';
+}
+
+function buildCommand(installer: InstallerName, options: InstallOptions, stagingDir: string, cacheDir: string, homeDir: string): InstallerCommand {
+  if (installer === 'npm') {
+    return buildNpmCommand({ npmPath: options.npmPath, prefixDir: stagingDir, cacheDir, registryUrl: options.registryUrl, configDir: homeDir, specifiers: specifiers(options) });
+  }
+  const python = { pythonBin: options.pythonBin, targetDir: stagingDir, cacheDir, indexUrl: options.indexUrl, specifiers: specifiers(options) };
+  return installer === 'uv' ? buildUvCommand(options.uvPath as string, python) : buildPipCommand(python);
+}
+
+// Throws the error an unsuccessful run stands for. Messages name the target, never the staging tree.
+function checkResult(result: RunResult, installer: InstallerName, options: InstallOptions, stagingDir: string, targetDir: string): void {
+  if (result.ending === 'aborted') throw options.signal?.reason ?? new Error('the install was cancelled');
+  const wanted = specifiers(options).join(' ');
+  if (result.ending === 'timeout') {
+    throw new InstallError('install_timeout', `${installer} did not finish installing ${wanted} within ${options.timeoutMs} ms (timeoutMs); it was stopped and nothing was installed`);
+  }
+  if (result.exitCode === 0) return;
+  const exit = result.spawnError ? `could not start: ${result.spawnError}` : result.exitCode !== null ? `exit code ${result.exitCode}` : `killed by ${result.signal}`;
+  const output = (result.stderr.trim() ? result.stderr : result.stdout).split(stagingDir).join(targetDir);
+  throw installFailedError(installer, specifiers(options), exit, output);
+}
+
+async function listInstalled(installer: InstallerName, options: InstallOptions, stagingDir: string): Promise<InstalledPackage[]> {
+  const found = await readInstalledVersions(options.runtime, stagingDir, options.specs);
+  const missing = found.filter((entry) => entry.version === null).map((entry) => entry.name);
+  if (missing.length > 0) throw new InstallError('install_failed', `${installer} reported success but ${missing.join(', ')} is not in the package directory`);
+  return found.map((entry) => ({ name: entry.name, version: entry.version as string }));
+}
+
+function specifiers(options: InstallOptions): string[] {
+  return options.specs.map((spec) => spec.specifier);
+}
