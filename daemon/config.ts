@@ -75,6 +75,12 @@ export interface Config {
   readonly warmSandboxes: number;
   /** Python modules an idle warm sandbox imports while it waits for code, so charts start fast. @default ['numpy', 'pandas', 'matplotlib.pyplot'] */
   readonly pythonPreload: readonly string[];
+  /** A session is removed after this long without executions or file operations, unless it asks for another TTL. @default 1800000 */
+  readonly sessionTtlMs: number;
+  /** Largest idle TTL a session may ask for. @default 86400000 */
+  readonly maxSessionTtlMs: number;
+  /** Sessions that may exist at once; past it, creating one is refused (session_limit). @default 100 */
+  readonly maxSessions: number;
   /** pino log level. @default 'info' */
   readonly logLevel: string;
 }
@@ -167,6 +173,9 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'shutdownGraceMs', env: 'RUNBOX_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', default: () => 10_000, parse: integer(0), describe: 'on SIGTERM, time running executions get to finish' },
   { name: 'warmSandboxes', env: 'RUNBOX_WARM_SANDBOXES', flag: 'warm-sandboxes', default: () => 1, parse: integer(0, 64), describe: 'sandboxes per runtime kept started, waiting for code' },
   { name: 'pythonPreload', env: 'RUNBOX_PYTHON_PRELOAD', flag: 'python-preload', default: () => Object.freeze(['numpy', 'pandas', 'matplotlib.pyplot']), parse: moduleList, describe: 'comma-separated Python modules idle warm sandboxes import ahead ("" for none)' },
+  { name: 'sessionTtlMs', env: 'RUNBOX_SESSION_TTL_MS', flag: 'session-ttl-ms', default: () => 30 * 60_000, parse: integer(1000), describe: 'idle time after which a session is removed' },
+  { name: 'maxSessionTtlMs', env: 'RUNBOX_MAX_SESSION_TTL_MS', flag: 'max-session-ttl-ms', default: () => 24 * 3_600_000, parse: integer(1000), describe: 'largest idle TTL a session may ask for' },
+  { name: 'maxSessions', env: 'RUNBOX_MAX_SESSIONS', flag: 'max-sessions', default: () => 100, parse: integer(0), describe: 'sessions that may exist at once' },
   { name: 'logLevel', env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' },
 ];
 
@@ -218,6 +227,9 @@ function crossCheck(config: Config): string[] {
   const problems: string[] = [];
   if (config.defaultTimeoutMs > config.maxTimeoutMs) {
     problems.push(`defaultTimeoutMs (${config.defaultTimeoutMs}) exceeds maxTimeoutMs (${config.maxTimeoutMs})`);
+  }
+  if (config.sessionTtlMs > config.maxSessionTtlMs) {
+    problems.push(`sessionTtlMs (${config.sessionTtlMs}) exceeds maxSessionTtlMs (${config.maxSessionTtlMs})`);
   }
   if (config.maxFileBytes > config.maxTotalFileBytes) {
     problems.push(`maxFileBytes (${config.maxFileBytes}) exceeds maxTotalFileBytes (${config.maxTotalFileBytes})`);

@@ -12,7 +12,9 @@ import { isAuthorized } from './api/auth.js';
 import { handleCreateExecution } from './api/executions.js';
 import { handleHealth, handleRuntimes } from './api/health.js';
 import { rawErrorResponse, sendError, wireErrorOfClientError } from './api/respond.js';
+import { allowedMethods, handleSessionRequest, parseSessionRoute } from './api/sessions.js';
 import { handleWsConnection, WS_DEFAULTS, type WsLimits } from './api/ws.js';
+import { SessionManager } from './sessions/manager.js';
 import { ExecutionService } from './executions/service.js';
 import { claimWorkDir, sweepLeftovers, WorkDirInUseError, type WorkDirClaim } from './executions/work-dir.js';
 import { setUpCgroups, type SandboxCgroups } from './sandbox/cgroups.js';
@@ -120,7 +122,8 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
     if (runtime.available) logger.info({ runtime: runtime.name, version: runtime.version }, 'runtime ready');
     else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
   }
-  const service = new ExecutionService({ config, facts, logger, cgroups }, runtimes.filter((r) => r.available).map((r) => r.name));
+  const sessions = new SessionManager(config, { owner: facts.owner, workspaceSize: facts.workspaceSize ?? null }, logger);
+  const service = new ExecutionService({ config, facts, logger, cgroups }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
   const state = { runtimes, closing: false, sandboxed: facts.bwrapPath !== null };
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes, perMessageDeflate: false });
   let connectionSeq = 0;
@@ -146,12 +149,17 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     if (req.httpVersionMinor >= 1 && req.headers.host === undefined) throw new WireError('invalid_request', 'an HTTP/1.1 request needs a Host header');
     const pathname = pathnameOf(req.url);
-    const allowed = Object.hasOwn(ROUTES, pathname) ? ROUTES[pathname] : undefined;
+    const sessionRoute = parseSessionRoute(req.url ?? '');
+    const allowed = sessionRoute ? allowedMethods(sessionRoute) : Object.hasOwn(ROUTES, pathname) ? ROUTES[pathname] : undefined;
     if (!allowed) throw new WireError('not_found', `no route ${pathname}; see docs/protocol.md`);
     if (!isAuthorized(req, config.token)) throw new WireError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <RUNBOX_TOKEN>)');
-    if (req.method !== allowed) {
+    if (!allowed.split(', ').includes(req.method ?? '')) {
       res.setHeader('allow', allowed);
       throw new WireError('method_not_allowed', `${req.method} is not allowed on ${pathname}; use ${allowed}`);
+    }
+    if (sessionRoute) {
+      if (state.closing) throw new WireError('shutting_down', 'the daemon is shutting down; its sessions are being removed');
+      return handleSessionRequest(req, res, sessionRoute, { config, sessions, owner: facts.owner });
     }
     if (pathname === '/healthz') return handleHealth(res, state);
     if (pathname === '/v1/runtimes') return handleRuntimes(res, state);
@@ -222,6 +230,7 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
       const drained = service.drain(options.graceMs ?? 0);
       closed ??= (async () => {
         await drained;
+        await sessions.close();
         await closeConnections();
         await claim.release();
       })();

@@ -8,18 +8,18 @@ import { WireError } from '../errors.js';
  */
 export const MAX_JSON_DEPTH = 256;
 
-// Reads and parses the body; refuses it as soon as it passes maxBytes, before buffering the rest.
-export async function readJsonBody(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+// Reads the raw body; refuses it as soon as it passes maxBytes (named by limitName), before buffering the rest.
+export async function readRawBody(req: http.IncomingMessage, maxBytes: number, limitName = 'maxRequestBytes'): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    throw new WireError('payload_too_large', `body of ${declared} bytes exceeds maxRequestBytes ${maxBytes}`);
+    throw new WireError('payload_too_large', `body of ${declared} bytes exceeds ${limitName} ${maxBytes}`);
   }
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size > maxBytes) throw new WireError('payload_too_large', `body exceeds maxRequestBytes ${maxBytes}`);
+      if (size > maxBytes) throw new WireError('payload_too_large', `body exceeds ${limitName} ${maxBytes}`);
       chunks.push(chunk as Buffer);
     }
   } catch (error) {
@@ -27,7 +27,12 @@ export async function readJsonBody(req: http.IncomingMessage, maxBytes: number):
     // The client closed the connection mid-body: nobody is left to answer.
     throw new WireError('invalid_request', 'the request body ended before its declared length');
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+// Reads and parses the body; refuses it as soon as it passes maxBytes, before buffering the rest.
+export async function readJsonBody(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+  const text = (await readRawBody(req, maxBytes)).toString('utf8');
   if (text.trim() === '') throw new WireError('invalid_json', 'the body is empty; expected a JSON object');
   let value: unknown;
   try {

@@ -124,8 +124,11 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
     started.result
       .then((answer) => send({ type: 'result', id, ...answer }))
       .catch((error: unknown) => {
-        log.error({ err: error, id }, 'execution failed inside the daemon');
-        send({ type: 'error', id, code: 'internal_error', message: 'Internal error' });
+        // A refusal found once the execution's turn came (an input file blocked by a link in a session
+        // workspace) is the client's to know; anything else is ours, and only logged.
+        if (!(error instanceof WireError)) log.error({ err: error, id }, 'execution failed inside the daemon');
+        const wire = toWireError(error);
+        send({ type: 'error', id, code: wire.code, message: wire.message });
       })
       .finally(() => executions.delete(id));
   };

@@ -12,7 +12,7 @@ import type { ExitInfo } from '../sandbox/spawn.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
 import { decideOutcome, encodeFiles, type ExecutionResult, type KillReason } from './result.js';
-import { SandboxInstance, type SandboxContext } from './sandbox-instance.js';
+import { SandboxInstance, type SandboxContext, type SessionBinding } from './sandbox-instance.js';
 
 export type ExecutionContext = SandboxContext;
 
@@ -56,6 +56,8 @@ export class Execution {
     private readonly context: ExecutionContext,
     private readonly hooks: ExecutionHooks,
     private readonly takeWarm: TakeWarmSandbox = async () => null,
+    /** The session whose workspace and packages the execution uses, if any (its sandbox then starts fresh). */
+    private readonly session: SessionBinding | null = null,
   ) {
     this.log = context.logger.child({ executionId: id, runtime: request.runtime });
   }
@@ -149,7 +151,7 @@ export class Execution {
   // modules it preloaded) is put aside for a fresh one.
   private async acquireSandbox(): Promise<SandboxInstance> {
     const { runtime, limits } = this.request;
-    const warm = await this.takeWarm(runtime);
+    const warm = this.session ? null : await this.takeWarm(runtime);
     if (warm) {
       this.sandbox = warm;
       const applied = await warm.applyLimits(limits);
@@ -158,7 +160,7 @@ export class Execution {
       this.discarded.push(warm.dispose());
       this.sandbox = null;
     }
-    const sandbox = await SandboxInstance.start(runtime, this.context);
+    const sandbox = await SandboxInstance.start(runtime, this.context, this.session);
     this.sandbox = sandbox;
     if (this.killReason !== null) sandbox.kill();
     // Code is sent only once the sandbox is in its cgroup: ready says so (or that it died first).

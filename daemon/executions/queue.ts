@@ -12,6 +12,8 @@ export interface SlotTicket {
 
 interface Waiter {
   grant: (granted: boolean) => void;
+  /** False until the ticket's gate opens (a session's earlier execution ended): only then may it get a slot. */
+  eligible: boolean;
 }
 
 export class SlotQueue {
@@ -38,16 +40,22 @@ export class SlotQueue {
     return this.waiting.length;
   }
 
-  // A ticket that holds a slot now or waits for one, or null when the queue is full (refuse the work).
-  tryEnter(): SlotTicket | null {
-    if (this.active < this.maxConcurrent && this.waiting.length === 0) {
+  // A ticket that holds a slot now or waits for one, or null when the queue is full (refuse the work). With a
+  // gate, the ticket waits in the queue (keeping its place among eligible tickets) until the gate opens, and
+  // never holds a slot before: work that must follow other work does not sit on a slot doing nothing.
+  tryEnter(gate?: Promise<void>): SlotTicket | null {
+    if (!gate && this.active < this.maxConcurrent && !this.waiting.some((w) => w.eligible)) {
       this.active += 1;
       return this.ticket(Promise.resolve(true), null);
     }
     if (this.waiting.length >= this.maxQueued) return null;
     let waiter!: Waiter;
-    const granted = new Promise<boolean>((resolve) => (waiter = { grant: resolve }));
+    const granted = new Promise<boolean>((resolve) => (waiter = { grant: resolve, eligible: !gate }));
     this.waiting.push(waiter);
+    void gate?.then(() => {
+      waiter.eligible = true;
+      this.next();
+    });
     return this.ticket(granted, waiter);
   }
 
@@ -78,11 +86,13 @@ export class SlotQueue {
     };
   }
 
-  // Hands free slots to the oldest waiters.
+  // Hands free slots to the oldest eligible waiters.
   private next(): void {
-    while (this.active < this.maxConcurrent && this.waiting.length > 0) {
+    while (this.active < this.maxConcurrent) {
+      const index = this.waiting.findIndex((w) => w.eligible);
+      if (index === -1) return;
       this.active += 1;
-      (this.waiting.shift() as Waiter).grant(true);
+      this.waiting.splice(index, 1)[0].grant(true);
     }
   }
 }

@@ -16,11 +16,13 @@ export interface ExecutionRequest {
   readonly tools: readonly ToolDeclaration[];
   /** The configured limits, lowered where the request asked. */
   readonly limits: ExecutionLimits;
+  /** The session whose workspace and packages the execution uses (shaped like an id; existence is checked later). */
+  readonly sessionId: string | null;
 }
 
 const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const MAX_TOOLS = 256;
-const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'limits']);
+const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'limits', 'sessionId']);
 
 export type RequestLimits = Pick<Config, 'defaultTimeoutMs' | 'maxTimeoutMs' | 'maxCodeBytes' | 'maxFileBytes' | 'maxTotalFileBytes' | LowerableLimit>;
 
@@ -54,7 +56,14 @@ export function parseExecutionRequest(
     timeoutMs: parseTimeout(fields.timeoutMs, limits),
     tools: parseTools(fields.tools, options.toolsAllowed),
     limits: resolveLimits(fields.limits, limits),
+    sessionId: parseSessionId(fields.sessionId),
   };
+}
+
+function parseSessionId(raw: unknown): string | null {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'string') throw new WireError('invalid_request', `sessionId: expected a string from POST /v1/sessions, received ${describe(raw)}`);
+  return raw;
 }
 
 function parseTimeout(raw: unknown, limits: RequestLimits): number {

@@ -34,6 +34,14 @@ export interface SandboxSinks {
   onProtocolError(problem: string): void;
 }
 
+/** The directories of a session a sandbox works in, instead of its own fresh ones. */
+export interface SessionBinding {
+  readonly workspaceDir: string;
+  readonly packagesDir: string;
+  /** True when the session's workspace is a tmpfs (the session owns it; the sandbox never unmounts it). */
+  readonly workspaceMounted: boolean;
+}
+
 type Event = { kind: 'output'; stream: 'stdout' | 'stderr'; chunk: Buffer } | { kind: 'message'; message: BridgeInbound } | { kind: 'problem'; problem: string };
 
 export class SandboxInstance {
@@ -54,6 +62,8 @@ export class SandboxInstance {
   private constructor(
     readonly runtime: RuntimeName,
     readonly workspaceDir: string,
+    /** The packages directory (python/, node/) the sandbox sees read-only, where installs for it go. */
+    readonly packagesDir: string,
     private readonly rootDir: string,
     private readonly bridge: Bridge,
     private readonly process: SpawnedProcess,
@@ -62,6 +72,8 @@ export class SandboxInstance {
     private readonly cgroup: SandboxCgroup | null,
     /** True when the workspace is a tmpfs this sandbox mounted (and unmounts when disposed of). */
     private readonly workspaceMounted: boolean,
+    /** The session the sandbox works for, if any. */
+    readonly session: SessionBinding | null,
   ) {
     this.exited = process.exited;
     this.ready = Promise.race([connected.then(() => this.enterCgroup()), process.exited.then(() => false)]);
@@ -72,7 +84,8 @@ export class SandboxInstance {
   }
 
   // Creates the private directory, opens the bridge and starts the interpreter (which then waits for its code).
-  static async start(runtime: RuntimeName, context: SandboxContext): Promise<SandboxInstance> {
+  // With a session binding, the session's workspace and packages are used instead of fresh ones.
+  static async start(runtime: RuntimeName, context: SandboxContext, session: SessionBinding | null = null): Promise<SandboxInstance> {
     const { config, facts } = context;
     const cgroups = context.cgroups ?? null;
     // The group is made while the directories are (it must exist before the spawn).
@@ -83,14 +96,16 @@ export class SandboxInstance {
     let workspaceMounted = false;
     try {
       rootDir = (await makeTempDir({ tmpdir: config.workDir, prefix: 'exec-', mode: 0o711 })).path;
-      const workspace = path.join(rootDir, 'workspace');
+      const workspace = session?.workspaceDir ?? path.join(rootDir, 'workspace');
+      const packagesDir = session?.packagesDir ?? path.join(rootDir, 'packages');
       const tmp = path.join(rootDir, 'tmp');
       const socketPath = path.join(rootDir, 'bridge.sock');
-      for (const dir of [workspace, tmp]) {
+      for (const dir of session ? [tmp] : [workspace, tmp]) {
         await fs.mkdir(dir, { mode: 0o700 });
         if (facts.owner) await fs.chown(dir, facts.owner.uid, facts.owner.gid);
       }
-      if (facts.workspaceSize) {
+      if (!session) for (const sub of ['python', 'node']) await fs.mkdir(path.join(packagesDir, sub), { recursive: true, mode: 0o755 });
+      if (facts.workspaceSize && !session) {
         await mountWorkspace(workspace, facts.workspaceSize, facts.owner);
         workspaceMounted = true;
       }
@@ -107,8 +122,8 @@ export class SandboxInstance {
         },
       );
       const cgroup = await making;
-      const child = spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token }));
-      instance = new SandboxInstance(runtime, workspace, rootDir, bridge, child, connected, context.logger, cgroup, workspaceMounted);
+      const child = spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token, packagesDir }));
+      instance = new SandboxInstance(runtime, workspace, packagesDir, rootDir, bridge, child, connected, context.logger, cgroup, workspaceMounted, session);
       return instance;
     } catch (error) {
       await bridge?.close();
@@ -157,7 +172,7 @@ export class SandboxInstance {
 
   /** How full the workspace tmpfs is; null when the workspace is not one. */
   async workspaceUsage(): Promise<WorkspaceUsage | null> {
-    return this.workspaceMounted ? workspaceUsage(this.workspaceDir) : null;
+    return this.workspaceMounted || this.session?.workspaceMounted ? workspaceUsage(this.workspaceDir) : null;
   }
 
   /** CPU time used since applyLimits(), in ms; null when the sandbox has no cgroup. */

@@ -12,6 +12,7 @@ import type { ExecutionRequest } from './request.js';
 import type { ExecutionResult } from './result.js';
 import { SandboxInstance } from './sandbox-instance.js';
 import { WarmPool } from './warm-pool.js';
+import type { SessionManager } from '../sessions/manager.js';
 
 /** How long a warm sandbox waits unused before it preloads modules (a burst of requests never pays for it). */
 const PRELOAD_AFTER_IDLE_MS = 300;
@@ -60,6 +61,8 @@ export class ExecutionService {
     private readonly context: ExecutionContext,
     /** Runtimes that passed their start-up probe: only those get warm sandboxes. */
     runtimes: readonly RuntimeName[],
+    /** Sessions that executions may name; without it, a sessionId is refused as unknown. */
+    private readonly sessions: SessionManager | null = null,
   ) {
     const { config } = context;
     this.slots = new SlotQueue(config.maxConcurrent, config.maxQueued);
@@ -76,8 +79,12 @@ export class ExecutionService {
   // shutting_down once the daemon drains.
   start(request: ExecutionRequest, hooks: ExecutionHooks): StartedExecution {
     if (this.drainState) throw new WireError('shutting_down', 'the daemon is shutting down and accepts no new executions');
-    const ticket = this.slots.tryEnter();
+    const session = request.sessionId === null ? null : this.sessionOf(request.sessionId);
+    // A session's executions run one at a time, in order: each waits in the queue until the one before it is over.
+    const turn = session?.enqueue();
+    const ticket = this.slots.tryEnter(turn?.ready);
     if (!ticket) {
+      turn?.done();
       const retryAfterMs = this.retryAfterMs();
       const { maxConcurrent, maxQueued } = this.context.config;
       throw new WireError(
@@ -98,7 +105,8 @@ export class ExecutionService {
           return cancelledBeforeStart(cancelReason ?? 'client', performance.now() - acceptedAt);
         }
         const queuedMs = performance.now() - acceptedAt;
-        execution = new Execution(id, request, this.context, hooks, (runtime) => this.pool.take(runtime));
+        const binding = session ? { workspaceDir: session.workspaceDir, packagesDir: session.packagesDir, workspaceMounted: session.workspaceMounted } : null;
+        execution = new Execution(id, request, this.context, hooks, (runtime) => this.pool.take(runtime), binding);
         const watchdog = setTimeout(() => {
           this.context.logger.error({ executionId: id, timeoutMs: request.timeoutMs }, 'an execution did not end long after its timeout; its slot is given back');
           ticket.release();
@@ -127,8 +135,19 @@ export class ExecutionService {
       ).then(() => undefined, () => undefined),
     };
     this.admitted.add(admitted);
-    void admitted.finished.then(() => this.admitted.delete(admitted));
+    const forget = session?.onCancel(() => admitted.cancel('client'));
+    void admitted.finished.then(() => {
+      this.admitted.delete(admitted);
+      forget?.();
+      // The session's next turn starts only once this sandbox is gone: no process of it may touch the workspace.
+      turn?.done();
+    });
     return { id, cancel: () => admitted.cancel('client'), result };
+  }
+
+  private sessionOf(id: string) {
+    if (!this.sessions) throw new WireError('session_not_found', `no session ${JSON.stringify(id.slice(0, 80))}: this daemon keeps no sessions`);
+    return this.sessions.get(id);
   }
 
   /** Executions holding a slot. */

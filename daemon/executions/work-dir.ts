@@ -5,8 +5,8 @@ import path from 'node:path';
 import { unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
 
 const PID_FILE = 'daemon.pid';
-/** Entries of the work directory that only ever belong to one daemon's executions and probes. */
-const LEFTOVER = /^(exec-|probe-|runtimes\.\d+\.tmp$)/;
+/** Entries of the work directory that only ever belong to one daemon's executions, probes and sessions. */
+const LEFTOVER = /^(exec-|probe-|runtimes\.\d+\.tmp$|sessions$)/;
 
 export interface WorkDirClaim {
   /** Removes the pid file (only if it is still ours). */

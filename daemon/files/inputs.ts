@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WireError } from '../errors.js';
 import { checkWorkspacePath } from './paths.js';
+import { writeWorkspaceFile } from './workspace.js';
 
 export interface InputFile {
   readonly path: string;
@@ -53,26 +54,8 @@ export function decodeInputFiles(raw: unknown, limits: InputFileLimits): InputFi
   return files;
 }
 
-// Writes checked input files into an empty workspace that no sandbox has touched yet (so no link can be
-// planted), never following or replacing anything, and gives them to the sandbox user.
+// Writes checked input files into the workspace before the code runs (a fresh one, or a session's between its
+// executions), replacing files of the same name, never following a link, and gives them to the sandbox user.
 export async function writeInputFiles(workspaceDir: string, files: readonly InputFile[], owner?: { uid: number; gid: number }): Promise<void> {
-  const madeDirs = new Set<string>();
-  for (const file of files) {
-    const target = path.join(workspaceDir, file.path);
-    const parent = path.dirname(target);
-    if (parent !== workspaceDir && !madeDirs.has(parent)) {
-      const first = await fs.mkdir(parent, { recursive: true, mode: 0o755 });
-      madeDirs.add(parent);
-      if (owner && first) await chownChain(first, parent, owner);
-    }
-    await fs.writeFile(target, file.content, { flag: 'wx', mode: 0o644 });
-    if (owner) await fs.chown(target, owner.uid, owner.gid);
-  }
-}
-
-// Gives every directory from `first` (the first one mkdir created) down to `last` to the owner.
-async function chownChain(first: string, last: string, owner: { uid: number; gid: number }): Promise<void> {
-  for (let dir = last; dir.length >= first.length; dir = path.dirname(dir)) {
-    await fs.chown(dir, owner.uid, owner.gid);
-  }
+  for (const file of files) await writeWorkspaceFile(workspaceDir, file.path, file.content, owner);
 }

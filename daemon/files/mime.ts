@@ -31,3 +31,8 @@ function looksLikeText(content: Uint8Array): boolean {
     return false;
   }
 }
+
+// The MIME type from a file name alone (listings, where reading every file would be too slow).
+export function lookupMimeType(filePath: string): string {
+  return lookup(filePath) || 'application/octet-stream';
+}

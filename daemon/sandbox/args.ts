@@ -5,6 +5,8 @@
 export const SANDBOX_PATHS = Object.freeze({
   workspace: '/workspace',
   runtimes: '/runbox',
+  /** Packages installed at runtime (read-only): python/ is on sys.path, node/node_modules is linked at /node_modules. */
+  packages: '/runbox/packages',
   bridgeSocket: '/run/runbox/bridge.sock',
   tmp: '/tmp',
   matplotlibConfig: '/tmp/matplotlib',
@@ -29,6 +31,8 @@ export interface SandboxArgsInput {
   readonly workspaceDir: string;
   /** Host path of this execution's bridge socket. */
   readonly bridgeSocket: string;
+  /** Host directory of the packages installed for this execution or its session, bound read-only. */
+  readonly packagesDir?: string;
   /** Host directory with the preludes and the synthetic /etc files (passwd, group, hosts). */
   readonly runtimeDir: string;
   /** Extra host paths bound read-only at the same place (a Python venv, a Node install outside /usr). */
@@ -82,6 +86,10 @@ export function buildSandboxArgs(input: SandboxArgsInput): string[] {
     '--ro-bind', `${input.runtimeDir}/node`, `${SANDBOX_PATHS.runtimes}/node`,
   );
   for (const [hostPath, sandboxPath] of input.readOnlyFiles) args.push('--ro-bind', hostPath, sandboxPath);
+  if (input.packagesDir) {
+    // A link, not a bind of node_modules itself: an install swaps that directory for a new one, which the link finds.
+    args.push('--ro-bind', input.packagesDir, SANDBOX_PATHS.packages, '--symlink', `${SANDBOX_PATHS.packages}/node/node_modules`, '/node_modules');
+  }
   args.push(
     '--bind', input.workspaceDir, SANDBOX_PATHS.workspace,
     '--ro-bind', input.bridgeSocket, SANDBOX_PATHS.bridgeSocket,
@@ -103,6 +111,8 @@ export interface SandboxEnvInput {
   readonly bridgeToken: string;
   /** HOME and TMPDIR: /tmp in a sandbox, a private directory without one. */
   readonly tmpDir: string;
+  /** Where installed packages appear (python/, node/node_modules), if anywhere. */
+  readonly packagesDir?: string;
 }
 
 // The environment of sandboxed code, built from scratch: no variable of the daemon's reaches it.
@@ -117,5 +127,6 @@ export function buildSandboxEnv(input: SandboxEnvInput): Record<string, string> 
     MPLCONFIGDIR: `${input.tmpDir}/matplotlib`,
     RUNBOX_BRIDGE_SOCKET: input.bridgeSocket,
     RUNBOX_BRIDGE_TOKEN: input.bridgeToken,
+    ...(input.packagesDir ? { RUNBOX_PACKAGES: input.packagesDir } : {}),
   };
 }

@@ -39,6 +39,8 @@ export interface LaunchInput {
   readonly privateTmpDir: string;
   readonly socketPath: string;
   readonly token: string;
+  /** Host directory of installed packages (python/, node/) bound read-only into the sandbox. */
+  readonly packagesDir?: string;
   /** Overrides the interpreter command (used to probe versions); in sandbox paths. */
   readonly command?: readonly string[];
 }
@@ -54,6 +56,7 @@ export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnS
     bridgeSocket: sandboxed ? SANDBOX_PATHS.bridgeSocket : input.socketPath,
     bridgeToken: input.token,
     tmpDir: sandboxed ? SANDBOX_PATHS.tmp : input.privateTmpDir,
+    packagesDir: input.packagesDir && (sandboxed ? SANDBOX_PATHS.packages : input.packagesDir),
   });
   const ids = facts.owner ? { uid: facts.owner.uid, gid: facts.owner.gid } : {};
   if (!sandboxed) {
@@ -63,6 +66,7 @@ export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnS
     layout: facts.layout,
     workspaceDir: input.workspaceDir,
     bridgeSocket: input.socketPath,
+    packagesDir: input.packagesDir,
     runtimeDir: facts.runtimeDir,
     readOnlyPaths: outsideUsr([facts.pythonEnv, path.dirname(path.dirname(facts.nodePath))]),
     readOnlyFiles: facts.matplotlibCache.map((file) => [file, `${SANDBOX_PATHS.matplotlibConfig}/${path.basename(file)}`] as const),

@@ -53,6 +53,7 @@ class Execution:
         sys.modules["__main__"] = self.module
         sys.argv = [USER_FILENAME]
         sys.path.insert(0, os.getcwd())
+        _add_packages_to_path()
         if os.path.lexists(USER_FILENAME):  # linecache would read that file for the code's lines otherwise
             _register_source(self.source)
         try:
@@ -227,3 +228,16 @@ def _write_stderr(text):
         sys.stderr.write(text)
     except Exception:
         os.write(2, text.encode("utf-8", "backslashreplace"))
+
+
+# Packages installed at runtime (install_package) come before the environment's own site-packages, so a version
+# the code asked for wins over the preinstalled one; the standard library still comes first.
+def _add_packages_to_path():
+    packages = os.environ.get("RUNBOX_PACKAGES")
+    if not packages:
+        return
+    target = os.path.join(packages, "python")
+    if target in sys.path:
+        return
+    site = next((i for i, entry in enumerate(sys.path) if entry.endswith("site-packages")), len(sys.path))
+    sys.path.insert(site, target)

@@ -1,0 +1,124 @@
+// /v1/sessions: create, inspect and delete sessions, and their file API (list, upload, download, delete) under
+// /v1/sessions/:id/files. File paths follow the rules of execution files; each file operation takes the
+// session's turn, so it never runs beside the session's code.
+import type http from 'node:http';
+import type { Config } from '../config.js';
+import { WireError } from '../errors.js';
+import { readOutputFile } from '../files/outputs.js';
+import { checkWorkspacePath } from '../files/paths.js';
+import { deleteWorkspacePath, listWorkspaceFiles, writeWorkspaceFile } from '../files/workspace.js';
+import type { SessionManager } from '../sessions/manager.js';
+import { checkJsonDepth, readRawBody } from './body.js';
+import { sendJson } from './respond.js';
+
+/** Most entries a file listing returns. */
+const MAX_LISTED_FILES = 10_000;
+const SESSIONS_PREFIX = '/v1/sessions';
+
+export interface SessionsDeps {
+  readonly config: Config;
+  readonly sessions: SessionManager;
+  readonly owner?: { readonly uid: number; readonly gid: number };
+}
+
+/** A request under /v1/sessions, taken apart (from the raw target: `..` is judged by the path rules, not resolved). */
+export type SessionRoute =
+  | { kind: 'collection' }
+  | { kind: 'session'; id: string }
+  | { kind: 'files'; id: string }
+  | { kind: 'file'; id: string; rawPath: string };
+
+const ALLOWED: Record<SessionRoute['kind'], string> = { collection: 'POST', session: 'GET, DELETE', files: 'GET', file: 'GET, PUT, DELETE' };
+
+// Pure: the session route of a raw request target, or null when it is not under /v1/sessions.
+export function parseSessionRoute(target: string): SessionRoute | null {
+  const pathname = target.split('?')[0];
+  if (pathname === SESSIONS_PREFIX || pathname === `${SESSIONS_PREFIX}/`) return { kind: 'collection' };
+  if (!pathname.startsWith(`${SESSIONS_PREFIX}/`)) return null;
+  const rest = pathname.slice(SESSIONS_PREFIX.length + 1);
+  const slash = rest.indexOf('/');
+  if (slash === -1) return { kind: 'session', id: rest };
+  const id = rest.slice(0, slash);
+  const tail = rest.slice(slash);
+  if (tail === '/files' || tail === '/files/') return { kind: 'files', id };
+  if (tail.startsWith('/files/')) return { kind: 'file', id, rawPath: tail.slice('/files/'.length) };
+  return null;
+}
+
+// The methods a session route answers, for 405s and the Allow header.
+export function allowedMethods(route: SessionRoute): string {
+  return ALLOWED[route.kind];
+}
+
+// Serves one request under /v1/sessions (the route and its method already checked).
+export async function handleSessionRequest(req: http.IncomingMessage, res: http.ServerResponse, route: SessionRoute, deps: SessionsDeps): Promise<void> {
+  const { sessions, config } = deps;
+  if (route.kind === 'collection') {
+    const body = await readRawBody(req, config.maxRequestBytes);
+    const session = await sessions.create(parseOptionalJson(body));
+    return sendJson(res, 201, await sessions.info(session));
+  }
+  const session = sessions.get(route.id);
+  if (route.kind === 'session') {
+    if (req.method === 'DELETE') {
+      await sessions.delete(route.id);
+      return sendJson(res, 200, { id: route.id, deleted: true });
+    }
+    return sendJson(res, 200, await sessions.info(session));
+  }
+  if (route.kind === 'files') {
+    const listing = await session.exclusive(() => listWorkspaceFiles(session.workspaceDir, MAX_LISTED_FILES));
+    return sendJson(res, 200, listing);
+  }
+  const filePath = decodeFilePath(route.rawPath);
+  if (req.method === 'PUT') {
+    const content = await readRawBody(req, config.maxFileBytes, 'maxFileBytes');
+    await session.exclusive(() => writeWorkspaceFile(session.workspaceDir, filePath, content, deps.owner));
+    return sendJson(res, 201, { path: filePath, size: content.length });
+  }
+  if (req.method === 'DELETE') {
+    await session.exclusive(() => deleteWorkspacePath(session.workspaceDir, filePath));
+    return sendJson(res, 200, { path: filePath, deleted: true });
+  }
+  const file = await session.exclusive(() => readOutputFile(session.workspaceDir, filePath, config.maxFileBytes, config.maxFileBytes));
+  if ('message' in file) {
+    const missing = /does not exist/.test(file.message);
+    throw new WireError(missing ? 'file_not_found' : 'invalid_path', `${filePath}: ${file.message.replace(/^refused: /, '')}`);
+  }
+  res.writeHead(200, { 'content-type': file.mimeType, 'content-length': file.size, 'content-disposition': contentDisposition(filePath) });
+  res.end(file.content);
+}
+
+// Decodes the percent-encoded file path of a request and checks it like an execution file path.
+function decodeFilePath(raw: string): string {
+  let decoded: string;
+  try {
+    decoded = raw.split('/').map((segment) => decodeURIComponent(segment)).join('/');
+  } catch {
+    throw new WireError('invalid_path', `file path ${JSON.stringify(raw.slice(0, 200))} is not valid percent-encoding`);
+  }
+  const checked = checkWorkspacePath(decoded);
+  if (!checked.ok) throw new WireError('invalid_path', `file path ${JSON.stringify(decoded.slice(0, 200))} ${checked.message}`);
+  return checked.path;
+}
+
+// An empty body means no options; anything else must be a JSON object.
+function parseOptionalJson(body: Buffer): unknown {
+  const text = body.toString('utf8');
+  if (text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new WireError('invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  checkJsonDepth(value, 'the body');
+  return value;
+}
+
+// A download's file name, ASCII-safe (RFC 6266 with an RFC 5987 UTF-8 form).
+function contentDisposition(filePath: string): string {
+  const name = filePath.slice(filePath.lastIndexOf('/') + 1);
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}

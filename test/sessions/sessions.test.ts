@@ -1,0 +1,260 @@
+// Sessions against a real daemon: files persist across executions (HTTP and WebSocket), executions of one
+// session run one at a time while sessions run in parallel, strict ids, TTL expiry, DELETE, quotas, and the file
+// API with its path rules (symlinks planted by the code are never followed).
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { postExecution, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { RawClient } from '../helpers/ws-client.js';
+
+const MiB = 1024 * 1024;
+const cannotMount = process.getuid?.() === 0 ? false : 'session quotas are tmpfs limits, which need a daemon that may mount (root)';
+
+let d: TestDaemon;
+before(async () => {
+  d = await startDaemon({ workspaceBytes: 8 * MiB, workspaceFiles: 200, maxSessions: 5 });
+});
+after(() => d.close());
+
+// A request sent with node:http, which (unlike fetch) sends the target as written: `%2e%2e` and `..` reach the
+// daemon instead of being resolved by the client.
+async function api(method: string, route: string, body?: unknown): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
+  const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  const { port } = new URL(d.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: route, headers: payload ? { 'content-length': payload.length } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const json = (res.headers['content-type'] ?? '').startsWith('application/json');
+        resolve({ status: res.statusCode ?? 0, body: json ? JSON.parse(raw.toString('utf8')) : raw, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function createSession(options: object = {}): Promise<string> {
+  const created = await api('POST', '/v1/sessions', options);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.match(created.body.id, /^ses_[a-z2-7]{26}$/);
+  return created.body.id;
+}
+
+describe('sessions', () => {
+  test('a file written by one execution is there for the next, over HTTP and WebSocket; each gets a fresh sandbox', async () => {
+    const id = await createSession({ runtime: 'python' });
+    try {
+      const first = await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'import os\nopen("data.csv", "w").write("a,b\\n1,2\\n")\nset_result(os.getpid())' });
+      assert.equal(first.body.status, 'ok', JSON.stringify(first.body));
+      const second = await postExecution(d.url, { runtime: 'node', sessionId: id, code: "const fs = require('node:fs'); return fs.readFileSync('data.csv', 'utf8')" });
+      assert.equal(second.body.result, 'a,b\n1,2\n');
+      const client = await RawClient.connect(d.wsUrl);
+      try {
+        const third = await client.execute({ id: 'w', runtime: 'python', sessionId: id, code: 'import os\nset_result({"files": sorted(os.listdir(".")), "tmp": os.listdir("/tmp")})' });
+        assert.deepEqual(third.result.files, ['data.csv']);
+      } finally {
+        client.close();
+      }
+      // Outside a session, nothing of it is visible.
+      const other = await postExecution(d.url, { runtime: 'python', code: 'import os\nset_result(os.listdir("."))' });
+      assert.deepEqual(other.body.result, []);
+    } finally {
+      await api('DELETE', `/v1/sessions/${id}`);
+    }
+  });
+
+  test('executions of one session run one at a time, in order; two sessions run in parallel', { timeout: 60_000 }, async () => {
+    const [a, b] = [await createSession(), await createSession()];
+    try {
+      const code = (label: string) => `import time, json\nstart = time.time()\ntime.sleep(0.6)\nopen("log", "a").write("${label}\\n")\nset_result({"start": start, "end": time.time()})`;
+      const runs = await Promise.all([
+        postExecution(d.url, { runtime: 'python', sessionId: a, code: code('a1') }),
+        postExecution(d.url, { runtime: 'python', sessionId: a, code: code('a2') }),
+        postExecution(d.url, { runtime: 'python', sessionId: a, code: code('a3') }),
+        postExecution(d.url, { runtime: 'python', sessionId: b, code: code('b1') }),
+      ]);
+      for (const run of runs) assert.equal(run.body.status, 'ok', JSON.stringify(run.body));
+      const [a1, a2, a3, b1] = runs.map((run) => run.body.result);
+      assert.ok(a2.start >= a1.end && a3.start >= a2.end, 'one at a time, in the order they came');
+      assert.ok(b1.start < a1.end || b1.start < a2.end, 'another session does not wait for this one');
+      const log = await postExecution(d.url, { runtime: 'python', sessionId: a, code: 'set_result(open("log").read())' });
+      assert.equal(log.body.result, 'a1\na2\na3\n');
+    } finally {
+      await Promise.all([api('DELETE', `/v1/sessions/${a}`), api('DELETE', `/v1/sessions/${b}`)]);
+    }
+  });
+
+  test('unknown, malformed and deleted ids are 404 session_not_found, never paths', async () => {
+    const id = await createSession();
+    assert.equal((await api('DELETE', `/v1/sessions/${id}`)).status, 200);
+    for (const bad of [id, 'ses_aaaaaaaaaaaaaaaaaaaaaaaaaa', '..', '%2e%2e', 'x'.repeat(500)]) {
+      const info = await api('GET', `/v1/sessions/${bad}`);
+      assert.equal(info.status, 404, `${bad}: ${JSON.stringify(info.body)}`);
+      assert.equal(info.body.error.code, 'session_not_found');
+    }
+    const traversal = await api('GET', '/v1/sessions/ses_../../etc/files');
+    assert.equal(traversal.status, 404, 'no route, and nothing looked up on disk');
+    const run = await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'pass' });
+    assert.equal(run.status, 404);
+    assert.equal(run.body.error.code, 'session_not_found');
+    assert.match(run.body.error.message, /expired, or was deleted/);
+    const wrongType = await postExecution(d.url, { runtime: 'python', sessionId: 42, code: 'pass' });
+    assert.equal(wrongType.status, 400);
+  });
+
+  test('a session expires after its idle TTL and everything it owned is removed', { timeout: 30_000 }, async () => {
+    const id = await createSession({ ttlMs: 1500 });
+    await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'open("keep", "w").write("x")' });
+    const dir = path.join(d.workDir, 'sessions', id);
+    await fs.access(dir);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal((await api('GET', `/v1/sessions/${id}`)).status, 404);
+    await assert.rejects(fs.access(dir), 'its directory is gone');
+  });
+
+  test('a busy session does not expire under its execution; DELETE cancels what runs and removes it', { timeout: 30_000 }, async () => {
+    const id = await createSession({ ttlMs: 1000 });
+    const long = await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'import time\ntime.sleep(2)\nset_result("survived")' });
+    assert.equal(long.body.result, 'survived', 'still alive past its TTL while busy');
+    const running = postExecution(d.url, { runtime: 'python', sessionId: id, code: 'import time\ntime.sleep(30)' });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const deleted = await api('DELETE', `/v1/sessions/${id}`);
+    assert.equal(deleted.status, 200);
+    assert.equal((await running).body.status, 'cancelled');
+    assert.equal((await api('GET', `/v1/sessions/${id}`)).status, 404);
+  });
+
+  test('bad session options are refused naming the field; past maxSessions, session_limit', async () => {
+    assert.equal((await api('POST', '/v1/sessions', { ttlMs: -1 })).body.error.code, 'invalid_request');
+    assert.equal((await api('POST', '/v1/sessions', { runtime: 'ruby' })).body.error.code, 'invalid_request');
+    assert.equal((await api('POST', '/v1/sessions', { ttl: 5 })).body.error.code, 'invalid_request');
+    assert.equal((await api('POST', '/v1/sessions', { ttlMs: 10 ** 12 })).body.error.code, 'limit_exceeded');
+    const made: string[] = [];
+    try {
+      for (let i = 0; i < 5; i++) made.push(await createSession());
+      const refused = await api('POST', '/v1/sessions');
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.error.code, 'session_limit');
+    } finally {
+      for (const id of made) await api('DELETE', `/v1/sessions/${id}`);
+    }
+  });
+});
+
+describe('the session file API', () => {
+  let id: string;
+  before(async () => {
+    id = await createSession();
+  });
+  after(() => api('DELETE', `/v1/sessions/${id}`));
+
+  test('PUT, then the code reads it; the code writes, then GET downloads it with its MIME type; list and DELETE', async () => {
+    const put = await api('PUT', `/v1/sessions/${id}/files/in/data.csv`, 'x,y\n1,2\n');
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const run = await postExecution(d.url, {
+      runtime: 'python', sessionId: id,
+      code: 'import os\nos.makedirs("out/a", exist_ok=True)\nopen("out/a/chart.png", "wb").write(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(100))\nset_result(open("in/data.csv").read())',
+    });
+    assert.equal(run.body.result, 'x,y\n1,2\n');
+    const got = await api('GET', `/v1/sessions/${id}/files/out/a/chart.png`);
+    assert.equal(got.status, 200);
+    assert.equal(got.headers['content-type'], 'image/png');
+    assert.match(String(got.headers['content-disposition']), /filename="chart.png"/);
+    assert.equal((got.body as Buffer).length, 108);
+    const listing = await api('GET', `/v1/sessions/${id}/files`);
+    assert.deepEqual(listing.body.files.map((f: any) => [f.path, f.size, f.mimeType]), [['in/data.csv', 8, 'text/csv'], ['out/a/chart.png', 108, 'image/png']]);
+    assert.ok(!Number.isNaN(Date.parse(listing.body.files[0].modified)));
+    assert.equal((await api('DELETE', `/v1/sessions/${id}/files/out`)).status, 200);
+    assert.deepEqual((await api('GET', `/v1/sessions/${id}/files`)).body.files.map((f: any) => f.path), ['in/data.csv']);
+    assert.equal((await api('GET', `/v1/sessions/${id}/files/out/a/chart.png`)).body.error.code, 'file_not_found');
+    // A PUT replaces a file, and the sandbox user can still change it afterwards.
+    await api('PUT', `/v1/sessions/${id}/files/in/data.csv`, 'new');
+    const after = await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'open("in/data.csv", "a").write("!")\nset_result(open("in/data.csv").read())' });
+    assert.equal(after.body.result, 'new!', JSON.stringify(after.body));
+  });
+
+  test('paths are checked like execution files: 400 naming the rule', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['%2e%2e/escape', /\.\./],
+      ['a/%2e%2e/%2e%2e/escape', /\.\./],
+      ['%2Fetc%2Fpasswd', /absolute/],
+      ['/etc/passwd', /absolute/],
+      ['bad%00name', /NUL/],
+      ['back%5Cslash', /backslash/],
+      [`${'n'.repeat(300)}`, /longer than 255/],
+      ['%E0%A4%A', /percent-encoding/],
+    ];
+    for (const [raw, rule] of cases) {
+      const answer = await api('PUT', `/v1/sessions/${id}/files/${raw}`, 'x');
+      assert.equal(answer.status, 400, `${raw}: ${JSON.stringify(answer.body)}`);
+      assert.equal(answer.body.error.code, 'invalid_path');
+      assert.match(answer.body.error.message, rule, raw);
+    }
+  });
+
+  test('links the code plants are never followed by the file API or by input files', async () => {
+    const plant = await postExecution(d.url, {
+      runtime: 'python', sessionId: id,
+      code: 'import os\nos.symlink("/etc/passwd", "passwd")\nos.symlink("/etc", "etc")\nos.link("in/data.csv", "hard") if os.path.exists("in/data.csv") else None\nset_result(True)',
+    });
+    assert.equal(plant.body.status, 'ok', JSON.stringify(plant.body));
+    const read = await api('GET', `/v1/sessions/${id}/files/passwd`);
+    assert.equal(read.status, 400);
+    assert.match(read.body.error.message, /symlink/);
+    const through = await api('GET', `/v1/sessions/${id}/files/etc/hostname`);
+    assert.equal(through.status, 400);
+    assert.match(through.body.error.message, /etc is a symlink/);
+    const write = await api('PUT', `/v1/sessions/${id}/files/etc/evil`, 'x');
+    assert.equal(write.status, 400);
+    assert.match(write.body.error.message, /etc is a symlink/);
+    // Replacing the link itself is fine: the link goes, a file takes its place; /etc/passwd is untouched.
+    const before = await fs.readFile('/etc/passwd', 'utf8');
+    assert.equal((await api('PUT', `/v1/sessions/${id}/files/passwd`, 'mine')).status, 201);
+    assert.equal(await fs.readFile('/etc/passwd', 'utf8'), before);
+    const input = await postExecution(d.url, { runtime: 'python', sessionId: id, files: [{ path: 'etc/x', content: Buffer.from('x').toString('base64') }], code: 'pass' });
+    assert.equal(input.status, 400, JSON.stringify(input.body));
+    assert.equal(input.body.error.code, 'invalid_path');
+    const listing = await api('GET', `/v1/sessions/${id}/files`);
+    assert.ok(!listing.body.files.some((f: any) => f.path.startsWith('etc/')), 'listings do not descend into links');
+    assert.equal((await api('DELETE', `/v1/sessions/${id}/files/etc`)).status, 200, 'deleting a link removes the link');
+    await fs.access('/etc/hostname');
+  });
+
+  test('uploads over maxFileBytes are 413; missing files 404', async () => {
+    assert.equal((await api('GET', `/v1/sessions/${id}/files/nothing-here`)).body.error.code, 'file_not_found');
+    assert.equal((await api('DELETE', `/v1/sessions/${id}/files/nothing-here`)).body.error.code, 'file_not_found');
+    const big = await api('PUT', `/v1/sessions/${id}/files/big.bin`, Buffer.alloc(d.config.maxFileBytes + 1));
+    assert.equal(big.status, 413);
+  });
+});
+
+describe('session quotas', { skip: cannotMount }, () => {
+  test('uploads past workspaceBytes get 507 quota_exceeded; code past it gets WorkspaceLimit; the session lives on', async () => {
+    const id = await createSession();
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await api('PUT', `/v1/sessions/${id}/files/f${i}.bin`, Buffer.alloc(2 * MiB))).status, 201);
+      const full = await api('PUT', `/v1/sessions/${id}/files/f3.bin`, Buffer.alloc(3 * MiB));
+      assert.equal(full.status, 507, JSON.stringify(full.body));
+      assert.equal(full.body.error.code, 'quota_exceeded');
+      assert.ok(!(await api('GET', `/v1/sessions/${id}/files`)).body.files.some((f: any) => f.path === 'f3.bin'), 'no partial file is left');
+      const run = await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'open("more.bin", "wb").write(bytes(4 * 1024 * 1024))' });
+      assert.equal(run.body.status, 'error');
+      assert.equal(run.body.error.type, 'WorkspaceLimit');
+      const info = await api('GET', `/v1/sessions/${id}`);
+      assert.equal(info.body.workspace.maxBytes, 8 * MiB);
+      assert.ok(info.body.workspace.usedBytes >= 6 * MiB, JSON.stringify(info.body));
+      const files = await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'import os\nfor i in range(1000):\n    open(f"n{i}", "w").close()' });
+      assert.equal(files.body.error.type, 'WorkspaceLimit');
+      assert.match(files.body.error.message, /workspaceFiles \(200/);
+      await api('DELETE', `/v1/sessions/${id}/files/f0.bin`);
+      assert.equal((await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'set_result("fine")' })).body.result, 'fine');
+    } finally {
+      await api('DELETE', `/v1/sessions/${id}`);
+    }
+  });
+});
