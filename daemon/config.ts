@@ -3,6 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultUvPath } from './packages/installer.js';
 
 export interface Config {
   /** Address to listen on. @default '127.0.0.1' */
@@ -81,6 +82,24 @@ export interface Config {
   readonly maxSessionTtlMs: number;
   /** Sessions that may exist at once; past it, creating one is refused (session_limit). @default 100 */
   readonly maxSessions: number;
+  /** PEP 503 index Python installs use. @default 'https://pypi.org/simple' */
+  readonly pythonIndexUrl: string;
+  /** npm registry Node installs use. @default 'https://registry.npmjs.org/' */
+  readonly npmRegistryUrl: string;
+  /** Package names code may install (empty allows every name not denied). @default [] */
+  readonly packageAllow: readonly string[];
+  /** Package names code may never install (wins over the allowlist). @default [] */
+  readonly packageDeny: readonly string[];
+  /** Longest one install may take. @default 120000 */
+  readonly installTimeoutMs: number;
+  /** Largest the packages directory of a session (or execution) may grow, per runtime. @default 536870912 */
+  readonly maxPackageBytes: number;
+  /** uv, for Python installs ('' uses pip). @default the tools venv of scripts/setup.sh */
+  readonly uvPath: string;
+  /** npm, for Node installs. @default 'npm' next to the daemon's node */
+  readonly npmPath: string;
+  /** Download cache shared by every install. @default '<workDir>/package-cache' */
+  readonly packageCacheDir: string;
   /** pino log level. @default 'info' */
   readonly logLevel: string;
 }
@@ -130,6 +149,25 @@ const moduleList: Parse = (raw) => {
   return Object.freeze(modules);
 };
 
+const httpUrl: Parse = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('expected an http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an http(s) URL');
+  return raw;
+};
+
+// Package names for the allow and deny lists (compared normalized per runtime when an install is checked).
+const nameList: Parse = (raw) => {
+  const names = raw.split(',').map((n) => n.trim()).filter(Boolean);
+  const bad = names.find((n) => !/^(@[a-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/.test(n));
+  if (bad) throw new Error(`expected comma-separated package names, ${JSON.stringify(bad)} is not one`);
+  return Object.freeze(names);
+};
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 const MiB = 1024 * 1024;
 
@@ -176,6 +214,15 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'sessionTtlMs', env: 'RUNBOX_SESSION_TTL_MS', flag: 'session-ttl-ms', default: () => 30 * 60_000, parse: integer(1000), describe: 'idle time after which a session is removed' },
   { name: 'maxSessionTtlMs', env: 'RUNBOX_MAX_SESSION_TTL_MS', flag: 'max-session-ttl-ms', default: () => 24 * 3_600_000, parse: integer(1000), describe: 'largest idle TTL a session may ask for' },
   { name: 'maxSessions', env: 'RUNBOX_MAX_SESSIONS', flag: 'max-sessions', default: () => 100, parse: integer(0), describe: 'sessions that may exist at once' },
+  { name: 'pythonIndexUrl', env: 'RUNBOX_PYTHON_INDEX_URL', flag: 'python-index-url', default: () => 'https://pypi.org/simple', parse: httpUrl, describe: 'PEP 503 index for Python installs' },
+  { name: 'npmRegistryUrl', env: 'RUNBOX_NPM_REGISTRY_URL', flag: 'npm-registry-url', default: () => 'https://registry.npmjs.org/', parse: httpUrl, describe: 'npm registry for Node installs' },
+  { name: 'packageAllow', env: 'RUNBOX_PACKAGE_ALLOW', flag: 'package-allow', default: () => Object.freeze([]), parse: nameList, describe: 'comma-separated package names code may install ("" allows all not denied)' },
+  { name: 'packageDeny', env: 'RUNBOX_PACKAGE_DENY', flag: 'package-deny', default: () => Object.freeze([]), parse: nameList, describe: 'comma-separated package names code may never install' },
+  { name: 'installTimeoutMs', env: 'RUNBOX_INSTALL_TIMEOUT_MS', flag: 'install-timeout-ms', default: () => 120_000, parse: integer(1000), describe: 'longest one package install may take' },
+  { name: 'maxPackageBytes', env: 'RUNBOX_MAX_PACKAGE_BYTES', flag: 'max-package-bytes', default: () => 512 * MiB, parse: integer(MiB), describe: 'largest packages directory per session and runtime' },
+  { name: 'uvPath', env: 'RUNBOX_UV', flag: 'uv', default: () => defaultUvPath(), parse: text, describe: 'uv binary for Python installs ("" uses pip)' },
+  { name: 'npmPath', env: 'RUNBOX_NPM', flag: 'npm', default: () => path.join(path.dirname(process.execPath), 'npm'), parse: absolutePath, describe: 'npm binary for Node installs' },
+  { name: 'packageCacheDir', env: 'RUNBOX_PACKAGE_CACHE_DIR', flag: 'package-cache-dir', default: () => '', parse: absolutePath, describe: 'download cache shared by installs ("" is <work-dir>/package-cache)' },
   { name: 'logLevel', env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' },
 ];
 

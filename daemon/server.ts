@@ -14,6 +14,7 @@ import { handleHealth, handleRuntimes } from './api/health.js';
 import { rawErrorResponse, sendError, wireErrorOfClientError } from './api/respond.js';
 import { allowedMethods, handleSessionRequest, parseSessionRoute } from './api/sessions.js';
 import { handleWsConnection, WS_DEFAULTS, type WsLimits } from './api/ws.js';
+import { PackageService } from './packages/service.js';
 import { SessionManager } from './sessions/manager.js';
 import { ExecutionService } from './executions/service.js';
 import { claimWorkDir, sweepLeftovers, WorkDirInUseError, type WorkDirClaim } from './executions/work-dir.js';
@@ -123,7 +124,8 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
     else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
   }
   const sessions = new SessionManager(config, { owner: facts.owner, workspaceSize: facts.workspaceSize ?? null }, logger);
-  const service = new ExecutionService({ config, facts, logger, cgroups }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
+  const packages = new PackageService(config, facts.owner);
+  const service = new ExecutionService({ config, facts, logger, cgroups, packages }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
   const state = { runtimes, closing: false, sandboxed: facts.bwrapPath !== null };
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes, perMessageDeflate: false });
   let connectionSeq = 0;

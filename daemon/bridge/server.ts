@@ -1,5 +1,7 @@
 // The daemon's end of one execution's bridge: a WebSocket server on a Unix socket that only that sandbox can
-// reach, accepting exactly one connection that presents the execution's token.
+// reach, accepting exactly one main connection that presents the execution's token. Once it is there, a few
+// short-lived side connections (/bridge/side, same token) may carry tool calls whose caller blocks a thread
+// that owns the main connection (Node's synchronous installPackage); their answers go back the way they came.
 import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -23,8 +25,15 @@ export interface BridgeOptions {
   owner?: { uid: number; gid: number };
 }
 
+/** Side connections open at once, at most. */
+export const MAX_SIDE_CONNECTIONS = 4;
+/** Call ids from side connection n are relabelled `side<n>:<callId>` (never a main connection's ids, which are digits). */
+const SIDE_CALL_ID = /^side(\d+):(.*)$/s;
+
 export class Bridge {
   private socket: WebSocket | null = null;
+  private readonly sides = new Map<number, WebSocket>();
+  private sideSeq = 0;
   private readonly queued: string[] = [];
   private closed = false;
 
@@ -54,6 +63,11 @@ export class Bridge {
   // Sends a message to the prelude, or queues it until the prelude connects (so code can wait for a sandbox).
   send(message: BridgeOutbound): void {
     if (this.closed) return;
+    const side = message.type === 'tool_result' ? SIDE_CALL_ID.exec(message.callId) : null;
+    if (side) {
+      this.sides.get(Number(side[1]))?.send(JSON.stringify({ ...message, callId: side[2] }));
+      return;
+    }
     const text = JSON.stringify(message);
     if (this.socket) this.socket.send(text);
     else this.queued.push(text);
@@ -64,12 +78,18 @@ export class Bridge {
     if (this.closed) return;
     this.closed = true;
     this.socket?.terminate();
+    for (const side of this.sides.values()) side.terminate();
     this.wss.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  // Accepts the first upgrade that carries the right token on /bridge; everything else gets 401 and is closed.
+  // Accepts the first upgrade that carries the right token on /bridge, and side connections after it;
+  // everything else gets 401 and is closed.
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (req.url === '/bridge/side' && this.socket && !this.closed && this.sides.size < MAX_SIDE_CONNECTIONS && this.tokenMatches(req.headers.authorization)) {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptSide(ws));
+      return;
+    }
     if (this.closed || this.socket || req.url !== '/bridge' || !this.tokenMatches(req.headers.authorization)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -91,6 +111,21 @@ export class Bridge {
       });
       for (const text of this.queued.splice(0)) ws.send(text);
       this.handlers.onConnect();
+    });
+  }
+
+  // A side connection: only tool calls, relabelled so their answers find their way back here.
+  private acceptSide(ws: WebSocket): void {
+    if (this.closed) return void ws.terminate();
+    const n = ++this.sideSeq;
+    this.sides.set(n, ws);
+    ws.on('close', () => this.sides.delete(n));
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data, isBinary) => {
+      const parsed = parseBridgeMessage(data as Buffer, isBinary);
+      if ('problem' in parsed) return this.handlers.onProtocolError(`side connection: ${parsed.problem}`);
+      if (parsed.message.type !== 'tool_call') return this.handlers.onProtocolError('side connection: only tool calls may be sent on it');
+      this.handlers.onMessage({ ...parsed.message, callId: `side${n}:${parsed.message.callId}` });
     });
   }
 

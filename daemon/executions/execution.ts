@@ -9,12 +9,19 @@ import { ToolCallError, type ToolHost } from '../bridge/tools.js';
 import { writeInputFiles } from '../files/inputs.js';
 import { collectOutputFiles, type FileError, type OutputFile } from '../files/outputs.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
+import { describeInstallFailure, INSTALL_TOOL, type PackageService } from '../packages/service.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
 import { decideOutcome, encodeFiles, type ExecutionResult, type KillReason } from './result.js';
 import { SandboxInstance, type SandboxContext, type SessionBinding } from './sandbox-instance.js';
 
-export type ExecutionContext = SandboxContext;
+export interface ExecutionContext extends SandboxContext {
+  /** Installs packages for install_package/installPackage; null or left out refuses them. */
+  readonly packages?: PackageService | null;
+}
+
+/** Installs one execution may ask for (each may name up to 32 packages). */
+const MAX_INSTALLS_PER_EXECUTION = 32;
 
 /** The CPU-time check runs at least this often while code runs, and at most this often. */
 const MAX_CPU_CHECK_MS = 250;
@@ -43,6 +50,9 @@ export class Execution {
   private done: Extract<BridgeInbound, { type: 'done' }> | null = null;
   private bridgeProblem: string | null = null;
   private toolCalls = 0;
+  private installs = 0;
+  /** Aborted when the execution stops: an install still running is killed. */
+  private readonly stopped = new AbortController();
   /** Milliseconds from the start to each phase, for the log. */
   private readonly phases: Record<string, number> = {};
   private startedAt = 0;
@@ -202,6 +212,7 @@ export class Execution {
   private stop(reason: KillReason): void {
     if (this.killReason !== null) return;
     this.killReason = reason;
+    this.stopped.abort(new Error(`the execution was stopped (${reason})`));
     this.log.info({ reason }, 'stopping execution');
     this.sandbox?.kill();
   }
@@ -213,6 +224,7 @@ export class Execution {
       this.mark('done');
       return;
     }
+    if (message.name === INSTALL_TOOL) return this.install(sandbox, message);
     this.toolCalls += 1;
     const { callId, name, args } = message;
     const refusal = this.refuseToolCall(message);
@@ -225,6 +237,31 @@ export class Execution {
         sandbox.send({ type: 'tool_result', callId, error: { code: failure.code, message: failure.message } });
       },
     ).catch((error: unknown) => this.log.error({ err: error }, 'could not answer a tool call'));
+  }
+
+  // Installs packages for the code (outside the sandbox, into its session's or its own packages directory) and
+  // answers the call; a refusal or failure goes back as the call's error, which the code raises.
+  private install(sandbox: SandboxInstance, call: Extract<BridgeInbound, { type: 'tool_call' }>): void {
+    this.installs += 1;
+    const { packages } = this.context;
+    const refuse = (code: string, message: string) => sandbox.send({ type: 'tool_result', callId: call.callId, error: { code, message } });
+    if (!packages) return refuse('install_failed', 'this daemon does not install packages');
+    if (this.installs > MAX_INSTALLS_PER_EXECUTION) {
+      return refuse('limit_exceeded', `install limit reached: an execution may ask for ${MAX_INSTALLS_PER_EXECUTION} installs (each of up to 32 packages)`);
+    }
+    const started = performance.now();
+    packages.install(sandbox.runtime, sandbox.packagesDir, call.args, this.stopped.signal).then(
+      (answer) => {
+        this.log.info({ installed: answer.installed, installer: answer.installer, durationMs: answer.durationMs }, 'packages installed');
+        sandbox.send({ type: 'tool_result', callId: call.callId, result: answer });
+      },
+      (error: unknown) => {
+        const failure = describeInstallFailure(error);
+        if (failure.message.startsWith('the install failed inside')) this.log.error({ err: error }, 'package install failed unexpectedly');
+        else this.log.info({ code: failure.code, ms: Math.round(performance.now() - started) }, 'package install refused or failed');
+        refuse(failure.code, failure.message);
+      },
+    ).catch((error: unknown) => this.log.error({ err: error }, 'could not answer an install'));
   }
 
   // Why a tool call may not go to the client (a limit, an undeclared tool), or null when it may.

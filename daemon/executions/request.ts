@@ -5,6 +5,7 @@ import { WireError } from '../errors.js';
 import type { ToolDeclaration } from '../bridge/messages.js';
 import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
+import { RESERVED_TOOL_PREFIX } from '../packages/service.js';
 import { describe } from './describe.js';
 import { resolveLimits, type ExecutionLimits, type LowerableLimit } from './limits.js';
 
@@ -92,6 +93,7 @@ function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
     if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
       throw new WireError('invalid_request', `${where}.name: expected 1-64 characters of [A-Za-z0-9_.-] starting with a letter or _, received ${describe(name)}`);
     }
+    if (name.startsWith(RESERVED_TOOL_PREFIX)) throw new WireError('invalid_request', `${where}.name: "${name}" starts with "${RESERVED_TOOL_PREFIX}", which is reserved for the daemon's own tools`);
     if (names.has(name)) throw new WireError('invalid_request', `${where}.name: "${name}" is declared twice`);
     names.add(name);
     if (description !== undefined && typeof description !== 'string') throw new WireError('invalid_request', `${where}.description: expected a string, received ${describe(description)}`);

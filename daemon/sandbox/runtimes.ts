@@ -23,7 +23,9 @@ export function buildRuntimeCommand(runtime: RuntimeName, paths: RuntimePaths): 
     // -I: ignore PYTHON* variables and the user site; -B: no .pyc files in the workspace; -u: unbuffered output.
     return [`${paths.pythonEnv}/bin/python3`, '-I', '-B', '-u', `${paths.runtimesDir}/python/prelude.py`];
   }
-  return [paths.nodePath, `${paths.runtimesDir}/node/prelude.cjs`];
+  // --preserve-symlinks: modules keep the path they were found by. Installed packages sit behind a link that each
+  // install moves to a new tree (daemon/packages/staging.ts); Node's realpath cache would keep the old one.
+  return [paths.nodePath, '--preserve-symlinks', `${paths.runtimesDir}/node/prelude.cjs`];
 }
 
 // The command that prints a runtime's version, used to probe each runtime through a real sandbox at start.

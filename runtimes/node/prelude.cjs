@@ -21,7 +21,9 @@ const OPCODE = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x
 const MAX_HANDSHAKE_BYTES = 16 * 1024;
 const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
 const MAX_DEPTH = 200; // objects and arrays nested deeper are refused with a ResultError, as docs/protocol.md says
-const PRELUDE_GLOBALS = ['callTool', 'callToolsParallel', 'setResult', 'ToolError'];
+const PRELUDE_GLOBALS = ['callTool', 'callToolsParallel', 'setResult', 'ToolError', 'installPackage', 'InstallError'];
+const INSTALL_TOOL = 'runbox.install'; // the daemon's reserved tool that installs packages
+const INSTALL_WORKER_FILENAME = path.join(__dirname, 'install-worker.cjs');
 const RESERVED_WORDS = new Set(
   ('break case catch class const continue debugger default delete do else enum export extends false finally ' +
     'for function if import in instanceof new null return super switch this throw true try typeof var void ' +
@@ -77,7 +79,7 @@ function writeAllSync(fd, data) {
 
 // The WebSocket client end of the bridge, by hand over node:net: Node 20 has no WebSocket client for Unix sockets.
 class Bridge {
-  constructor(socketPath, token, { onConnected, onMessage, onLost }) {
+  constructor(socketPath, token, { onConnected, onMessage, onLost, route = '/bridge' }) {
     this.onMessage = onMessage;
     this.onLost = onLost;
     this.isOpen = false;
@@ -89,7 +91,7 @@ class Bridge {
     this.outgoing = [];
     this.socket = net.connect({ path: socketPath }, () => {
       this.socket.write(
-        'GET /bridge HTTP/1.1\r\nHost: runbox\r\n' +
+        `GET ${route} HTTP/1.1\r\nHost: runbox\r\n` +
           `Authorization: Bearer ${token}\r\n` +
           'Upgrade: websocket\r\nConnection: Upgrade\r\n' +
           `Sec-WebSocket-Key: ${WS_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
@@ -459,6 +461,15 @@ class ToolError extends Error {
 }
 ToolError.prototype.name = 'ToolError';
 
+// installPackage's failure; message is the daemon's or the installer's, code says which kind (install_failed…).
+class InstallError extends Error {
+  constructor(message, { code } = {}) {
+    super(message);
+    if (code !== undefined) this.code = code;
+  }
+}
+InstallError.prototype.name = 'InstallError';
+
 // Binds a tool function's arguments: one plain object of declared names is the arguments object, else positional.
 function bindToolArguments(toolName, parameterNames, args) {
   let count = args.length;
@@ -551,10 +562,13 @@ class Execution {
     this.filename = path.join(process.cwd(), MAIN_BASENAME);
     this.userModule = null;
     this.bridge = null;
+    this.bridgeAddress = null;
+    this.lastInstallId = 0;
   }
 
   // Opens the bridge; the daemon answers the handshake with `run`.
   connect(socketPath, token) {
+    this.bridgeAddress = { socketPath, token };
     this.bridge = new Bridge(socketPath, token, {
       onConnected: () => this.prepare(),
       onMessage: (message) => this.onMessage(message),
@@ -625,6 +639,36 @@ class Execution {
       execution.setResult(value, files);
     });
     defineGlobal('ToolError', ToolError);
+    defineGlobal('installPackage', function installPackage(...packages) {
+      return execution.installPackage(packages.flat());
+    });
+    defineGlobal('InstallError', InstallError);
+  }
+
+  // installPackage('cheerio', 'lodash@4'): blocks until the daemon has installed them (so `require` works on the
+  // next line), then returns a promise of the answer for code that awaits it; a failure throws InstallError.
+  // The main thread cannot read its own bridge while it blocks, so a worker thread asks on a side connection
+  // and wakes it through shared memory.
+  installPackage(packages) {
+    const { Worker, MessageChannel, receiveMessageOnPort } = require('node:worker_threads');
+    const wake = new Int32Array(new SharedArrayBuffer(4));
+    const { port1, port2 } = new MessageChannel();
+    const callId = `install-${++this.lastInstallId}`;
+    const worker = new Worker(INSTALL_WORKER_FILENAME, {
+      workerData: { ...this.bridgeAddress, callId, name: INSTALL_TOOL, args: { packages }, port: port2, wake },
+      transferList: [port2],
+      stdout: true,
+      stderr: true,
+    });
+    Atomics.wait(wake, 0, 0);
+    const answer = receiveMessageOnPort(port1)?.message ?? { error: { code: 'install_failed', message: 'the install worker ended without an answer' } };
+    port1.close();
+    void worker.terminate();
+    const { result, error } = answer;
+    if (error !== undefined && error !== null) {
+      throw new InstallError(String(error.message ?? 'the install failed'), { code: typeof error.code === 'string' ? error.code : undefined });
+    }
+    return Promise.resolve(result ?? null);
   }
 
   // Defines one async function per tool whose name is a usable identifier that shadows nothing.
@@ -792,6 +836,7 @@ function main() {
   const token = process.env.RUNBOX_BRIDGE_TOKEN;
   delete process.env.RUNBOX_BRIDGE_SOCKET;
   delete process.env.RUNBOX_BRIDGE_TOKEN;
+  delete process.env.RUNBOX_PACKAGES; // installed packages are found through /node_modules
   const exitProcess = process.exit.bind(process);
   if (!socketPath || !token || /[\r\n]/.test(token)) {
     process.stderr.write('runbox: RUNBOX_BRIDGE_SOCKET and RUNBOX_BRIDGE_TOKEN must be set by the daemon\n');
@@ -806,4 +851,5 @@ function main() {
   process.on('unhandledRejection', (reason) => execution.onUncaught(reason, 'unhandledRejection'));
 }
 
-main();
+if (require.main === module) main();
+else module.exports = { Bridge };

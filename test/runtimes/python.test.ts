@@ -356,7 +356,7 @@ describe('tools', () => {
     const { result } = await runWithTools(code);
     ok(result);
     assert.deepEqual(result.result, [
-      ['ToolError', 'call_tool', 'call_tools_parallel', 'echo', 'fail', 'gate', 'get_users', 'set_result', '__doc__'],
+      ['InstallError', 'ToolError', 'call_tool', 'call_tools_parallel', 'echo', 'fail', 'gate', 'get_users', 'install_package', 'set_result', '__doc__'],
       'weird ok', 'keyword ok', 'dunder ok', 'tool ok', true, 'builtin ok',
     ]);
     assert.equal(result.stdout, 'print is still print\n');

@@ -1,12 +1,25 @@
 """What the code sees: the globals the prelude adds (docs/protocol.md, "Inside the sandbox").
 
-call_tool, call_tools_parallel, set_result, ToolError, and one async function per declared tool. They look
+call_tool, call_tools_parallel, set_result, ToolError, install_package, InstallError, and one async function
+per declared tool. They look
 like the code's own (`__module__` is `__main__`), so reprs, help() and pickling behave as for user code.
 """
 
 from .bridge import ToolError
 
-PRELUDE_NAMES = ("call_tool", "call_tools_parallel", "set_result", "ToolError")
+PRELUDE_NAMES = ("call_tool", "call_tools_parallel", "set_result", "ToolError", "install_package", "InstallError")
+INSTALL_TOOL = "runbox.install"  # the daemon's reserved tool that installs packages
+
+
+class InstallError(Exception):
+    """install_package failed: str(error) is the daemon's or the installer's message, .code says which kind
+    (invalid_package, package_not_allowed, install_failed, install_timeout, install_too_large, limit_exceeded)."""
+
+    __module__ = "__main__"
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.code = code
 
 
 # Builds the globals: the four documented names and one async function per usable tool name.
@@ -23,9 +36,25 @@ def build_globals(client, tools, record_result):
         """Sets the result (it wins over a top-level return) and, when given, the workspace files to return."""
         record_result(value, files)
 
+    def install_package(*packages):
+        """Installs packages ("httpx", "rich==13.7.1") for this session, or this execution without one, and makes
+        them importable at once. Blocks until done (the result is also awaitable); raises InstallError."""
+        requested = []
+        for package in packages:
+            requested.extend(package if isinstance(package, (list, tuple)) else [package])
+        try:
+            answer = client.call(INSTALL_TOOL, {"packages": requested})
+        except ToolError as exc:
+            raise InstallError(str(exc), code=exc.code) from None
+        import importlib
+
+        importlib.invalidate_caches()
+        return _awaitable(answer)
+
     names = {name: _as_global(function, name) for name, function in _tool_functions(client, tools).items()}
     names.update(call_tool=_as_global(call_tool), call_tools_parallel=_as_global(call_tools_parallel),
-                 set_result=_as_global(set_result), ToolError=ToolError)
+                 set_result=_as_global(set_result), ToolError=ToolError,
+                 install_package=_as_global(install_package), InstallError=InstallError)
     return names
 
 

@@ -233,7 +233,7 @@ def _write_stderr(text):
 # Packages installed at runtime (install_package) come before the environment's own site-packages, so a version
 # the code asked for wins over the preinstalled one; the standard library still comes first.
 def _add_packages_to_path():
-    packages = os.environ.get("RUNBOX_PACKAGES")
+    packages = os.environ.pop("RUNBOX_PACKAGES", None)
     if not packages:
         return
     target = os.path.join(packages, "python")

@@ -1,0 +1,72 @@
+// The daemon's side of install_package / installPackage: the code's request arrives as a call of the reserved
+// tool INSTALL_TOOL; it is validated (names, allow and deny lists), then installed with the configured index,
+// cache, deadline and size cap into the packages directory of the execution's session (or of the execution).
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { InstallError } from './errors.js';
+import { PackageInstaller, type InstallOutcome } from './installer.js';
+import { checkPolicy, parsePackageSpecs, type PackageRuntime } from './specs.js';
+
+/** The tool name the preludes call to install packages; declared tools may not use the `runbox.` prefix. */
+export const INSTALL_TOOL = 'runbox.install';
+/** Tool names starting with this are the daemon's own. */
+export const RESERVED_TOOL_PREFIX = 'runbox.';
+
+export type PackageConfig = Pick<
+  Config,
+  'workDir' | 'pythonEnv' | 'nodePath' | 'uvPath' | 'npmPath' | 'pythonIndexUrl' | 'npmRegistryUrl' | 'packageAllow' | 'packageDeny' | 'installTimeoutMs' | 'maxPackageBytes' | 'packageCacheDir'
+>;
+
+/** What the code gets back from a successful install. */
+export interface InstallAnswer {
+  installed: InstallOutcome['installed'];
+  installer: InstallOutcome['installer'];
+  durationMs: number;
+}
+
+export class PackageService {
+  private readonly installer = new PackageInstaller();
+
+  constructor(
+    private readonly config: PackageConfig,
+    /** Installers run as this user when the daemon is root (the sandbox user: never root, never the daemon). */
+    private readonly runAs?: { readonly uid: number; readonly gid: number },
+  ) {}
+
+  /** The shared download cache of every installer. */
+  get cacheDir(): string {
+    return this.config.packageCacheDir || path.join(this.config.workDir, 'package-cache');
+  }
+
+  // Installs what the code asked for (the tool call's args: {packages: [...]}) into packagesDir/<runtime>.
+  // Throws InstallError (its code and message go back to the code, which raises them).
+  async install(runtime: PackageRuntime, packagesDir: string, args: unknown, signal?: AbortSignal): Promise<InstallAnswer> {
+    const requested = typeof args === 'object' && args !== null ? (args as Record<string, unknown>).packages : undefined;
+    const specs = parsePackageSpecs(runtime, requested);
+    checkPolicy(specs, { allow: this.config.packageAllow, deny: this.config.packageDeny });
+    const { config } = this;
+    const outcome = await this.installer.install({
+      runtime,
+      specs,
+      targetDir: path.join(packagesDir, runtime),
+      cacheDir: this.cacheDir,
+      pythonBin: path.join(config.pythonEnv, 'bin', 'python3'),
+      uvPath: config.uvPath || null,
+      npmPath: config.npmPath,
+      nodePath: config.nodePath,
+      indexUrl: config.pythonIndexUrl,
+      registryUrl: config.npmRegistryUrl,
+      timeoutMs: config.installTimeoutMs,
+      maxBytes: config.maxPackageBytes,
+      ...(this.runAs ? { runAs: this.runAs } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    return { installed: outcome.installed, installer: outcome.installer, durationMs: outcome.durationMs };
+  }
+}
+
+// The code and message of an install failure as the code should see them.
+export function describeInstallFailure(error: unknown): { code: string; message: string } {
+  if (error instanceof InstallError) return { code: error.code, message: error.message };
+  return { code: 'install_failed', message: 'the install failed inside the daemon (see its log)' };
+}
