@@ -161,7 +161,7 @@ export class Execution {
   // modules it preloaded) is put aside for a fresh one.
   private async acquireSandbox(): Promise<SandboxInstance> {
     const { runtime, limits } = this.request;
-    const warm = this.session ? null : await this.takeWarm(runtime);
+    const warm = await this.takeWarm(runtime);
     if (warm) {
       this.sandbox = warm;
       const applied = await warm.applyLimits(limits);

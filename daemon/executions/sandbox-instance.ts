@@ -54,6 +54,7 @@ export class SandboxInstance {
   private readonly early: Event[] = [];
   private disposed = false;
   private killed = false;
+  private hasExitedFlag = false;
   /** Why the sandbox cannot run code (its processes could not be moved into their cgroup), if so. */
   startProblem: string | null = null;
   /** The counters when the execution's limits were applied: usage is measured from there. */
@@ -76,6 +77,7 @@ export class SandboxInstance {
     readonly session: SessionBinding | null,
   ) {
     this.exited = process.exited;
+    void process.exited.then(() => (this.hasExitedFlag = true));
     this.ready = Promise.race([connected.then(() => this.enterCgroup()), process.exited.then(() => false)]);
     for (const stream of ['stdout', 'stderr'] as const) {
       process[stream].on('data', (chunk: Buffer) => this.emit({ kind: 'output', stream, chunk }));
@@ -179,6 +181,11 @@ export class SandboxInstance {
   async cpuTimeMs(): Promise<number | null> {
     if (!this.cgroup) return null;
     return Math.max(0, (await this.cgroup.readCpuTimeMs()) - this.baseline.cpuTimeMs);
+  }
+
+  /** True once the interpreter has exited (a warm sandbox that died while it waited is of no use). */
+  get hasExited(): boolean {
+    return this.hasExitedFlag;
   }
 
   /** True when the kernel limits this sandbox (it has a cgroup). */

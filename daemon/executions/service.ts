@@ -10,7 +10,9 @@ import { Execution, type ExecutionContext, type ExecutionHooks } from './executi
 import { SlotQueue } from './queue.js';
 import type { ExecutionRequest } from './request.js';
 import type { ExecutionResult } from './result.js';
-import { SandboxInstance } from './sandbox-instance.js';
+import { SandboxInstance, type SessionBinding } from './sandbox-instance.js';
+import type { Session } from '../sessions/session.js';
+import { SessionSandboxes } from './session-warm.js';
 import { WarmPool } from './warm-pool.js';
 import type { SessionManager } from '../sessions/manager.js';
 
@@ -54,6 +56,7 @@ export class ExecutionService {
   private readonly admitted = new Set<Admitted>();
   private readonly slots: SlotQueue;
   private readonly pool: WarmPool;
+  private readonly sessionSandboxes: SessionSandboxes;
   private runEstimateMs = INITIAL_RUN_ESTIMATE_MS;
   private drainState: DrainState | null = null;
 
@@ -69,10 +72,19 @@ export class ExecutionService {
     const preload = config.pythonPreload;
     // More warm sandboxes of one runtime than executions may run at once would only wait and use memory.
     const poolSize = Math.min(config.warmSandboxes, config.maxConcurrent);
-    this.pool = new WarmPool(poolSize, runtimes, (runtime) => SandboxInstance.start(runtime, context), context.logger, (instance) => {
+    const preloadIdle = (instance: SandboxInstance) => {
       if (instance.runtime === 'python' && preload.length > 0) instance.send({ type: 'preload', modules: preload });
-    }, PRELOAD_AFTER_IDLE_MS);
+    };
+    this.pool = new WarmPool(poolSize, runtimes, (runtime) => SandboxInstance.start(runtime, context), context.logger, preloadIdle, PRELOAD_AFTER_IDLE_MS);
     this.pool.fill();
+    // Sessions used lately keep one sandbox ready for their next execution (none when the warm pool is off).
+    const sessionWarmCount = config.warmSandboxes === 0 ? 0 : config.maxConcurrent;
+    this.sessionSandboxes = new SessionSandboxes(sessionWarmCount, (runtime, binding) => SandboxInstance.start(runtime, context, binding), context.logger, preloadIdle, PRELOAD_AFTER_IDLE_MS);
+    const available = new Set(runtimes);
+    sessions?.onCreated((session) => {
+      if (session.runtime && available.has(session.runtime)) this.sessionSandboxes.prepare(session.id, session.runtime, bindingOf(session));
+    });
+    sessions?.onRemoved((session) => this.sessionSandboxes.discard(session.id));
   }
 
   // Admits one execution: it runs now, or waits for a slot. Throws queue_full when too many wait already,
@@ -105,8 +117,9 @@ export class ExecutionService {
           return cancelledBeforeStart(cancelReason ?? 'client', performance.now() - acceptedAt);
         }
         const queuedMs = performance.now() - acceptedAt;
-        const binding = session ? { workspaceDir: session.workspaceDir, packagesDir: session.packagesDir, workspaceMounted: session.workspaceMounted } : null;
-        execution = new Execution(id, request, this.context, hooks, (runtime) => this.pool.take(runtime), binding);
+        const binding = session ? bindingOf(session) : null;
+        const takeWarm = session ? (runtime: RuntimeName) => this.sessionSandboxes.take(session.id, runtime) : (runtime: RuntimeName) => this.pool.take(runtime);
+        execution = new Execution(id, request, this.context, hooks, takeWarm, binding);
         const watchdog = setTimeout(() => {
           this.context.logger.error({ executionId: id, timeoutMs: request.timeoutMs }, 'an execution did not end long after its timeout; its slot is given back');
           ticket.release();
@@ -141,6 +154,7 @@ export class ExecutionService {
       forget?.();
       // The session's next turn starts only once this sandbox is gone: no process of it may touch the workspace.
       turn?.done();
+      if (session && !session.closing && !this.drainState) this.sessionSandboxes.prepare(session.id, request.runtime, bindingOf(session));
     });
     return { id, cancel: () => admitted.cancel('client'), result };
   }
@@ -184,7 +198,7 @@ export class ExecutionService {
   }
 
   private async runDrain(state: DrainState, expired: Promise<void>): Promise<void> {
-    const poolClosed = this.pool.close();
+    const poolClosed = Promise.all([this.pool.close(), this.sessionSandboxes.close()]);
     const all = [...this.admitted];
     const idle = Promise.all(all.map((admitted) => admitted.finished));
     await Promise.race([idle, expired]);
@@ -217,6 +231,11 @@ export class ExecutionService {
   private recordRun(durationMs: number): void {
     this.runEstimateMs = 0.8 * this.runEstimateMs + 0.2 * durationMs;
   }
+}
+
+// The directories a session's sandboxes work in.
+function bindingOf(session: Session): SessionBinding {
+  return { workspaceDir: session.workspaceDir, packagesDir: session.packagesDir, workspaceMounted: session.workspaceMounted };
 }
 
 const SHUTDOWN_CANCEL: CodeError = { type: 'Cancelled', message: 'the daemon shut down before the execution finished (its shutdown grace period, shutdownGraceMs, ran out)', traceback: '' };

@@ -39,6 +39,8 @@ export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly removals = new Set<Promise<void>>();
+  private readonly createdListeners: Array<(session: Session) => void> = [];
+  private readonly removedListeners: Array<(session: Session) => void> = [];
   private closed = false;
 
   constructor(
@@ -49,6 +51,16 @@ export class SessionManager {
 
   private get root(): string {
     return path.join(this.config.workDir, SESSIONS_DIR);
+  }
+
+  // Calls listener with each new session (once its directories exist).
+  onCreated(listener: (session: Session) => void): void {
+    this.createdListeners.push(listener);
+  }
+
+  // Calls listener with each session being removed (its executions are being cancelled).
+  onRemoved(listener: (session: Session) => void): void {
+    this.removedListeners.push(listener);
   }
 
   /** Sessions that exist now. */
@@ -82,6 +94,7 @@ export class SessionManager {
     }
     this.scheduleExpiry(session);
     this.log.info({ sessionId: id, ttlMs, runtime }, 'session created');
+    for (const listener of this.createdListeners) listener(session);
     return session;
   }
 
@@ -165,6 +178,7 @@ export class SessionManager {
     this.sessions.delete(session.id);
     clearTimeout(this.timers.get(session.id));
     this.timers.delete(session.id);
+    for (const listener of this.removedListeners) listener(session);
     const removal = (async () => {
       await session.drain();
       await this.removeFiles(session);

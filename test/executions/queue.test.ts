@@ -44,3 +44,25 @@ test('maxQueued 0 refuses whatever cannot run at once; bad sizes fail at the bou
   assert.throws(() => new SlotQueue(0, 1), /maxConcurrent: expected an integer ≥ 1, received 0/);
   assert.throws(() => new SlotQueue(1, -1), /maxQueued: expected an integer ≥ 0, received -1/);
 });
+
+test('a gated ticket waits without holding a slot, lets eligible ones pass, and gets the next slot once its gate opens', async () => {
+  const queue = new SlotQueue(1, 5);
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const gated = queue.tryEnter(gate)!;
+  assert.deepEqual([queue.activeCount, queue.waitingCount], [0, 1], 'a free slot is not taken while the gate is shut');
+  const plain = queue.tryEnter()!;
+  assert.equal(await settled(plain.granted), true, 'an eligible ticket is not held up behind a gated one');
+  assert.equal(await settled(gated.granted), 'pending');
+  open();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(await settled(gated.granted), 'pending', 'the gate is open but the only slot is taken');
+  plain.release();
+  assert.equal(await settled(gated.granted), true);
+  gated.release();
+  assert.deepEqual([queue.activeCount, queue.waitingCount], [0, 0]);
+  const withdrawn = queue.tryEnter(new Promise<void>(() => undefined))!;
+  withdrawn.withdraw();
+  assert.equal(await withdrawn.granted, false);
+  assert.equal(queue.waitingCount, 0);
+});

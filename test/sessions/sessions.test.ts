@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { postExecution, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { findProcesses, postExecution, startDaemon, waitForNoProcesses, type TestDaemon } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/ws-client.js';
 
 const MiB = 1024 * 1024;
@@ -87,6 +87,21 @@ describe('sessions', () => {
     } finally {
       await Promise.all([api('DELETE', `/v1/sessions/${a}`), api('DELETE', `/v1/sessions/${b}`)]);
     }
+  });
+
+  test('a session keeps a warm sandbox for its next execution (preloaded when idle); DELETE disposes of it', { timeout: 60_000 }, async () => {
+    const id = await createSession({ runtime: 'python' });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const first = await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'import sys\nopen("mark", "w").write("1")\nset_result("matplotlib.pyplot" in sys.modules)' });
+    assert.equal(first.body.result, true, 'the runtime hint started a sandbox for the first execution, which preloaded while idle');
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const second = await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'import sys\nset_result(["matplotlib.pyplot" in sys.modules, open("mark").read()])' });
+    assert.deepEqual(second.body.result, [true, '1'], 'the next one found a warm sandbox bound to the same workspace');
+    const sessionDir = path.join(d.workDir, 'sessions', id);
+    for (let i = 0; i < 100 && (await findProcesses(sessionDir)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok((await findProcesses(sessionDir)).length > 0, 'a warm sandbox waits for the next execution');
+    assert.equal((await api('DELETE', `/v1/sessions/${id}`)).status, 200);
+    await waitForNoProcesses(sessionDir);
   });
 
   test('unknown, malformed and deleted ids are 404 session_not_found, never paths', async () => {
