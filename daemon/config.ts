@@ -98,6 +98,8 @@ export interface Config {
   readonly uvPath: string;
   /** npm, for Node installs. @default 'npm' next to the daemon's node */
   readonly npmPath: string;
+  /** Run npm packages' install scripts (sandboxed like code, without network) instead of skipping them. @default false */
+  readonly packageScripts: boolean;
   /** Download cache shared by every install. @default '<workDir>/package-cache' */
   readonly packageCacheDir: string;
   /** pino log level. @default 'info' */
@@ -222,6 +224,7 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'maxPackageBytes', env: 'RUNBOX_MAX_PACKAGE_BYTES', flag: 'max-package-bytes', default: () => 512 * MiB, parse: integer(MiB), describe: 'largest packages directory per session and runtime' },
   { name: 'uvPath', env: 'RUNBOX_UV', flag: 'uv', default: () => defaultUvPath(), parse: text, describe: 'uv binary for Python installs ("" uses pip)' },
   { name: 'npmPath', env: 'RUNBOX_NPM', flag: 'npm', default: () => path.join(path.dirname(process.execPath), 'npm'), parse: absolutePath, describe: 'npm binary for Node installs' },
+  { name: 'packageScripts', env: 'RUNBOX_PACKAGE_SCRIPTS', flag: 'package-scripts', boolean: true, default: () => false, parse: bool, describe: 'run npm install scripts, sandboxed and offline (off: never run)' },
   { name: 'packageCacheDir', env: 'RUNBOX_PACKAGE_CACHE_DIR', flag: 'package-cache-dir', default: () => '', parse: absolutePath, describe: 'download cache shared by installs ("" is <work-dir>/package-cache)' },
   { name: 'logLevel', env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' },
 ];

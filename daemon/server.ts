@@ -124,7 +124,7 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
     else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
   }
   const sessions = new SessionManager(config, { owner: facts.owner, workspaceSize: facts.workspaceSize ?? null }, logger);
-  const packages = new PackageService(config, facts.owner);
+  const packages = new PackageService(config, facts);
   const service = new ExecutionService({ config, facts, logger, cgroups, packages }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
   const state = { runtimes, closing: false, sandboxed: facts.bwrapPath !== null };
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes, perMessageDeflate: false });

@@ -50,6 +50,12 @@ export interface InstallOptions {
   readonly runAs?: { readonly uid: number; readonly gid: number };
   /** Cancels the install: the installer is killed, nothing changes, and the signal's reason is thrown. */
   readonly signal?: AbortSignal;
+  /**
+   * npm only, when an operator opted in to install scripts: runs the packages' lifecycle scripts in the staging
+   * tree after the script-free install (sandboxed, by the caller); throws InstallError when they fail.
+   * @default none: scripts never run
+   */
+  readonly runScripts?: (stagingDir: string) => Promise<void>;
 }
 
 export interface InstallOutcome {
@@ -103,6 +109,7 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
       signal: options.signal,
     });
     checkResult(result, installer, options, staging.stagingDir, targetDir);
+    if (installer === 'npm' && options.runScripts) await options.runScripts(staging.stagingDir);
     if (installer === 'pip') await removeSupersededDistributions(staging.stagingDir, distributionsBefore);
     if (installer === 'uv') await fs.rm(path.join(staging.stagingDir, '.lock'), { force: true });
     const bytesAfter = await treeBytes(staging.stagingDir);

@@ -1,8 +1,11 @@
 // The daemon's side of install_package / installPackage: the code's request arrives as a call of the reserved
 // tool INSTALL_TOOL; it is validated (names, allow and deny lists), then installed with the configured index,
 // cache, deadline and size cap into the packages directory of the execution's session (or of the execution).
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
+import type { SandboxFacts } from '../sandbox/launch.js';
+import { runSandboxed } from '../sandbox/run-sandboxed.js';
 import { InstallError } from './errors.js';
 import { PackageInstaller, type InstallOutcome } from './installer.js';
 import { checkPolicy, parsePackageSpecs, type PackageRuntime } from './specs.js';
@@ -14,7 +17,7 @@ export const RESERVED_TOOL_PREFIX = 'runbox.';
 
 export type PackageConfig = Pick<
   Config,
-  'workDir' | 'pythonEnv' | 'nodePath' | 'uvPath' | 'npmPath' | 'pythonIndexUrl' | 'npmRegistryUrl' | 'packageAllow' | 'packageDeny' | 'installTimeoutMs' | 'maxPackageBytes' | 'packageCacheDir'
+  'workDir' | 'pythonEnv' | 'nodePath' | 'uvPath' | 'npmPath' | 'pythonIndexUrl' | 'npmRegistryUrl' | 'packageAllow' | 'packageDeny' | 'installTimeoutMs' | 'maxPackageBytes' | 'packageCacheDir' | 'packageScripts'
 >;
 
 /** What the code gets back from a successful install. */
@@ -27,15 +30,23 @@ export interface InstallAnswer {
 export class PackageService {
   private readonly installer = new PackageInstaller();
 
+  private readonly runAs?: { readonly uid: number; readonly gid: number };
+
   constructor(
     private readonly config: PackageConfig,
-    /** Installers run as this user when the daemon is root (the sandbox user: never root, never the daemon). */
-    private readonly runAs?: { readonly uid: number; readonly gid: number },
-  ) {}
+    /** The sandbox facts: installers run as the sandbox user (when the daemon is root); opted-in scripts run sandboxed. */
+    private readonly facts: SandboxFacts,
+  ) {
+    this.runAs = facts.owner;
+  }
 
   /** The shared download cache of every installer. */
   get cacheDir(): string {
     return this.config.packageCacheDir || path.join(this.config.workDir, 'package-cache');
+  }
+
+  private runNpmScripts(stagingDir: string, signal?: AbortSignal): Promise<void> {
+    return runNpmScriptsIn(this.facts, this.config, stagingDir, signal);
   }
 
   // Installs what the code asked for (the tool call's args: {packages: [...]}) into packagesDir/<runtime>.
@@ -60,9 +71,22 @@ export class PackageService {
       maxBytes: config.maxPackageBytes,
       ...(this.runAs ? { runAs: this.runAs } : {}),
       ...(signal ? { signal } : {}),
+      ...(runtime === 'node' && config.packageScripts ? { runScripts: (dir: string) => this.runNpmScripts(dir, signal) } : {}),
     });
     return { installed: outcome.installed, installer: outcome.installer, durationMs: outcome.durationMs };
   }
+}
+
+// Runs the installed packages' lifecycle scripts (`npm rebuild`) in a sandbox like the code's, with the staging
+// tree as its only writable directory and no network: what they build stays in that tree, nothing else changes.
+async function runNpmScriptsIn(facts: SandboxFacts, config: PackageConfig, stagingDir: string, signal?: AbortSignal): Promise<void> {
+  const npmCli = await fs.realpath(config.npmPath);
+  const command = [config.nodePath, npmCli, 'rebuild', '--foreground-scripts', '--no-audit', '--no-fund', '--offline'];
+  const run = await runSandboxed(facts, config.workDir, 'node', { command, workspaceDir: stagingDir, timeoutMs: config.installTimeoutMs, ...(signal ? { signal } : {}) });
+  if (run.exit.exitCode === 0) return;
+  if (run.timedOut) throw new InstallError('install_timeout', `the packages' install scripts did not finish within ${config.installTimeoutMs} ms (installTimeoutMs); nothing was installed`);
+  const tail = run.output.trim().slice(-2000);
+  throw new InstallError('install_failed', `the packages' install scripts failed (they run sandboxed, without network); nothing was installed:\n${tail}`);
 }
 
 // The code and message of an install failure as the code should see them.

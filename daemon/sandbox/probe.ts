@@ -1,8 +1,8 @@
 // Proves at start that the sandbox works and each runtime starts inside it, and reads the runtime versions.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { dir as makeTempDir } from 'tmp-promise';
-import { buildLaunchSpec, type SandboxFacts } from './launch.js';
+import type { SandboxFacts } from './launch.js';
+import { runSandboxed } from './run-sandboxed.js';
 import { buildVersionCommand, RUNTIMES, type RuntimeName } from './runtimes.js';
 import { spawnProcess } from './spawn.js';
 
@@ -27,30 +27,14 @@ async function probeRuntime(facts: SandboxFacts, workDir: string, runtime: Runti
     const fix = runtime === 'python' ? 'run `npm run setup` (scripts/setup.sh) to create it, or set RUNBOX_PYTHON_ENV' : 'set RUNBOX_NODE to a node binary';
     return { name: runtime, available: false, version: null, problem: `${binary} does not exist; ${fix}` };
   }
-  const root = await makeTempDir({ tmpdir: workDir, prefix: 'probe-', mode: 0o711, unsafeCleanup: true });
-  try {
-    const workspace = path.join(root.path, 'workspace');
-    const socket = path.join(root.path, 'bridge.sock');
-    await fs.mkdir(workspace, { mode: 0o700 });
-    await fs.writeFile(socket, '', { mode: 0o644 });
-    if (facts.owner) await fs.chown(workspace, facts.owner.uid, facts.owner.gid);
-    const command = buildVersionCommand(runtime, { pythonEnv: facts.pythonEnv, nodePath: facts.nodePath, runtimesDir: '' });
-    const child = spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: root.path, socketPath: socket, token: '', command }));
-    const out: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => out.push(chunk));
-    const timer = setTimeout(() => child.kill(), PROBE_TIMEOUT_MS);
-    const exit = await child.exited;
-    clearTimeout(timer);
-    const text = Buffer.concat(out).toString('utf8').trim();
-    if (exit.exitCode !== 0) {
-      const why = exit.spawnError ?? (text.slice(0, 500) || `exit code ${exit.exitCode}, signal ${exit.signal}`);
-      return { name: runtime, available: false, version: null, problem: `${runtime} did not start in the sandbox: ${why}` };
-    }
-    return { name: runtime, available: true, version: text.replace(/^v/, '') };
-  } finally {
-    await root.cleanup().catch(() => undefined);
+  const command = buildVersionCommand(runtime, { pythonEnv: facts.pythonEnv, nodePath: facts.nodePath, runtimesDir: '' });
+  const { exit, output } = await runSandboxed(facts, workDir, runtime, { command, timeoutMs: PROBE_TIMEOUT_MS });
+  const text = output.trim();
+  if (exit.exitCode !== 0) {
+    const why = exit.spawnError ?? (text.slice(0, 500) || `exit code ${exit.exitCode}, signal ${exit.signal}`);
+    return { name: runtime, available: false, version: null, problem: `${runtime} did not start in the sandbox: ${why}` };
   }
+  return { name: runtime, available: true, version: text.replace(/^v/, '') };
 }
 
 // Precompiles the Python prelude's package to bytecode (Python recompiles a script on every start, but loads an

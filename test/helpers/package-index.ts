@@ -142,6 +142,13 @@ function buildNpmPackages(files: Map<string, ServedFile>, registry: string, post
     })),
     { name: '@runbox/scoped-js', version: '1.0.0', index: 'exports.scoped = true;\n' },
     {
+      // Its postinstall writes built.txt into its own directory, and tries the host marker (a sandbox's /tmp is its own).
+      name: 'runbox-builds',
+      version: '1.0.0',
+      manifest: { scripts: { postinstall: `node -e "const fs = require('fs'); fs.writeFileSync('built.txt', 'built by uid ' + process.getuid()); try { fs.writeFileSync('${postinstallMarker}', 'x'); } catch {}"` } },
+      index: "exports.built = require('fs').readFileSync(require('path').join(__dirname, 'built.txt'), 'utf8');\n",
+    },
+    {
       name: 'runbox-scripted',
       version: '1.0.0',
       manifest: { scripts: { preinstall: script, install: script, postinstall: script } },

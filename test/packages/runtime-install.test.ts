@@ -140,3 +140,19 @@ describe('sessions keep what was installed', () => {
     }
   });
 });
+
+describe('install scripts an operator opted in to (packageScripts)', () => {
+  test('they run sandboxed and offline: what they build is in the package, nothing reaches the host', { timeout: 120_000 }, async () => {
+    const scripted = await startDaemon({ pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, packageScripts: true });
+    try {
+      const body = (await postExecution(scripted.url, { runtime: 'node', timeoutMs: 120_000, code: "installPackage('runbox-builds'); return require('runbox-builds').built" })).body;
+      assert.equal(body.status, 'ok', JSON.stringify(body));
+      assert.equal(body.result, 'built by uid 1000', 'the script ran as the sandbox user inside a sandbox');
+      await assert.rejects(fs.access(index.postinstallMarker), 'the script wrote its own /tmp, not the host\'s');
+    } finally {
+      await scripted.close();
+    }
+    const off = (await postExecution(d.url, { runtime: 'node', timeoutMs: 120_000, code: "installPackage('runbox-builds'); try { require('runbox-builds'); return 'built'; } catch (e) { return e.code; }" })).body;
+    assert.equal(off.result, 'ENOENT', 'by default the script never ran, so built.txt does not exist');
+  });
+});
