@@ -356,7 +356,7 @@ describe('size-limited workspace (a tmpfs per execution)', { skip: cannotMount }
     assert.equal(result.inodes, LIMITS.workspaceFiles);
     // Cleanup runs after the answer: give it a moment, then only the warm sandboxes (one per runtime) hold a mount.
     const mounted = async () => (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.includes(d.workDir) && line.includes('runbox-workspace')).length;
-    for (let i = 0; i < 50 && (await mounted()) > 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 200 && (await mounted()) > 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
     assert.ok((await mounted()) <= 2, `only the warm sandboxes' workspaces are mounted: ${await mounted()}`);
   });
 });
