@@ -50,8 +50,8 @@ function bareSpawn(file: string, args: string[], extra: { cwd?: string; env?: Re
   });
 }
 
-async function postTrivial(url: string, runtime: string, code: string): Promise<void> {
-  const response = await fetch(`${url}/v1/executions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runtime, code }) });
+async function postTrivial(url: string, runtime: string, code: string, sessionId?: string): Promise<void> {
+  const response = await fetch(`${url}/v1/executions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runtime, code, sessionId }) });
   const body = await response.json();
   if (body.status !== 'ok') throw new Error(`trivial ${runtime} execution failed: ${JSON.stringify(body)}`);
 }
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   const python = path.join(config.pythonEnv, 'bin', 'python3');
   console.log(`runbox bench: ${os.cpus().length} cores, node ${process.version}, ${RUNS} runs each (medians; machines are shared and noisy)\n`);
   const row = (label: string, samples: number[], baseline: number[]) =>
-    `  ${label.padEnd(24)} median ${fmt(quantile(samples, 0.5))}, p95 ${fmt(quantile(samples, 0.95))} | bare median ${fmt(quantile(baseline, 0.5))}, p95 ${fmt(quantile(baseline, 0.95))} | ratio ${(quantile(samples, 0.5) / quantile(baseline, 0.5)).toFixed(2)}x`;
+    `  ${label.padEnd(28)} median ${fmt(quantile(samples, 0.5))}, p95 ${fmt(quantile(samples, 0.95))} | bare median ${fmt(quantile(baseline, 0.5))}, p95 ${fmt(quantile(baseline, 0.95))} | ratio ${(quantile(samples, 0.5) / quantile(baseline, 0.5)).toFixed(2)}x`;
   console.log('trivial execution, end to end through the daemon (HTTP POST to answer) vs a bare spawn of the same interpreter:');
   for (const [runtime, code, bare] of [
     ['python', 'print(1)', () => bareSpawn(python, ['-I', '-c', 'print(1)'])],
@@ -133,6 +133,15 @@ async function main(): Promise<void> {
   );
   const chart = await timeRunsN(chartRuns, 1500, () => postTrivial(url, 'python', CHART));
   console.log(row('python chart.png', chart, bareChart));
+  // The same chart in a session (a conversation): each execution gets a fresh sandbox bound to the session's
+  // workspace, which the session's own warm sandbox makes ready (and preloads) between its executions.
+  const session = (await (await fetch(`${url}/v1/sessions`, { method: 'POST', body: JSON.stringify({ runtime: 'python' }) })).json()) as { id: string };
+  const sessionChart = await timeRunsN(chartRuns, 1500, () => postTrivial(url, 'python', CHART, session.id));
+  console.log(row('python chart.png, session', sessionChart, bareChart));
+  const sessionTrivial = await timeRuns(() => postTrivial(url, 'python', 'print(1)', session.id), 100);
+  const trivialBare = await timeRuns(() => bareSpawn(python, ['-I', '-c', 'print(1)']), 100);
+  console.log(row('python, session, 100 ms', sessionTrivial, trivialBare));
+  await fetch(`${url}/v1/sessions/${session.id}`, { method: 'DELETE' });
   console.log(`  (preloaded in idle warm sandboxes: ${config.pythonPreload.join(', ') || 'nothing'}; ${chartRuns} runs, 1.5 s apart)`);
   await fs.rm(chartDir, { recursive: true, force: true });
   console.log(`\ntool calls through the daemon to a WebSocket client (${CALLS} each):`);
