@@ -135,6 +135,8 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
   const d = await spawnDaemon();
   try {
     const marker = `sleep ${100000 + Math.floor(Math.random() * 90000)}`;
+    const session = (await (await fetch(`${d.url}/v1/sessions`, { method: 'POST' })).json()) as { id: string };
+    await postExecution(d.url, { runtime: 'python', sessionId: session.id, code: 'open("kept", "w").write("x")' });
     const client = await RawClient.connect(d.wsUrl);
     client.send({ type: 'execute', id: 'doomed', runtime: 'python', code: `import subprocess\nprint("started", flush=True)\nsubprocess.run("${marker}".split())` });
     await waitUntil('the execution runs', async () => client.of('doomed').stdout.includes('started') && (await findProcesses(marker)).length > 0);
@@ -152,6 +154,9 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
     try {
       const now = await entries(d.workDir, 'exec-');
       assert.deepEqual(now.filter((name) => left.includes(name)), [], 'every leftover was removed');
+      await assert.rejects(fs.access(path.join(d.workDir, 'sessions', session.id)), 'sessions do not survive a restart: swept');
+      const gone = await fetch(`${next.url}/v1/sessions/${session.id}`);
+      assert.equal(gone.status, 404);
       const mountedNow = await workspaceMountsUnder(d.workDir);
       assert.deepEqual(mountedNow.filter((dir) => mountedBefore.includes(dir)), [], 'every leftover workspace was unmounted');
       const { body } = await postExecution(next.url, { runtime: 'python', code: 'set_result("clean start")' });
