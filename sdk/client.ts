@@ -3,8 +3,17 @@
 import { Connection } from './connection.js';
 import { createRunboxError, type RunboxError } from './errors.js';
 import { RemoteExecution, abortError } from './execution.js';
-import { getJson } from './http.js';
-import { resolveClientOptions, validateExecuteOptions, type ResolvedClientOptions, type RunboxClientOptions } from './options.js';
+import { requestJson, sendRequest, type DaemonRequest, type HttpRequest } from './http.js';
+import {
+  resolveClientOptions,
+  validateExecuteOptions,
+  validateRequestOptions,
+  validateSessionId,
+  type ResolvedClientOptions,
+  type RunboxClientOptions,
+} from './options.js';
+import { RunboxSession, type RunboxSessionHost } from './session.js';
+import type { CreateSessionOptions, SessionInfo } from './session-types.js';
 import type { ExecuteOptions, ExecutionResult, HealthStatus, RequestOptions, RuntimeInfo } from './types.js';
 import type { DaemonMessage } from './wire.js';
 
@@ -16,6 +25,12 @@ export class RunboxClient {
   /** The daemon's HTTP base URL. */
   readonly url: string;
   readonly #options: ResolvedClientOptions;
+  /** What this client's sessions use to reach the daemon. */
+  readonly #sessionHost: RunboxSessionHost = {
+    send: (request) => sendRequest(this.#request(request)),
+    sendJson: (request) => requestJson(this.#request(request)),
+    execute: (options) => this.execute(options),
+  };
   #connecting: Promise<Connection> | undefined;
   #executionCount = 0;
 
@@ -45,6 +60,26 @@ export class RunboxClient {
     return body.runtimes ?? [];
   }
 
+  // Makes a session on the daemon: a workspace that persists across its executions (run one at a time, in
+  // order) until session.close() or ttlMs idle.
+  async createSession(options: CreateSessionOptions = {}): Promise<RunboxSession> {
+    validateRequestOptions('createSession', options);
+    const { ttlMs, runtime, signal } = options;
+    const request = this.#request({ method: 'POST', path: 'v1/sessions', body: { json: { ttlMs, runtime } }, signal });
+    const info = (await requestJson(request)) as Partial<SessionInfo>;
+    if (typeof info.id !== 'string' || info.id === '') {
+      throw createRunboxError({ kind: 'api', code: 'invalid_response', message: 'POST /v1/sessions answered without a session id' });
+    }
+    return new RunboxSession(info.id, this.#sessionHost);
+  }
+
+  // Attaches to an existing session by id (made earlier, or by another process) without asking the daemon:
+  // an unknown or expired id shows as session_not_found on the first use.
+  session(id: string): RunboxSession {
+    validateSessionId(id);
+    return new RunboxSession(id, this.#sessionHost);
+  }
+
   // Closes the WebSocket: running executions reject with a connection error (the daemon cancels them).
   // A later execute() opens a new connection.
   async close(): Promise<void> {
@@ -56,8 +91,13 @@ export class RunboxClient {
   }
 
   #get(path: string, options: RequestOptions, answerStatuses?: number[]): Promise<unknown> {
+    return requestJson(this.#request({ method: 'GET', path, signal: options.signal, answerStatuses }));
+  }
+
+  // A request with this client's daemon URL, token and time limit.
+  #request(request: DaemonRequest): HttpRequest {
     const { httpUrl, token, requestTimeoutMs } = this.#options;
-    return getJson({ baseUrl: httpUrl, path, token, timeoutMs: requestTimeoutMs, signal: options.signal, answerStatuses });
+    return { ...request, baseUrl: httpUrl, token, timeoutMs: requestTimeoutMs };
   }
 
   // The open connection, or a new one if there is none or it dropped; concurrent callers share one attempt,

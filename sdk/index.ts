@@ -1,6 +1,8 @@
 // The public surface of `runbox/sdk`: everything a client may import, listed by name.
 
 export { RunboxClient } from './client.js';
+export { RunboxSession } from './session.js';
+export { SessionFiles } from './session-files.js';
 export {
   RunboxError,
   RunboxConnectionError,
@@ -32,3 +34,14 @@ export type {
   RuntimeInfo,
   HealthStatus,
 } from './types.js';
+export type {
+  CreateSessionOptions,
+  SessionExecuteOptions,
+  SessionInfo,
+  SessionWorkspaceUsage,
+  SessionFile,
+  SessionFileList,
+  UploadedFile,
+  DownloadedFile,
+  FileContent,
+} from './session-types.js';

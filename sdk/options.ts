@@ -22,7 +22,8 @@ export interface RunboxClientOptions {
    */
   connectTimeoutMs?: number;
   /**
-   * How long health() and runtimes() may take before they reject with a RunboxTimeoutError.
+   * How long one HTTP request (health(), runtimes(), createSession(), a session's info(), close() and file
+   * operations) may take, answer included, before it rejects with a RunboxTimeoutError.
    * @default 30000
    */
   requestTimeoutMs?: number;
@@ -99,8 +100,9 @@ export function deriveUrls(url: string): { httpUrl: URL; wsUrl: string } {
 // Checks what execute() itself relies on (file contents to encode, functions to call); throws a TypeError naming the option.
 export function validateExecuteOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) fail('execute(options)', 'an object', options);
-  const { code, files, tools, onStdout, onStderr, signal } = options as Record<string, unknown>;
+  const { code, files, tools, onStdout, onStderr, signal, sessionId } = options as Record<string, unknown>;
   if (typeof code !== 'string') fail('options.code', 'a string', code);
+  if (sessionId !== undefined && typeof sessionId !== 'string') fail('options.sessionId', 'a string from createSession()', sessionId);
   if (files !== undefined) {
     if (!Array.isArray(files)) fail('options.files', 'an array of {path, content}', files);
     files.forEach((file: unknown, index) => {
@@ -121,6 +123,37 @@ export function validateExecuteOptions(options: unknown): void {
   if (onStdout !== undefined && typeof onStdout !== 'function') fail('options.onStdout', 'a function', onStdout);
   if (onStderr !== undefined && typeof onStderr !== 'function') fail('options.onStderr', 'a function', onStderr);
   if (signal !== undefined && !(signal instanceof AbortSignal)) fail('options.signal', 'an AbortSignal', signal);
+}
+
+// Checks the options of a request helper (createSession(), info(), the file API): an object, its signal an AbortSignal.
+export function validateRequestOptions(method: string, options: unknown): void {
+  if (typeof options !== 'object' || options === null) fail(`${method}(options)`, 'an object', options);
+  const { signal } = options as Record<string, unknown>;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) fail('options.signal', 'an AbortSignal', signal);
+}
+
+// Checks what session.execute() adds to execute()'s checks: no sessionId of the caller's own.
+export function validateSessionExecuteOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) fail('execute(options)', 'an object', options);
+  const { sessionId } = options as Record<string, unknown>;
+  if (sessionId !== undefined) fail('options.sessionId', 'nothing (session.execute() fills in its own session id)', sessionId);
+}
+
+// Checks a session id given to client.session(): a string a URL path can carry as one segment.
+export function validateSessionId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id === '' || id === '.' || id === '..') fail('session(id)', 'a session id from createSession() (ses_...)', id);
+}
+
+// Checks a file path given to the session file API (its rules are the daemon's: see encodeFilePath).
+export function validateFilePath(method: string, path: unknown): asserts path is string {
+  if (typeof path !== 'string') fail(`${method}(path)`, 'a string', path);
+}
+
+// Checks what files.upload() writes.
+export function validateFileContent(content: unknown): void {
+  if (typeof content !== 'string' && !(content instanceof Uint8Array) && !(content instanceof ArrayBuffer)) {
+    fail('files.upload(path, content)', 'a string, a Uint8Array or an ArrayBuffer', content);
+  }
 }
 
 function positiveMs(name: string, value: unknown, fallback: number): number {

@@ -128,6 +128,12 @@ export interface ExecuteOptions {
    */
   onStderr?: (chunk: string) => void;
   /**
+   * Runs the code in this session's workspace (from createSession()), after the session's earlier executions:
+   * the files the session's earlier code wrote are there. session.execute() fills it in.
+   * @default undefined (a fresh, empty workspace removed after the execution)
+   */
+  sessionId?: string;
+  /**
    * Cancels the execution when aborted: execute() then rejects with a RunboxAbortError that carries the
    * daemon's final `cancelled` result in `.result` when it arrives in time.
    * @default undefined

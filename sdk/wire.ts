@@ -10,7 +10,7 @@ export interface ToolDeclaration {
 }
 
 export type ClientMessage =
-  | { type: 'execute'; id: string; runtime: string; code: string; files: { path: string; content: string }[]; timeoutMs?: number; tools: ToolDeclaration[] }
+  | { type: 'execute'; id: string; runtime: string; code: string; files: { path: string; content: string }[]; timeoutMs?: number; sessionId?: string; tools: ToolDeclaration[] }
   | { type: 'tool_result'; callId: string; result: unknown }
   | { type: 'tool_result'; callId: string; error: { message: string } }
   | { type: 'cancel'; id: string };
@@ -46,6 +46,7 @@ export function buildExecuteMessage(id: string, options: ExecuteOptions): Client
     code: options.code,
     files: encodeInputFiles(options.files ?? []),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
     tools: declareTools(options.tools ?? {}),
   };
 }
@@ -106,6 +107,16 @@ function decodeOutputFile(raw: unknown): OutputFile {
     size: typeof file.size === 'number' ? file.size : content.byteLength,
     content,
   };
+}
+
+// The URL form of a workspace file path: each segment percent-encoded, `.` segments dropped. A `..` segment,
+// or a path naming no file, is refused here: a URL cannot carry it (fetch would resolve it into another route).
+// Every other rule (absolute, backslash, NUL, length) is left to the daemon.
+export function encodeFilePath(path: string): { ok: true; urlPath: string } | { ok: false; message: string } {
+  const segments = path.split('/').filter((segment) => segment !== '.');
+  if (segments.includes('..')) return { ok: false, message: `file path ${JSON.stringify(path)} contains "..", which would leave the workspace` };
+  if (segments.every((segment) => segment === '')) return { ok: false, message: `file path ${JSON.stringify(path)} names no file` };
+  return { ok: true, urlPath: segments.map((segment) => encodeURIComponent(segment)).join('/') };
 }
 
 // Reads the daemon's `{"error": {"code", "message"}}` body, tolerating anything else.
