@@ -2,11 +2,11 @@
 // /v1/sessions/:id/files. File paths follow the rules of execution files; each file operation takes the
 // session's turn, so it never runs beside the session's code.
 import type http from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config.js';
 import { WireError } from '../errors.js';
-import { readOutputFile } from '../files/outputs.js';
 import { checkWorkspacePath } from '../files/paths.js';
-import { deleteWorkspacePath, listWorkspaceFiles, writeWorkspaceFile } from '../files/workspace.js';
+import { deleteWorkspacePath, listWorkspaceFiles, openWorkspaceFile, writeWorkspaceFile } from '../files/workspace.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { checkJsonDepth, readRawBody } from './body.js';
 import { sendJson } from './respond.js';
@@ -80,13 +80,16 @@ export async function handleSessionRequest(req: http.IncomingMessage, res: http.
     await session.exclusive(() => deleteWorkspacePath(session.workspaceDir, filePath));
     return sendJson(res, 200, { path: filePath, deleted: true });
   }
-  const file = await session.exclusive(() => readOutputFile(session.workspaceDir, filePath, config.maxFileBytes, config.maxFileBytes));
-  if ('message' in file) {
-    const missing = /does not exist/.test(file.message);
-    throw new WireError(missing ? 'file_not_found' : 'invalid_path', `${filePath}: ${file.message.replace(/^refused: /, '')}`);
-  }
-  res.writeHead(200, { 'content-type': file.mimeType, 'content-length': file.size, 'content-disposition': contentDisposition(filePath) });
-  res.end(file.content);
+  // Streamed within the session's turn: no code of the session runs until the download is over.
+  await session.exclusive(async () => {
+    const file = await openWorkspaceFile(session.workspaceDir, filePath);
+    try {
+      res.writeHead(200, { 'content-type': file.mimeType, 'content-length': file.size, 'content-disposition': contentDisposition(filePath) });
+      await pipeline(file.handle.createReadStream({ start: 0, end: Math.max(0, file.size - 1), autoClose: false }), res);
+    } finally {
+      await file.handle.close();
+    }
+  });
 }
 
 // Decodes the percent-encoded file path of a request and checks it like an execution file path.

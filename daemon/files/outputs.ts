@@ -65,7 +65,7 @@ export async function collectOutputFiles(
 
 // Checks one path component by component (no symlinks anywhere, a regular file at the end, one link, within size)
 // and reads it through a descriptor opened with O_NOFOLLOW whose identity matches what was checked.
-export async function readOutputFile(workspaceDir: string, relative: string, maxFileBytes: number, budget: number): Promise<OutputFile | FileError> {
+async function readOutputFile(workspaceDir: string, relative: string, maxFileBytes: number, budget: number): Promise<OutputFile | FileError> {
   const refuse = (message: string): FileError => ({ path: relative, message: `refused: ${message}` });
   const segments = relative.split('/');
   let current = workspaceDir;

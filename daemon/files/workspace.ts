@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WireError } from '../errors.js';
-import { lookupMimeType } from './mime.js';
+import { detectMimeType, lookupMimeType } from './mime.js';
 
 export type Owner = { readonly uid: number; readonly gid: number };
 
@@ -65,7 +65,7 @@ export async function deleteWorkspacePath(workspaceDir: string, relative: string
     if (stat === null) throw new WireError('file_not_found', `${relative}: no such file or directory in the workspace`);
     if (index === segments.length - 1) break;
     if (stat.isSymbolicLink()) throw new WireError('invalid_path', `${relative}: ${shown} is a symlink; links in the workspace are never followed`);
-    if (!stat.isDirectory()) throw new WireError('file_not_found', `${relative}: ${shown} is a file, not a directory`);
+    if (!stat.isDirectory()) throw new WireError('invalid_path', `${relative}: ${shown} is a file, not a directory`);
   }
   await fs.rm(current, { recursive: true, force: true });
 }
@@ -88,12 +88,69 @@ export async function listWorkspaceFiles(workspaceDir: string, maxEntries: numbe
       if (entry.isDirectory()) await walk(full, relative);
       else if (entry.isFile()) {
         const stat = await lstatOrNull(full);
-        if (stat?.isFile()) files.push({ path: relative, size: stat.size, mimeType: lookupMimeType(relative), modified: stat.mtime.toISOString() });
+        if (stat?.isFile()) files.push({ path: relative, size: stat.size, mimeType: await mimeTypeOf(full, relative), modified: stat.mtime.toISOString() });
       }
     }
   };
   await walk(workspaceDir, '');
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files, truncated };
+}
+
+/** A regular file of a workspace, opened for reading after every check. The caller closes the handle. */
+export interface OpenedWorkspaceFile {
+  readonly handle: fs.FileHandle;
+  readonly size: number;
+  readonly mimeType: string;
+}
+
+// Opens a file for download: every component checked with lstat (no links, directories on the way), a regular
+// file with one link at the end, opened with O_NOFOLLOW and matched by inode with what was checked. No size
+// cap: the workspace quota bounds it, and the caller streams it.
+export async function openWorkspaceFile(workspaceDir: string, relative: string): Promise<OpenedWorkspaceFile> {
+  const segments = relative.split('/');
+  let current = workspaceDir;
+  let stat: Awaited<ReturnType<typeof fs.lstat>> | null = null;
+  for (const [index, segment] of segments.entries()) {
+    current = path.join(current, segment);
+    stat = await lstatOrNull(current);
+    const shown = segments.slice(0, index + 1).join('/');
+    if (stat === null) throw new WireError('file_not_found', `${relative}: no such file in the workspace`);
+    if (stat.isSymbolicLink()) throw new WireError('invalid_path', `${relative}: ${shown} is a symlink; links in the workspace are never followed`);
+    if (index < segments.length - 1 && !stat.isDirectory()) throw new WireError('invalid_path', `${relative}: ${shown} is a file, not a directory`);
+  }
+  if (!stat || stat.isDirectory()) throw new WireError('invalid_path', `${relative} is a directory; list it with GET /v1/sessions/:id/files`);
+  if (!stat.isFile()) throw new WireError('invalid_path', `${relative} is not a regular file (a FIFO, socket or device)`);
+  if (stat.nlink > 1) throw new WireError('invalid_path', `${relative} is a hard link to another file`);
+  const handle = await fs.open(current, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile() || opened.ino !== stat.ino || opened.dev !== stat.dev) throw new WireError('invalid_path', `${relative} changed while it was opened`);
+    const head = Buffer.alloc(Math.min(opened.size, MIME_SNIFF_BYTES));
+    await handle.read(head, 0, head.length, 0);
+    return { handle, size: opened.size, mimeType: detectMimeType(relative, head) };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** Bytes read from the start of a file to tell its type when its name does not. */
+const MIME_SNIFF_BYTES = 8192;
+
+// The MIME type by name, else by the first bytes, as a download would report it.
+async function mimeTypeOf(full: string, relative: string): Promise<string> {
+  const byName = lookupMimeType(relative);
+  if (byName !== 'application/octet-stream') return byName;
+  const handle = await fs.open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+  if (!handle) return byName;
+  try {
+    const head = Buffer.alloc(MIME_SNIFF_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return detectMimeType(relative, head.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
 }
 
 async function lstatOrNull(target: string) {

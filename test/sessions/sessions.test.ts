@@ -14,7 +14,7 @@ const cannotMount = process.getuid?.() === 0 ? false : 'session quotas are tmpfs
 
 let d: TestDaemon;
 before(async () => {
-  d = await startDaemon({ workspaceBytes: 8 * MiB, workspaceFiles: 200, maxSessions: 5 });
+  d = await startDaemon({ workspaceBytes: 8 * MiB, workspaceFiles: 200, maxSessions: 5, maxFileBytes: 4 * MiB });
 });
 after(() => d.close());
 
@@ -238,6 +238,22 @@ describe('the session file API', () => {
     assert.ok(!listing.body.files.some((f: any) => f.path.startsWith('etc/')), 'listings do not descend into links');
     assert.equal((await api('DELETE', `/v1/sessions/${id}/files/etc`)).status, 200, 'deleting a link removes the link');
     await fs.access('/etc/hostname');
+  });
+
+  test('downloads are streamed whatever their size; listings and downloads agree on the MIME type', async () => {
+    const big = d.config.maxFileBytes + 1024 * 1024;
+    const made = await postExecution(d.url, { runtime: 'python', sessionId: id, code: `open("big.bin", "wb").write(b"z" * ${big})\nopen("noext", "wb").write(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(10))` });
+    assert.equal(made.body.status, 'ok', JSON.stringify(made.body));
+    const got = await api('GET', `/v1/sessions/${id}/files/big.bin`);
+    assert.equal(got.status, 200);
+    assert.equal((got.body as Buffer).length, big);
+    const listing = (await api('GET', `/v1/sessions/${id}/files`)).body.files;
+    assert.equal(listing.find((f: any) => f.path === 'noext').mimeType, 'image/png');
+    assert.equal((await api('GET', `/v1/sessions/${id}/files/noext`)).headers['content-type'], 'image/png');
+    assert.deepEqual(listing.map((f: any) => f.path), [...listing.map((f: any) => f.path)].sort(), 'sorted by full path');
+    await api('DELETE', `/v1/sessions/${id}/files/big.bin`);
+    const through = await api('DELETE', `/v1/sessions/${id}/files/noext/x`);
+    assert.equal(through.body.error.code, 'invalid_path', 'a path through a file is refused the same way by every method');
   });
 
   test('uploads over maxFileBytes are 413; missing files 404', async () => {
