@@ -235,13 +235,16 @@ describe('RunboxClient against a real daemon', () => {
     it(`aborts a ${runtime} busy loop through an AbortSignal and attaches the cancelled result`, async () => {
       const controller = new AbortController();
       let abortedAt = 0;
+      let seen = '';
       const started = client.execute({
         runtime,
         code,
         timeoutMs: 60_000,
         signal: controller.signal,
         onStdout: (chunk) => {
-          if (chunk.includes('started') && abortedAt === 0) {
+          // print() may write the text and its newline separately: wait for the whole line.
+          seen += chunk;
+          if (seen.includes('started\n') && abortedAt === 0) {
             abortedAt = Date.now();
             controller.abort();
           }
@@ -335,7 +338,8 @@ describe('RunboxClient connection handling', () => {
       const warm = await client.execute({ runtime: 'python', code: 'set_result(1)' });
       assert.equal(warm.result, 1);
 
-      const running = client.execute({ runtime: 'python', code: 'print("up", flush=True)\nimport time\ntime.sleep(60)', onStdout: () => { firstClosed ??= first.close(); } });
+      let seen = '';
+      const running = client.execute({ runtime: 'python', code: 'print("up", flush=True)\nimport time\ntime.sleep(60)', onStdout: (chunk) => { seen += chunk; if (seen.includes('\n')) firstClosed ??= first.close(); } });
       const ended = await running;
       assert.equal(ended.status, 'cancelled');
       assert.match(ended.error?.message ?? '', /daemon shut down/);
