@@ -1,5 +1,6 @@
 // The daemon's configuration: one declarative table of options, loaded from flags, then environment,
 // then defaults. Every problem is collected and reported at once; the result is frozen.
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -98,6 +99,10 @@ export interface Config {
   readonly uvPath: string;
   /** npm, for Node installs. @default 'npm' next to the daemon's node */
   readonly npmPath: string;
+  /** CA bundle installers trust (so a TLS-inspecting proxy works); '' for their built-in ones. @default '/etc/ssl/certs/ca-certificates.crt' when it exists */
+  readonly installCaFile: string;
+  /** http(s) proxy installers use to reach the index and registry; '' for none. @default '' */
+  readonly installProxy: string;
   /** Run npm packages' install scripts (sandboxed like code, without network) instead of skipping them. @default false */
   readonly packageScripts: boolean;
   /** Download cache shared by every install. @default '<workDir>/package-cache' */
@@ -150,6 +155,10 @@ const moduleList: Parse = (raw) => {
   if (bad) throw new Error(`expected comma-separated Python module names, ${JSON.stringify(bad)} is not one`);
   return Object.freeze(modules);
 };
+
+/** The Debian/Ubuntu system CA bundle (ca-certificates). */
+const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+const optionalAbsolutePath: Parse = (raw) => (raw === '' ? '' : absolutePath(raw));
 
 const httpUrl: Parse = (raw) => {
   let url: URL;
@@ -224,8 +233,10 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'maxPackageBytes', env: 'RUNBOX_MAX_PACKAGE_BYTES', flag: 'max-package-bytes', default: () => 512 * MiB, parse: integer(MiB), describe: 'largest packages directory per session and runtime' },
   { name: 'uvPath', env: 'RUNBOX_UV', flag: 'uv', default: () => defaultUvPath(), parse: text, describe: 'uv binary for Python installs ("" uses pip)' },
   { name: 'npmPath', env: 'RUNBOX_NPM', flag: 'npm', default: () => path.join(path.dirname(process.execPath), 'npm'), parse: absolutePath, describe: 'npm binary for Node installs' },
+  { name: 'installCaFile', env: 'RUNBOX_INSTALL_CA_FILE', flag: 'install-ca-file', default: () => (existsSync(SYSTEM_CA_FILE) ? SYSTEM_CA_FILE : ''), parse: optionalAbsolutePath, describe: 'CA bundle package installers trust ("" for their own)' },
+  { name: 'installProxy', env: 'RUNBOX_INSTALL_PROXY', flag: 'install-proxy', default: () => '', parse: (raw) => (raw === '' ? '' : httpUrl(raw)), describe: 'http(s) proxy for package installers ("" for none)' },
   { name: 'packageScripts', env: 'RUNBOX_PACKAGE_SCRIPTS', flag: 'package-scripts', boolean: true, default: () => false, parse: bool, describe: 'run npm install scripts, sandboxed and offline (off: never run)' },
-  { name: 'packageCacheDir', env: 'RUNBOX_PACKAGE_CACHE_DIR', flag: 'package-cache-dir', default: () => '', parse: absolutePath, describe: 'download cache shared by installs ("" is <work-dir>/package-cache)' },
+  { name: 'packageCacheDir', env: 'RUNBOX_PACKAGE_CACHE_DIR', flag: 'package-cache-dir', default: () => '', parse: absolutePath, describe: 'download cache shared by installs (default <work-dir>/package-cache)' },
   { name: 'logLevel', env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' },
 ];
 

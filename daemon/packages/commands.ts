@@ -100,15 +100,31 @@ export function buildNpmCommand(options: NpmCommandOptions): InstallerCommand {
       '--logs-max=0',
       '--loglevel=warn',
       '--color=false',
+      // npm's default retries (up to a minute of back-off) would keep the code waiting on an unreachable registry.
+      '--fetch-retries=1',
+      '--fetch-retry-mintimeout=1000',
+      '--fetch-retry-maxtimeout=5000',
       '--',
       ...options.specifiers,
     ],
   };
 }
 
+/** How installers reach the index: the CA bundle to trust and a proxy, as the operator configured them. */
+export interface InstallerNetwork {
+  /** PEM bundle of the certificate authorities to trust (the system's, so a TLS-inspecting proxy works); '' for the installers' own. */
+  readonly caFile?: string;
+  /** http(s) proxy URL for the index and registry; '' for none. */
+  readonly proxyUrl?: string;
+}
+
 // The whole environment of an installer, built from nothing: a private home and temporary directory, a plain
-// PATH (led by the directories given, e.g. node's for npm), UTF-8, no colours. No daemon variable or proxy passes.
-export function buildInstallerEnv(homeDir: string, pathDirs: readonly string[] = []): Record<string, string> {
+// PATH (led by the directories given, e.g. node's for npm), UTF-8, no colours, and only the CA bundle and proxy
+// the operator configured. No daemon variable passes.
+export function buildInstallerEnv(homeDir: string, pathDirs: readonly string[] = [], network: InstallerNetwork = {}): Record<string, string> {
   const dirs = [...new Set([...pathDirs, '/usr/local/bin', '/usr/bin', '/bin'])];
-  return { PATH: dirs.join(':'), HOME: homeDir, TMPDIR: homeDir, LANG: 'C.UTF-8', NO_COLOR: '1' };
+  const env: Record<string, string> = { PATH: dirs.join(':'), HOME: homeDir, TMPDIR: homeDir, LANG: 'C.UTF-8', NO_COLOR: '1' };
+  if (network.caFile) Object.assign(env, { SSL_CERT_FILE: network.caFile, PIP_CERT: network.caFile, NODE_EXTRA_CA_CERTS: network.caFile });
+  if (network.proxyUrl) Object.assign(env, { HTTPS_PROXY: network.proxyUrl, HTTP_PROXY: network.proxyUrl, https_proxy: network.proxyUrl, http_proxy: network.proxyUrl });
+  return env;
 }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { removeTree } from '../executions/work-dir.js';
-import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, type InstallerCommand } from './commands.js';
+import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, type InstallerCommand, type InstallerNetwork } from './commands.js';
 import { InstallError, installFailedError } from './errors.js';
 import { listDistributions, readInstalledVersions, removeSupersededDistributions, type InstalledPackage } from './installed.js';
 import { runInstaller, type RunResult } from './run.js';
@@ -56,6 +56,8 @@ export interface InstallOptions {
    * @default none: scripts never run
    */
   readonly runScripts?: (stagingDir: string) => Promise<void>;
+  /** The CA bundle and proxy installers use to reach the index. @default their own CAs, no proxy */
+  readonly network?: InstallerNetwork;
 }
 
 export interface InstallOutcome {
@@ -100,7 +102,7 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
     const distributionsBefore = installer === 'pip' ? await listDistributions(staging.stagingDir) : [];
     const command = buildCommand(installer, options, staging.stagingDir, cacheDir, homeDir);
     const result = await runInstaller(command, {
-      env: buildInstallerEnv(homeDir, installer === 'npm' ? [path.dirname(options.nodePath)] : []),
+      env: buildInstallerEnv(homeDir, installer === 'npm' ? [path.dirname(options.nodePath)] : [], options.network),
       cwd: homeDir,
       uid: options.runAs?.uid,
       gid: options.runAs?.gid,

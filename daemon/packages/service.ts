@@ -17,7 +17,7 @@ export const RESERVED_TOOL_PREFIX = 'runbox.';
 
 export type PackageConfig = Pick<
   Config,
-  'workDir' | 'pythonEnv' | 'nodePath' | 'uvPath' | 'npmPath' | 'pythonIndexUrl' | 'npmRegistryUrl' | 'packageAllow' | 'packageDeny' | 'installTimeoutMs' | 'maxPackageBytes' | 'packageCacheDir' | 'packageScripts'
+  'workDir' | 'pythonEnv' | 'nodePath' | 'uvPath' | 'npmPath' | 'pythonIndexUrl' | 'npmRegistryUrl' | 'packageAllow' | 'packageDeny' | 'installTimeoutMs' | 'maxPackageBytes' | 'packageCacheDir' | 'packageScripts' | 'installCaFile' | 'installProxy'
 >;
 
 /** What the code gets back from a successful install. */
@@ -71,6 +71,7 @@ export class PackageService {
       maxBytes: config.maxPackageBytes,
       ...(this.runAs ? { runAs: this.runAs } : {}),
       ...(signal ? { signal } : {}),
+      network: { caFile: config.installCaFile, proxyUrl: config.installProxy },
       ...(runtime === 'node' && config.packageScripts ? { runScripts: (dir: string) => this.runNpmScripts(dir, signal) } : {}),
     });
     return { installed: outcome.installed, installer: outcome.installer, durationMs: outcome.durationMs };
