@@ -204,14 +204,20 @@ describe('a WebSocket client that vanishes without closing', () => {
   test('it misses a ping and is cut off; its running execution is cancelled and cleaned up', { timeout: 60_000 }, async () => {
     const d = await startDaemonWith({}, { connectionLimits: { pingIntervalMs: 300 } });
     try {
-      // autoPong off: the socket stays open but nobody answers, like a client whose machine went away.
+      // autoPong off: this client answers pings itself until its execution runs, then goes silent with the
+      // socket still open, like a client whose machine went away.
       const ghost = new WebSocket(d.wsUrl, { autoPong: false });
+      let vanished = false;
+      ghost.on('ping', (data) => {
+        if (!vanished) ghost.pong(data);
+      });
       await new Promise((resolve, reject) => ghost.once('open', resolve).once('error', reject));
       const marker = `sleep ${200000 + Math.floor(Math.random() * 90000)}`;
       ghost.send(JSON.stringify({ type: 'execute', id: 'orphan', runtime: 'python', code: `import subprocess\nsubprocess.run("${marker}".split())`, timeoutMs: 60_000 }));
       const closed = new Promise<number>((resolve) => ghost.once('close', (code) => resolve(code)));
-      for (let i = 0; i < 100 && (await findProcesses(marker)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let i = 0; i < 400 && (await findProcesses(marker)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
       assert.ok((await findProcesses(marker)).length > 0, 'the execution started');
+      vanished = true;
       const code = await closed;
       assert.equal(code, 1006, 'cut off without a close handshake');
       await waitForNoProcesses(marker, 10_000);
