@@ -17,6 +17,8 @@ interface Entry {
 export class SessionSandboxes {
   /** Insertion order is recency: the first entry is the least recently used session. */
   private readonly entries = new Map<string, Entry>();
+  /** Disposals under way (a discarded sandbox): close() waits for them, so nothing outlives the daemon. */
+  private readonly disposals = new Set<Promise<void>>();
   private closed = false;
 
   constructor(
@@ -73,7 +75,9 @@ export class SessionSandboxes {
     if (!entry) return;
     this.entries.delete(sessionId);
     clearTimeout(entry.idleTimer);
-    void entry.ready.then((instance) => instance?.dispose());
+    const disposal = entry.ready.then((instance) => instance?.dispose());
+    this.disposals.add(disposal);
+    void disposal.finally(() => this.disposals.delete(disposal));
   }
 
   // Disposes of every warm session sandbox and takes no more.
@@ -82,6 +86,6 @@ export class SessionSandboxes {
     const all = [...this.entries.values()];
     this.entries.clear();
     for (const entry of all) clearTimeout(entry.idleTimer);
-    await Promise.all(all.map(async (entry) => (await entry.ready)?.dispose()));
+    await Promise.all([...all.map(async (entry) => (await entry.ready)?.dispose()), ...this.disposals]);
   }
 }
