@@ -96,6 +96,7 @@ export class SandboxInstance {
     let rootDir: string | null = null;
     let bridge: Bridge | null = null;
     let workspaceMounted = false;
+    let mounting: Promise<unknown> | null = null;
     try {
       rootDir = (await makeTempDir({ tmpdir: config.workDir, prefix: 'exec-', mode: 0o711 })).path;
       const workspace = session?.workspaceDir ?? path.join(rootDir, 'workspace');
@@ -107,10 +108,9 @@ export class SandboxInstance {
         if (facts.owner) await fs.chown(dir, facts.owner.uid, facts.owner.gid);
       }
       if (!session) for (const sub of ['python', 'node']) await fs.mkdir(path.join(packagesDir, sub), { recursive: true, mode: 0o755 });
-      if (facts.workspaceSize && !session) {
-        await mountWorkspace(workspace, facts.workspaceSize, facts.owner);
-        workspaceMounted = true;
-      }
+      // Mounting (a mount(8) process) overlaps with opening the bridge: both must be done before the spawn.
+      mounting = facts.workspaceSize && !session ? mountWorkspace(workspace, facts.workspaceSize, facts.owner).then(() => (workspaceMounted = true)) : null;
+      mounting?.catch(() => undefined);
       const token = randomBytes(24).toString('hex');
       let instance: SandboxInstance | null = null;
       let markConnected!: () => void;
@@ -123,12 +123,14 @@ export class SandboxInstance {
           onProtocolError: (problem) => instance?.emit({ kind: 'problem', problem }),
         },
       );
+      await mounting;
       const cgroup = await making;
       const child = spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token, packagesDir }));
       instance = new SandboxInstance(runtime, workspace, packagesDir, rootDir, bridge, child, connected, context.logger, cgroup, workspaceMounted, session);
       return instance;
     } catch (error) {
       await bridge?.close();
+      await mounting?.catch(() => undefined);
       await (await making.catch(() => null))?.remove().catch(() => undefined);
       if (rootDir && workspaceMounted) await unmountWorkspace(path.join(rootDir, 'workspace')).catch(() => undefined);
       if (rootDir) await removeTree(rootDir);
