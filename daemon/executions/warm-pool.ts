@@ -7,6 +7,8 @@ import type { SandboxInstance } from './sandbox-instance.js';
 export type SandboxStarter = (runtime: RuntimeName) => Promise<SandboxInstance>;
 
 const MAX_BACKOFF_MS = 30_000;
+/** How long after a sandbox is taken its replacement starts. */
+const REFILL_DELAY_MS = 25;
 
 export class WarmPool {
   private readonly ready = new Map<RuntimeName, SandboxInstance[]>();
@@ -41,7 +43,7 @@ export class WarmPool {
   async take(runtime: RuntimeName): Promise<SandboxInstance | null> {
     const instance = this.ready.get(runtime)?.shift();
     if (instance) {
-      this.fill();
+      this.refillSoon();
       return instance;
     }
     const waiting = this.waiters.get(runtime) ?? [];
@@ -49,6 +51,18 @@ export class WarmPool {
     const handed = new Promise<SandboxInstance | null>((resolve) => waiting.push(resolve));
     this.waiters.set(runtime, waiting);
     return handed;
+  }
+
+  // Starts the replacement of a taken sandbox a moment later: started at once, it would compete for the CPU
+  // with the code that just got the sandbox (most executions are done in a few ms). A burst still finds
+  // sandboxes starting: requests that find none ready start their own.
+  private refillSoon(): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.fill();
+    }, REFILL_DELAY_MS);
+    timer.unref();
+    this.timers.add(timer);
   }
 
   // Disposes of every idle sandbox; sandboxes still starting are disposed of when they are up.
