@@ -112,7 +112,7 @@ async function hostPair(runtime: Runtime, config: Config, useUv: boolean): Promi
   try {
     const homeDir = path.join(root, 'home');
     await fs.mkdir(homeDir);
-    const env = buildInstallerEnv(homeDir, runtime === 'node' ? [path.dirname(config.nodePath)] : []);
+    const env = buildInstallerEnv(homeDir, runtime === 'node' ? [path.dirname(config.nodePath)] : [], { caFile: config.installCaFile, proxyUrl: config.installProxy });
     const cacheDir = path.join(root, 'cache');
     const first = await timeHostInstall(hostCommand(runtime, config, useUv, path.join(root, 'first'), cacheDir, homeDir), env, homeDir);
     const cached = await timeHostInstall(hostCommand(runtime, config, useUv, path.join(root, 'cached'), cacheDir, homeDir), env, homeDir);
