@@ -30,10 +30,14 @@ export async function readRawBody(req: http.IncomingMessage, maxBytes: number, l
   return Buffer.concat(chunks);
 }
 
-// Reads and parses the body; refuses it as soon as it passes maxBytes, before buffering the rest.
-export async function readJsonBody(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+// Reads and parses the body; refuses it as soon as it passes maxBytes, before buffering the rest. An empty body
+// is `whenEmpty` when given (a route whose fields are all optional), else invalid_json.
+export async function readJsonBody(req: http.IncomingMessage, maxBytes: number, whenEmpty?: unknown): Promise<unknown> {
   const text = (await readRawBody(req, maxBytes)).toString('utf8');
-  if (text.trim() === '') throw new WireError('invalid_json', 'the body is empty; expected a JSON object');
+  if (text.trim() === '') {
+    if (whenEmpty !== undefined) return whenEmpty;
+    throw new WireError('invalid_json', 'the body is empty; expected a JSON object');
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);

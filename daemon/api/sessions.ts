@@ -8,7 +8,7 @@ import { WireError } from '../errors.js';
 import { checkWorkspacePath } from '../files/paths.js';
 import { deleteWorkspacePath, listWorkspaceFiles, openWorkspaceFile, writeWorkspaceFile } from '../files/workspace.js';
 import type { SessionManager } from '../sessions/manager.js';
-import { checkJsonDepth, readRawBody } from './body.js';
+import { readJsonBody, readRawBody } from './body.js';
 import { sendJson } from './respond.js';
 
 /** Most entries a file listing returns. */
@@ -54,8 +54,7 @@ export function allowedMethods(route: SessionRoute): string {
 export async function handleSessionRequest(req: http.IncomingMessage, res: http.ServerResponse, route: SessionRoute, deps: SessionsDeps): Promise<void> {
   const { sessions, config } = deps;
   if (route.kind === 'collection') {
-    const body = await readRawBody(req, config.maxRequestBytes);
-    const session = await sessions.create(parseOptionalJson(body));
+    const session = await sessions.create(await readJsonBody(req, config.maxRequestBytes, {}));
     return sendJson(res, 201, await sessions.info(session));
   }
   const session = sessions.get(route.id);
@@ -103,20 +102,6 @@ function decodeFilePath(raw: string): string {
   const checked = checkWorkspacePath(decoded);
   if (!checked.ok) throw new WireError('invalid_path', `file path ${JSON.stringify(decoded.slice(0, 200))} ${checked.message}`);
   return checked.path;
-}
-
-// An empty body means no options; anything else must be a JSON object.
-function parseOptionalJson(body: Buffer): unknown {
-  const text = body.toString('utf8');
-  if (text.trim() === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new WireError('invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
-  }
-  checkJsonDepth(value, 'the body');
-  return value;
 }
 
 // A download's file name, ASCII-safe (RFC 6266 with an RFC 5987 UTF-8 form).
