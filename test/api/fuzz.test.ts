@@ -83,6 +83,12 @@ function splitResponses(text: string): Array<{ status: number; body: string }> {
 
 async function fuzzHttp(d: LoggedDaemon, rng: Rng, count: number, findings: Findings): Promise<void> {
   const port = Number(new URL(d.url).port);
+  // A live session, so file API paths reach real checks (and real files) as well as unknown ids.
+  const live = ((await (await fetch(`${d.url}/v1/sessions`, { method: 'POST' })).json()) as { id: string }).id;
+  const sessionPaths = [
+    '/v1/sessions', '/v1/sessions/', `/v1/sessions/${live}`, `/v1/sessions/${live}/files`, '/v1/sessions/ses_aaaaaaaaaaaaaaaaaaaaaaaaaa/files/x',
+    `/v1/sessions/${live}/files/${rng.pick(['a.txt', 'd/e/f.csv', '%2e%2e/x', '..%2Fx', '%00', 'a%5Cb', '%ZZ'])}`, '/v1/sessions/../healthz', `/v1/sessions/${live}/nope`,
+  ];
   let next = 0;
   const worker = async () => {
     while (next < count) {
@@ -114,7 +120,7 @@ async function fuzzHttp(d: LoggedDaemon, rng: Rng, count: number, findings: Find
         }
       } else if (roll < 0.75) {
         const method = rng.pick(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD']);
-        const path = rng.pick(['/healthz', '/v1/runtimes', '/v1/executions', '/v1/ws', '/', '/v1/executions/x', '/%2e%2e/', `/${'p'.repeat(rng.int(1, 3000))}`, '/healthz?x=%00']);
+        const path = rng.pick(['/healthz', '/v1/runtimes', '/v1/executions', '/v1/ws', '/', '/v1/executions/x', '/%2e%2e/', `/${'p'.repeat(rng.int(1, 3000))}`, '/healthz?x=%00', ...sessionPaths]);
         const hasBody = method !== 'GET' && method !== 'HEAD';
         const response = await fetch(`${d.url}${path}`, { method, ...(hasBody ? { body: toJsonText(rng, randomValue(rng)) } : {}) }).catch((error: Error) => error);
         if (response instanceof Error) {
@@ -123,7 +129,7 @@ async function fuzzHttp(d: LoggedDaemon, rng: Rng, count: number, findings: Find
         }
         const text = await response.text().catch(() => '');
         if (response.status >= 500) findings.problem(`${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
-        if (method === 'HEAD' || response.status === 200) {
+        if (method === 'HEAD' || (response.status >= 200 && response.status < 300)) {
           findings.count(`${response.status} ${method}`);
           continue;
         }
