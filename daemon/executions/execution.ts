@@ -66,7 +66,7 @@ export class Execution {
     private readonly context: ExecutionContext,
     private readonly hooks: ExecutionHooks,
     private readonly takeWarm: TakeWarmSandbox = async () => null,
-    /** The session whose workspace and packages the execution uses, if any (its sandbox then starts fresh). */
+    /** The session whose workspace and packages the execution uses, if any (takeWarm then hands out its sandbox). */
     private readonly session: SessionBinding | null = null,
   ) {
     this.log = context.logger.child({ executionId: id, runtime: request.runtime });
@@ -257,7 +257,7 @@ export class Execution {
       },
       (error: unknown) => {
         const failure = describeInstallFailure(error);
-        if (failure.message.startsWith('the install failed inside')) this.log.error({ err: error }, 'package install failed unexpectedly');
+        if (failure.unexpected) this.log.error({ err: error }, 'package install failed unexpectedly');
         else this.log.info({ code: failure.code, ms: Math.round(performance.now() - started) }, 'package install refused or failed');
         refuse(failure.code, failure.message);
       },

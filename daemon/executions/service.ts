@@ -36,7 +36,7 @@ export interface StartedExecution {
   readonly result: Promise<ExecutionResult>;
 }
 
-type CancelReason = 'client' | 'shutdown';
+type CancelReason = 'client' | 'shutdown' | 'session';
 
 interface Admitted {
   cancel(reason: CancelReason): void;
@@ -129,7 +129,7 @@ export class ExecutionService {
         this.recordRun(answer.durationMs);
         // durationMs counts the time from acceptance, queue included; timeoutMs only started when the code did.
         const durationMs = Math.round((answer.durationMs + queuedMs) * 100) / 100;
-        const error = answer.status === 'cancelled' && cancelReason === 'shutdown' ? SHUTDOWN_CANCEL : answer.error;
+        const error = answer.status === 'cancelled' && cancelReason !== null && cancelReason !== 'client' ? CANCELS[cancelReason] : answer.error;
         return { ...answer, durationMs, error };
       } finally {
         ticket.release();
@@ -148,7 +148,7 @@ export class ExecutionService {
       ).then(() => undefined, () => undefined),
     };
     this.admitted.add(admitted);
-    const forget = session?.onCancel(() => admitted.cancel('client'));
+    const forget = session?.onCancel(() => admitted.cancel('session'));
     void admitted.finished.then(() => {
       this.admitted.delete(admitted);
       forget?.();
@@ -238,13 +238,23 @@ function bindingOf(session: Session): SessionBinding {
   return { workspaceDir: session.workspaceDir, packagesDir: session.packagesDir, workspaceMounted: session.workspaceMounted };
 }
 
-const SHUTDOWN_CANCEL: CodeError = { type: 'Cancelled', message: 'the daemon shut down before the execution finished (its shutdown grace period, shutdownGraceMs, ran out)', traceback: '' };
+const cancelled = (message: string): CodeError => ({ type: 'Cancelled', message, traceback: '' });
+/** Why a running execution was cancelled, when its client did not ask for it. */
+const CANCELS: Record<Exclude<CancelReason, 'client'>, CodeError> = {
+  shutdown: cancelled('the daemon shut down before the execution finished (its shutdown grace period, shutdownGraceMs, ran out)'),
+  session: cancelled('its session was deleted or expired while the execution ran'),
+};
+/** The same, for an execution that was still waiting for a slot. */
+const CANCELS_BEFORE_START: Record<CancelReason, CodeError> = {
+  client: cancelled('the execution was cancelled by the client while it waited for a slot'),
+  shutdown: cancelled('the daemon shut down before the execution could start'),
+  session: cancelled('its session was deleted or expired before the execution could start'),
+};
 
-// The result of an execution cancelled (by its client or a shutdown) while it waited for a slot: it never ran.
+// The result of an execution cancelled (by its client, a shutdown or its session's end) while it waited for a
+// slot: it never ran.
 function cancelledBeforeStart(reason: CancelReason, waitedMs: number): ExecutionResult {
-  const error: CodeError = reason === 'shutdown'
-    ? { ...SHUTDOWN_CANCEL, message: 'the daemon shut down before the execution could start' }
-    : { type: 'Cancelled', message: 'the execution was cancelled by the client while it waited for a slot', traceback: '' };
+  const error = CANCELS_BEFORE_START[reason];
   return {
     status: 'cancelled',
     result: null,

@@ -1,5 +1,4 @@
-// Input files: checked and decoded before anything is written, then written into a fresh workspace.
-import fs from 'node:fs/promises';
+// Input files: checked and decoded before anything is written, then written into the workspace.
 import path from 'node:path';
 import { WireError } from '../errors.js';
 import { checkWorkspacePath } from './paths.js';

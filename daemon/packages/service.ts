@@ -90,8 +90,8 @@ async function runNpmScriptsIn(facts: SandboxFacts, config: PackageConfig, stagi
   throw new InstallError('install_failed', `the packages' install scripts failed (they run sandboxed, without network); nothing was installed:\n${tail}`);
 }
 
-// The code and message of an install failure as the code should see them.
-export function describeInstallFailure(error: unknown): { code: string; message: string } {
-  if (error instanceof InstallError) return { code: error.code, message: error.message };
-  return { code: 'install_failed', message: 'the install failed inside the daemon (see its log)' };
+// The code and message of an install failure as the code should see them; `unexpected` ones belong in the log.
+export function describeInstallFailure(error: unknown): { code: string; message: string; unexpected: boolean } {
+  if (error instanceof InstallError) return { code: error.code, message: error.message, unexpected: false };
+  return { code: 'install_failed', message: 'the install failed inside the daemon (see its log)', unexpected: true };
 }

@@ -143,7 +143,9 @@ describe('sessions', () => {
     await new Promise((resolve) => setTimeout(resolve, 800));
     const deleted = await api('DELETE', `/v1/sessions/${id}`);
     assert.equal(deleted.status, 200);
-    assert.equal((await running).body.status, 'cancelled');
+    const cancelled = (await running).body;
+    assert.equal(cancelled.status, 'cancelled');
+    assert.match(cancelled.error.message, /its session was deleted/);
     assert.equal((await api('GET', `/v1/sessions/${id}`)).status, 404);
   });
 
