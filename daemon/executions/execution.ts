@@ -164,7 +164,8 @@ export class Execution {
     const warm = await this.takeWarm(runtime);
     if (warm) {
       this.sandbox = warm;
-      const applied = await warm.applyLimits(limits);
+      // One killed while it waited (it said too much before its code) is of no use either.
+      const applied = warm.usable ? await warm.applyLimits(limits) : 'failed';
       if (applied === 'applied') return warm;
       this.log.info({ applied }, 'a warm sandbox could not take this execution\'s limits; starting a fresh one');
       this.discarded.push(warm.dispose());

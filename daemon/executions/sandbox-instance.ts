@@ -42,6 +42,9 @@ export interface SessionBinding {
   readonly workspaceMounted: boolean;
 }
 
+/** Messages a sandbox may send before an execution attaches (a prelude sends none before its code). */
+const MAX_EARLY_MESSAGES = 16;
+
 type Event = { kind: 'output'; stream: 'stdout' | 'stderr'; chunk: Buffer } | { kind: 'message'; message: BridgeInbound } | { kind: 'problem'; problem: string };
 
 export class SandboxInstance {
@@ -52,6 +55,10 @@ export class SandboxInstance {
   readonly ready: Promise<boolean>;
   private sinks: SandboxSinks | null = null;
   private readonly early: Event[] = [];
+  private earlyBytes = 0;
+  /** Both streams' maxOutputBytes: what the execution to come could keep of what was said before it. */
+  private maxEarlyOutputBytes = 0;
+  private earlyMessages = 0;
   private disposed = false;
   private killed = false;
   private hasExitedFlag = false;
@@ -127,6 +134,7 @@ export class SandboxInstance {
       const cgroup = await making;
       const child = spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token, packagesDir }));
       instance = new SandboxInstance(runtime, workspace, packagesDir, rootDir, bridge, child, connected, context.logger, cgroup, workspaceMounted, session);
+      instance.maxEarlyOutputBytes = 2 * config.maxOutputBytes; // set before any output can have arrived
       return instance;
     } catch (error) {
       await bridge?.close();
@@ -190,6 +198,11 @@ export class SandboxInstance {
     return this.hasExitedFlag;
   }
 
+  /** False once the sandbox was killed or its interpreter exited: it can run no code. */
+  get usable(): boolean {
+    return !this.killed && !this.hasExitedFlag;
+  }
+
   /** True when the kernel limits this sandbox (it has a cgroup). */
   get limited(): boolean {
     return this.cgroup !== null;
@@ -239,9 +252,23 @@ export class SandboxInstance {
     }
   }
 
+  // Delivers an event, or keeps it for the execution to come. What is kept is bounded: a sandbox that says more
+  // before its code arrives than a prelude ever does is killed (its pool replaces it), and what it said dropped.
   private emit(event: Event): void {
-    if (this.sinks) this.deliver(event);
-    else this.early.push(event);
+    if (this.sinks) return this.deliver(event);
+    if (this.killed) return;
+    if (event.kind === 'output') this.earlyBytes += event.chunk.length;
+    else this.earlyMessages += 1;
+    // No execution keeps more output than maxOutputBytes a stream, so no more is kept for one (preload warnings).
+    const maxBytes = this.maxEarlyOutputBytes;
+    if (this.earlyBytes <= maxBytes && this.earlyMessages <= MAX_EARLY_MESSAGES) {
+      this.early.push(event);
+      return;
+    }
+    this.log.warn({ runtime: this.runtime, earlyBytes: this.earlyBytes, earlyMessages: this.earlyMessages }, 'a sandbox said too much before its code arrived; killing it');
+    this.startProblem = `it wrote more than ${maxBytes} bytes of output (maxOutputBytes for each stream), or more than ${MAX_EARLY_MESSAGES} messages, before its code arrived`;
+    this.early.length = 0;
+    this.kill();
   }
 
   private deliver(event: Event): void {
