@@ -3,6 +3,7 @@
 // (runtime names, timeout ranges, tool names) are left to it, so there is one source of truth.
 
 import type { RunboxError } from './errors.js';
+import { PROTOCOL } from '../daemon/protocol.js';
 
 /** How to reach the daemon and how long to wait for it. */
 export interface RunboxClientOptions {
@@ -118,6 +119,7 @@ export function validateExecuteOptions(options: unknown): void {
     for (const [name, tool] of Object.entries(tools)) {
       const handler = typeof tool === 'object' && tool !== null ? (tool as Record<string, unknown>).handler : undefined;
       if (typeof handler !== 'function') fail(`options.tools.${name}.handler`, 'a function', handler);
+      if (name.startsWith(PROTOCOL.reservedToolPrefix)) fail(`options.tools.${name}`, `a name that does not start with "${PROTOCOL.reservedToolPrefix}" (kept for the daemon's own tools)`, name);
     }
   }
   if (onStdout !== undefined && typeof onStdout !== 'function') fail('options.onStdout', 'a function', onStdout);

@@ -1,12 +1,14 @@
 // Reads a JSON request body with a size cap and a nesting cap, failing with a clear wire error (413 or 400).
 import type http from 'node:http';
 import { WireError } from '../errors.js';
+import { PROTOCOL } from '../protocol.js';
 
 /**
  * Deepest nesting of arrays and objects accepted from a client (bodies, WebSocket messages, tool results).
  * Deeper values would overflow the stack of whatever walks them later (JSON.stringify, the preludes' decoders).
  */
-export const MAX_JSON_DEPTH = 256;
+/** Objects and arrays nested deeper are refused (the protocol's one limit, runtimes/protocol.json). */
+export const MAX_JSON_DEPTH = PROTOCOL.maxJsonDepth;
 
 // Reads the raw body; refuses it as soon as it passes maxBytes (named by limitName), before buffering the rest.
 export async function readRawBody(req: http.IncomingMessage, maxBytes: number, limitName = 'maxRequestBytes'): Promise<Buffer> {

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseBridgeMessage, type BridgeInbound, type BridgeOutbound } from './messages.js';
+import { PROTOCOL } from '../protocol.js';
 
 export interface BridgeHandlers {
   /** The prelude connected and authenticated: the sandbox is ready for its code. */
@@ -26,7 +27,7 @@ export interface BridgeOptions {
 }
 
 /** Side connections open at once, at most. */
-export const MAX_SIDE_CONNECTIONS = 4;
+export const MAX_SIDE_CONNECTIONS = PROTOCOL.maxSideConnections;
 /** Call ids from side connection n are relabelled `side<n>:<callId>` (never a main connection's ids, which are digits). */
 const SIDE_CALL_ID = /^side(\d+):(.*)$/s;
 
@@ -86,7 +87,7 @@ export class Bridge {
   // Accepts the first upgrade that carries the right token on /bridge, and side connections after it;
   // everything else gets 401 and is closed.
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (req.url === '/bridge/side' && this.socket && !this.closed && this.sides.size < MAX_SIDE_CONNECTIONS && this.tokenMatches(req.headers.authorization)) {
+    if (req.url === PROTOCOL.sideConnectionPath && this.socket && !this.closed && this.sides.size < MAX_SIDE_CONNECTIONS && this.tokenMatches(req.headers.authorization)) {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptSide(ws));
       return;
     }

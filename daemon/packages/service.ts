@@ -9,11 +9,12 @@ import { runSandboxed } from '../sandbox/run-sandboxed.js';
 import { InstallError } from './errors.js';
 import { PackageInstaller, type InstallOutcome } from './installer.js';
 import { checkPolicy, parsePackageSpecs, type PackageRuntime } from './specs.js';
+import { PROTOCOL } from '../protocol.js';
 
 /** The tool name the preludes call to install packages; declared tools may not use the `runbox.` prefix. */
-export const INSTALL_TOOL = 'runbox.install';
+export const INSTALL_TOOL = PROTOCOL.installTool;
 /** Tool names starting with this are the daemon's own. */
-export const RESERVED_TOOL_PREFIX = 'runbox.';
+export const RESERVED_TOOL_PREFIX = PROTOCOL.reservedToolPrefix;
 
 export type PackageConfig = Pick<
   Config,

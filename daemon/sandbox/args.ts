@@ -41,6 +41,9 @@ export interface SandboxArgsInput {
   readonly readOnlyFiles: ReadonlyArray<readonly [hostPath: string, sandboxPath: string]>;
   /** The interpreter command line, in sandbox paths. */
   readonly command: readonly string[];
+  /** Where the command starts, in sandbox paths: `/` for a prelude, which enters the workspace only when its
+   * code arrives, so that nothing a session left there (a matplotlibrc, a module) is read before. */
+  readonly workingDir: string;
   /** Descriptor bubblewrap reads the seccomp program from (see seccomp.ts); none means no filter. */
   readonly seccompFd?: number;
   /** Descriptor bubblewrap writes its child's pid to (--info-fd), so the sandbox can be killed by it. */
@@ -84,6 +87,7 @@ export function buildSandboxArgs(input: SandboxArgsInput): string[] {
     '--symlink', SANDBOX_PATHS.tmp, '/var/tmp',
     '--ro-bind', `${input.runtimeDir}/python`, `${SANDBOX_PATHS.runtimes}/python`,
     '--ro-bind', `${input.runtimeDir}/node`, `${SANDBOX_PATHS.runtimes}/node`,
+    '--ro-bind', `${input.runtimeDir}/protocol.json`, `${SANDBOX_PATHS.runtimes}/protocol.json`,
   );
   for (const [hostPath, sandboxPath] of input.readOnlyFiles) args.push('--ro-bind', hostPath, sandboxPath);
   if (input.packagesDir) {
@@ -97,7 +101,7 @@ export function buildSandboxArgs(input: SandboxArgsInput): string[] {
     // user, so without this they would take unlimited files (/var, /run/runbox, /dev). Mounts on them stay writable.
     '--remount-ro', '/dev',
     '--remount-ro', '/',
-    '--chdir', SANDBOX_PATHS.workspace,
+    '--chdir', input.workingDir,
     '--',
     ...input.command,
   );
@@ -113,6 +117,8 @@ export interface SandboxEnvInput {
   readonly tmpDir: string;
   /** Where installed packages appear (python/, node/node_modules), if anywhere. */
   readonly packagesDir?: string;
+  /** The workspace, which the prelude enters when the code arrives. */
+  readonly workspaceDir: string;
 }
 
 // The environment of sandboxed code, built from scratch: no variable of the daemon's reaches it.
@@ -127,6 +133,7 @@ export function buildSandboxEnv(input: SandboxEnvInput): Record<string, string> 
     MPLCONFIGDIR: `${input.tmpDir}/matplotlib`,
     RUNBOX_BRIDGE_SOCKET: input.bridgeSocket,
     RUNBOX_BRIDGE_TOKEN: input.bridgeToken,
+    RUNBOX_WORKSPACE: input.workspaceDir,
     ...(input.packagesDir ? { RUNBOX_PACKAGES: input.packagesDir } : {}),
   };
 }

@@ -73,6 +73,7 @@ export async function prepareRuntimeDir(workDir: string, sourcesDir: string, com
   await fs.mkdir(path.join(staging, 'etc'), { recursive: true, mode: 0o755 });
   await fs.cp(path.join(sourcesDir, 'python'), path.join(staging, 'python'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
   await fs.cp(path.join(sourcesDir, 'node'), path.join(staging, 'node'), { recursive: true });
+  await fs.copyFile(path.join(sourcesDir, 'protocol.json'), path.join(staging, 'protocol.json'));
   if (compilePython) await compilePython(path.join(staging, 'python'));
   const id = SANDBOX_INNER_ID;
   await fs.writeFile(path.join(staging, 'etc', 'passwd'), `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${id}:${id}:Runbox sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`);

@@ -57,10 +57,11 @@ export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnS
     bridgeToken: input.token,
     tmpDir: sandboxed ? SANDBOX_PATHS.tmp : input.privateTmpDir,
     packagesDir: input.packagesDir && (sandboxed ? SANDBOX_PATHS.packages : input.packagesDir),
+    workspaceDir: sandboxed ? SANDBOX_PATHS.workspace : input.workspaceDir,
   });
   const ids = facts.owner ? { uid: facts.owner.uid, gid: facts.owner.gid } : {};
   if (!sandboxed) {
-    return { file: command[0], args: command.slice(1), env, cwd: input.workspaceDir, processGroup: true, ...ids };
+    return { file: command[0], args: command.slice(1), env, cwd: input.command ? input.workspaceDir : input.privateTmpDir, processGroup: true, ...ids };
   }
   const args = buildSandboxArgs({
     layout: facts.layout,
@@ -71,6 +72,8 @@ export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnS
     readOnlyPaths: outsideUsr([facts.pythonEnv, path.dirname(path.dirname(facts.nodePath))]),
     readOnlyFiles: facts.matplotlibCache.map((file) => [file, `${SANDBOX_PATHS.matplotlibConfig}/${path.basename(file)}`] as const),
     command,
+    // A prelude starts outside the workspace and enters it when its code arrives; a command runs in it.
+    workingDir: input.command ? SANDBOX_PATHS.workspace : '/',
     seccompFd: EXTRA_INPUT_FD,
     infoFd: CHILD_PID_FD,
     tmpBytes: facts.limits.tmpBytes,

@@ -3,7 +3,7 @@
 // the bridge (the main connection belongs to the blocked thread), sends the install call, and hands the answer
 // back through a MessagePort, waking the main thread with Atomics.notify. Node built-ins only.
 const { workerData } = require('node:worker_threads');
-const { Bridge } = require('./prelude.cjs');
+const { Bridge, PROTOCOL } = require('./prelude.cjs');
 
 const { socketPath, token, callId, name, args, port, wake } = workerData;
 let answered = false;
@@ -19,7 +19,7 @@ function answer(message) {
 }
 
 const bridge = new Bridge(socketPath, token, {
-  route: '/bridge/side',
+  route: PROTOCOL.sideConnectionPath,
   onConnected: () => bridge.send({ type: 'tool_call', callId, name, args }),
   onMessage: (message) => {
     if (message?.type === 'tool_result' && String(message.callId) === callId) answer(message);

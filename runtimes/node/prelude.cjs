@@ -1,6 +1,6 @@
 'use strict';
-// The Runbox Node prelude. The daemon starts it inside the sandbox (`node /runbox/node/prelude.cjs`, cwd the
-// workspace); it connects back over the bridge (docs/protocol.md, "The bridge: prelude ↔ daemon"), receives
+// The Runbox Node prelude. The daemon starts it inside the sandbox (`node /runbox/node/prelude.cjs`, cwd `/`,
+// entering the workspace only when the code arrives); it connects back over the bridge (docs/protocol.md, "The bridge: prelude ↔ daemon"), receives
 // the code in a `run` message, runs it as the user's program with the tools as globals, and sends one `done`.
 // Built-in modules only, and as few as possible: every execution pays for what this file loads at start-up.
 
@@ -11,18 +11,20 @@ const util = require('node:util');
 const { isUtf8 } = require('node:buffer');
 
 const PRELUDE_FILENAME = __filename;
-const BRIDGE_FAILURE_EXIT_CODE = 70; // EX_SOFTWARE: the bridge failed, so the code could not run or report
+// The protocol's limits and constants, shared with the daemon, the SDK and the Python prelude (runtimes/protocol.json).
+const PROTOCOL = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'protocol.json'), 'utf8'));
+const BRIDGE_FAILURE_EXIT_CODE = PROTOCOL.bridgeFailureExitCode; // EX_SOFTWARE: the bridge failed, so the code could not run or report
 const MAIN_BASENAME = 'main.js';
 // RFC 6455's sample key and its accept value. The key only has to be well formed; a fixed pair saves loading
 // node:crypto at start-up, and this channel is a private Unix socket that never crosses a proxy or a cache.
 const WS_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const WS_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 const OPCODE = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa };
-const MAX_HANDSHAKE_BYTES = 16 * 1024;
+const MAX_HANDSHAKE_BYTES = PROTOCOL.maxHandshakeBytes;
 const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
-const MAX_DEPTH = 200; // objects and arrays nested deeper are refused with a ResultError, as docs/protocol.md says
+const MAX_DEPTH = PROTOCOL.maxJsonDepth; // objects and arrays nested deeper are refused with a ResultError, as docs/protocol.md says
 const PRELUDE_GLOBALS = ['callTool', 'callToolsParallel', 'setResult', 'ToolError', 'installPackage', 'InstallError'];
-const INSTALL_TOOL = 'runbox.install'; // the daemon's reserved tool that installs packages
+const INSTALL_TOOL = PROTOCOL.installTool; // the daemon's reserved tool that installs packages
 const INSTALL_WORKER_FILENAME = path.join(__dirname, 'install-worker.cjs');
 const RESERVED_WORDS = new Set(
   ('break case catch class const continue debugger default delete do else enum export extends false finally ' +
@@ -549,7 +551,8 @@ function flushStream(stream) {
 
 // One run of the user's code: its globals, pending tool calls, result, and the single `done` report.
 class Execution {
-  constructor(exitProcess) {
+  constructor(exitProcess, workspaceDir) {
+    this.workspaceDir = workspaceDir;
     this.exitProcess = exitProcess;
     this.state = 'waiting'; // waiting → running → finishing → reported
     this.isBodySettled = false;
@@ -559,7 +562,7 @@ class Execution {
     this.files = [];
     this.pendingCalls = new Map();
     this.lastCallId = 0;
-    this.filename = path.join(process.cwd(), MAIN_BASENAME);
+    this.filename = path.join(workspaceDir, MAIN_BASENAME);
     this.userModule = null;
     this.bridge = null;
     this.bridgeAddress = null;
@@ -591,9 +594,15 @@ class Execution {
   }
 
   // Starts the user's code as the program; its completion is reported when the event loop is empty.
+  // The sandbox starts outside the workspace: nothing the workspace holds is read before the code arrives.
   run({ code, tools }) {
     this.state = 'running';
     if (typeof code !== 'string') return this.onBridgeLost('the run message has no code');
+    try {
+      process.chdir(this.workspaceDir);
+    } catch (err) {
+      return this.onBridgeLost(`cannot enter the workspace ${this.workspaceDir}: ${err.message}`);
+    }
     this.installToolFunctions(Array.isArray(tools) ? tools : []);
     this.updateKeepAlive();
     let program;
@@ -834,15 +843,17 @@ function printUncaught(error) {
 function main() {
   const socketPath = process.env.RUNBOX_BRIDGE_SOCKET;
   const token = process.env.RUNBOX_BRIDGE_TOKEN;
+  const workspaceDir = process.env.RUNBOX_WORKSPACE;
   delete process.env.RUNBOX_BRIDGE_SOCKET;
   delete process.env.RUNBOX_BRIDGE_TOKEN;
+  delete process.env.RUNBOX_WORKSPACE;
   delete process.env.RUNBOX_PACKAGES; // installed packages are found through /node_modules
   const exitProcess = process.exit.bind(process);
-  if (!socketPath || !token || /[\r\n]/.test(token)) {
-    process.stderr.write('runbox: RUNBOX_BRIDGE_SOCKET and RUNBOX_BRIDGE_TOKEN must be set by the daemon\n');
+  if (!socketPath || !token || !workspaceDir || /[\r\n]/.test(token)) {
+    process.stderr.write('runbox: RUNBOX_BRIDGE_SOCKET, RUNBOX_BRIDGE_TOKEN and RUNBOX_WORKSPACE must be set by the daemon\n');
     return exitProcess(BRIDGE_FAILURE_EXIT_CODE);
   }
-  const execution = new Execution(exitProcess);
+  const execution = new Execution(exitProcess, workspaceDir);
   execution.connect(socketPath, token);
   process.argv[1] = execution.filename;
   process.on('beforeExit', () => execution.onEventLoopEmpty());
@@ -852,4 +863,4 @@ function main() {
 }
 
 if (require.main === module) main();
-else module.exports = { Bridge };
+else module.exports = { Bridge, PROTOCOL };

@@ -251,11 +251,20 @@ describe('result conversion', () => {
     });
   });
 
+  test('200 levels of nesting (maxJsonDepth) come through whole', async () => {
+    const body = await run('v = "deep"\nfor _ in range(200):\n    v = [v]\nset_result(v)');
+    assert.equal(body.status, 'ok', JSON.stringify(body.error));
+    assert.equal(JSON.stringify(body.result), `${'['.repeat(200)}"deep"${']'.repeat(200)}`);
+  });
+
   test('a cycle or a too deep value is a ResultError at the line of set_result or of the return', async () => {
     const cases: Array<[string, string, number]> = [
       ['a = {"k": []}\na["k"].append(a)\nset_result(a)\nprint("not reached")', 'the value contains a reference cycle', 3],
       ['a = []\na.append(a)\nreturn a', 'the value contains a reference cycle', 3],
       ['v = []\nfor _ in range(3000):\n    v = [v]\nset_result(v)', 'the value nests deeper than 200 levels', 4],
+      // Deep enough for the protocol's limit, shallow enough for the C encoder, which stops only near 1,000.
+      ['v = "deep"\nfor _ in range(201):\n    v = [v]\nset_result(v)', 'the value nests deeper than 200 levels', 4],
+      ['v = {}\nfor _ in range(990):\n    v = {"k": v}\nreturn v', 'the value nests deeper than 200 levels', 4],
     ];
     for (const [code, message, line] of cases) {
       const body = await run(code);

@@ -6,11 +6,12 @@ import { buildRlimitArgs, PRLIMIT_PATH } from '../../daemon/sandbox/rlimits.js';
 import { buildSeccompFilter } from '../../daemon/sandbox/seccomp.js';
 import { CHILD_PID_FD, EXTRA_INPUT_FD } from '../../daemon/sandbox/spawn.js';
 
+const valuesAfter = (args: readonly string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
 const layout = { rootSymlinks: { lib: 'usr/lib', bin: 'usr/bin' }, rootDirs: ['lib64'], etcEntries: ['ld.so.cache'] };
 
 test('sandbox args: every namespace unshared, read-only system, command last', () => {
   const args = buildSandboxArgs({
-    layout, workspaceDir: '/w/ws', bridgeSocket: '/w/b.sock', runtimeDir: '/w/rt', readOnlyPaths: ['/opt/py'], readOnlyFiles: [], command: ['/opt/py/bin/python3', '-I'],
+    layout, workspaceDir: '/w/ws', bridgeSocket: '/w/b.sock', runtimeDir: '/w/rt', readOnlyPaths: ['/opt/py'], readOnlyFiles: [], command: ['/opt/py/bin/python3', '-I'], workingDir: '/',
   });
   for (const flag of ['--unshare-all', '--die-with-parent', '--new-session']) assert.ok(args.includes(flag), flag);
   assert.deepEqual(args.slice(-3), ['--', '/opt/py/bin/python3', '-I']);
@@ -22,14 +23,17 @@ test('sandbox args: every namespace unshared, read-only system, command last', (
   assert.deepEqual(pairs('--bind'), [`/w/ws:${SANDBOX_PATHS.workspace}`], 'the workspace is the only writable bind');
   assert.ok(pairs('--ro-bind').includes(`/w/b.sock:${SANDBOX_PATHS.bridgeSocket}`));
   assert.ok(!args.includes('--share-net'));
+  assert.deepEqual(valuesAfter(args, '--chdir'), ['/']);
+  assert.ok(pairs('--ro-bind').includes(`/w/rt/protocol.json:${SANDBOX_PATHS.runtimes}/protocol.json`), 'the preludes read the shared protocol file');
 });
 
 test('sandbox env: built from scratch, nothing of the daemon', () => {
   process.env.RUNBOX_TEST_SECRET = 'leak';
-  const env = buildSandboxEnv({ pathDirs: ['/opt/py/bin'], bridgeSocket: '/run/runbox/bridge.sock', bridgeToken: 't', tmpDir: '/tmp' });
+  const env = buildSandboxEnv({ pathDirs: ['/opt/py/bin'], bridgeSocket: '/run/runbox/bridge.sock', bridgeToken: 't', tmpDir: '/tmp', workspaceDir: '/workspace' });
   assert.equal(env.PATH.split(':')[0], '/opt/py/bin');
   assert.ok(!Object.values(env).includes('leak'));
-  assert.deepEqual(Object.keys(env).sort(), ['HOME', 'LANG', 'LC_ALL', 'MPLBACKEND', 'MPLCONFIGDIR', 'PATH', 'RUNBOX_BRIDGE_SOCKET', 'RUNBOX_BRIDGE_TOKEN', 'TMPDIR']);
+  assert.deepEqual(Object.keys(env).sort(), ['HOME', 'LANG', 'LC_ALL', 'MPLBACKEND', 'MPLCONFIGDIR', 'PATH', 'RUNBOX_BRIDGE_SOCKET', 'RUNBOX_BRIDGE_TOKEN', 'RUNBOX_WORKSPACE', 'TMPDIR']);
+  assert.equal(env.HOME, '/tmp', 'HOME (and so every configuration search path under it) is the private /tmp, never the workspace');
 });
 
 test('launch spec: bwrap as the sandbox user; unsafe mode runs the interpreter in its own process group', () => {
@@ -44,15 +48,19 @@ test('launch spec: bwrap as the sandbox user; unsafe mode runs the interpreter i
   assert.ok(spec.args.includes('/runbox/python/prelude.py'));
   assert.ok(spec.args.join(' ').includes('/opt/py/mpl-cache/fontlist-v390.json /tmp/matplotlib/fontlist-v390.json'));
   assert.ok(!spec.args.includes('/usr:/usr') && !spec.args.includes('/usr/bin'), 'node under /usr needs no extra bind');
+  assert.equal(spec.args[spec.args.indexOf('--chdir') + 1], '/', 'a prelude starts outside the workspace');
+  assert.equal(spec.env.RUNBOX_WORKSPACE, SANDBOX_PATHS.workspace);
+  const command = buildLaunchSpec(facts, { ...input, command: ['/usr/bin/npm', 'rebuild'] });
+  assert.equal(command.args[command.args.indexOf('--chdir') + 1], SANDBOX_PATHS.workspace, 'a command runs in its workspace');
   const unsafe = buildLaunchSpec({ ...facts, bwrapPath: null }, input);
   assert.equal(unsafe.file, '/opt/py/bin/python3');
   assert.equal(unsafe.processGroup, true);
   assert.equal(unsafe.env.RUNBOX_BRIDGE_SOCKET, '/w/b.sock');
-  assert.equal(unsafe.cwd, '/w/ws');
+  assert.equal(unsafe.cwd, '/w/tmp', 'outside the workspace until the code arrives, as in a sandbox');
+  assert.equal(unsafe.env.RUNBOX_WORKSPACE, '/w/ws');
 });
 
-const baseInput = { layout, workspaceDir: '/w/ws', bridgeSocket: '/w/b.sock', runtimeDir: '/w/rt', readOnlyPaths: [], readOnlyFiles: [], command: ['/usr/bin/node', 'x.js'] };
-const valuesAfter = (args: readonly string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
+const baseInput = { layout, workspaceDir: '/w/ws', bridgeSocket: '/w/b.sock', runtimeDir: '/w/rt', readOnlyPaths: [], readOnlyFiles: [], command: ['/usr/bin/node', 'x.js'], workingDir: '/' };
 
 test('sandbox args: no nested user namespaces, and the seccomp program read from the descriptor given', () => {
   const args = buildSandboxArgs({ ...baseInput, seccompFd: 3 });

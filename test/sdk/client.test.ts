@@ -326,6 +326,10 @@ describe('RunboxClient against a real daemon', () => {
       client.execute({ runtime: 'python', code: 'pass', files: [{ path: 'a', content: 42 as unknown as string }] }),
       { name: 'TypeError', message: 'Runbox: options.files[0].content: expected a string or a Uint8Array, received 42' },
     );
+    await assert.rejects(
+      client.execute({ runtime: 'python', code: 'pass', tools: { 'runbox.install': { description: 'mine', handler: () => 1 } } }),
+      { name: 'TypeError', message: `Runbox: options.tools.runbox.install: expected a name that does not start with "runbox." (kept for the daemon's own tools), received "runbox.install"` },
+    );
   });
 });
 

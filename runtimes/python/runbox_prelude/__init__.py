@@ -28,12 +28,18 @@ from .websocket import connect_websocket
 def main():
     socket_path = os.environ.pop("RUNBOX_BRIDGE_SOCKET", None)
     token = os.environ.pop("RUNBOX_BRIDGE_TOKEN", None)
-    if not socket_path or not token:
-        die("RUNBOX_BRIDGE_SOCKET and RUNBOX_BRIDGE_TOKEN must both be set")
+    workspace = os.environ.pop("RUNBOX_WORKSPACE", None)
+    if not socket_path or not token or not workspace:
+        die("RUNBOX_BRIDGE_SOCKET, RUNBOX_BRIDGE_TOKEN and RUNBOX_WORKSPACE must all be set")
     try:
         websocket = connect_websocket(socket_path, token)
         source, tools = receive_run(websocket)
     except (OSError, ValueError, BridgeError) as exc:
         die(f"cannot open the bridge to the daemon at {socket_path}: {exc}")
+    # The sandbox starts outside the workspace, so nothing there (a matplotlibrc, a module) is read before the code.
+    try:
+        os.chdir(workspace)
+    except OSError as exc:
+        die(f"cannot enter the workspace {workspace}: {exc}")
     execution = Execution(source, tools, BridgeClient(websocket))
     execution.finish(execution.run())

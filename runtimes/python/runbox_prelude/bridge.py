@@ -13,9 +13,9 @@ import _thread
 from itertools import count
 
 from .jsonable import ResultError, decode_json, encode_json, safe_repr, safe_str
+from .protocol import EXIT_BRIDGE_FAILURE  # the bridge could not be opened, or broke while the code ran
 from .websocket import BridgeError
 
-EXIT_BRIDGE_FAILURE = 70  # EX_SOFTWARE: the bridge could not be opened, or broke while the code ran
 
 
 class ToolError(Exception):
@@ -40,12 +40,53 @@ def receive_run(websocket):
         if not isinstance(message, dict) or message.get("type") != "preload":
             break
         modules = message.get("modules")
-        if isinstance(modules, list):
+        if isinstance(modules, list) and not _packages_shadow_environment(os.environ.get("RUNBOX_PACKAGES")):
             _thread.start_new_thread(_preload, ([m for m in modules if isinstance(m, str)],))
     if not isinstance(message, dict) or message.get("type") != "run" or not isinstance(message.get("code"), str):
         raise BridgeError("the daemon's first message is not a valid `run` message")
     tools = message.get("tools")
     return message["code"], [tool for tool in tools if isinstance(tool, dict)] if isinstance(tools, list) else []
+
+
+# True when the packages installed for the session hold a top-level module the environment has too (a numpy of
+# the code's own, say): preloading would import the environment's copy, and the code's would never load. Only
+# names are compared: the installed packages are not on sys.path before `run`, and nothing of theirs is read.
+def _packages_shadow_environment(packages_dir):
+    if not packages_dir:
+        return False
+    installed = _top_level_names(os.path.join(packages_dir, "python"))
+    if not installed:
+        return False
+    for entry in sys.path:
+        if entry.endswith("site-packages") and installed & _top_level_names(entry):
+            return True
+    return False
+
+
+# The importable top-level names in a directory (packages, modules, extension modules), without metadata.
+def _top_level_names(directory):
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return set()
+    names = set()
+    for entry in entries:
+        name = entry.partition(".")[0]
+        if name and not entry.endswith((".dist-info", ".egg-info", ".pth")) and name != "__pycache__":
+            names.add(name)
+    return names
+
+
+# Called once the code runs, from the workspace: a matplotlib preloaded outside it never saw a matplotlibrc there,
+# which an import from the workspace would have read. Applying it now keeps the behaviour, inside the execution.
+def apply_workspace_config():
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is None or not hasattr(matplotlib, "rc_file") or not os.path.isfile("matplotlibrc"):
+        return
+    try:
+        matplotlib.rc_file("matplotlibrc")
+    except BaseException as exc:  # noqa: BLE001 - a broken rc file warns, as it would at import
+        sys.stderr.write(f"matplotlibrc: {safe_str(exc)}\n")
 
 
 # Imports modules ahead of the code; a module that fails to import is left for the code to import (and fail) itself.

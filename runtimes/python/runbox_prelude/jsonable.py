@@ -11,7 +11,7 @@ import sys
 import _json
 import binascii
 
-MAX_DEPTH = 200
+from .protocol import MAX_JSON_DEPTH as MAX_DEPTH, decode_json  # noqa: F401 - decode_json is this module's too
 
 
 class ResultError(Exception):
@@ -20,35 +20,12 @@ class ResultError(Exception):
     __module__ = "__main__"  # shown as plain `ResultError` in tracebacks
 
 
-class _ScanContext:
-    """The settings _json's C scanner reads from a json.JSONDecoder."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = float  # NaN and Infinity: JSON.stringify never writes them
-
-
-_scan_json = _json.make_scanner(_ScanContext())
-
-
-# Parses one JSON text sent by the daemon.
-def decode_json(text):
-    try:
-        value, end = _scan_json(text, 0)
-    except StopIteration as stop:
-        raise ValueError(f"invalid JSON at character {stop.value}") from None
-    if text[end:].strip():
-        raise ValueError(f"unexpected data after the JSON value at character {end}")
-    return value
-
-
 # Encodes any value as compact JSON, converting what JSON has no type for (to_jsonable); raises ResultError.
 def encode_json(value):
     try:
-        return _encode_plain(value)
+        text = _encode_plain(value)
+        if not _nests_too_deep(text):
+            return text
     except (ValueError, TypeError, RecursionError, OverflowError):
         pass  # NaN or infinity, a key that is not a string, a cycle or deep nesting: take the careful path
     try:
@@ -63,6 +40,23 @@ def encode_json(value):
 def _encode_plain(value):
     encoder = _json.make_encoder({}, to_jsonable, _json.encode_basestring, None, ":", ",", False, False, False)
     return "".join(encoder(value, 0))
+
+
+# True when a JSON text nests deeper than MAX_DEPTH. The C encoder stops only at the interpreter's recursion
+# limit; counting brackets (in C) settles almost every text at once, and only a text with more brackets than
+# MAX_DEPTH is parsed again and walked, without recursion.
+def _nests_too_deep(text):
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    stack = [(decode_json(text), 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return False
 
 
 # Rebuilds a value from plain JSON types only: NaN becomes null, keys become strings, cycles are refused.

@@ -6,9 +6,9 @@ like the code's own (`__module__` is `__main__`), so reprs, help() and pickling 
 """
 
 from .bridge import ToolError
+from .protocol import INSTALL_TOOL  # the daemon's reserved tool that installs packages
 
 PRELUDE_NAMES = ("call_tool", "call_tools_parallel", "set_result", "ToolError", "install_package", "InstallError")
-INSTALL_TOOL = "runbox.install"  # the daemon's reserved tool that installs packages
 
 
 class InstallError(Exception):

@@ -8,7 +8,7 @@ reported with a traceback of the code's own frames (and the libraries it called)
 import os
 import sys
 
-from .bridge import flush_stdio
+from .bridge import apply_workspace_config, flush_stdio
 from .jsonable import ResultError, encode_json, safe_str
 from .namespace import build_globals
 
@@ -54,6 +54,7 @@ class Execution:
         sys.argv = [USER_FILENAME]
         sys.path.insert(0, os.getcwd())
         _add_packages_to_path()
+        apply_workspace_config()
         if os.path.lexists(USER_FILENAME):  # linecache would read that file for the code's lines otherwise
             _register_source(self.source)
         try:
