@@ -18,6 +18,7 @@ export const WIRE_ERRORS = {
   session_not_found: { httpStatus: 404, message: 'No such session' },
   session_limit: { httpStatus: 429, message: 'Too many sessions exist' },
   file_not_found: { httpStatus: 404, message: 'No such file in the session workspace' },
+  file_changed: { httpStatus: 409, message: 'The file changed while the daemon used it' },
   quota_exceeded: { httpStatus: 507, message: 'The session workspace is full' },
   queue_full: { httpStatus: 429, message: 'Too many executions are waiting; retry later' },
   runtime_unavailable: { httpStatus: 503, message: 'The runtime cannot run code on this machine' },

@@ -17,6 +17,7 @@ import { handleWsConnection, WS_DEFAULTS, type WsLimits } from './api/ws.js';
 import { PackageService } from './packages/service.js';
 import { SessionManager } from './sessions/manager.js';
 import { ExecutionService } from './executions/service.js';
+import { checkHeldDirs } from './files/held-dir.js';
 import { claimWorkDir, sweepLeftovers, WorkDirInUseError, type WorkDirClaim } from './executions/work-dir.js';
 import { setUpCgroups, type SandboxCgroups } from './sandbox/cgroups.js';
 import { closeInheritedDescriptors, detectHostLayout, ensureWorkDir, findMatplotlibCache, findRuntimeSources, prepareRuntimeDir, resolveExecutable } from './sandbox/host.js';
@@ -94,6 +95,9 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
   if (closed.length > 0) logger.warn({ descriptors: closed }, 'closed descriptors inherited without close-on-exec');
   const bwrapPath = await findBubblewrap(config, deps);
   await ensureWorkDir(config.workDir);
+  await checkHeldDirs(config.workDir).catch((error: unknown) => {
+    throw new StartupError((error as Error).message);
+  });
   const claim = await claimWorkDir(config.workDir).catch((error: unknown) => {
     throw error instanceof WorkDirInUseError ? new StartupError(error.message) : error;
   });

@@ -4,9 +4,9 @@
 import { createRunboxError } from './errors.js';
 import type { DaemonRequest, HttpResponse } from './http.js';
 import { validateFileContent, validateFilePath, validateRequestOptions } from './options.js';
-import type { DownloadedFile, FileContent, SessionFileList, UploadedFile } from './session-types.js';
+import type { DownloadedFile, FileContent, SessionFile, SessionFileList, UploadedFile } from './session-types.js';
 import type { RequestOptions } from './types.js';
-import { encodeFilePath } from './wire.js';
+import { encodeEscapedPath, encodeFilePath } from './wire.js';
 
 /** How a session reaches the daemon: the client's HTTP settings (URL, token, time limit) and its WebSocket. */
 export interface SessionHost {
@@ -43,11 +43,13 @@ export class SessionFiles {
     return { path: answer.path, size: answer.size };
   }
 
-  // Reads a file's bytes and MIME type; a missing file rejects with file_not_found (404).
-  async download(path: string, options: RequestOptions = {}): Promise<DownloadedFile> {
+  // Reads a file's bytes and MIME type; a missing file rejects with file_not_found (404). Takes a path, or an
+  // entry of list() (which also reaches a file whose name is not UTF-8).
+  async download(file: string | SessionFile, options: RequestOptions = {}): Promise<DownloadedFile> {
+    const path = pathOf(file);
     validateFilePath('files.download', path);
     validateRequestOptions('files.download', options);
-    const response = await this.#host.send({ method: 'GET', path: this.#filePath(path), signal: options.signal });
+    const response = await this.#host.send({ method: 'GET', path: this.#filePath(file), signal: options.signal });
     return { path, content: response.body, mimeType: response.contentType ?? 'application/octet-stream', size: response.body.byteLength };
   }
 
@@ -58,16 +60,24 @@ export class SessionFiles {
     return { files: Array.isArray(answer.files) ? answer.files : [], truncated: answer.truncated === true };
   }
 
-  // Deletes a file, or a directory with everything in it; a missing path rejects with file_not_found (404).
-  async delete(path: string, options: RequestOptions = {}): Promise<void> {
-    validateFilePath('files.delete', path);
+  // Deletes a file, or a directory with everything in it (a path, or an entry of list()); a missing path
+  // rejects with file_not_found (404).
+  async delete(file: string | SessionFile, options: RequestOptions = {}): Promise<void> {
+    validateFilePath('files.delete', pathOf(file));
     validateRequestOptions('files.delete', options);
-    await this.#host.sendJson({ method: 'DELETE', path: this.#filePath(path), signal: options.signal });
+    await this.#host.sendJson({ method: 'DELETE', path: this.#filePath(file), signal: options.signal });
   }
 
-  #filePath(path: string): string {
-    const encoded = encodeFilePath(path);
+  // The URL path of a file: a text path percent-encoded, or an escaped listing entry's path as it is.
+  #filePath(file: string | SessionFile): string {
+    const escaped = typeof file !== 'string' && file.pathEncoding === 'percent';
+    const encoded = escaped ? encodeEscapedPath(file.path) : encodeFilePath(typeof file === 'string' ? file : file.path);
     if (!encoded.ok) throw createRunboxError({ kind: 'api', code: 'invalid_path', message: encoded.message });
     return `${this.#basePath}/${encoded.urlPath}`;
   }
+}
+
+// The path of a path or a listing entry (anything else as it is, for the boundary check to name).
+function pathOf(file: unknown): unknown {
+  return typeof file === 'object' && file !== null ? (file as { path?: unknown }).path : file;
 }

@@ -47,8 +47,15 @@ export interface SessionInfo {
 
 /** One file of a session's workspace, as files.list() reports it. */
 export interface SessionFile {
-  /** Path relative to the workspace, `/` between directories. */
+  /**
+   * Path relative to the workspace, `/` between directories. When `pathEncoding` is `percent` (a name is not
+   * UTF-8), every name is percent-encoded byte by byte: pass the entry itself to download() or delete().
+   */
   path: string;
+  /** Set when a name on the path is not valid UTF-8 and `path` is its percent-encoded form. */
+  pathEncoding?: 'percent';
+  /** A regular file, or a link, FIFO, socket or device listed as itself (never followed). */
+  type: 'file' | 'symlink' | 'fifo' | 'socket' | 'device';
   /** Size in bytes. */
   size: number;
   /** MIME type the daemon detected, e.g. `text/csv`. */

@@ -119,6 +119,13 @@ export function encodeFilePath(path: string): { ok: true; urlPath: string } | { 
   return { ok: true, urlPath: segments.map((segment) => encodeURIComponent(segment)).join('/') };
 }
 
+// The URL path of a listing entry whose path is already percent-encoded (`pathEncoding: "percent"`).
+export function encodeEscapedPath(path: string): { ok: true; urlPath: string } | { ok: false; message: string } {
+  if (!/^(?:[A-Za-z0-9\-_.!~*'()/]|%[0-9A-F]{2})+$/.test(path)) return { ok: false, message: `file path ${JSON.stringify(path)} is not in percent-encoded form` };
+  const checked = encodeFilePath(path);
+  return checked.ok ? { ok: true, urlPath: path } : checked;
+}
+
 // Reads the daemon's `{"error": {"code", "message"}}` body, tolerating anything else.
 export function parseErrorBody(text: string): { code?: string; message?: string } {
   try {

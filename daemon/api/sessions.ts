@@ -5,8 +5,9 @@ import type http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config.js';
 import { WireError } from '../errors.js';
-import { checkWorkspacePath } from '../files/paths.js';
-import { deleteWorkspacePath, listWorkspaceFiles, openWorkspaceFile, writeWorkspaceFile } from '../files/workspace.js';
+import { listWorkspaceFiles } from '../files/listing.js';
+import { checkWorkspacePathBytes, decodePercentPath, type WorkspacePath } from '../files/paths.js';
+import { deleteWorkspacePath, openWorkspaceFile, writeWorkspaceFile } from '../files/workspace.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { readJsonBody, readRawBody } from './body.js';
 import { sendJson } from './respond.js';
@@ -70,14 +71,15 @@ export async function handleSessionRequest(req: http.IncomingMessage, res: http.
     return sendJson(res, 200, listing);
   }
   const filePath = decodeFilePath(route.rawPath);
+  const named = { path: filePath.path, ...(filePath.escaped ? { pathEncoding: 'percent' } : {}) };
   if (req.method === 'PUT') {
     const content = await readRawBody(req, config.maxFileBytes, 'maxFileBytes');
     await session.exclusive(() => writeWorkspaceFile(session.workspaceDir, filePath, content, deps.owner));
-    return sendJson(res, 201, { path: filePath, size: content.length });
+    return sendJson(res, 201, { ...named, size: content.length });
   }
   if (req.method === 'DELETE') {
     await session.exclusive(() => deleteWorkspacePath(session.workspaceDir, filePath));
-    return sendJson(res, 200, { path: filePath, deleted: true });
+    return sendJson(res, 200, { ...named, deleted: true });
   }
   // Streamed within the session's turn: no code of the session runs until the download is over.
   await session.exclusive(async () => {
@@ -91,22 +93,19 @@ export async function handleSessionRequest(req: http.IncomingMessage, res: http.
   });
 }
 
-// Decodes the percent-encoded file path of a request and checks it like an execution file path.
-function decodeFilePath(raw: string): string {
-  let decoded: string;
-  try {
-    decoded = raw.split('/').map((segment) => decodeURIComponent(segment)).join('/');
-  } catch {
-    throw new WireError('invalid_path', `file path ${JSON.stringify(raw.slice(0, 200))} is not valid percent-encoding`);
-  }
-  const checked = checkWorkspacePath(decoded);
-  if (!checked.ok) throw new WireError('invalid_path', `file path ${JSON.stringify(decoded.slice(0, 200))} ${checked.message}`);
-  return checked.path;
+// Decodes the percent-encoded file path of a request into bytes (a name need not be UTF-8: `%FF` is the byte
+// a listing escaped) and checks it like an execution file path.
+function decodeFilePath(raw: string): WorkspacePath {
+  const decoded = decodePercentPath(raw);
+  if (!decoded) throw new WireError('invalid_path', `file path ${JSON.stringify(raw.slice(0, 200))} is not valid percent-encoding`);
+  const checked = checkWorkspacePathBytes(decoded);
+  if (!checked.ok) throw new WireError('invalid_path', `file path ${JSON.stringify(decoded.toString('utf8').slice(0, 200))} ${checked.message}`);
+  return checked;
 }
 
-// A download's file name, ASCII-safe (RFC 6266 with an RFC 5987 UTF-8 form).
-function contentDisposition(filePath: string): string {
-  const name = filePath.slice(filePath.lastIndexOf('/') + 1);
+// A download's file name, ASCII-safe (RFC 6266 with an RFC 5987 UTF-8 form; bytes that are not UTF-8 become U+FFFD).
+function contentDisposition(filePath: WorkspacePath): string {
+  const name = filePath.segments[filePath.segments.length - 1].toString('utf8');
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }

@@ -53,7 +53,9 @@ export class SessionSandboxes {
       entry.idleTimer = setTimeout(() => this.entries.get(sessionId) === entry && this.onIdle(instance), this.idleDelayMs);
       entry.idleTimer.unref();
       // One that dies while it waits (it should not) is simply forgotten; the next execution starts its own.
-      void instance.exited.then(() => this.entries.get(sessionId) === entry && this.discard(sessionId));
+      void instance.exited.then(() => {
+        if (this.entries.get(sessionId) === entry) void this.discard(sessionId);
+      });
     });
   }
 
@@ -69,15 +71,17 @@ export class SessionSandboxes {
     return null;
   }
 
-  // Disposes of a session's warm sandbox, if it has one (the session is going away).
-  discard(sessionId: string): void {
+  // Disposes of a session's warm sandbox, if it has one (the session is going away); resolves once its
+  // processes are gone.
+  discard(sessionId: string): Promise<void> {
     const entry = this.entries.get(sessionId);
-    if (!entry) return;
+    if (!entry) return Promise.resolve();
     this.entries.delete(sessionId);
     clearTimeout(entry.idleTimer);
     const disposal = entry.ready.then((instance) => instance?.dispose());
     this.disposals.add(disposal);
     void disposal.finally(() => this.disposals.delete(disposal));
+    return disposal;
   }
 
   // Disposes of every warm session sandbox and takes no more.

@@ -2,6 +2,7 @@
 // behind there (it was killed with SIGKILL, or crashed) is swept away at start-up, before any new sandbox starts.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { removeTree as removeHeldTree } from '../files/held-dir.js';
 import { unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
 
 const PID_FILE = 'daemon.pid';
@@ -75,20 +76,8 @@ async function startTimeOf(pid: number): Promise<string> {
   return fields[19] ?? '?';
 }
 
-// Removes a directory tree even when sandboxed code took the permissions off its own subdirectories.
+// Removes a directory tree a sandbox may have written (by descriptors, never following a link it planted),
+// even when sandboxed code took the permissions off its own subdirectories. Nothing there is fine.
 export async function removeTree(dir: string): Promise<void> {
-  try {
-    await fs.rm(dir, { recursive: true, force: true, maxRetries: 2 });
-  } catch {
-    await restorePermissions(dir);
-    await fs.rm(dir, { recursive: true, force: true, maxRetries: 2 });
-  }
-}
-
-async function restorePermissions(dir: string): Promise<void> {
-  await fs.chmod(dir, 0o700).catch(() => undefined);
-  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (entry.isDirectory()) await restorePermissions(path.join(dir, entry.name));
-  }
+  await removeHeldTree(dir);
 }

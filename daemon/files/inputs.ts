@@ -1,7 +1,7 @@
 // Input files: checked and decoded before anything is written, then written into the workspace.
 import path from 'node:path';
 import { WireError } from '../errors.js';
-import { checkWorkspacePath } from './paths.js';
+import { checkWorkspacePath, workspacePathOf } from './paths.js';
 import { writeWorkspaceFile } from './workspace.js';
 
 export interface InputFile {
@@ -56,5 +56,5 @@ export function decodeInputFiles(raw: unknown, limits: InputFileLimits): InputFi
 // Writes checked input files into the workspace before the code runs (a fresh one, or a session's between its
 // executions), replacing files of the same name, never following a link, and gives them to the sandbox user.
 export async function writeInputFiles(workspaceDir: string, files: readonly InputFile[], owner?: { uid: number; gid: number }): Promise<void> {
-  for (const file of files) await writeWorkspaceFile(workspaceDir, file.path, file.content, owner);
+  for (const file of files) await writeWorkspaceFile(workspaceDir, workspacePathOf(file.path), file.content, owner);
 }

@@ -1,10 +1,9 @@
-// Output files: only the paths the code declared, each checked before it is read, never followed through links.
-// Called after every process of the sandbox is gone, so nothing can swap a file while it is read.
-import { constants } from 'node:fs';
-import fs from 'node:fs/promises';
-import path from 'node:path';
+// Output files: only the paths the code declared, each read through held directory descriptors (held-dir.ts),
+// never followed through links. Called once the sandbox's interpreter has exited; the walk would hold even if a
+// process of it still ran and swapped names.
+import { openRegularFile, WalkError } from './held-dir.js';
 import { detectMimeType } from './mime.js';
-import { checkWorkspacePath } from './paths.js';
+import { checkWorkspacePath, workspacePathOf } from './paths.js';
 
 export interface OutputFile {
   readonly path: string;
@@ -63,54 +62,49 @@ export async function collectOutputFiles(
   return { files, errors };
 }
 
-// Checks one path component by component (no symlinks anywhere, a regular file at the end, one link, within size)
-// and reads it through a descriptor opened with O_NOFOLLOW whose identity matches what was checked.
+// Reads one declared file through held directories (no symlink anywhere, a regular file with one link at the
+// end, see HeldDir.openFile), within its size and what is left of the total.
 async function readOutputFile(workspaceDir: string, relative: string, maxFileBytes: number, budget: number): Promise<OutputFile | FileError> {
   const refuse = (message: string): FileError => ({ path: relative, message: `refused: ${message}` });
-  const segments = relative.split('/');
-  let current = workspaceDir;
-  for (const [index, segment] of segments.entries()) {
-    current = path.join(current, segment);
-    const shown = segments.slice(0, index + 1).join('/');
-    let stat;
-    try {
-      stat = await fs.lstat(current);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      return code === 'ENOENT' || code === 'ENOTDIR' ? refuse('it does not exist') : refuse(`it cannot be read (${code})`);
-    }
-    if (stat.isSymbolicLink()) return refuse(index === segments.length - 1 ? 'it is a symlink' : `${shown} is a symlink`);
-    if (index < segments.length - 1) {
-      if (!stat.isDirectory()) return refuse(`${shown} is not a directory`);
-      continue;
-    }
-    if (stat.isDirectory()) return refuse('it is a directory, not a file');
-    if (!stat.isFile()) return refuse('it is not a regular file (a FIFO, socket or device)');
-    if (stat.nlink > 1) return refuse('it is a hard link to another file');
+  const target = workspacePathOf(relative);
+  let opened;
+  try {
+    opened = await openRegularFile(workspaceDir, target.segments);
+  } catch (error) {
+    if (error instanceof WalkError) return refuse(walkRefusal(error, target.segments));
+    return refuse(`it cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const { handle, stat } = opened;
+  try {
     if (stat.size > maxFileBytes) return refuse(`it is ${stat.size} bytes, over maxFileBytes ${maxFileBytes}`);
     if (stat.size > budget) return refuse('the output files together exceed maxTotalFileBytes');
-    const content = await readExactly(current, stat, maxFileBytes);
-    if (!content) return refuse('it changed while being collected');
+    const content = Buffer.alloc(stat.size);
+    const { bytesRead } = await handle.read(content, 0, stat.size, 0);
+    if (bytesRead !== stat.size) return refuse('it changed while being collected');
     return { path: relative, size: content.length, mimeType: detectMimeType(relative, content), content };
-  }
-  return refuse('it does not exist');
-}
-
-// Opens without following a final symlink or blocking on a FIFO, and reads only if it is the file lstat saw.
-async function readExactly(filePath: string, expected: { ino: number; dev: number }, maxBytes: number): Promise<Buffer | null> {
-  let handle;
-  try {
-    handle = await fs.open(filePath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return null;
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile() || stat.ino !== expected.ino || stat.dev !== expected.dev || stat.size > maxBytes) return null;
-    const buffer = Buffer.alloc(stat.size);
-    const { bytesRead } = await handle.read(buffer, 0, stat.size, 0);
-    return bytesRead === stat.size ? buffer : null;
   } finally {
     await handle.close();
+  }
+}
+
+// Why a declared path was refused, naming the component at fault.
+function walkRefusal(error: WalkError, segments: readonly Buffer[]): string {
+  const last = error.depth >= segments.length;
+  const shown = segments.slice(0, error.depth).map((s) => s.toString('utf8')).join('/');
+  switch (error.problem) {
+    case 'missing':
+      return 'it does not exist';
+    case 'symlink':
+      return last ? 'it is a symlink' : `${shown} is a symlink`;
+    case 'not_directory':
+      return `${shown} is not a directory`;
+    case 'is_directory':
+      return 'it is a directory, not a file';
+    case 'not_regular':
+      return 'it is not a regular file (a FIFO, socket or device)';
+    case 'hard_link':
+      return 'it is a hard link to another file';
+    case 'changed':
+      return 'it changed while being collected';
   }
 }

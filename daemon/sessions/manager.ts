@@ -40,7 +40,7 @@ export class SessionManager {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly removals = new Set<Promise<void>>();
   private readonly createdListeners: Array<(session: Session) => void> = [];
-  private readonly removedListeners: Array<(session: Session) => void> = [];
+  private readonly removedListeners: Array<(session: Session) => Promise<void> | void> = [];
   private closed = false;
 
   constructor(
@@ -58,8 +58,9 @@ export class SessionManager {
     this.createdListeners.push(listener);
   }
 
-  // Calls listener with each session being removed (its executions are being cancelled).
-  onRemoved(listener: (session: Session) => void): void {
+  // Calls listener with each session being removed (its executions are being cancelled); its files are
+  // removed only once the promise the listener returns (e.g. disposing of a warm sandbox) has settled.
+  onRemoved(listener: (session: Session) => Promise<void> | void): void {
     this.removedListeners.push(listener);
   }
 
@@ -178,9 +179,12 @@ export class SessionManager {
     this.sessions.delete(session.id);
     clearTimeout(this.timers.get(session.id));
     this.timers.delete(session.id);
-    for (const listener of this.removedListeners) listener(session);
+    const released = Promise.allSettled(this.removedListeners.map(async (listener) => listener(session)));
     const removal = (async () => {
+      // No process of the session may run while its files are removed: its executions are over and their
+      // sandboxes gone (drain), and so is the warm sandbox waiting for its next execution (released).
       await session.drain();
+      await released;
       await this.removeFiles(session);
       this.log.info({ sessionId: session.id, reason }, 'session removed');
     })();

@@ -111,6 +111,14 @@ describe('RunboxSession against a real daemon', () => {
       assert.deepEqual((await session.files.list()).files.map((file) => file.path), ['notes.txt']);
       const seen = await session.execute({ runtime: 'node', code: "return require('node:fs').readdirSync('.')" });
       assert.deepEqual(seen.result, ['notes.txt'], 'the code sees the deletion');
+
+      // A name that is not UTF-8 is listed percent-encoded; the entry itself downloads and deletes it.
+      await session.execute({ runtime: 'python', code: 'open(b"caf\\xe9 100%.txt", "wb").write(b"latin-1")' });
+      const odd = (await session.files.list()).files.find((file) => file.pathEncoding === 'percent');
+      assert.deepEqual([odd?.path, odd?.type], ['caf%E9%20100%25.txt', 'file']);
+      assert.equal((await session.files.download(odd!)).content.toString(), 'latin-1');
+      await session.files.delete(odd!);
+      assert.deepEqual((await session.files.list()).files.map((file) => file.path), ['notes.txt']);
     } finally {
       await session.close();
     }

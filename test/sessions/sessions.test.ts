@@ -4,9 +4,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { findProcesses, postExecution, startDaemon, waitForNoProcesses, type TestDaemon } from '../helpers/daemon.js';
+import { startSwapper } from '../helpers/swapper.js';
 import { RawClient } from '../helpers/ws-client.js';
 
 const MiB = 1024 * 1024;
@@ -36,6 +38,12 @@ async function api(method: string, route: string, body?: unknown): Promise<{ sta
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+// Runs Python lines in a session and expects them to succeed.
+async function runPython(sessionId: string, lines: string[]): Promise<void> {
+  const run = await postExecution(d.url, { runtime: 'python', sessionId, code: lines.join('\n') });
+  assert.equal(run.body.status, 'ok', JSON.stringify(run.body));
 }
 
 async function createSession(options: object = {}): Promise<string> {
@@ -261,11 +269,106 @@ describe('the session file API', () => {
     assert.equal(through.body.error.code, 'invalid_path', 'a path through a file is refused the same way by every method');
   });
 
+  test('nothing the code can make breaks a listing: an mtime of 10^13 s, names that are not UTF-8, a FIFO, a socket, a link; each is listed and deleted', async () => {
+    await runPython(id, [
+      'import os, socket',
+      'open(b"\\xff.txt", "wb").write(b"not utf-8")',
+      'open("far.txt", "w").write("x")',
+      'os.utime("far.txt", (1e13, 1e13))',
+      'os.makedirs(b"d\\xfe", exist_ok=True)',
+      'open(b"d\\xfe/in.csv", "w").write("1,2")',
+      'os.mkfifo("pipe")',
+      'socket.socket(socket.AF_UNIX).bind("sock")',
+      'os.symlink("/etc/passwd", "pw")',
+    ]);
+    const listing = await api('GET', `/v1/sessions/${id}/files`);
+    assert.equal(listing.status, 200, JSON.stringify(listing.body));
+    const byPath = new Map<string, any>(listing.body.files.map((f: any) => [f.path, f]));
+    assert.deepEqual(byPath.get('%FF.txt'), { ...byPath.get('%FF.txt'), pathEncoding: 'percent', type: 'file', size: 9 });
+    assert.equal(byPath.get('d%FE/in.csv')?.mimeType, 'text/csv');
+    assert.deepEqual(['pipe', 'sock', 'pw'].map((name) => byPath.get(name)?.type), ['fifo', 'socket', 'symlink']);
+    const far = byPath.get('far.txt').modified;
+    if (cannotMount) assert.ok(!Number.isNaN(Date.parse(far)), far);
+    else assert.equal(far, '+275760-09-13T00:00:00.000Z', 'clamped to the last time a Date can hold');
+    const got = await api('GET', `/v1/sessions/${id}/files/%FF.txt`);
+    assert.equal(got.status, 200);
+    assert.equal(String(got.body), 'not utf-8');
+    assert.match(String(got.headers['content-disposition']), /^attachment; filename="_.txt"/);
+    const deleted = await api('DELETE', `/v1/sessions/${id}/files/%FF.txt`);
+    assert.deepEqual(deleted.body, { path: '%FF.txt', pathEncoding: 'percent', deleted: true });
+    for (const name of ['d%FE', 'far.txt', 'pipe', 'sock', 'pw']) assert.equal((await api('DELETE', `/v1/sessions/${id}/files/${name}`)).status, 200, name);
+    const after = (await api('GET', `/v1/sessions/${id}/files`)).body.files.map((f: any) => f.path);
+    assert.ok(!after.some((p: string) => ['%FF.txt', 'd%FE/in.csv', 'far.txt', 'pipe', 'sock', 'pw'].includes(p)), after.join(' '));
+    await fs.access('/etc/passwd');
+  });
+
+  test('a file operation starts only once every process of the execution before it is dead', async () => {
+    await runPython(id, [
+      'import subprocess, sys, time',
+      'writer = "import time\\nwhile True:\\n    open(\'counter\', \'w\').write(repr(time.time()))"',
+      'subprocess.Popen([sys.executable, "-c", writer], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)',
+      'time.sleep(0.5)',
+    ]);
+    const first = await api('GET', `/v1/sessions/${id}/files/counter`);
+    assert.equal(first.status, 200, 'the background writer had written');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const second = await api('GET', `/v1/sessions/${id}/files/counter`);
+    assert.equal(String(second.body), String(first.body), 'nothing of the execution wrote after its turn ended');
+    await api('DELETE', `/v1/sessions/${id}/files/counter`);
+  });
+
   test('uploads over maxFileBytes are 413; missing files 404', async () => {
     assert.equal((await api('GET', `/v1/sessions/${id}/files/nothing-here`)).body.error.code, 'file_not_found');
     assert.equal((await api('DELETE', `/v1/sessions/${id}/files/nothing-here`)).body.error.code, 'file_not_found');
     const big = await api('PUT', `/v1/sessions/${id}/files/big.bin`, Buffer.alloc(d.config.maxFileBytes + 1));
     assert.equal(big.status, 413);
+  });
+});
+
+describe('the session file API while its workspace is being swapped', () => {
+  test('a directory swapped with a link to a root-only host directory: nothing outside is read, listed, written or removed', { timeout: 120_000 }, async () => {
+    const host = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-host-'));
+    const id = await createSession();
+    try {
+      await fs.mkdir(path.join(host, 'victim', 'inner'), { recursive: true });
+      for (const name of ['secret', 'marker-only-on-host', 'victim/inner/keep']) await fs.writeFile(path.join(host, name), 'HOST SECRET');
+      const before = await fs.readdir(host, { recursive: true });
+      for (const name of ['swap/secret', 'swap/victim/inner/keep']) assert.equal((await api('PUT', `/v1/sessions/${id}/files/${name}`, 'workspace')).status, 201);
+      // What code of the session could do, done from here (as root on the host) since no code outlives its execution.
+      const workspace = path.join(d.workDir, 'sessions', id, 'workspace');
+      await fs.symlink(host, path.join(workspace, 'link'));
+      const swapper = await startSwapper(path.join(workspace, 'swap'), path.join(workspace, 'link'));
+      const statuses = new Map<string, number>();
+      try {
+        for (let i = 0; i < 60; i++) {
+          for (const name of ['swap', 'link']) {
+            const read = await api('GET', `/v1/sessions/${id}/files/${name}/secret`);
+            assert.notEqual(String(read.body), 'HOST SECRET', 'a host file was read');
+            const wrote = await api('PUT', `/v1/sessions/${id}/files/${name}/new-${i}`, 'x');
+            const removed = await api('DELETE', `/v1/sessions/${id}/files/${name}/victim`);
+            if (removed.status === 200) await api('PUT', `/v1/sessions/${id}/files/${name}/victim/inner/keep`, 'workspace');
+            for (const [what, answer] of [['GET', read], ['PUT', wrote], ['DELETE', removed]] as const) {
+              assert.ok([200, 201, 400, 404, 409].includes(answer.status), `${what}: ${answer.status} ${JSON.stringify(answer.body)}`);
+              statuses.set(`${what} ${answer.status}`, (statuses.get(`${what} ${answer.status}`) ?? 0) + 1);
+            }
+          }
+          if (i % 10 === 0) {
+            const listing = await api('GET', `/v1/sessions/${id}/files`);
+            assert.equal(listing.status, 200);
+            assert.ok(!listing.body.files.some((f: any) => f.path.includes('marker-only-on-host')), 'a host directory was listed');
+          }
+        }
+      } finally {
+        const swaps = await swapper.stop();
+        assert.ok(swaps > 100, `the swapper really raced (${swaps} swaps)`);
+      }
+      assert.deepEqual(await fs.readdir(host, { recursive: true }), before, `the host directory is unchanged (${JSON.stringify([...statuses])})`);
+      assert.equal(await fs.readFile(path.join(host, 'victim/inner/keep'), 'utf8'), 'HOST SECRET');
+      assert.ok((statuses.get('GET 200') ?? 0) > 0, 'some downloads went through while the real directory was in place');
+    } finally {
+      await api('DELETE', `/v1/sessions/${id}`);
+      await fs.rm(host, { recursive: true, force: true });
+    }
   });
 });
 
