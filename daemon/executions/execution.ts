@@ -12,7 +12,7 @@ import type { ExitInfo } from '../sandbox/spawn.js';
 import { describeInstallFailure, INSTALL_TOOL, type PackageService } from '../packages/service.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
-import { decideOutcome, encodeFiles, type ExecutionResult, type KillReason } from './result.js';
+import { decideOutcome, describeStartFailure, encodeFiles, notStartedResult, type ExecutionResult, type KillReason } from './result.js';
 import { SandboxInstance, type SandboxContext, type SessionBinding } from './sandbox-instance.js';
 
 export interface ExecutionContext extends SandboxContext {
@@ -21,7 +21,7 @@ export interface ExecutionContext extends SandboxContext {
 }
 
 /** Installs one execution may ask for (each may name up to 32 packages). */
-const MAX_INSTALLS_PER_EXECUTION = 32;
+export const MAX_INSTALLS_PER_EXECUTION = 32;
 
 /** The CPU-time check runs at least this often while code runs, and at most this often. */
 const MAX_CPU_CHECK_MS = 250;
@@ -49,6 +49,8 @@ export class Execution {
   private codeRunning = false;
   private done: Extract<BridgeInbound, { type: 'done' }> | null = null;
   private bridgeProblem: string | null = null;
+  /** The bridge budget the code went past, if it did (the execution was then cut off). */
+  private bridgeLimit: string | null = null;
   private toolCalls = 0;
   private installs = 0;
   /** Aborted when the execution stops: an install still running is killed. */
@@ -86,7 +88,17 @@ export class Execution {
     const stderr = new OutputCapture('stderr', limits.maxOutputBytes);
     let timer: NodeJS.Timeout | undefined;
     try {
-      const sandbox = await this.acquireSandbox();
+      let startFailure: unknown = null;
+      const sandbox = await this.acquireSandbox().catch((error: unknown) => {
+        startFailure = error;
+        return null;
+      });
+      if (!sandbox) {
+        // Its directory, bridge or workspace mount could not be made (the daemon out of descriptors, a full
+        // disk): an error of this execution alone, with the details in the log only.
+        this.log.error({ err: startFailure }, 'could not start a sandbox');
+        return notStartedResult(describeStartFailure(startFailure), performance.now() - startedAt);
+      }
       this.mark('sandbox');
       const captures = { stdout, stderr };
       sandbox.attach({
@@ -96,6 +108,11 @@ export class Execution {
         },
         onMessage: (message) => this.onBridgeMessage(sandbox, message),
         onProtocolError: (problem) => this.onBridgeProblem(problem),
+        onBridgeLimit: (problem) => {
+          this.log.warn({ problem }, 'execution cut off at a bridge budget');
+          this.bridgeLimit ??= problem;
+          this.stop('bridge_limit');
+        },
       });
       let exit: ExitInfo = { exitCode: null, signal: 'SIGKILL' };
       if (this.killReason === null && this.sandboxProblem === null) {
@@ -126,6 +143,7 @@ export class Execution {
         exit,
         done: this.done,
         bridgeProblem: this.bridgeProblem,
+        bridgeLimit: this.bridgeLimit,
         fileErrors: collected.errors,
         sandboxed: facts.bwrapPath !== null,
         limits,
@@ -225,7 +243,7 @@ export class Execution {
       this.mark('done');
       return;
     }
-    if (message.name === INSTALL_TOOL) return this.install(sandbox, message);
+    if (message.name === INSTALL_TOOL && message.refusal === undefined) return this.install(sandbox, message);
     this.toolCalls += 1;
     const { callId, name, args } = message;
     const refusal = this.refuseToolCall(message);
@@ -269,6 +287,7 @@ export class Execution {
   private refuseToolCall(call: Extract<BridgeInbound, { type: 'tool_call' }>): ToolCallError | null {
     const { maxToolCalls } = this.request.limits;
     const { maxToolCallBytes } = this.context.config;
+    if (call.refusal !== undefined) return new ToolCallError('limit_exceeded', call.refusal);
     if (this.toolCalls > maxToolCalls) {
       return new ToolCallError('limit_exceeded', `tool call limit reached: this execution may make ${maxToolCalls} tool calls (maxToolCalls)`);
     }
