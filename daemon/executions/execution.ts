@@ -97,7 +97,7 @@ export class Execution {
         // Its directory, bridge or workspace mount could not be made (the daemon out of descriptors, a full
         // disk): an error of this execution alone, with the details in the log only.
         this.log.error({ err: startFailure }, 'could not start a sandbox');
-        return notStartedResult(describeStartFailure(startFailure), performance.now() - startedAt);
+        return notStartedResult('error', describeStartFailure(startFailure), performance.now() - startedAt);
       }
       this.mark('sandbox');
       const captures = { stdout, stderr };

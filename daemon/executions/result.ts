@@ -153,10 +153,11 @@ export function describeStartFailure(cause: unknown): CodeError {
   return error('SandboxError', `the sandbox could not be started: ${why}`);
 }
 
-// The result of an execution whose sandbox could not be started: no code ran.
-export function notStartedResult(failure: CodeError, durationMs: number): ExecutionResult {
+// The result of an execution that never ran code: its sandbox could not be started ('error'), or it was cancelled
+// while it waited for a slot ('cancelled').
+export function notStartedResult(status: 'error' | 'cancelled', failure: CodeError, durationMs: number): ExecutionResult {
   return {
-    status: 'error',
+    status,
     result: null,
     stdout: '',
     stderr: '',
