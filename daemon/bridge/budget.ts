@@ -50,6 +50,10 @@ export class BridgeBudget {
 /** The share of the daemon's main thread one bridge may use over time, and the burst it may use at once. */
 export const BRIDGE_CPU_SHARE = 0.1;
 export const BRIDGE_CPU_BURST_MS = 250;
+/** Charged per MiB received on top of the time measured: what the measurement does not see (the kernel's copy,
+ * collecting the frame's garbage, the flooding sandbox's own CPU). With the share above, a bridge that only
+ * sends large frames gets about 25 MiB/s after its burst; small messages are charged mostly by their time. */
+export const BRIDGE_CHARGED_MS_PER_MIB = 4;
 
 // A token bucket of main-thread time: charge() takes the milliseconds a bridge's messages just cost and returns
 // how long the bridge must now rest (not be read) to stay within its share; 0 while within its burst.

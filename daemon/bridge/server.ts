@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { BridgeBudget, CpuShare, type BridgeBudgetLimits } from './budget.js';
+import { BRIDGE_CHARGED_MS_PER_MIB, BridgeBudget, CpuShare, type BridgeBudgetLimits } from './budget.js';
 import { parseBridgeMessage, type BridgeInbound, type BridgeOutbound } from './messages.js';
 import { PROTOCOL } from '../protocol.js';
 
@@ -43,6 +43,7 @@ export const MAX_SIDE_CONNECTIONS = PROTOCOL.maxSideConnections;
 export const MAX_OPEN_SOCKETS = 1 + MAX_SIDE_CONNECTIONS + 2;
 /** Call ids from side connection n are relabelled `side<n>:<callId>` (never a main connection's ids, which are digits). */
 const SIDE_CALL_ID = /^side(\d+):(.*)$/s;
+const MiB = 1024 * 1024;
 
 export class Bridge {
   private socket: WebSocket | null = null;
@@ -208,12 +209,12 @@ export class Bridge {
   }
 
   // Charges the main-thread time spent on an upgraded socket's data (ws assembling, unmasking and checking its
-  // frames, and the messages it emits, parsed and handled, all synchronously) to the bridge's share; past it,
-  // none of the bridge's connections is read until the share allows again.
+  // frames, and the messages it emits, parsed and handled, all synchronously), and a cost per byte, to the
+  // bridge's share; past it, none of the bridge's connections is read until the share allows again.
   private measure(socket: Duplex): void {
     let startedAt = 0;
     socket.prependListener('data', () => (startedAt = performance.now()));
-    socket.on('data', () => this.rest(this.cpu.charge(performance.now() - startedAt)));
+    socket.on('data', (chunk: Buffer) => this.rest(this.cpu.charge(performance.now() - startedAt + (chunk.length / MiB) * BRIDGE_CHARGED_MS_PER_MIB)));
   }
 
   private rest(ms: number): void {

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { BridgeInbound } from '../bridge/messages.js';
+import type { BridgeInbound, DoneReport } from '../bridge/messages.js';
 import { ToolCallError, type ToolHost } from '../bridge/tools.js';
 import { writeInputFiles } from '../files/inputs.js';
 import { collectOutputFiles, type FileError, type OutputFile } from '../files/outputs.js';
@@ -47,7 +47,7 @@ export class Execution {
   /** The code went to the sandbox; it runs until the sandbox exits. */
   private codeSent = false;
   private codeRunning = false;
-  private done: Extract<BridgeInbound, { type: 'done' }> | null = null;
+  private done: DoneReport | null = null;
   private bridgeProblem: string | null = null;
   /** The bridge budget the code went past, if it did (the execution was then cut off). */
   private bridgeLimit: string | null = null;
@@ -238,16 +238,26 @@ export class Execution {
 
   private onBridgeMessage(sandbox: SandboxInstance, message: BridgeInbound): void {
     if (message.type === 'done') {
-      if (this.done) this.onBridgeProblem('the code reported its result twice');
-      else this.done = message;
+      // Only the first report is read (parsed): a second one costs nothing.
+      const report = this.done ? null : message.read();
+      if (report === null) this.onBridgeProblem('the code reported its result twice');
+      else if ('problem' in report) this.onBridgeProblem(report.problem);
+      else this.done = report.value;
       this.mark('done');
       return;
     }
     if (message.name === INSTALL_TOOL && message.refusal === undefined) return this.install(sandbox, message);
     this.toolCalls += 1;
-    const { callId, name, args } = message;
-    const refusal = this.refuseToolCall(message);
-    const answer = refusal ? Promise.reject(refusal) : this.hooks.toolHost.call(name, args);
+    const { callId, name } = message;
+    const refusal = this.refuseToolCall(message) ?? null;
+    // The arguments are parsed only for a call that goes to a client (a refused one, or one nobody can answer,
+    // needs none of them).
+    const args = refusal === null && this.hooks.toolHost.canAnswer ? message.readArgs() : { value: null };
+    const answer = refusal
+      ? Promise.reject(refusal)
+      : 'problem' in args
+        ? Promise.reject(new ToolCallError('tool_error', `the call was refused: ${args.problem}`))
+        : this.hooks.toolHost.call(name, args.value);
     answer.then(
       (result) => sandbox.send({ type: 'tool_result', callId, result: result ?? null }),
       (error: unknown) => {
@@ -269,7 +279,9 @@ export class Execution {
       return refuse('limit_exceeded', `install limit reached: an execution may ask for ${MAX_INSTALLS_PER_EXECUTION} installs (each of up to 32 packages)`);
     }
     const started = performance.now();
-    packages.install(sandbox.runtime, sandbox.packagesDir, call.args, this.stopped.signal).then(
+    const args = call.readArgs();
+    if ('problem' in args) return refuse('invalid_package', `the install request was refused: ${args.problem}`);
+    packages.install(sandbox.runtime, sandbox.packagesDir, args.value, this.stopped.signal).then(
       (answer) => {
         this.log.info({ installed: answer.installed, installer: answer.installer, durationMs: answer.durationMs }, 'packages installed');
         sandbox.send({ type: 'tool_result', callId: call.callId, result: answer });

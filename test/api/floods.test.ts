@@ -185,14 +185,15 @@ describe('from outside, without a token: held connections sending partial header
   after(() => d.close());
 
   // Opens `count` connections from localAddress that send the start of a request and then nothing.
-  function hold(localAddress: string, count: number): Array<{ socket: net.Socket; closedAt: Promise<number> }> {
-    const started = performance.now();
+  // Each resolves, once the daemon has closed it, with what it was answered ('' for nothing).
+  function hold(localAddress: string, count: number): Array<{ socket: net.Socket; closed: Promise<string> }> {
     return Array.from({ length: count }, () => {
       const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+      let answer = '';
       socket.on('error', () => undefined);
       socket.on('connect', () => socket.write('POST /v1/executions HTTP/1.1\r\nHost: runbox\r\nContent-Type: applic'));
-      socket.on('data', () => undefined);
-      return { socket, closedAt: new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now() - started))) };
+      socket.on('data', (chunk) => (answer += chunk));
+      return { socket, closed: new Promise<string>((resolve) => socket.on('close', () => resolve(answer))) };
     });
   }
 
@@ -208,11 +209,12 @@ describe('from outside, without a token: held connections sending partial header
     }
     assert.deepEqual(answers.filter((a) => a !== 'ok'), []);
     assert.ok(answers.length >= 3);
-    const closedAt = await Promise.all(flooders.map((f) => f.closedAt));
-    // 300 of 127.0.0.2's were over its cap: closed before a byte was read.
-    assert.ok(closedAt.slice(0, 400).filter((ms) => ms < 250).length >= 300, 'per-address refusals');
-    // None outlived the header timeout by more than its grace (408 first, then cut).
-    assert.ok(Math.max(...closedAt) < 1000 + 2000 + 1500, `last flooder closed after ${Math.max(...closedAt)} ms`);
+    // Every flooder is closed by the daemon: none is held past the header timeout and its grace.
+    const answers408 = await Promise.all(flooders.map((f) => f.closed));
+    // 300 of 127.0.0.2's were over its cap: closed as they arrived, unanswered (the others got their 408).
+    const unanswered = answers408.slice(0, 400).filter((answer) => answer === '').length;
+    assert.ok(unanswered >= 300, `${unanswered} of 127.0.0.2's 400 were closed unanswered`);
+    for (const answer of answers408.filter((a) => a !== '')) assert.match(answer, /^HTTP\/1\.1 408 .*request_timeout/s);
     const counts = d.logs.filter((line) => /client connections refused or cut/.test(line.msg));
     assert.ok(counts.length > 0, 'the refusals are logged (rate-limited)');
     for (const f of flooders) f.socket.destroy();

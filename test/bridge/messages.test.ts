@@ -39,7 +39,7 @@ test('a tool call whose arguments nest too deep is refused with its id and never
   const deep = parseBridgeMessage(bytes(`{"type":"tool_call","callId":"7","name":"echo","args":${nested(depth + 1)}}`), false);
   assert.ok('message' in deep && deep.message.type === 'tool_call');
   assert.equal(deep.message.callId, '7');
-  assert.equal(deep.message.args, null);
+  assert.deepEqual(deep.message.readArgs(), { value: null });
   assert.match(deep.message.refusal ?? '', /arguments of echo are nested more than 200 levels deep/);
   const veryDeep = parseBridgeMessage(bytes(`{"type":"tool_call","callId":"8","name":"echo","args":${nested(100_000)}}`), false);
   assert.ok('message' in veryDeep && veryDeep.message.type === 'tool_call' && veryDeep.message.refusal);
@@ -48,13 +48,30 @@ test('a tool call whose arguments nest too deep is refused with its id and never
 test('a done whose result nests too deep becomes a BridgeError result; other deep messages are problems', () => {
   const deep = parseBridgeMessage(bytes(`{"type":"done","result":${nested(100_000)},"files":[],"error":null}`), false);
   assert.ok('message' in deep && deep.message.type === 'done');
-  assert.equal(deep.message.result, null);
-  assert.equal(deep.message.error?.type, 'BridgeError');
-  assert.match(deep.message.error?.message ?? '', /nested more than 200 levels deep/);
+  const report = deep.message.read();
+  assert.ok('value' in report);
+  assert.equal(report.value.result, null);
+  assert.equal(report.value.error?.type, 'BridgeError');
+  assert.match(report.value.error?.message ?? '', /nested more than 200 levels deep/);
   const other = parseBridgeMessage(bytes(`{"type":"other","x":${nested(1000)}}`), false);
   assert.ok('problem' in other && /nested more than 200/.test(other.problem));
   const badId = parseBridgeMessage(bytes(`{"type":"tool_call","callId":5,"name":"echo","args":${nested(1000)}}`), false);
   assert.ok('problem' in badId && /callId/.test(badId.problem));
+});
+
+test('the envelope is read without parsing the payload; the payload is parsed (and checked) only on demand', () => {
+  const call = parseBridgeMessage(bytes('{"type":"tool_call","callId":"c","name":"echo","args":{"a":[1,2]}}'), false);
+  assert.ok('message' in call && call.message.type === 'tool_call');
+  assert.deepEqual(call.message.readArgs(), { value: { a: [1, 2] } });
+  const broken = parseBridgeMessage(bytes('{"type":"tool_call","callId":"c","name":"echo","args":{"a":[1,2}}'), false);
+  assert.ok('message' in broken && broken.message.type === 'tool_call');
+  assert.deepEqual(broken.message.readArgs(), { problem: 'bridge message is not valid JSON' });
+  const done = parseBridgeMessage(bytes('{"type":"done","result":{"x":1},"files":["a.png"],"error":null}'), false);
+  assert.ok('message' in done && done.message.type === 'done');
+  assert.deepEqual(done.message.read(), { value: { result: { x: 1 }, files: ['a.png'], error: null } });
+  assert.deepEqual(parseBridgeMessage(bytes('[1,2,3]'), false), { problem: 'bridge message is not a JSON object' });
+  assert.ok('problem' in parseBridgeMessage(bytes('{"type":"other"}'), false));
+  assert.ok('problem' in parseBridgeMessage(bytes('not json at'), false));
 });
 
 test('BridgeBudget: bytes, messages and refusals each cut off once, naming the budget and its value', () => {
