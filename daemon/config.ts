@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { MAX_INSTALLS_PER_EXECUTION } from './executions/execution.js';
 import { defaultUvPath } from './packages/installer.js';
 
 export interface Config {
@@ -43,6 +44,24 @@ export interface Config {
   readonly maxTotalFileBytes: number;
   /** Largest message from the sandbox's prelude (a result, a tool call's arguments). @default 16777216 */
   readonly maxBridgeMessageBytes: number;
+  /** Bytes the code of one execution may send over its bridge, all messages and connections together; past it the
+   * execution is cut off (BridgeLimit). @default 536870912 */
+  readonly maxBridgeInboundBytes: number;
+  /** Messages the code of one execution may send over its bridge; past it the execution is cut off (BridgeLimit). @default 50000 */
+  readonly maxBridgeMessages: number;
+  /** Connections to an execution's bridge refused (over the main one and the side ones, a wrong token, a broken
+   * handshake) before the execution is cut off (BridgeLimit). @default 100 */
+  readonly maxBridgeRefusedConnections: number;
+  /** Client connections open at once (HTTP and WebSocket); past it the oldest unauthenticated one makes room, or
+   * the new one is refused. @default 1024 */
+  readonly maxConnections: number;
+  /** Client connections open at once from one remote address; past it new ones from there are refused. @default 256 */
+  readonly maxConnectionsPerAddress: number;
+  /** Time a client has to send a request's headers; a connection that has sent no request with the right token
+   * within it (and a moment for the 408) is cut. @default 10000 */
+  readonly headersTimeoutMs: number;
+  /** Time a client has to send a whole request, body included. @default 60000 */
+  readonly requestTimeoutMs: number;
   /** Memory of one execution, all its processes together (cgroup). @default 536870912 */
   readonly memoryBytes: number;
   /** Processes and threads of one execution together (cgroup pids). @default 256 */
@@ -205,6 +224,13 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'maxFileBytes', env: 'RUNBOX_MAX_FILE_BYTES', flag: 'max-file-bytes', default: () => 16 * MiB, parse: integer(1), describe: 'largest single input or output file' },
   { name: 'maxTotalFileBytes', env: 'RUNBOX_MAX_TOTAL_FILE_BYTES', flag: 'max-total-file-bytes', default: () => 32 * MiB, parse: integer(1), describe: 'largest total of input files, and of output files' },
   { name: 'maxBridgeMessageBytes', env: 'RUNBOX_MAX_BRIDGE_MESSAGE_BYTES', flag: 'max-bridge-message-bytes', default: () => 16 * MiB, parse: integer(1024), describe: 'largest result or tool-call message from the code' },
+  { name: 'maxBridgeInboundBytes', env: 'RUNBOX_MAX_BRIDGE_INBOUND_BYTES', flag: 'max-bridge-inbound-bytes', default: () => 512 * MiB, parse: integer(1024), describe: 'bytes the code may send over its bridge per execution, in total' },
+  { name: 'maxBridgeMessages', env: 'RUNBOX_MAX_BRIDGE_MESSAGES', flag: 'max-bridge-messages', default: () => 50_000, parse: integer(2), describe: 'messages the code may send over its bridge per execution' },
+  { name: 'maxBridgeRefusedConnections', env: 'RUNBOX_MAX_BRIDGE_REFUSED_CONNECTIONS', flag: 'max-bridge-refused-connections', default: () => 100, parse: integer(0), describe: 'refused connections to its bridge before an execution is cut off' },
+  { name: 'maxConnections', env: 'RUNBOX_MAX_CONNECTIONS', flag: 'max-connections', default: () => 1024, parse: integer(1), describe: 'client connections open at once' },
+  { name: 'maxConnectionsPerAddress', env: 'RUNBOX_MAX_CONNECTIONS_PER_ADDRESS', flag: 'max-connections-per-address', default: () => 256, parse: integer(1), describe: 'client connections open at once from one address' },
+  { name: 'headersTimeoutMs', env: 'RUNBOX_HEADERS_TIMEOUT_MS', flag: 'headers-timeout-ms', default: () => 10_000, parse: integer(100), describe: 'time a client has to send request headers (and to authenticate)' },
+  { name: 'requestTimeoutMs', env: 'RUNBOX_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', default: () => 60_000, parse: integer(100), describe: 'time a client has to send a whole request' },
   { name: 'memoryBytes', env: 'RUNBOX_MEMORY_BYTES', flag: 'memory-bytes', default: () => 512 * MiB, parse: integer(16 * MiB), describe: 'memory of one execution (all its processes)' },
   { name: 'maxProcesses', env: 'RUNBOX_MAX_PROCESSES', flag: 'max-processes', default: () => 256, parse: integer(8), describe: 'processes and threads of one execution' },
   { name: 'cpuTimeMs', env: 'RUNBOX_CPU_TIME_MS', flag: 'cpu-time-ms', default: () => 60_000, parse: integer(1000), describe: 'CPU time of one execution' },
@@ -294,6 +320,18 @@ function crossCheck(config: Config): string[] {
   }
   if (config.maxFileBytes > config.maxTotalFileBytes) {
     problems.push(`maxFileBytes (${config.maxFileBytes}) exceeds maxTotalFileBytes (${config.maxTotalFileBytes})`);
+  }
+  if (config.maxBridgeInboundBytes < config.maxBridgeMessageBytes) {
+    problems.push(`maxBridgeInboundBytes (${config.maxBridgeInboundBytes}) is less than maxBridgeMessageBytes (${config.maxBridgeMessageBytes})`);
+  }
+  if (config.maxBridgeMessages <= config.maxToolCalls + MAX_INSTALLS_PER_EXECUTION) {
+    problems.push(`maxBridgeMessages (${config.maxBridgeMessages}) must exceed maxToolCalls (${config.maxToolCalls}) + ${MAX_INSTALLS_PER_EXECUTION} installs, so that a tool call over the limit is refused to the code rather than cutting it off`);
+  }
+  if (config.maxConnectionsPerAddress > config.maxConnections) {
+    problems.push(`maxConnectionsPerAddress (${config.maxConnectionsPerAddress}) exceeds maxConnections (${config.maxConnections})`);
+  }
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push(`headersTimeoutMs (${config.headersTimeoutMs}) exceeds requestTimeoutMs (${config.requestTimeoutMs})`);
   }
   if (!config.token && !isLoopback(config.host)) {
     problems.push(`host ${config.host} is not a loopback address: set RUNBOX_TOKEN to listen on other interfaces`);

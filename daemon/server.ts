@@ -1,14 +1,16 @@
 // createDaemon(config, deps): gathers the host facts, proves the sandbox works, and serves the HTTP and
 // WebSocket APIs. Everything it needs comes in as arguments, so a test can build one with its own overrides.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
+import { checkDescriptorBudget, descriptorsNeeded, readDescriptorLimit } from './descriptors.js';
 import { toWireError, WireError } from './errors.js';
 import { isAuthorized } from './api/auth.js';
+import { ConnectionGuard } from './api/connections.js';
 import { handleCreateExecution } from './api/executions.js';
 import { handleHealth, handleRuntimes } from './api/health.js';
 import { rawErrorResponse, sendError, wireErrorOfClientError } from './api/respond.js';
@@ -43,25 +45,10 @@ export interface Daemon {
   readonly sandboxed: boolean;
 }
 
-/** Limits on client connections (not yet in the configuration table). */
-export interface ConnectionLimits {
-  /** Time a client has to send a request's headers (slow-loris). @default 10000 */
-  readonly headersTimeoutMs: number;
-  /** Time a client has to send a whole request, body included. @default 60000 */
-  readonly requestTimeoutMs: number;
-  /** WebSocket: unsent bytes above which streamed stdout/stderr messages are dropped. @default 1048576 */
-  readonly streamPauseBytes: number;
-  /** WebSocket: unsent bytes above which a connection that must be sent more is closed (1008). @default 67108864 */
-  readonly maxBufferedBytes: number;
-  /** WebSocket: how often clients are pinged; one that missed the previous ping is cut off. @default 30000 */
-  readonly pingIntervalMs: number;
-}
+/** Limits of WebSocket client connections that are not in the configuration table (tests lower them). */
+export type ConnectionLimits = WsLimits;
 
-export const CONNECTION_DEFAULTS: ConnectionLimits = Object.freeze({
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 60_000,
-  ...WS_DEFAULTS,
-});
+export const CONNECTION_DEFAULTS: ConnectionLimits = WS_DEFAULTS;
 
 export interface DaemonDeps {
   readonly logger: Logger;
@@ -93,6 +80,7 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
   // bubblewrap into every sandbox, so they are closed (the daemon never uses them).
   const closed = await closeInheritedDescriptors();
   if (closed.length > 0) logger.warn({ descriptors: closed }, 'closed descriptors inherited without close-on-exec');
+  await checkDescriptors(config, logger);
   const bwrapPath = await findBubblewrap(config, deps);
   await ensureWorkDir(config.workDir);
   await checkHeldDirs(config.workDir).catch((error: unknown) => {
@@ -134,12 +122,13 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes, perMessageDeflate: false });
   let connectionSeq = 0;
 
+  const guard = new ConnectionGuard(config, logger);
   const server = http.createServer(
     {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
       // How often Node checks those two timeouts (its default, 30 s, would let a slow client stay much longer).
-      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
       // Node would answer a missing Host with its own bare 400; route() answers it in the usual form instead.
       requireHostHeader: false,
     },
@@ -152,6 +141,11 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
     },
   );
 
+  // Every connection passes the caps before a byte of it is parsed (Node's own listener only set up its parser).
+  server.on('connection', (socket: Socket) => guard.admit(socket));
+  // Accepting can fail for want of descriptors when libuv's reserve is spent too: one refused connection, logged.
+  server.on('error', (error) => logger.error({ err: error }, 'the HTTP server reported an error'));
+
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     if (req.httpVersionMinor >= 1 && req.headers.host === undefined) throw new WireError('invalid_request', 'an HTTP/1.1 request needs a Host header');
     const pathname = pathnameOf(req.url);
@@ -159,6 +153,7 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
     const allowed = sessionRoute ? allowedMethods(sessionRoute) : Object.hasOwn(ROUTES, pathname) ? ROUTES[pathname] : undefined;
     if (!allowed) throw new WireError('not_found', `no route ${pathname}; see docs/protocol.md`);
     if (!isAuthorized(req, config.token)) throw new WireError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <RUNBOX_TOKEN>)');
+    guard.trust(req.socket);
     if (!allowed.split(', ').includes(req.method ?? '')) {
       res.setHeader('allow', allowed);
       throw new WireError('method_not_allowed', `${req.method} is not allowed on ${pathname}; use ${allowed}`);
@@ -179,6 +174,7 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
     const refuse = (error: WireError) => refuseSocket(socket, error);
     if (pathname !== '/v1/ws') return refuse(new WireError('not_found', `no WebSocket route ${pathname}; use /v1/ws`));
     if (!isAuthorized(req, config.token)) return refuse(new WireError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <RUNBOX_TOKEN>)'));
+    guard.trust(socket as Socket);
     if (state.closing) return refuse(new WireError('shutting_down', 'the daemon is shutting down'));
     wss.handleUpgrade(req, socket, head, (ws) => {
       handleWsConnection(ws, { config, service, availability: state, limits, logger: logger.child({ connection: ++connectionSeq }) });
@@ -274,6 +270,16 @@ const ROUTES: Record<string, string> = {
   '/v1/runtimes': 'GET',
   '/v1/executions': 'POST',
 };
+
+// Refuses to start when the connection and execution caps could take the daemon to its descriptor limit (where a
+// spawn, an accept or an open would fail): they must leave a reserve for its own work.
+async function checkDescriptors(config: Config, logger: Logger): Promise<void> {
+  const limit = await readDescriptorLimit();
+  if (!limit) return logger.warn('could not read RLIMIT_NOFILE from /proc/self/limits; the connection caps are not checked against it');
+  const problem = checkDescriptorBudget(config, limit.soft);
+  if (problem) throw new StartupError(problem);
+  logger.debug({ limit, needed: descriptorsNeeded(config) }, 'descriptor budget');
+}
 
 // The bubblewrap binary, null under --unsafe-no-sandbox; a StartupError saying how to install it when missing.
 async function findBubblewrap(config: Config, deps: DaemonDeps): Promise<string | null> {

@@ -42,3 +42,15 @@ test('a non-loopback host needs a token', () => {
 test('cross-option rules: default timeout within the maximum', () => {
   assert.throws(() => loadConfig({ RUNBOX_DEFAULT_TIMEOUT_MS: '5000', RUNBOX_MAX_TIMEOUT_MS: '1000' }, []), /defaultTimeoutMs \(5000\) exceeds maxTimeoutMs \(1000\)/);
 });
+
+test('cross-option rules of the connection caps and bridge budgets', () => {
+  assert.throws(() => loadConfig({ RUNBOX_MAX_CONNECTIONS: '10', RUNBOX_MAX_CONNECTIONS_PER_ADDRESS: '20' }, []), /maxConnectionsPerAddress \(20\) exceeds maxConnections \(10\)/);
+  assert.throws(() => loadConfig({ RUNBOX_HEADERS_TIMEOUT_MS: '5000', RUNBOX_REQUEST_TIMEOUT_MS: '1000' }, []), /headersTimeoutMs \(5000\) exceeds requestTimeoutMs \(1000\)/);
+  assert.throws(() => loadConfig({ RUNBOX_MAX_BRIDGE_INBOUND_BYTES: '2048' }, []), /maxBridgeInboundBytes \(2048\) is less than maxBridgeMessageBytes \(16777216\)/);
+  assert.throws(() => loadConfig({ RUNBOX_MAX_BRIDGE_MESSAGES: '10000' }, []), /maxBridgeMessages \(10000\) must exceed maxToolCalls \(10000\) \+ 32 installs/);
+  const defaults = loadConfig({}, []);
+  assert.deepEqual(
+    [defaults.maxConnections, defaults.maxConnectionsPerAddress, defaults.headersTimeoutMs, defaults.maxBridgeInboundBytes, defaults.maxBridgeMessages, defaults.maxBridgeRefusedConnections],
+    [1024, 256, 10_000, 512 * 1024 * 1024, 50_000, 100],
+  );
+});

@@ -1,5 +1,7 @@
 // The bridge's message shapes (docs/protocol.md, "The bridge") and a strict parser for what the prelude sends.
 // The prelude runs beside hostile code, so every inbound message is checked as untrusted input.
+import { PROTOCOL } from '../protocol.js';
+import { jsonNestsDeeper, topLevelStrings } from './json-scan.js';
 
 export interface ToolDeclaration {
   readonly name: string;
@@ -19,16 +21,72 @@ export interface CodeError {
   readonly traceback: string;
 }
 
+/** What a `done` reports. */
+export interface DoneReport {
+  readonly result: unknown;
+  readonly files: unknown;
+  readonly error: CodeError | null;
+}
+
+/** A payload parsed on demand: its value, or why it is not valid. */
+export type Payload<T> = { value: T } | { problem: string };
+
+/**
+ * A message from the prelude with its envelope checked. Its payload (a tool call's arguments, a done's report)
+ * is parsed only when it is used: a call that is refused anyway (unknown tool, over a limit, no client to
+ * answer) and a second `done` cost no parse at all.
+ */
 export type BridgeInbound =
-  | { type: 'tool_call'; callId: string; name: string; args: unknown; bytes: number }
-  | { type: 'done'; result: unknown; files: unknown; error: CodeError | null };
+  /** `refusal`, when set, is why the call is answered with an error at once and never reaches a client. */
+  | { type: 'tool_call'; callId: string; name: string; bytes: number; refusal?: string; readArgs(): Payload<unknown> }
+  | { type: 'done'; bytes: number; read(): Payload<DoneReport> };
 
 const MAX_CALL_ID_LENGTH = 64;
 const MAX_NAME_LENGTH = 256;
+/** A message may nest one level deeper than its values: the message object itself. */
+const MAX_MESSAGE_DEPTH = PROTOCOL.maxJsonDepth + 1;
+const TOO_DEEP = `nested more than ${PROTOCOL.maxJsonDepth} levels deep (maxJsonDepth)`;
 
-// Parses one frame from the prelude; returns the message or a problem naming what was wrong.
+// Checks one frame from the prelude; returns the message or a problem naming what was wrong. Depth is measured
+// on the bytes first, and the envelope (type, callId, name) read without parsing the rest: a tool call whose
+// arguments nest too deep is refused to the code, a `done` whose result does becomes the execution's error, and
+// neither is ever built or passed on.
 export function parseBridgeMessage(data: Buffer, isBinary: boolean): { message: BridgeInbound } | { problem: string } {
   if (isBinary) return { problem: 'binary frame on the bridge; expected JSON text' };
+  const tooDeep = jsonNestsDeeper(data, MAX_MESSAGE_DEPTH);
+  const fields = topLevelStrings(data);
+  const type = fields.get('type');
+  if (type === 'tool_call') {
+    const checked = checkCall(fields.get('callId'), fields.get('name'));
+    if ('problem' in checked) return checked;
+    if (tooDeep) return { message: { type: 'tool_call', ...checked, bytes: data.length, refusal: `the arguments of ${checked.name} are ${TOO_DEEP}`, readArgs: () => ({ value: null }) } };
+    return { message: { type: 'tool_call', ...checked, bytes: data.length, readArgs: () => readArgs(data) } };
+  }
+  if (type === 'done') {
+    if (tooDeep) {
+      const error: CodeError = { type: 'BridgeError', message: `the result the code sent over its bridge is ${TOO_DEEP}; it was refused`, traceback: '' };
+      return { message: { type: 'done', bytes: data.length, read: () => ({ value: { result: null, files: [], error } }) } };
+    }
+    return { message: { type: 'done', bytes: data.length, read: () => readDone(data) } };
+  }
+  if (data[firstNonSpace(data)] !== 0x7b) return { problem: 'bridge message is not a JSON object' };
+  if (tooDeep) return { problem: `a bridge message is ${TOO_DEEP}` };
+  return { problem: `unknown bridge message type ${JSON.stringify(String(type)).slice(0, 80)} (or not valid JSON)` };
+}
+
+function readArgs(data: Buffer): Payload<unknown> {
+  const message = parseObject(data);
+  return 'problem' in message ? message : { value: message.value.args ?? {} };
+}
+
+function readDone(data: Buffer): Payload<DoneReport> {
+  const message = parseObject(data);
+  if ('problem' in message) return message;
+  const { result, files, error } = message.value;
+  return { value: { result: result ?? null, files: files ?? [], error: parseCodeError(error) } };
+}
+
+function parseObject(data: Buffer): Payload<Record<string, unknown>> {
   let value: unknown;
   try {
     value = JSON.parse(data.toString('utf8'));
@@ -36,17 +94,19 @@ export function parseBridgeMessage(data: Buffer, isBinary: boolean): { message: 
     return { problem: 'bridge message is not valid JSON' };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: 'bridge message is not a JSON object' };
-  const message = value as Record<string, unknown>;
-  if (message.type === 'tool_call') {
-    const { callId, name, args } = message;
-    if (typeof callId !== 'string' || callId === '' || callId.length > MAX_CALL_ID_LENGTH) return { problem: 'tool_call.callId: expected a short string' };
-    if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH) return { problem: 'tool_call.name: expected a tool name' };
-    return { message: { type: 'tool_call', callId, name, args: args ?? {}, bytes: data.length } };
-  }
-  if (message.type === 'done') {
-    return { message: { type: 'done', result: message.result ?? null, files: message.files ?? [], error: parseCodeError(message.error) } };
-  }
-  return { problem: `unknown bridge message type ${JSON.stringify(String(message.type)).slice(0, 80)}` };
+  return { value: value as Record<string, unknown> };
+}
+
+function firstNonSpace(data: Buffer): number {
+  let i = 0;
+  while (data[i] === 0x20 || data[i] === 0x09 || data[i] === 0x0a || data[i] === 0x0d) i += 1;
+  return i;
+}
+
+function checkCall(callId: unknown, name: unknown): { callId: string; name: string } | { problem: string } {
+  if (typeof callId !== 'string' || callId === '' || callId.length > MAX_CALL_ID_LENGTH) return { problem: 'tool_call.callId: expected a short string' };
+  if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH) return { problem: 'tool_call.name: expected a tool name' };
+  return { callId, name };
 }
 
 // The error part of `done`, with every field forced to a string so a forged one cannot break the result.

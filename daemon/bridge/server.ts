@@ -2,11 +2,17 @@
 // reach, accepting exactly one main connection that presents the execution's token. Once it is there, a few
 // short-lived side connections (/bridge/side, same token) may carry tool calls whose caller blocks a thread
 // that owns the main connection (Node's synchronous installPackage); their answers go back the way they came.
+// What the code may do to it is bounded: sockets beyond the allowed ones are destroyed as they are accepted,
+// every message and refused connection is charged to the execution's budgets (past one, the bridge is closed and
+// the execution cut off), and a bridge that takes more than its share of the main thread is not read for a while.
 import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { BRIDGE_CHARGED_MS_PER_MIB, BridgeBudget, CpuShare, type BridgeBudgetLimits } from './budget.js';
 import { parseBridgeMessage, type BridgeInbound, type BridgeOutbound } from './messages.js';
 import { PROTOCOL } from '../protocol.js';
 
@@ -16,26 +22,40 @@ export interface BridgeHandlers {
   onMessage(message: BridgeInbound): void;
   /** The prelude broke the protocol (bad JSON, unknown type, oversized message); the bridge stays open when it can. */
   onProtocolError(message: string): void;
+  /** The code went past a budget of its bridge (the problem names it and its value); the bridge is closed. */
+  onLimit(problem: string): void;
 }
 
 export interface BridgeOptions {
   socketPath: string;
   token: string;
   maxMessageBytes: number;
+  /** What the code may send over the bridge, in all. */
+  budget: BridgeBudgetLimits;
   /** Give the socket to the sandbox user (when the daemon is root), so only it may connect. */
   owner?: { uid: number; gid: number };
 }
 
 /** Side connections open at once, at most. */
 export const MAX_SIDE_CONNECTIONS = PROTOCOL.maxSideConnections;
+/** Sockets open at once: the main connection, the side ones, and two still closing (a side connection that ended
+ * may be seen closing after the next one is accepted). Any more are destroyed as they are accepted. */
+export const MAX_OPEN_SOCKETS = 1 + MAX_SIDE_CONNECTIONS + 2;
 /** Call ids from side connection n are relabelled `side<n>:<callId>` (never a main connection's ids, which are digits). */
 const SIDE_CALL_ID = /^side(\d+):(.*)$/s;
+const MiB = 1024 * 1024;
 
 export class Bridge {
   private socket: WebSocket | null = null;
   private readonly sides = new Map<number, WebSocket>();
   private sideSeq = 0;
   private readonly queued: string[] = [];
+  private readonly sockets = new Set<Socket>();
+  /** Sockets that became an authenticated main or side connection. */
+  private readonly upgraded = new Set<Duplex>();
+  private readonly budget: BridgeBudget;
+  private readonly cpu = new CpuShare();
+  private restTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   private constructor(
@@ -43,19 +63,25 @@ export class Bridge {
     private readonly wss: WebSocketServer,
     private readonly options: BridgeOptions,
     private readonly handlers: BridgeHandlers,
-  ) {}
+  ) {
+    this.budget = new BridgeBudget(options.budget);
+  }
 
   // Listens on the socket path and returns once connections can be accepted.
   static async open(options: BridgeOptions, handlers: BridgeHandlers): Promise<Bridge> {
-    const server = http.createServer((_req, res) => res.writeHead(426).end());
+    const server = http.createServer();
     const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
     const bridge = new Bridge(server, wss, options, handlers);
+    server.on('connection', (socket: Socket) => bridge.accept(socket));
+    server.on('request', (_req, res) => res.writeHead(426).end());
     server.on('upgrade', (req, socket, head) => bridge.upgrade(req, socket, head));
     server.on('clientError', (_error, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.socketPath, () => resolve());
     });
+    // An accept that fails for want of descriptors refuses that one connection; it must not end the daemon.
+    server.on('error', () => undefined);
     if (options.owner) await fs.chown(options.socketPath, options.owner.uid, options.owner.gid);
     await fs.chmod(options.socketPath, 0o600);
     return bridge;
@@ -78,17 +104,35 @@ export class Bridge {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.restTimer);
     this.socket?.terminate();
     for (const side of this.sides.values()) side.terminate();
+    for (const socket of this.sockets) socket.destroy();
     this.wss.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  // A socket just accepted: destroyed at once when as many are open as a prelude ever needs. Every connection
+  // that does not become an authenticated WebSocket (destroyed here, answered 401 or 426, broken, or just closed)
+  // counts as refused.
+  private accept(socket: Socket): void {
+    if (this.closed || this.sockets.size >= MAX_OPEN_SOCKETS) {
+      socket.destroy();
+      this.refused();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (!this.upgraded.delete(socket)) this.refused();
+    });
+  }
+
   // Accepts the first upgrade that carries the right token on /bridge, and side connections after it;
-  // everything else gets 401 and is closed.
+  // everything else gets 401 and is closed, and counts as a refused connection.
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     if (req.url === PROTOCOL.sideConnectionPath && this.socket && !this.closed && this.sides.size < MAX_SIDE_CONNECTIONS && this.tokenMatches(req.headers.authorization)) {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptSide(ws));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.acceptSide(ws, socket));
       return;
     }
     if (this.closed || this.socket || req.url !== '/bridge' || !this.tokenMatches(req.headers.authorization)) {
@@ -101,7 +145,9 @@ export class Bridge {
         return;
       }
       this.socket = ws;
-      ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+      this.upgraded.add(socket);
+      this.measure(socket);
+      ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary, null));
       // ws reports an oversized frame as an error (and closes with 1009); anything else just ends the bridge.
       ws.on('error', (error: Error & { code?: string }) => {
         if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -116,18 +162,16 @@ export class Bridge {
   }
 
   // A side connection: only tool calls, relabelled so their answers find their way back here.
-  private acceptSide(ws: WebSocket): void {
+  private acceptSide(ws: WebSocket, socket: Duplex): void {
     if (this.closed) return void ws.terminate();
     const n = ++this.sideSeq;
     this.sides.set(n, ws);
+    this.upgraded.add(socket);
+    this.measure(socket);
     ws.on('close', () => this.sides.delete(n));
     ws.on('error', () => ws.terminate());
-    ws.on('message', (data, isBinary) => {
-      const parsed = parseBridgeMessage(data as Buffer, isBinary);
-      if ('problem' in parsed) return this.handlers.onProtocolError(`side connection: ${parsed.problem}`);
-      if (parsed.message.type !== 'tool_call') return this.handlers.onProtocolError('side connection: only tool calls may be sent on it');
-      this.handlers.onMessage({ ...parsed.message, callId: `side${n}:${parsed.message.callId}` });
-    });
+    ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary, n));
+    if (this.restTimer) ws.pause();
   }
 
   private tokenMatches(header: string | undefined): boolean {
@@ -136,9 +180,52 @@ export class Bridge {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
-  private receive(data: Buffer, isBinary: boolean): void {
+  // Every message is charged to the budgets before it is looked at; one past them cuts the execution off.
+  private receive(data: Buffer, isBinary: boolean, side: number | null): void {
+    if (this.closed) return;
+    const over = this.budget.chargeMessage(data.length);
+    if (over) return this.cutOff(over);
     const parsed = parseBridgeMessage(data, isBinary);
-    if ('problem' in parsed) this.handlers.onProtocolError(parsed.problem);
-    else this.handlers.onMessage(parsed.message);
+    if (side === null) {
+      if ('problem' in parsed) this.handlers.onProtocolError(parsed.problem);
+      else this.handlers.onMessage(parsed.message);
+      return;
+    }
+    if ('problem' in parsed) return this.handlers.onProtocolError(`side connection: ${parsed.problem}`);
+    if (parsed.message.type !== 'tool_call') return this.handlers.onProtocolError('side connection: only tool calls may be sent on it');
+    this.handlers.onMessage({ ...parsed.message, callId: `side${side}:${parsed.message.callId}` });
+  }
+
+  // A connection was refused; past maxBridgeRefusedConnections of them the execution is cut off.
+  private refused(): void {
+    if (this.closed) return;
+    const over = this.budget.chargeRefusal();
+    if (over) this.cutOff(over);
+  }
+
+  private cutOff(problem: string): void {
+    void this.close();
+    this.handlers.onLimit(problem);
+  }
+
+  // Charges the main-thread time spent on an upgraded socket's data (ws assembling, unmasking and checking its
+  // frames, and the messages it emits, parsed and handled, all synchronously), and a cost per byte, to the
+  // bridge's share; past it, none of the bridge's connections is read until the share allows again.
+  private measure(socket: Duplex): void {
+    let startedAt = 0;
+    socket.prependListener('data', () => (startedAt = performance.now()));
+    socket.on('data', (chunk: Buffer) => this.rest(this.cpu.charge(performance.now() - startedAt + (chunk.length / MiB) * BRIDGE_CHARGED_MS_PER_MIB)));
+  }
+
+  private rest(ms: number): void {
+    if (ms <= 0 || this.restTimer || this.closed) return;
+    const connections = [this.socket, ...this.sides.values()].filter((ws): ws is WebSocket => ws !== null);
+    for (const ws of connections) ws.pause();
+    this.restTimer = setTimeout(() => {
+      this.restTimer = undefined;
+      if (this.closed) return;
+      for (const ws of [this.socket, ...this.sides.values()]) ws?.resume();
+    }, ms);
+    this.restTimer.unref();
   }
 }

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { BridgeInbound } from '../bridge/messages.js';
+import type { BridgeInbound, DoneReport } from '../bridge/messages.js';
 import { ToolCallError, type ToolHost } from '../bridge/tools.js';
 import { writeInputFiles } from '../files/inputs.js';
 import { collectOutputFiles, type FileError, type OutputFile } from '../files/outputs.js';
@@ -12,7 +12,7 @@ import type { ExitInfo } from '../sandbox/spawn.js';
 import { describeInstallFailure, INSTALL_TOOL, type PackageService } from '../packages/service.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
-import { decideOutcome, encodeFiles, type ExecutionResult, type KillReason } from './result.js';
+import { decideOutcome, describeStartFailure, encodeFiles, notStartedResult, type ExecutionResult, type KillReason } from './result.js';
 import { SandboxInstance, type SandboxContext, type SessionBinding } from './sandbox-instance.js';
 
 export interface ExecutionContext extends SandboxContext {
@@ -21,7 +21,7 @@ export interface ExecutionContext extends SandboxContext {
 }
 
 /** Installs one execution may ask for (each may name up to 32 packages). */
-const MAX_INSTALLS_PER_EXECUTION = 32;
+export const MAX_INSTALLS_PER_EXECUTION = 32;
 
 /** The CPU-time check runs at least this often while code runs, and at most this often. */
 const MAX_CPU_CHECK_MS = 250;
@@ -47,8 +47,10 @@ export class Execution {
   /** The code went to the sandbox; it runs until the sandbox exits. */
   private codeSent = false;
   private codeRunning = false;
-  private done: Extract<BridgeInbound, { type: 'done' }> | null = null;
+  private done: DoneReport | null = null;
   private bridgeProblem: string | null = null;
+  /** The bridge budget the code went past, if it did (the execution was then cut off). */
+  private bridgeLimit: string | null = null;
   private toolCalls = 0;
   private installs = 0;
   /** Aborted when the execution stops: an install still running is killed. */
@@ -86,7 +88,17 @@ export class Execution {
     const stderr = new OutputCapture('stderr', limits.maxOutputBytes);
     let timer: NodeJS.Timeout | undefined;
     try {
-      const sandbox = await this.acquireSandbox();
+      let startFailure: unknown = null;
+      const sandbox = await this.acquireSandbox().catch((error: unknown) => {
+        startFailure = error;
+        return null;
+      });
+      if (!sandbox) {
+        // Its directory, bridge or workspace mount could not be made (the daemon out of descriptors, a full
+        // disk): an error of this execution alone, with the details in the log only.
+        this.log.error({ err: startFailure }, 'could not start a sandbox');
+        return notStartedResult('error', describeStartFailure(startFailure), performance.now() - startedAt);
+      }
       this.mark('sandbox');
       const captures = { stdout, stderr };
       sandbox.attach({
@@ -96,6 +108,11 @@ export class Execution {
         },
         onMessage: (message) => this.onBridgeMessage(sandbox, message),
         onProtocolError: (problem) => this.onBridgeProblem(problem),
+        onBridgeLimit: (problem) => {
+          this.log.warn({ problem }, 'execution cut off at a bridge budget');
+          this.bridgeLimit ??= problem;
+          this.stop('bridge_limit');
+        },
       });
       let exit: ExitInfo = { exitCode: null, signal: 'SIGKILL' };
       if (this.killReason === null && this.sandboxProblem === null) {
@@ -126,6 +143,7 @@ export class Execution {
         exit,
         done: this.done,
         bridgeProblem: this.bridgeProblem,
+        bridgeLimit: this.bridgeLimit,
         fileErrors: collected.errors,
         sandboxed: facts.bwrapPath !== null,
         limits,
@@ -220,16 +238,26 @@ export class Execution {
 
   private onBridgeMessage(sandbox: SandboxInstance, message: BridgeInbound): void {
     if (message.type === 'done') {
-      if (this.done) this.onBridgeProblem('the code reported its result twice');
-      else this.done = message;
+      // Only the first report is read (parsed): a second one costs nothing.
+      const report = this.done ? null : message.read();
+      if (report === null) this.onBridgeProblem('the code reported its result twice');
+      else if ('problem' in report) this.onBridgeProblem(report.problem);
+      else this.done = report.value;
       this.mark('done');
       return;
     }
-    if (message.name === INSTALL_TOOL) return this.install(sandbox, message);
+    if (message.name === INSTALL_TOOL && message.refusal === undefined) return this.install(sandbox, message);
     this.toolCalls += 1;
-    const { callId, name, args } = message;
-    const refusal = this.refuseToolCall(message);
-    const answer = refusal ? Promise.reject(refusal) : this.hooks.toolHost.call(name, args);
+    const { callId, name } = message;
+    const refusal = this.refuseToolCall(message) ?? null;
+    // The arguments are parsed only for a call that goes to a client (a refused one, or one nobody can answer,
+    // needs none of them).
+    const args = refusal === null && this.hooks.toolHost.canAnswer ? message.readArgs() : { value: null };
+    const answer = refusal
+      ? Promise.reject(refusal)
+      : 'problem' in args
+        ? Promise.reject(new ToolCallError('tool_error', `the call was refused: ${args.problem}`))
+        : this.hooks.toolHost.call(name, args.value);
     answer.then(
       (result) => sandbox.send({ type: 'tool_result', callId, result: result ?? null }),
       (error: unknown) => {
@@ -251,7 +279,9 @@ export class Execution {
       return refuse('limit_exceeded', `install limit reached: an execution may ask for ${MAX_INSTALLS_PER_EXECUTION} installs (each of up to 32 packages)`);
     }
     const started = performance.now();
-    packages.install(sandbox.runtime, sandbox.packagesDir, call.args, this.stopped.signal).then(
+    const args = call.readArgs();
+    if ('problem' in args) return refuse('invalid_package', `the install request was refused: ${args.problem}`);
+    packages.install(sandbox.runtime, sandbox.packagesDir, args.value, this.stopped.signal).then(
       (answer) => {
         this.log.info({ installed: answer.installed, installer: answer.installer, durationMs: answer.durationMs }, 'packages installed');
         sandbox.send({ type: 'tool_result', callId: call.callId, result: answer });
@@ -269,6 +299,7 @@ export class Execution {
   private refuseToolCall(call: Extract<BridgeInbound, { type: 'tool_call' }>): ToolCallError | null {
     const { maxToolCalls } = this.request.limits;
     const { maxToolCallBytes } = this.context.config;
+    if (call.refusal !== undefined) return new ToolCallError('limit_exceeded', call.refusal);
     if (this.toolCalls > maxToolCalls) {
       return new ToolCallError('limit_exceeded', `tool call limit reached: this execution may make ${maxToolCalls} tool calls (maxToolCalls)`);
     }

@@ -1,6 +1,7 @@
 // Pure: how an execution ended (status and error) from what was observed, and the result object clients get.
 import { constants } from 'node:os';
 import type { CodeError } from '../bridge/messages.js';
+import { isOutOfDescriptors } from '../descriptors.js';
 import type { FileError, OutputFile } from '../files/outputs.js';
 import type { WorkspaceSize, WorkspaceUsage } from '../sandbox/mounts.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
@@ -21,7 +22,7 @@ export interface ExecutionResult {
 }
 
 /** Why Runbox itself killed the execution, if it did. */
-export type KillReason = 'timeout' | 'cancelled' | 'cpu_time';
+export type KillReason = 'timeout' | 'cancelled' | 'cpu_time' | 'bridge_limit';
 
 /** What the kernel's cgroup counters saw during the execution (counted from when its limits were applied). */
 export interface KernelCounters {
@@ -40,6 +41,8 @@ export interface Observed {
   done: { result: unknown; error: CodeError | null } | null;
   /** The bridge broke (oversized message, garbage), if it did. */
   bridgeProblem: string | null;
+  /** The bridge budget the code went past (killReason 'bridge_limit'), naming it and its value. */
+  bridgeLimit?: string | null;
   fileErrors: readonly FileError[];
   /** True when the process was run under bubblewrap, which reports a child's death by signal N as exit 128+N. */
   sandboxed: boolean;
@@ -74,7 +77,7 @@ export function decideOutcome(observed: Observed): { status: ExecutionStatus; er
 // A failure caused by an exceeded kernel limit names that limit (MemoryLimit, ProcessLimit) over its symptom.
 function nameKernelLimits(observed: Observed, outcome: { status: ExecutionStatus; error: CodeError | null }): { status: ExecutionStatus; error: CodeError | null } {
   const kernel = observed.kernel;
-  if (!kernel || !outcome.error || observed.killReason === 'cancelled' || observed.killReason === 'cpu_time') return outcome;
+  if (!kernel || !outcome.error || observed.killReason === 'cancelled' || observed.killReason === 'cpu_time' || observed.killReason === 'bridge_limit') return outcome;
   const limits = observed.limits;
   if (kernel.oomKills > 0 && outcome.status !== 'timeout') {
     const limit = limits ? `memoryBytes (${limits.memoryBytes} bytes)` : 'memoryBytes';
@@ -103,6 +106,7 @@ function decideBaseOutcome(observed: Observed): { status: ExecutionStatus; error
   if (killReason === 'timeout') {
     return { status: 'timeout', error: error('Timeout', `execution exceeded timeoutMs (${observed.timeoutMs} ms); its whole process tree was killed`) };
   }
+  if (killReason === 'bridge_limit') return { status: 'killed', error: error('BridgeLimit', observed.bridgeLimit ?? 'the code went past a budget of its bridge; the execution was cut off') };
   if (killReason === 'cancelled') return { status: 'cancelled', error: error('Cancelled', 'the execution was cancelled by the client') };
   if (killReason === 'cpu_time') {
     const limit = observed.limits ? `cpuTimeMs (${observed.limits.cpuTimeMs} ms of CPU time)` : 'cpuTimeMs';
@@ -137,6 +141,33 @@ function signalFromExitCode(exitCode: number | null): string | null {
   if (exitCode === null || exitCode <= 128 || exitCode > 128 + 64) return null;
   const entry = Object.entries(constants.signals).find(([, number]) => number === exitCode - 128);
   return entry ? entry[0] : `signal ${exitCode - 128}`;
+}
+
+// Why a sandbox could not be started, as the client may see it: the cause's paths and details stay in the log.
+export function describeStartFailure(cause: unknown): CodeError {
+  const why = isOutOfDescriptors(cause)
+    ? 'the daemon is out of file descriptors right now (EMFILE); try again shortly'
+    : (cause as { code?: unknown })?.code === 'ENOSPC'
+      ? 'the daemon\'s disk is full (ENOSPC)'
+      : 'its directory, bridge or workspace could not be set up (the daemon\'s log has the details)';
+  return error('SandboxError', `the sandbox could not be started: ${why}`);
+}
+
+// The result of an execution that never ran code: its sandbox could not be started ('error'), or it was cancelled
+// while it waited for a slot ('cancelled').
+export function notStartedResult(status: 'error' | 'cancelled', failure: CodeError, durationMs: number): ExecutionResult {
+  return {
+    status,
+    result: null,
+    stdout: '',
+    stderr: '',
+    files: [],
+    fileErrors: [],
+    error: failure,
+    exitCode: null,
+    durationMs: Math.round(durationMs * 100) / 100,
+    toolCalls: 0,
+  };
 }
 
 // The wire form of output files: content as base64.

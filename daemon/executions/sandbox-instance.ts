@@ -8,7 +8,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { dir as makeTempDir } from 'tmp-promise';
 import type { Config } from '../config.js';
+import type { BridgeBudgetLimits } from '../bridge/budget.js';
 import { Bridge } from '../bridge/server.js';
+import { retryWhileOutOfDescriptors } from '../descriptors.js';
 import type { BridgeInbound, BridgeOutbound } from '../bridge/messages.js';
 import { MemoryInUseError, type SandboxCgroups, type CgroupCounters, type GroupLimits, type SandboxCgroup } from '../sandbox/cgroups.js';
 import { buildLaunchSpec, type SandboxFacts } from '../sandbox/launch.js';
@@ -32,6 +34,8 @@ export interface SandboxSinks {
   onOutput(stream: 'stdout' | 'stderr', chunk: Buffer): void;
   onMessage(message: BridgeInbound): void;
   onProtocolError(problem: string): void;
+  /** The code went past a budget of its bridge; the bridge is closed already (the problem names the budget). */
+  onBridgeLimit(problem: string): void;
 }
 
 /** The directories of a session a sandbox works in, instead of its own fresh ones. */
@@ -45,7 +49,12 @@ export interface SessionBinding {
 /** Messages a sandbox may send before an execution attaches (a prelude sends none before its code). */
 const MAX_EARLY_MESSAGES = 16;
 
-type Event = { kind: 'output'; stream: 'stdout' | 'stderr'; chunk: Buffer } | { kind: 'message'; message: BridgeInbound } | { kind: 'problem'; problem: string };
+type Event = { kind: 'output'; stream: 'stdout' | 'stderr'; chunk: Buffer } | { kind: 'message'; message: BridgeInbound } | { kind: 'problem'; problem: string } | { kind: 'limit'; problem: string };
+
+// What the code of one execution may send over its bridge (daemon options).
+function bridgeBudgetOf(config: Config): BridgeBudgetLimits {
+  return { maxInboundBytes: config.maxBridgeInboundBytes, maxMessages: config.maxBridgeMessages, maxRefusedConnections: config.maxBridgeRefusedConnections };
+}
 
 export class SandboxInstance {
   /** Settles when the interpreter has exited and its pipes are closed. */
@@ -123,11 +132,12 @@ export class SandboxInstance {
       let markConnected!: () => void;
       const connected = new Promise<void>((resolve) => (markConnected = resolve));
       bridge = await Bridge.open(
-        { socketPath, token, maxMessageBytes: config.maxBridgeMessageBytes, owner: facts.owner },
+        { socketPath, token, maxMessageBytes: config.maxBridgeMessageBytes, budget: bridgeBudgetOf(config), owner: facts.owner },
         {
           onConnect: () => markConnected(),
           onMessage: (message) => instance?.emit({ kind: 'message', message }),
           onProtocolError: (problem) => instance?.emit({ kind: 'problem', problem }),
+          onLimit: (problem) => instance?.emit({ kind: 'limit', problem }),
         },
       );
       await mounting;
@@ -140,8 +150,9 @@ export class SandboxInstance {
       await bridge?.close();
       await mounting?.catch(() => undefined);
       await (await making.catch(() => null))?.remove().catch(() => undefined);
-      if (rootDir && workspaceMounted) await unmountWorkspace(path.join(rootDir, 'workspace')).catch(() => undefined);
-      if (rootDir) await removeTree(rootDir);
+      const mounted = rootDir && workspaceMounted ? path.join(rootDir, 'workspace') : null;
+      if (mounted) await retryWhileOutOfDescriptors(() => unmountWorkspace(mounted)).catch((problem) => context.logger.error({ err: problem, dir: mounted }, 'could not unmount a workspace'));
+      if (rootDir) await retryWhileOutOfDescriptors(() => removeTree(rootDir as string)).catch((problem) => context.logger.error({ err: problem, dir: rootDir }, 'could not remove an execution directory'));
       throw error;
     }
   }
@@ -229,9 +240,9 @@ export class SandboxInstance {
     await this.bridge.close();
     await this.cgroup?.remove().catch((error) => this.log.error({ err: error, cgroup: this.cgroup?.name }, 'could not remove a sandbox cgroup'));
     if (this.workspaceMounted) {
-      await unmountWorkspace(this.workspaceDir).catch((error) => this.log.error({ err: error, dir: this.workspaceDir }, 'could not unmount a workspace'));
+      await retryWhileOutOfDescriptors(() => unmountWorkspace(this.workspaceDir)).catch((error) => this.log.error({ err: error, dir: this.workspaceDir }, 'could not unmount a workspace'));
     }
-    await removeTree(this.rootDir).catch((error) => this.log.error({ err: error, dir: this.rootDir }, 'could not remove an execution directory'));
+    await retryWhileOutOfDescriptors(() => removeTree(this.rootDir)).catch((error) => this.log.error({ err: error, dir: this.rootDir }, 'could not remove an execution directory'));
   }
 
   // Moves bubblewrap and everything under it into the sandbox's cgroup. The prelude is connected and waiting
@@ -257,6 +268,13 @@ export class SandboxInstance {
   private emit(event: Event): void {
     if (this.sinks) return this.deliver(event);
     if (this.killed) return;
+    if (event.kind === 'limit') {
+      // Before any code: the prelude never floods its bridge, so this sandbox is of no use to anyone.
+      this.log.warn({ runtime: this.runtime, problem: event.problem }, 'a sandbox went past its bridge budget before its code arrived; killing it');
+      this.startProblem = event.problem;
+      this.early.length = 0;
+      return this.kill();
+    }
     if (event.kind === 'output') this.earlyBytes += event.chunk.length;
     else this.earlyMessages += 1;
     // No execution keeps more output than maxOutputBytes a stream, so no more is kept for one (preload warnings).
@@ -275,6 +293,7 @@ export class SandboxInstance {
     const sinks = this.sinks as SandboxSinks;
     if (event.kind === 'output') sinks.onOutput(event.stream, event.chunk);
     else if (event.kind === 'message') sinks.onMessage(event.message);
+    else if (event.kind === 'limit') sinks.onBridgeLimit(event.problem);
     else sinks.onProtocolError(event.problem);
   }
 }

@@ -9,7 +9,7 @@ import type { RuntimeName } from '../sandbox/runtimes.js';
 import { Execution, type ExecutionContext, type ExecutionHooks } from './execution.js';
 import { SlotQueue } from './queue.js';
 import type { ExecutionRequest } from './request.js';
-import type { ExecutionResult } from './result.js';
+import { notStartedResult, type ExecutionResult } from './result.js';
 import { SandboxInstance, type SessionBinding } from './sandbox-instance.js';
 import type { Session } from '../sessions/session.js';
 import { SessionSandboxes } from './session-warm.js';
@@ -254,17 +254,5 @@ const CANCELS_BEFORE_START: Record<CancelReason, CodeError> = {
 // The result of an execution cancelled (by its client, a shutdown or its session's end) while it waited for a
 // slot: it never ran.
 function cancelledBeforeStart(reason: CancelReason, waitedMs: number): ExecutionResult {
-  const error = CANCELS_BEFORE_START[reason];
-  return {
-    status: 'cancelled',
-    result: null,
-    stdout: '',
-    stderr: '',
-    files: [],
-    fileErrors: [],
-    error,
-    exitCode: null,
-    durationMs: Math.round(waitedMs * 100) / 100,
-    toolCalls: 0,
-  };
+  return notStartedResult('cancelled', CANCELS_BEFORE_START[reason], waitedMs);
 }

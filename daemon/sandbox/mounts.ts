@@ -4,7 +4,7 @@
 // directories and the daemon says so at start. mount(2) is not in Node, so util-linux's mount/umount run it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import { runCommand, type CommandResult } from './spawn.js';
 
 export const MOUNT_PATH = '/usr/bin/mount';
 export const UMOUNT_PATH = '/usr/bin/umount';
@@ -26,17 +26,34 @@ export function buildWorkspaceMountArgs(dir: string, size: WorkspaceSize, owner?
   return ['-t', 'tmpfs', '-o', options.join(','), WORKSPACE_FS_NAME, dir];
 }
 
+// A mount(8) or umount(8) that failed (or could not start: EMFILE, ENOENT); its stderr says why.
+export class MountError extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'MountError';
+  }
+}
+
 // Mounts a workspace tmpfs on dir (an empty directory).
 export async function mountWorkspace(dir: string, size: WorkspaceSize, owner?: { uid: number; gid: number }): Promise<void> {
-  await execa(MOUNT_PATH, buildWorkspaceMountArgs(dir, size, owner), { stdin: 'ignore', env: {}, extendEnv: false });
+  checkCommand('mount', await runCommand(MOUNT_PATH, buildWorkspaceMountArgs(dir, size, owner)));
 }
 
 // Unmounts a workspace; lazily when something still holds it, so the directory can always be removed after.
 export async function unmountWorkspace(dir: string): Promise<void> {
-  const plain = await execa(UMOUNT_PATH, [dir], { stdin: 'ignore', reject: false, env: {}, extendEnv: false });
+  const plain = await runCommand(UMOUNT_PATH, [dir]);
   if (plain.exitCode === 0) return;
   if (!(await isWorkspaceMount(dir))) return;
-  await execa(UMOUNT_PATH, ['--lazy', dir], { stdin: 'ignore', env: {}, extendEnv: false });
+  checkCommand('umount --lazy', await runCommand(UMOUNT_PATH, ['--lazy', dir]));
+}
+
+function checkCommand(what: string, result: CommandResult): void {
+  if (result.exitCode === 0) return;
+  const why = result.spawnError ?? (result.stderr.trim() || `exit code ${result.exitCode}, signal ${result.signal}`);
+  throw new MountError(`${what} failed: ${why}`, result.spawnError ?? result.stderr);
 }
 
 // True when mounting a workspace tmpfs works here (tried once in a scratch directory under parentDir).
@@ -47,7 +64,7 @@ export async function canMountWorkspaces(parentDir: string): Promise<{ ok: true 
     await unmountWorkspace(dir);
     return { ok: true };
   } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr;
+    const stderr = error instanceof MountError ? error.stderr : '';
     return { ok: false, problem: (stderr || (error as Error).message).trim().split('\n')[0] };
   } finally {
     await fs.rmdir(dir).catch(() => undefined);

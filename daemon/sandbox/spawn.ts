@@ -1,6 +1,10 @@
 // The one place that starts and kills processes. Arguments stay arrays end to end; no shell is involved.
-import type { Readable } from 'node:stream';
-import { execa } from 'execa';
+// Built on node:child_process itself, with its 'error' listener attached before anything else can run: a spawn
+// that fails (EMFILE when the daemon is out of descriptors, ENOENT) is that one process's outcome, never a crash.
+// Node reports EMFILE by returning a child without stdio and emitting 'error' a tick later; execa 9 throws on the
+// missing stdio and leaves that 'error' unhandled, which took the daemon down (security issue, class 3).
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { Readable, type Writable } from 'node:stream';
 
 export interface SpawnSpec {
   readonly file: string;
@@ -46,32 +50,39 @@ export interface SpawnedProcess {
   kill(): void;
 }
 
-// Starts a process with exactly the given environment and no stdin; it dies if the daemon dies.
+// Starts a process with exactly the given environment and no stdin; it dies if the daemon exits first.
 // extraInput, if any, is written to its descriptor 3, which is then closed, so the reader sees end of file.
+// Never throws: a process that could not be started has empty output and `exited` says why (spawnError).
 export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
-  const extra = spec.reportsChildPid ? [spec.extraInput ?? 'ignore', 'pipe'] as const : spec.extraInput ? [spec.extraInput] as const : [];
-  const subprocess = execa(spec.file, [...spec.args], {
-    env: { ...spec.env },
-    extendEnv: false,
-    cwd: spec.cwd,
-    uid: spec.uid,
-    gid: spec.gid,
-    stdio: ['ignore', 'pipe', 'pipe', ...extra],
-    buffer: false,
-    reject: false,
-    detached: spec.processGroup,
-    cleanup: true,
-    killSignal: 'SIGKILL',
-    forceKillAfterDelay: false,
-    encoding: 'buffer',
+  const extra: StdioOptions = spec.reportsChildPid ? [spec.extraInput ? 'pipe' : 'ignore', 'pipe'] : spec.extraInput ? ['pipe'] : [];
+  let subprocess: ChildProcess;
+  try {
+    subprocess = spawn(spec.file, [...spec.args], {
+      env: { ...spec.env },
+      cwd: spec.cwd,
+      ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+      ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
+      stdio: ['ignore', 'pipe', 'pipe', ...extra],
+      detached: spec.processGroup,
+    });
+  } catch (error) {
+    return notStarted(`spawn ${spec.file} failed: ${(error as Error).message}`);
+  }
+  let settleExit!: (exit: ExitInfo) => void;
+  const exited = new Promise<ExitInfo>((resolve) => (settleExit = resolve));
+  // The first 'error' before a pid means nothing started; any later one (a failed kill) changes nothing here.
+  subprocess.on('error', (error) => {
+    if (subprocess.pid === undefined) settleExit({ exitCode: null, signal: null, spawnError: error.message });
   });
-  const exited = subprocess.then(
-    (result) => {
-      const spawnError = result.exitCode === undefined && !result.signal && result.failed ? result.originalMessage : undefined;
-      return { exitCode: result.exitCode ?? null, signal: result.signal ?? null, ...(spawnError ? { spawnError } : {}) };
-    },
-    (error: { exitCode?: number; signal?: string }) => ({ exitCode: error.exitCode ?? null, signal: error.signal ?? 'SIGKILL' }),
-  );
+  subprocess.once('close', (code, signal) => settleExit({ exitCode: code, signal }));
+  KILLS_ON_EXIT.add(() => kill(), exited);
+  const stdout = subprocess.stdout ?? Readable.from([]);
+  const stderr = subprocess.stderr ?? Readable.from([]);
+  if (spec.extraInput) {
+    const input = subprocess.stdio?.[EXTRA_INPUT_FD] as Writable | null | undefined;
+    input?.on('error', () => undefined); // the process died before reading it: its exit says why
+    input?.end(Buffer.from(spec.extraInput));
+  }
   // bubblewrap's child binds itself to bubblewrap's life only late in its set-up: killed before that, bubblewrap
   // would leave it running. So the child is killed by its own pid as well, as soon as that pid is known.
   let childPid: number | null = null;
@@ -83,7 +94,7 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
     signal(childPid);
   };
   if (spec.reportsChildPid) {
-    const info = subprocess.stdio[CHILD_PID_FD] as Readable;
+    const info = (subprocess.stdio?.[CHILD_PID_FD] as Readable | null | undefined) ?? Readable.from([]);
     let text = '';
     info.on('data', (chunk: Buffer) => {
       if (childPid !== null || text.length > 4096) return;
@@ -103,7 +114,60 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
     subprocess.kill('SIGKILL');
     killChild();
   };
-  return { pid: subprocess.pid, stdout: subprocess.stdout as Readable, stderr: subprocess.stderr as Readable, exited, kill };
+  return { pid: subprocess.pid, stdout, stderr, exited, kill };
+}
+
+// A process that never started: no output, and an exit that says why.
+function notStarted(spawnError: string): SpawnedProcess {
+  return { pid: undefined, stdout: Readable.from([]), stderr: Readable.from([]), exited: Promise.resolve({ exitCode: null, signal: null, spawnError }), kill: () => undefined };
+}
+
+// The kills of the processes still running, called if the daemon exits before they do (a third signal, an
+// uncaught error), as execa's `cleanup` did. Sandboxes also die with the daemon through --die-with-parent.
+class KillsOnExit {
+  private readonly kills = new Set<() => void>();
+  private installed = false;
+
+  // Remembers a kill until the process has exited.
+  add(kill: () => void, exited: Promise<unknown>): void {
+    if (!this.installed) {
+      this.installed = true;
+      process.once('exit', () => {
+        for (const each of this.kills) each();
+      });
+    }
+    this.kills.add(kill);
+    void exited.then(() => this.kills.delete(kill));
+  }
+}
+
+const KILLS_ON_EXIT = new KillsOnExit();
+
+export interface CommandResult extends ExitInfo {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Output kept of a short command (its beginning; mount and umount say a line at most). */
+const MAX_COMMAND_OUTPUT_BYTES = 64 * 1024;
+
+// Runs a short helper command (mount, umount) with an empty environment to its end; never throws.
+export async function runCommand(file: string, args: readonly string[]): Promise<CommandResult> {
+  const child = spawnProcess({ file, args, env: {}, cwd: '/', processGroup: false });
+  const [stdout, stderr] = [collect(child.stdout), collect(child.stderr)];
+  const exit = await child.exited;
+  return { ...exit, stdout: stdout(), stderr: stderr() };
+}
+
+function collect(stream: Readable): () => string {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (bytes < MAX_COMMAND_OUTPUT_BYTES) chunks.push(chunk);
+    bytes += chunk.length;
+  });
+  stream.on('error', () => undefined);
+  return () => Buffer.concat(chunks).subarray(0, MAX_COMMAND_OUTPUT_BYTES).toString('utf8');
 }
 
 function signal(pid: number): void {

@@ -257,8 +257,7 @@ async function fuzzWebSocket(d: LoggedDaemon, rng: Rng, count: number, findings:
 test(`fuzz: ${COUNT} random and mutated messages over HTTP and WebSocket (seed ${SEED})`, { timeout: 180_000 }, async (t) => {
   t.diagnostic(`fuzz seed ${SEED}; replay with RUNBOX_FUZZ_SEED=${SEED}`);
   const d = await startDaemonWith(
-    { defaultTimeoutMs: 300, maxTimeoutMs: 1000, maxRequestBytes: MAX_REQUEST_BYTES, maxCodeBytes: 16 * 1024, maxFileBytes: 64 * 1024, maxTotalFileBytes: 128 * 1024, maxOutputBytes: 64 * 1024, maxConcurrent: 4, maxQueued: 16, warmSandboxes: 1, pythonPreload: [] },
-    { connectionLimits: { headersTimeoutMs: 3000, requestTimeoutMs: 5000 } },
+    { defaultTimeoutMs: 300, maxTimeoutMs: 1000, maxRequestBytes: MAX_REQUEST_BYTES, maxCodeBytes: 16 * 1024, maxFileBytes: 64 * 1024, maxTotalFileBytes: 128 * 1024, maxOutputBytes: 64 * 1024, maxConcurrent: 4, maxQueued: 16, warmSandboxes: 1, pythonPreload: [], headersTimeoutMs: 3000, requestTimeoutMs: 5000 },
   );
   const findings = new Findings();
   const started = Date.now();

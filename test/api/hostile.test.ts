@@ -239,7 +239,7 @@ describe('slow HTTP clients', () => {
   let d: LoggedDaemon;
   let port: number;
   before(async () => {
-    d = await startDaemonWith({}, { connectionLimits: { headersTimeoutMs: 600, requestTimeoutMs: 1500 } });
+    d = await startDaemonWith({ headersTimeoutMs: 600, requestTimeoutMs: 1500 });
     port = Number(new URL(d.url).port);
   });
   after(() => d.close());
