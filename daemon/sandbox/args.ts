@@ -43,8 +43,6 @@ export interface SandboxArgsInput {
   readonly command: readonly string[];
   /** Descriptor bubblewrap reads the seccomp program from (see seccomp.ts); none means no filter. */
   readonly seccompFd?: number;
-  /** Descriptor bubblewrap writes its child's pid to (--info-fd), so the sandbox can be killed by it. */
-  readonly infoFd?: number;
   /** Size of the /tmp tmpfs (which /var/tmp links to) and, separately, of /dev/shm; none means unsized. */
   readonly tmpBytes?: number;
 }
@@ -61,7 +59,6 @@ export function buildSandboxArgs(input: SandboxArgsInput): string[] {
     '--unshare-user',
     '--disable-userns',
     ...(input.seccompFd === undefined ? [] : ['--seccomp', String(input.seccompFd)]),
-    ...(input.infoFd === undefined ? [] : ['--info-fd', String(input.infoFd)]),
     '--die-with-parent',
     '--new-session',
     '--cap-drop', 'ALL',
