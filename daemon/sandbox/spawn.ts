@@ -79,6 +79,25 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
   return { pid: subprocess.pid, stdout: subprocess.stdout as Readable, stderr: subprocess.stderr as Readable, exited, kill };
 }
 
+/** A process sharing the daemon's standard input, output and error (see runInForeground). */
+export interface ForegroundProcess {
+  /** Settles when the process has exited; never rejects. */
+  readonly exited: Promise<ExitInfo>;
+  /** Passes a signal on to the process (if it still runs). */
+  signal(name: NodeJS.Signals): void;
+}
+
+// Starts a command on the daemon's own standard input, output and error, with the given environment: the daemon
+// itself run again under an init, when it is pid 1 (main.ts).
+export function runInForeground(file: string, args: readonly string[], env: Readonly<Record<string, string | undefined>>): ForegroundProcess {
+  const subprocess = execa(file, [...args], { env: { ...env }, extendEnv: false, stdio: 'inherit', reject: false, cleanup: false });
+  const exited = subprocess.then(
+    (result) => ({ exitCode: result.exitCode ?? null, signal: result.signal ?? null, ...(result.exitCode === undefined && !result.signal && result.failed ? { spawnError: result.originalMessage } : {}) }),
+    () => ({ exitCode: null, signal: null, spawnError: `could not start ${file}` }),
+  );
+  return { exited, signal: (name) => void subprocess.kill(name) };
+}
+
 function signal(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL');
