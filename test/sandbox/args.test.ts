@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildSandboxArgs, buildSandboxEnv, SANDBOX_PATHS } from '../../daemon/sandbox/args.js';
+import { buildSandboxArgs, buildSandboxEnv, EMPTY_FILE, SANDBOX_PATHS } from '../../daemon/sandbox/args.js';
 import { buildLaunchSpec, sandboxLimitsFrom } from '../../daemon/sandbox/launch.js';
 import { buildOuterNamespaceArgs, SETPRIV_PATH, UNSHARE_PATH } from '../../daemon/sandbox/outer-namespace.js';
 import { buildRlimitArgs, PRLIMIT_PATH } from '../../daemon/sandbox/rlimits.js';
 import { buildSeccompFilter } from '../../daemon/sandbox/seccomp.js';
 import { EXTRA_INPUT_FD } from '../../daemon/sandbox/spawn.js';
 
-const layout = { rootSymlinks: { lib: 'usr/lib', bin: 'usr/bin' }, rootDirs: ['lib64'], etcEntries: ['ld.so.cache'] };
+const layout = { rootSymlinks: { lib: 'usr/lib', bin: 'usr/bin' }, rootDirs: ['lib64'], etcEntries: ['ld.so.cache'], maskedProcFiles: ['cmdline', 'sys/kernel/random/boot_id'] };
 
 test('sandbox args: every namespace unshared, read-only system, command last', () => {
   const args = buildSandboxArgs({
@@ -23,6 +23,13 @@ test('sandbox args: every namespace unshared, read-only system, command last', (
   assert.deepEqual(pairs('--bind'), [`/w/ws:${SANDBOX_PATHS.workspace}`], 'the workspace is the only writable bind');
   assert.ok(pairs('--ro-bind').includes(`/w/b.sock:${SANDBOX_PATHS.bridgeSocket}`));
   assert.ok(!args.includes('--share-net'));
+});
+
+test('sandbox args: the host files of /proc that exist are covered with an empty file, after /proc is mounted', () => {
+  const args = buildSandboxArgs(baseInput);
+  const covered = args.flatMap((a, i) => (a === '--ro-bind' && args[i + 1] === `/w/rt/${EMPTY_FILE}` ? [args[i + 2]] : []));
+  assert.deepEqual(covered, ['/proc/cmdline', '/proc/sys/kernel/random/boot_id']);
+  assert.ok(args.indexOf('--proc') < args.indexOf('/proc/cmdline'));
 });
 
 test('sandbox env: built from scratch, nothing of the daemon', () => {

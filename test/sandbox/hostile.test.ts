@@ -392,7 +392,7 @@ describe('killing a sandbox while bubblewrap is still setting it up', () => {
     try {
       await fs.chmod(dir, 0o755);
       for (const sub of ['rt/python', 'rt/node', 'rt/etc', 'ws']) await fs.mkdir(path.join(dir, sub), { recursive: true });
-      for (const name of ['passwd', 'group', 'hosts']) await fs.writeFile(path.join(dir, 'rt/etc', name), '');
+      for (const name of ['passwd', 'group', 'hosts', 'empty']) await fs.writeFile(path.join(dir, 'rt/etc', name), '');
       await fs.writeFile(path.join(dir, 'b.sock'), '');
       const owner = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
       if (owner) await fs.chown(path.join(dir, 'ws'), owner.uid, owner.gid);
