@@ -4,7 +4,7 @@
 #     --security-opt seccomp=unconfined --security-opt apparmor=unconfined runbox
 FROM node:22-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bubblewrap python3 python3-venv ca-certificates \
+ && apt-get install -y --no-install-recommends bubblewrap util-linux tini python3 python3-venv ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
@@ -19,4 +19,6 @@ RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev
 ENV RUNBOX_HOST=0.0.0.0 RUNBOX_PORT=9000
 EXPOSE 9000
+# tini is pid 1 and reaps what the kernel hands it (the daemon would otherwise start itself under tini anyway).
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "bin/runbox.js", "serve"]

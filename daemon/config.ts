@@ -22,6 +22,9 @@ export interface Config {
   readonly nodePath: string;
   /** The bubblewrap binary. @default 'bwrap' (looked up on PATH) */
   readonly bwrapPath: string;
+  /** The init the daemon runs itself under when it is PID 1 (in a container without one), so that orphaned
+   * processes are reaped: a bare name is looked up on PATH. @default 'tini' */
+  readonly initPath: string;
   /** Run code without any sandbox. For development only; loudly logged. @default false */
   readonly unsafeNoSandbox: boolean;
   /** Host uid the sandbox runs as (only used when the daemon is root). @default 65534 */
@@ -213,6 +216,7 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'nodePath', env: 'RUNBOX_NODE', flag: 'node', default: () => process.execPath, parse: absolutePath, describe: 'node binary for Node code' },
   { name: 'bwrapPath', env: 'RUNBOX_BWRAP', flag: 'bwrap', default: () => 'bwrap', parse: nonEmpty, describe: 'bubblewrap binary' },
+  { name: 'initPath', env: 'RUNBOX_INIT', flag: 'init', default: () => 'tini', parse: nonEmpty, describe: 'init the daemon starts itself under when it is PID 1, to reap orphaned processes' },
   { name: 'unsafeNoSandbox', env: 'RUNBOX_UNSAFE_NO_SANDBOX', flag: 'unsafe-no-sandbox', boolean: true, default: () => false, parse: bool, describe: 'run code WITHOUT a sandbox (development only)' },
   { name: 'sandboxUid', env: 'RUNBOX_SANDBOX_UID', flag: 'sandbox-uid', default: () => 65534, parse: integer(1, 2 ** 32 - 2), describe: 'host uid of sandboxes when the daemon is root' },
   { name: 'sandboxGid', env: 'RUNBOX_SANDBOX_GID', flag: 'sandbox-gid', default: () => 65534, parse: integer(1, 2 ** 32 - 2), describe: 'host gid of sandboxes when the daemon is root' },

@@ -1,6 +1,9 @@
 // The `runbox` command. The only module that reads process.env and argv, handles signals and exits.
+import { constants } from 'node:os';
 import { pino } from 'pino';
 import { ConfigError, describeOptions, loadConfig } from './config.js';
+import { resolveExecutable } from './sandbox/host.js';
+import { runInForeground } from './sandbox/spawn.js';
 import { createDaemon, StartupError } from './server.js';
 
 const USAGE = `Usage: runbox serve [options]
@@ -21,6 +24,7 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const config = loadConfig(process.env, rest);
+  if (process.pid === 1) return runUnderInit(config.initPath, argv);
   const logger = pino({ level: config.logLevel, redact: ['token', 'req.headers.authorization'] });
   const daemon = await createDaemon(config, { logger });
   const { host, port } = await daemon.listen();
@@ -56,6 +60,23 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+// The kernel hands every orphaned process to pid 1, which must reap it. Node reaps only the children it started,
+// so as pid 1 the daemon would collect zombies (a sandbox's bubblewrap whose unshare was killed a moment before
+// it, an installer's grandchildren). Instead it runs itself again under an init that reaps them (tini, as a
+// child subreaper), passes SIGTERM and SIGINT on (so draining works as usual), and exits as the daemon does.
+async function runUnderInit(initName: string, argv: string[]): Promise<void> {
+  const init = await resolveExecutable(initName, process.env.PATH);
+  if (!init) {
+    process.stderr.write(`runbox: the daemon is pid 1 and needs an init to reap orphaned processes, but ${JSON.stringify(initName)} (--init, RUNBOX_INIT) was not found: install tini, or start the container with one (docker run --init)\n`);
+    process.exit(2);
+  }
+  const daemon = runInForeground(init, ['-s', '--', process.execPath, ...process.execArgv, process.argv[1], ...argv], process.env);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) process.on(signal, () => daemon.signal(signal));
+  const exit = await daemon.exited;
+  if (exit.spawnError) process.stderr.write(`runbox: could not start ${init}: ${exit.spawnError}\n`);
+  process.exit(exit.exitCode ?? 128 + (constants.signals[exit.signal as NodeJS.Signals] ?? 0));
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

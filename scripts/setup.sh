@@ -21,10 +21,12 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# 1. System packages: bubblewrap for the sandbox, prlimit (util-linux) for its rlimits, python3 with venv.
+# 1. System packages: bubblewrap for the sandbox; util-linux's prlimit for its rlimits, setpriv and unshare to tie
+# it to the daemon's life; tini, the init the daemon runs itself under when it is pid 1; python3 with venv.
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
-command -v prlimit >/dev/null 2>&1 || need+=(util-linux)
+if ! command -v prlimit >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then need+=(util-linux); fi
+command -v tini >/dev/null 2>&1 || need+=(tini)
 command -v /usr/bin/python3 >/dev/null 2>&1 || need+=(python3)
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,6 +1,7 @@
 // The daemon as a process: SIGTERM drains (running executions finish, new ones are refused, exit 0, nothing
-// left); a second signal cancels at once; SIGKILL leaves no sandbox process, and the next daemon on the same
-// work directory sweeps what the killed one left there.
+// left); a second signal cancels at once; SIGKILL leaves no sandbox process, at any moment of a sandbox's life,
+// and the next daemon on the same work directory sweeps what the killed one left there; as pid 1 it leaves no
+// zombie.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -10,12 +11,14 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../daemon/config.js';
-import { workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
+import { resolveExecutable } from '../daemon/sandbox/host.js';
+import { unmountWorkspace, workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
 import { createDaemon } from '../daemon/server.js';
-import { findProcesses, postExecution, startDaemon, waitForNoProcesses } from './helpers/daemon.js';
+import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses } from './helpers/daemon.js';
 import { RawClient } from './helpers/ws-client.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/runbox.js');
+const AS_PID_1 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/as-pid-1.sh');
 
 interface ChildDaemon {
   child: ChildProcess;
@@ -27,9 +30,11 @@ interface ChildDaemon {
 }
 
 // Starts `runbox serve --port 0` as a child process with its own work directory; the URL comes from its stdout.
-async function spawnDaemon(env: Record<string, string> = {}, workDir?: string): Promise<ChildDaemon> {
+// `wrapper` is a command line the daemon's is appended to (to start it as pid 1 of a pid namespace).
+async function spawnDaemon(env: Record<string, string> = {}, workDir?: string, wrapper: string[] = []): Promise<ChildDaemon> {
   const dir = workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-life-')));
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn'], {
+  const command = [...wrapper, process.execPath, BIN, 'serve', '--port', '0', '--log-level', 'warn'];
+  const child = spawn(command[0], command.slice(1), {
     env: { ...process.env, RUNBOX_WORK_DIR: dir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -60,6 +65,7 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs 
   }
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const entries = async (dir: string, prefix: string) => (await fs.readdir(dir)).filter((name) => name.startsWith(prefix));
 const healthStatus = async (url: string) => (await fetch(`${url}/healthz`).catch(() => null))?.status ?? 0;
 
@@ -164,6 +170,126 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
     } finally {
       await next.close();
     }
+  } finally {
+    d.child.kill('SIGKILL');
+    await fs.rm(d.workDir, { recursive: true, force: true });
+  }
+});
+
+// Keeps `inFlight` executions running against url (Python and Node, each in a fresh sandbox beyond the warm
+// ones) until stopped; requests that fail because the daemon died are expected.
+function keepBusy(url: string, inFlight: number): { stop: () => Promise<number> } {
+  let stopped = false;
+  let answered = 0;
+  const worker = async (n: number) => {
+    for (let i = 0; !stopped; i++) {
+      const runtime = (n + i) % 2 === 0 ? 'python' : 'node';
+      const code = runtime === 'python' ? 'print("busy")' : 'console.log("busy")';
+      const ok = await postExecution(url, { runtime, code }).then(() => true, () => false);
+      if (ok) answered += 1;
+      else await sleep(20);
+    }
+  };
+  const workers = Array.from({ length: inFlight }, (_, n) => worker(n));
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all(workers);
+      return answered;
+    },
+  };
+}
+
+test('SIGKILLed while it creates sandboxes, at any moment of their set-up, the daemon leaves no sandbox process', { timeout: 240_000 }, async () => {
+  // Its own sandbox uid (when root), so every process of that uid is one of this daemon's sandboxes.
+  const root = process.getuid?.() === 0;
+  const sandboxUid = root ? 61_000 + Math.floor(Math.random() * 3000) : (process.getuid?.() ?? 0);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-kill-loop-'));
+  const env = { RUNBOX_WARM_SANDBOXES: '2', RUNBOX_MAX_CONCURRENT: '6', RUNBOX_SANDBOX_UID: String(sandboxUid), RUNBOX_SANDBOX_GID: String(sandboxUid) };
+  const leftOf = async () => (await listProcesses()).filter((p) => p.state !== 'Z' && p.pid !== process.pid && (p.cmdline.includes(dir) || (root && p.uid === sandboxUid)));
+  let mountedBefore: string[] = [];
+  try {
+    // After 0 ms the warm pool is starting; later, cold sandboxes start beside running ones. The jitter moves
+    // each kill across the few milliseconds of bubblewrap's set-up.
+    for (const baseMs of [0, 30, 90, 180, 300, 500, 800]) {
+      const d = await spawnDaemon(env, dir);
+      const mountedNow = await workspaceMountsUnder(dir);
+      assert.deepEqual(mountedNow.filter((m) => mountedBefore.includes(m)), [], 'the new daemon swept the workspace mounts the killed one left');
+      const busy = keepBusy(d.url, 6);
+      await sleep(baseMs + Math.floor(Math.random() * 25));
+      d.child.kill('SIGKILL');
+      await d.exited;
+      await busy.stop();
+      const deadline = Date.now() + 5_000;
+      let left = await leftOf();
+      while (left.length > 0 && Date.now() < deadline) {
+        await sleep(50);
+        left = await leftOf();
+      }
+      assert.deepEqual(left.map((p) => `${p.pid} (uid ${p.uid}, parent ${p.ppid}): ${p.cmdline.slice(0, 120)}`), [], `processes left ${baseMs} ms into the load`);
+      mountedBefore = await workspaceMountsUnder(dir);
+    }
+    const next = await startDaemon({ workDir: dir });
+    try {
+      assert.deepEqual((await workspaceMountsUnder(dir)).filter((m) => mountedBefore.includes(m)), [], 'the last killed daemon\'s mounts were swept');
+      const { body } = await postExecution(next.url, { runtime: 'python', code: 'set_result("still fine")' });
+      assert.equal(body.result, 'still fine');
+    } finally {
+      await next.close();
+    }
+  } finally {
+    for (const p of await leftOf()) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const mountPoint of await workspaceMountsUnder(dir)) await unmountWorkspace(mountPoint);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+// Why pid 1 could not run it without an init, if it cannot: not root, or no unshare or tini.
+async function cannotRunAsPid1(): Promise<string | false> {
+  if (process.getuid?.() !== 0) return 'needs root, to make a pid namespace and its mounts';
+  for (const tool of ['unshare', 'tini']) if (!(await resolveExecutable(tool, process.env.PATH))) return `${tool} is not installed`;
+  return false;
+}
+
+test('as pid 1 of a new pid namespace the daemon runs itself under tini, and no zombie accumulates', { timeout: 180_000, skip: await cannotRunAsPid1() }, async () => {
+  const d = await spawnDaemon({ RUNBOX_WARM_SANDBOXES: '1' }, undefined, [AS_PID_1]);
+  try {
+    const table = await listProcesses();
+    const pid1 = table.find((p) => p.ppid === d.child.pid);
+    assert.ok(pid1, 'the pid namespace has a pid 1');
+    assert.match(pid1.cmdline, /runbox\.js serve/);
+    const init = table.find((p) => p.ppid === pid1.pid);
+    assert.match(init?.cmdline ?? '', /^\S*tini -s -- /, 'the daemon put tini between itself and everything it starts');
+
+    // 30 executions: ordinary ones, and timeouts, whose kill leaves bubblewrap to the init to reap.
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.all([
+        postExecution(d.url, { runtime: 'python', code: 'set_result(1)' }),
+        postExecution(d.url, { runtime: 'node', code: 'return 2' }),
+        postExecution(d.url, { runtime: round % 2 ? 'node' : 'python', timeoutMs: 300, code: round % 2 ? 'while (true) {}' : 'while True: pass' }),
+      ]);
+      assert.deepEqual(results.map((r) => r.body.status), ['ok', 'ok', 'timeout'], JSON.stringify(results.map((r) => r.body.error)));
+    }
+    // A zombie is a process that exited and that no one reaped: a moment after it exits, at most.
+    const zombies = async () => descendantsOf(pid1.pid, await listProcesses()).filter((p) => p.state === 'Z');
+    const deadline = Date.now() + 5_000;
+    let found = await zombies();
+    while (found.length > 0 && Date.now() < deadline) {
+      await sleep(100);
+      found = await zombies();
+    }
+    assert.deepEqual(found.map((p) => `${p.pid} (parent ${p.ppid}): ${p.cmdline || '[exited]'}`), [], 'zombies in the namespace');
+
+    // SIGTERM to pid 1 reaches the daemon: it drains and exits 0, and so does everything in front of it.
+    process.kill(pid1.pid, 'SIGTERM');
+    assert.deepEqual(await d.exited, { code: 0, signal: null }, d.output());
+    assert.deepEqual(await entries(d.workDir, 'exec-'), []);
   } finally {
     d.child.kill('SIGKILL');
     await fs.rm(d.workDir, { recursive: true, force: true });

@@ -12,6 +12,9 @@ export const SANDBOX_PATHS = Object.freeze({
   matplotlibConfig: '/tmp/matplotlib',
 });
 
+/** The empty file in the runtime directory that covers host files of /proc (a bind of /dev/null would be nodev). */
+export const EMPTY_FILE = 'etc/empty';
+
 /** The uid/gid the code sees inside its user namespace (never 0). */
 export const SANDBOX_INNER_ID = 1000;
 
@@ -23,6 +26,8 @@ export interface HostLayout {
   readonly rootDirs: readonly string[];
   /** Files and directories under /etc that the runtimes need (the dynamic linker cache, time zone, fonts). */
   readonly etcEntries: readonly string[];
+  /** Files under /proc, relative to it, that tell about the host and exist on it: an empty file covers them. */
+  readonly maskedProcFiles: readonly string[];
 }
 
 export interface SandboxArgsInput {
@@ -33,7 +38,7 @@ export interface SandboxArgsInput {
   readonly bridgeSocket: string;
   /** Host directory of the packages installed for this execution or its session, bound read-only. */
   readonly packagesDir?: string;
-  /** Host directory with the preludes and the synthetic /etc files (passwd, group, hosts). */
+  /** Host directory with the preludes, the synthetic /etc files (passwd, group, hosts) and an empty file (EMPTY_FILE). */
   readonly runtimeDir: string;
   /** Extra host paths bound read-only at the same place (a Python venv, a Node install outside /usr). */
   readonly readOnlyPaths: readonly string[];
@@ -46,8 +51,6 @@ export interface SandboxArgsInput {
   readonly workingDir: string;
   /** Descriptor bubblewrap reads the seccomp program from (see seccomp.ts); none means no filter. */
   readonly seccompFd?: number;
-  /** Descriptor bubblewrap writes its child's pid to (--info-fd), so the sandbox can be killed by it. */
-  readonly infoFd?: number;
   /** Size of the /tmp tmpfs (which /var/tmp links to) and, separately, of /dev/shm; none means unsized. */
   readonly tmpBytes?: number;
 }
@@ -64,7 +67,6 @@ export function buildSandboxArgs(input: SandboxArgsInput): string[] {
     '--unshare-user',
     '--disable-userns',
     ...(input.seccompFd === undefined ? [] : ['--seccomp', String(input.seccompFd)]),
-    ...(input.infoFd === undefined ? [] : ['--info-fd', String(input.infoFd)]),
     '--die-with-parent',
     '--new-session',
     '--cap-drop', 'ALL',
@@ -78,8 +80,9 @@ export function buildSandboxArgs(input: SandboxArgsInput): string[] {
   for (const entry of layout.etcEntries) args.push('--ro-bind', `/etc/${entry}`, `/etc/${entry}`);
   for (const name of ['passwd', 'group', 'hosts']) args.push('--ro-bind', `${input.runtimeDir}/etc/${name}`, `/etc/${name}`);
   for (const hostPath of input.readOnlyPaths) args.push('--ro-bind', hostPath, hostPath);
+  args.push('--proc', '/proc');
+  for (const name of layout.maskedProcFiles) args.push('--ro-bind', `${input.runtimeDir}/${EMPTY_FILE}`, `/proc/${name}`);
   args.push(
-    '--proc', '/proc',
     '--dev', '/dev',
     // /dev/shm gets its own tmpfs: bubblewrap's --dev makes it a directory of the unsized /dev tmpfs
     ...sized, '--tmpfs', '/dev/shm',

@@ -5,12 +5,19 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostLayout } from './args.js';
-import { SANDBOX_INNER_ID } from './args.js';
+import { EMPTY_FILE, SANDBOX_INNER_ID } from './args.js';
 
 const ROOT_ENTRIES = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 const ETC_ENTRIES = ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'alternatives', 'fonts', 'mime.types'];
+/**
+ * /proc files a sandbox's own /proc would still show of the host, none of which code needs: the kernel's boot
+ * line and build configuration, its symbols and modules, the scheduler's and timers' views (which name host
+ * processes), the key-usage of every user, and the host's boot id. Which of them exist depends on the kernel.
+ */
+export const HOST_PROC_FILES = ['cmdline', 'config.gz', 'kallsyms', 'modules', 'sched_debug', 'timer_list', 'keys', 'key-users', 'bootconfig', 'sys/kernel/random/boot_id'];
 
-// Reads how the host's root is laid out (merged /usr symlinks or real directories) and which /etc entries exist.
+// Reads how the host's root is laid out (merged /usr symlinks or real directories), which /etc entries exist, and
+// which of HOST_PROC_FILES this kernel has (bubblewrap can only cover a file that exists).
 export async function detectHostLayout(): Promise<HostLayout> {
   const rootSymlinks: Record<string, string> = {};
   const rootDirs: string[] = [];
@@ -23,7 +30,11 @@ export async function detectHostLayout(): Promise<HostLayout> {
   for (const name of ETC_ENTRIES) {
     if (await fs.stat(`/etc/${name}`).catch(() => null)) etcEntries.push(name);
   }
-  return Object.freeze({ rootSymlinks, rootDirs, etcEntries });
+  const maskedProcFiles: string[] = [];
+  for (const name of HOST_PROC_FILES) {
+    if (await fs.stat(`/proc/${name}`).catch(() => null)) maskedProcFiles.push(name);
+  }
+  return Object.freeze({ rootSymlinks, rootDirs, etcEntries, maskedProcFiles });
 }
 
 // Finds an executable: an absolute path as it is, a bare name on PATH. Null when there is none.
@@ -64,7 +75,7 @@ export async function ensureWorkDir(workDir: string): Promise<void> {
 }
 
 // Copies the preludes into the work directory (readable by the sandbox user wherever the package lives) and
-// writes the synthetic /etc files a sandbox sees. Returns that directory.
+// writes the synthetic /etc files a sandbox sees, and the empty file that covers host files of /proc. Returns that directory.
 // `compilePython` gets the copied python folder before it is sealed, to write bytecode next to the sources.
 export async function prepareRuntimeDir(workDir: string, sourcesDir: string, compilePython?: (dir: string) => Promise<void>): Promise<string> {
   const runtimeDir = path.join(workDir, 'runtimes');
@@ -79,6 +90,7 @@ export async function prepareRuntimeDir(workDir: string, sourcesDir: string, com
   await fs.writeFile(path.join(staging, 'etc', 'passwd'), `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${id}:${id}:Runbox sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`);
   await fs.writeFile(path.join(staging, 'etc', 'group'), `root:x:0:\nsandbox:x:${id}:\nnogroup:x:65534:\n`);
   await fs.writeFile(path.join(staging, 'etc', 'hosts'), '127.0.0.1 localhost runbox\n::1 localhost\n');
+  await fs.writeFile(path.join(staging, EMPTY_FILE), '');
   await makeWorldReadable(staging);
   await fs.rm(runtimeDir, { recursive: true, force: true });
   await fs.rename(staging, runtimeDir);

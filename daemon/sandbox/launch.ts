@@ -2,10 +2,11 @@
 import path from 'node:path';
 import { buildSandboxArgs, buildSandboxEnv, SANDBOX_PATHS, type HostLayout } from './args.js';
 import type { WorkspaceSize } from './mounts.js';
+import { buildOuterNamespaceArgs, SETPRIV_PATH } from './outer-namespace.js';
 import { buildRlimitArgs, PRLIMIT_PATH, type ProcessLimits } from './rlimits.js';
 import { buildRuntimeCommand, type RuntimeName } from './runtimes.js';
 import { buildSeccompFilter } from './seccomp.js';
-import { CHILD_PID_FD, EXTRA_INPUT_FD, type SpawnSpec } from './spawn.js';
+import { EXTRA_INPUT_FD, type SpawnSpec } from './spawn.js';
 
 /** The configured limits every sandbox starts with (the daemon's Config has all of these). */
 export interface SandboxLimits extends ProcessLimits {
@@ -45,8 +46,8 @@ export interface LaunchInput {
   readonly command?: readonly string[];
 }
 
-// The spawn spec of one execution: prlimit around bwrap around the interpreter, with the seccomp program on
-// descriptor 3; or the bare interpreter in unsafe mode.
+// The spawn spec of one execution: setpriv and unshare (outer-namespace.ts) around prlimit around bwrap around the
+// interpreter, with the seccomp program on descriptor 3; or the bare interpreter in unsafe mode.
 export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnSpec {
   const sandboxed = facts.bwrapPath !== null;
   const runtimePaths = { pythonEnv: facts.pythonEnv, nodePath: facts.nodePath, runtimesDir: sandboxed ? SANDBOX_PATHS.runtimes : facts.runtimeDir };
@@ -75,20 +76,17 @@ export function buildLaunchSpec(facts: SandboxFacts, input: LaunchInput): SpawnS
     // A prelude starts outside the workspace and enters it when its code arrives; a command runs in it.
     workingDir: input.command ? SANDBOX_PATHS.workspace : '/',
     seccompFd: EXTRA_INPUT_FD,
-    infoFd: CHILD_PID_FD,
     tmpBytes: facts.limits.tmpBytes,
   });
-  // bubblewrap's child binds itself to bubblewrap's life (--die-with-parent) only at the end of its set-up, so
-  // killing bubblewrap alone in the first milliseconds would leave that child behind. Before it starts its own
-  // session it dies with bubblewrap's process group; after, by the pid bubblewrap reports.
+  // Killing the process group kills unshare and bubblewrap (its namespace's pid 1), whose death ends the rest.
   return {
-    file: PRLIMIT_PATH,
-    args: [...buildRlimitArgs(facts.limits), facts.bwrapPath as string, ...args],
+    file: SETPRIV_PATH,
+    args: [...buildOuterNamespaceArgs(), PRLIMIT_PATH, ...buildRlimitArgs(facts.limits), facts.bwrapPath as string, ...args],
     env,
     cwd: '/',
     processGroup: true,
     extraInput: buildSeccompFilter(),
-    reportsChildPid: true,
+    endsItsTree: true,
     ...ids,
   };
 }

@@ -14,23 +14,20 @@ export interface SpawnSpec {
   /** Host uid/gid to run as (only when the daemon is root). */
   readonly uid?: number;
   readonly gid?: number;
-  /** Own process group, killed as a whole: the interpreter's tree without a sandbox; with one, bubblewrap's child
-   * while it is still setting up (before --die-with-parent covers it and it moves to its own session). */
+  /** Own process group, killed as a whole: the interpreter's tree without a sandbox; with one, unshare and
+   * bubblewrap, the pid 1 of the pid namespace that holds the rest (outer-namespace.ts). */
   readonly processGroup: boolean;
   /** Bytes the process reads from descriptor 3 (EXTRA_INPUT_FD) until end of file: bubblewrap's seccomp program. */
   readonly extraInput?: Uint8Array;
   /**
-   * The process writes `"child-pid": N` to descriptor 4 (CHILD_PID_FD; bubblewrap's --info-fd), and kill() kills
-   * that process too: the sandbox's pid 1, whose death ends every process in the sandbox's pid namespace.
+   * Once the process has exited, nothing it started is left (it waited for the pid 1 of a pid namespace holding
+   * all of it), so its process group is never signalled after that: the id may belong to another group by then.
    */
-  readonly reportsChildPid?: boolean;
+  readonly endsItsTree?: boolean;
 }
 
 /** The descriptor on which a process finds SpawnSpec.extraInput. */
 export const EXTRA_INPUT_FD = 3;
-/** The descriptor on which a process reports its child's pid (SpawnSpec.reportsChildPid). */
-export const CHILD_PID_FD = 4;
-const CHILD_PID = /"child-pid":\s*(\d+)/;
 
 export interface ExitInfo {
   /** Null when a signal ended the process. */
@@ -54,7 +51,7 @@ export interface SpawnedProcess {
 // extraInput, if any, is written to its descriptor 3, which is then closed, so the reader sees end of file.
 // Never throws: a process that could not be started has empty output and `exited` says why (spawnError).
 export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
-  const extra: StdioOptions = spec.reportsChildPid ? [spec.extraInput ? 'pipe' : 'ignore', 'pipe'] : spec.extraInput ? ['pipe'] : [];
+  const extra: StdioOptions = spec.extraInput ? ['pipe'] : [];
   let subprocess: ChildProcess;
   try {
     subprocess = spawn(spec.file, [...spec.args], {
@@ -83,36 +80,13 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
     input?.on('error', () => undefined); // the process died before reading it: its exit says why
     input?.end(Buffer.from(spec.extraInput));
   }
-  // bubblewrap's child binds itself to bubblewrap's life only late in its set-up: killed before that, bubblewrap
-  // would leave it running. So the child is killed by its own pid as well, as soon as that pid is known.
-  let childPid: number | null = null;
-  let killing = false;
   let settled = false;
   void exited.then(() => (settled = true));
-  const killChild = (): void => {
-    if (childPid === null || settled) return; // once settled, the pid may belong to someone else
-    signal(childPid);
-  };
-  if (spec.reportsChildPid) {
-    const info = (subprocess.stdio?.[CHILD_PID_FD] as Readable | null | undefined) ?? Readable.from([]);
-    let text = '';
-    info.on('data', (chunk: Buffer) => {
-      if (childPid !== null || text.length > 4096) return;
-      text += chunk.toString('latin1');
-      const match = CHILD_PID.exec(text);
-      if (match) childPid = Number(match[1]);
-      if (killing) killChild();
-    });
-    info.on('error', () => undefined);
-  }
   const kill = (): void => {
-    killing = true;
-    // Once a sandbox has settled its pid 1 is gone, and with it every process it held: signalling the group then
-    // could only reach an unrelated group that reused the id. Without a sandbox, group members may outlive it.
-    const groupMayLive = !settled || !spec.reportsChildPid;
+    // Without a sandbox, members of the group may outlive its leader, so the group is signalled even then.
+    const groupMayLive = !settled || !spec.endsItsTree;
     if (spec.processGroup && subprocess.pid && groupMayLive) signal(-subprocess.pid);
     subprocess.kill('SIGKILL');
-    killChild();
   };
   return { pid: subprocess.pid, stdout, stderr, exited, kill };
 }
@@ -168,6 +142,42 @@ function collect(stream: Readable): () => string {
   });
   stream.on('error', () => undefined);
   return () => Buffer.concat(chunks).subarray(0, MAX_COMMAND_OUTPUT_BYTES).toString('utf8');
+}
+
+/** A process sharing the daemon's standard input, output and error (see runInForeground). */
+export interface ForegroundProcess {
+  /** Settles when the process has exited; never rejects. */
+  readonly exited: Promise<ExitInfo>;
+  /** Passes a signal on to the process (if it still runs). */
+  signal(name: NodeJS.Signals): void;
+}
+
+// Starts a command on the daemon's own standard input, output and error, with the given environment: the daemon
+// itself run again under an init, when it is pid 1 (main.ts).
+export function runInForeground(file: string, args: readonly string[], env: Readonly<Record<string, string | undefined>>): ForegroundProcess {
+  let settleExit!: (exit: ExitInfo) => void;
+  const exited = new Promise<ExitInfo>((resolve) => (settleExit = resolve));
+  let subprocess: ChildProcess;
+  try {
+    subprocess = spawn(file, [...args], { env: { ...env }, stdio: 'inherit' });
+  } catch (error) {
+    settleExit({ exitCode: null, signal: null, spawnError: `could not start ${file}: ${(error as Error).message}` });
+    return { exited, signal: () => undefined };
+  }
+  subprocess.on('error', (error) => {
+    if (subprocess.pid === undefined) settleExit({ exitCode: null, signal: null, spawnError: `could not start ${file}: ${error.message}` });
+  });
+  subprocess.once('exit', (code, signal) => settleExit({ exitCode: code, signal }));
+  return {
+    exited,
+    signal: (name) => {
+      try {
+        subprocess.kill(name);
+      } catch {
+        // already gone
+      }
+    },
+  };
 }
 
 function signal(pid: number): void {

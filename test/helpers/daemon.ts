@@ -83,6 +83,44 @@ export async function findProcesses(needle: string): Promise<number[]> {
   return pids;
 }
 
+export interface ProcessEntry {
+  pid: number;
+  ppid: number;
+  /** One letter from /proc/<pid>/stat: R, S, D, Z (a zombie: exited, not yet reaped by its parent)... */
+  state: string;
+  /** Real uid. */
+  uid: number;
+  /** The command line, arguments joined by spaces. */
+  cmdline: string;
+}
+
+// Every process this /proc shows (processes that exit meanwhile are left out).
+export async function listProcesses(): Promise<ProcessEntry[]> {
+  const entries: ProcessEntry[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const [stat, status, cmdline] = await Promise.all(['stat', 'status', 'cmdline'].map((file) => fs.readFile(`/proc/${entry}/${file}`, 'utf8').catch(() => '')));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const uid = /^Uid:\s+(\d+)/m.exec(status);
+    if (!fields[1] || !uid) continue;
+    entries.push({ pid: Number(entry), ppid: Number(fields[1]), state: fields[0], uid: Number(uid[1]), cmdline: cmdline.replaceAll('\0', ' ').trim() });
+  }
+  return entries;
+}
+
+// rootPid's descendants (not rootPid itself) in a process table, found through the parent pids.
+export function descendantsOf(rootPid: number, table: readonly ProcessEntry[]): ProcessEntry[] {
+  const found: ProcessEntry[] = [];
+  const parents = [rootPid];
+  for (let i = 0; i < parents.length; i++) {
+    for (const entry of table.filter((candidate) => candidate.ppid === parents[i])) {
+      found.push(entry);
+      parents.push(entry.pid);
+    }
+  }
+  return found;
+}
+
 // Waits until no live process matches `needle`, or fails after timeoutMs with what is still there.
 export async function waitForNoProcesses(needle: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildSandboxArgs, buildSandboxEnv, SANDBOX_PATHS } from '../../daemon/sandbox/args.js';
+import { buildSandboxArgs, buildSandboxEnv, EMPTY_FILE, SANDBOX_PATHS } from '../../daemon/sandbox/args.js';
 import { buildLaunchSpec, sandboxLimitsFrom } from '../../daemon/sandbox/launch.js';
+import { buildOuterNamespaceArgs, SETPRIV_PATH, UNSHARE_PATH } from '../../daemon/sandbox/outer-namespace.js';
 import { buildRlimitArgs, PRLIMIT_PATH } from '../../daemon/sandbox/rlimits.js';
 import { buildSeccompFilter } from '../../daemon/sandbox/seccomp.js';
-import { CHILD_PID_FD, EXTRA_INPUT_FD } from '../../daemon/sandbox/spawn.js';
+import { EXTRA_INPUT_FD } from '../../daemon/sandbox/spawn.js';
 
 const valuesAfter = (args: readonly string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
-const layout = { rootSymlinks: { lib: 'usr/lib', bin: 'usr/bin' }, rootDirs: ['lib64'], etcEntries: ['ld.so.cache'] };
+const layout = { rootSymlinks: { lib: 'usr/lib', bin: 'usr/bin' }, rootDirs: ['lib64'], etcEntries: ['ld.so.cache'], maskedProcFiles: ['cmdline', 'sys/kernel/random/boot_id'] };
 
 test('sandbox args: every namespace unshared, read-only system, command last', () => {
   const args = buildSandboxArgs({
@@ -25,6 +26,13 @@ test('sandbox args: every namespace unshared, read-only system, command last', (
   assert.ok(!args.includes('--share-net'));
   assert.deepEqual(valuesAfter(args, '--chdir'), ['/']);
   assert.ok(pairs('--ro-bind').includes(`/w/rt/protocol.json:${SANDBOX_PATHS.runtimes}/protocol.json`), 'the preludes read the shared protocol file');
+});
+
+test('sandbox args: the host files of /proc that exist are covered with an empty file, after /proc is mounted', () => {
+  const args = buildSandboxArgs(baseInput);
+  const covered = args.flatMap((a, i) => (a === '--ro-bind' && args[i + 1] === `/w/rt/${EMPTY_FILE}` ? [args[i + 2]] : []));
+  assert.deepEqual(covered, ['/proc/cmdline', '/proc/sys/kernel/random/boot_id']);
+  assert.ok(args.indexOf('--proc') < args.indexOf('/proc/cmdline'));
 });
 
 test('sandbox env: built from scratch, nothing of the daemon', () => {
@@ -69,7 +77,6 @@ test('sandbox args: no nested user namespaces, and the seccomp program read from
   assert.deepEqual(valuesAfter(args, '--seccomp'), ['3']);
   assert.ok(args.indexOf('--seccomp') < args.indexOf('--'));
   assert.deepEqual(valuesAfter(buildSandboxArgs(baseInput), '--seccomp'), [], 'no descriptor, no --seccomp');
-  assert.deepEqual(valuesAfter(buildSandboxArgs({ ...baseInput, infoFd: 4 }), '--info-fd'), ['4']);
 });
 
 test('sandbox args: /tmp and /dev/shm are size-limited tmpfs, /var/tmp links to /tmp', () => {
@@ -96,26 +103,37 @@ test('sandbox args: the root and /dev are remounted read-only after everything i
   for (const at of remounts) assert.ok(at > lastCreator && at < end, `${args[at + 1]} is remounted after every mount`);
 });
 
-test('launch spec: prlimit wraps bubblewrap, which gets the seccomp program on descriptor 3', () => {
+test('launch spec: setpriv, unshare and prlimit wrap bubblewrap, which gets the seccomp program on descriptor 3', () => {
   const facts = {
     bwrapPath: '/usr/bin/bwrap', layout, runtimeDir: '/w/rt', pythonEnv: '/opt/py', nodePath: '/usr/bin/node', matplotlibCache: [],
     owner: { uid: 65534, gid: 65534 }, limits: { maxOpenFiles: 256, fileSizeBytes: 1048576, cpuTimeMs: 2500, tmpBytes: 8388608, addressSpaceBytes: 1 << 30 },
   };
   const input = { runtime: 'node' as const, workspaceDir: '/w/ws', privateTmpDir: '/w/tmp', socketPath: '/w/b.sock', token: 't' };
   const spec = buildLaunchSpec(facts, input);
-  assert.equal(spec.file, PRLIMIT_PATH);
+  assert.equal(spec.file, SETPRIV_PATH);
+  const prlimitAt = spec.args.indexOf(PRLIMIT_PATH);
   const bwrapAt = spec.args.indexOf('/usr/bin/bwrap');
-  assert.deepEqual(spec.args.slice(0, bwrapAt), buildRlimitArgs(facts.limits));
+  assert.deepEqual(spec.args.slice(0, prlimitAt), buildOuterNamespaceArgs());
+  assert.deepEqual(spec.args.slice(prlimitAt + 1, bwrapAt), buildRlimitArgs(facts.limits));
   assert.deepEqual(valuesAfter(spec.args, '--seccomp'), [String(EXTRA_INPUT_FD)]);
   assert.deepEqual(spec.extraInput, buildSeccompFilter());
   assert.ok(valuesAfter(spec.args, '--size').every((v) => v === '8388608'));
   assert.equal(spec.uid, 65534);
   assert.equal(spec.processGroup, true, 'killed as a group, so a child still setting up dies too');
-  assert.equal(spec.reportsChildPid, true);
-  assert.deepEqual(valuesAfter(spec.args, '--info-fd'), [String(CHILD_PID_FD)], 'bubblewrap reports the pid to kill');
+  assert.equal(spec.endsItsTree, true, 'its exit means the pid namespace below it is empty');
+  assert.ok(!spec.args.includes('--info-fd'), 'no pipe bubblewrap could die writing to once the daemon is gone');
   const unsafe = buildLaunchSpec({ ...facts, bwrapPath: null }, input);
   assert.equal(unsafe.extraInput, undefined);
   assert.equal(unsafe.file, '/usr/bin/node');
+});
+
+test('outer namespace: the parent-death signal first, then a pid namespace whose pid 1 is SIGKILLed with unshare', () => {
+  const args = buildOuterNamespaceArgs();
+  assert.deepEqual(args.slice(0, 3), ['--pdeathsig', 'KILL', '--'], 'setpriv sets it, then execs unshare');
+  assert.equal(args[3], UNSHARE_PATH);
+  for (const flag of ['--user', '--map-current-user', '--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc']) assert.ok(args.includes(flag), flag);
+  assert.equal(args[args.indexOf('--propagation') + 1], 'slave', 'the host\'s unmounts reach its copy of the mounts');
+  assert.equal(args.at(-1), '--');
 });
 
 test('rlimits: open files and file size soft = hard, no core dumps, CPU a second past cpuTimeMs, rounded up', () => {

@@ -356,8 +356,13 @@ describe('size-limited workspace (a tmpfs per execution)', { skip: cannotMount }
     assert.equal(result.inodes, LIMITS.workspaceFiles);
     // Cleanup runs after the answer: give it a moment, then only the warm sandboxes (one per runtime) hold a mount.
     const mounted = async () => (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.includes(d.workDir) && line.includes('runbox-workspace')).length;
-    for (let i = 0; i < 200 && (await mounted()) > 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.ok((await mounted()) <= 2, `only the warm sandboxes' workspaces are mounted: ${await mounted()}`);
+    // One reading decides: a second one may catch the warm pool mounting the used sandbox's replacement.
+    let count = await mounted();
+    for (let i = 0; i < 200 && count > 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      count = await mounted();
+    }
+    assert.ok(count <= 2, `only the warm sandboxes' workspaces are mounted: ${count}`);
   });
 });
 
@@ -392,7 +397,7 @@ describe('killing a sandbox while bubblewrap is still setting it up', () => {
     try {
       await fs.chmod(dir, 0o755);
       for (const sub of ['rt/python', 'rt/node', 'rt/etc', 'ws']) await fs.mkdir(path.join(dir, sub), { recursive: true });
-      for (const name of ['passwd', 'group', 'hosts']) await fs.writeFile(path.join(dir, 'rt/etc', name), '');
+      for (const name of ['passwd', 'group', 'hosts', 'empty']) await fs.writeFile(path.join(dir, 'rt/etc', name), '');
       await fs.writeFile(path.join(dir, 'b.sock'), '');
       const owner = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
       if (owner) await fs.chown(path.join(dir, 'ws'), owner.uid, owner.gid);

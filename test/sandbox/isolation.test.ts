@@ -51,6 +51,26 @@ describe('what sandboxed code sees', () => {
     assert.ok(!body.result.root.includes(path.basename(d.workDir)));
   });
 
+  test('no host boot line, kernel configuration, symbols, timers, keys or boot id in /proc', async () => {
+    const hostBootLine = (await fs.readFile('/proc/cmdline', 'utf8')).trim();
+    assert.ok(hostBootLine.length > 0, 'the host has a boot line to hide');
+    const body = await py([
+      'import os',
+      'names = ["cmdline", "config.gz", "kallsyms", "modules", "sched_debug", "timer_list", "keys", "key-users", "bootconfig", "sys/kernel/random/boot_id"]',
+      'def read(name):',
+      '    try: return open("/proc/" + name, "rb").read().decode("latin-1")',
+      '    except OSError as e: return type(e).__name__',
+      'seen = {name: read(name) for name in names if os.path.exists("/proc/" + name)}',
+      'set_result({"seen": seen, "mountinfo": read("self/mountinfo")})',
+    ].join('\n'));
+    assert.equal(body.status, 'ok', JSON.stringify(body));
+    for (const [name, text] of Object.entries(body.result.seen as Record<string, string>)) assert.equal(text, '', `/proc/${name} is empty`);
+    assert.ok('cmdline' in body.result.seen, '/proc/cmdline is there, empty');
+    assert.ok(!body.result.mountinfo.includes(hostBootLine));
+    const hostBootId = await fs.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '');
+    if (hostBootId) assert.ok(!JSON.stringify(body.result).includes(hostBootId.trim()), 'the host\'s boot id');
+  });
+
   test('system directories and the prelude are read-only', async () => {
     const body = await py([
       'out = {}',
