@@ -11,8 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree } from '../executions/work-dir.js';
 import { InstallError } from './errors.js';
-import { chownTree } from './staging.js';
-import { countTreeBytes } from './size-watch.js';
+import { chownTree, treeBytes } from './staging.js';
 import type { PackageSpec } from './specs.js';
 
 const PARTITION = /^(uv|pip|npm)-[0-9a-f]{16}$/;
@@ -81,7 +80,7 @@ export class PackageCache {
       if (settled) return;
       settled = true;
       try {
-        const bytes = keep && !this.closed ? await countTreeBytes(dir) : Infinity;
+        const bytes = keep && !this.closed ? await treeBytes(dir) : Infinity;
         // A partition larger than the whole cap is not kept: it would only push every other one out.
         if (bytes <= this.maxBytes) {
           partitions.set(name, { bytes, lastUsedMs: Date.now() });
@@ -140,7 +139,7 @@ export class PackageCache {
         if (entry.isDirectory() && LEGACY_DIRS.includes(entry.name)) await removeTree(entryPath);
         if (!entry.isDirectory() || !PARTITION.test(entry.name)) continue;
         const stat = await fs.stat(entryPath);
-        partitions.set(entry.name, { bytes: await countTreeBytes(entryPath), lastUsedMs: stat.mtimeMs });
+        partitions.set(entry.name, { bytes: await treeBytes(entryPath), lastUsedMs: stat.mtimeMs });
       }
       this.partitions = partitions;
       await this.evict();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { removeTree } from '../executions/work-dir.js';
 import { PRLIMIT_PATH } from '../sandbox/rlimits.js';
-import { partitionName, type CacheLease, type PackageCache } from './cache.js';
+import { abortable, partitionName, type CacheLease, type PackageCache } from './cache.js';
 import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, type InstallerCommand } from './commands.js';
 import { InstallError } from './errors.js';
 import { checkRun } from './failures.js';
@@ -219,7 +219,7 @@ export class PackageInstaller {
   install(options: InstallOptions): Promise<InstallOutcome> {
     const key = path.resolve(options.targetDir);
     const earlier = this.#queues.get(key) ?? Promise.resolve();
-    const run = waitFor(earlier, options.signal).then(() => installPackages(options));
+    const run = abortable(earlier.then(() => undefined, () => undefined), options.signal).then(() => installPackages(options));
     // The next install waits for this one and for the earlier ones (this one may end early, when cancelled).
     const done = Promise.allSettled([earlier, run]);
     this.#queues.set(key, done);
@@ -228,21 +228,6 @@ export class PackageInstaller {
     });
     return run;
   }
-}
-
-// Settles when earlier does, or rejects with the signal's reason as soon as it is aborted.
-function waitFor(earlier: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
-  const settled = earlier.then(() => undefined, () => undefined);
-  if (!signal) return settled;
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    void settled.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
 }
 
 function checkOptions(options: InstallOptions): void {

@@ -1,30 +1,10 @@
 // Measures directory trees while an installer writes them, so an install is stopped as soon as it grows past its
 // cap rather than after it finished (when the bytes would already be on disk).
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { treeBytes } from './staging.js';
 
 /** The shortest pause between two measurements; longer when a measurement itself takes long. */
 const MIN_INTERVAL_MS = 100;
 const MAX_INTERVAL_MS = 1000;
-
-// Total bytes of the files and links in a tree (sizes, not blocks); entries that vanish while it is walked
-// (an installer renaming its temporary files) count as nothing, and a missing tree is 0.
-export async function countTreeBytes(dir: string): Promise<number> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return 0;
-    throw error;
-  }
-  let total = 0;
-  for (const entry of entries) {
-    const entryPath = path.join(dir, entry.name);
-    if (entry.isDirectory()) total += await countTreeBytes(entryPath);
-    else total += (await fs.lstat(entryPath).catch(() => null))?.size ?? 0;
-  }
-  return total;
-}
 
 export interface WatchedLimit {
   /** What is measured, for the message. */
@@ -52,7 +32,7 @@ export function watchSizes(limits: readonly WatchedLimit[]): SizeWatch {
     const started = performance.now();
     for (const limit of limits) {
       let bytes = -limit.baseBytes;
-      for (const dir of limit.dirs) bytes += await countTreeBytes(dir).catch(() => 0);
+      for (const dir of limit.dirs) bytes += await treeBytes(dir).catch(() => 0);
       if (bytes > limit.maxBytes && !stopped) {
         controller.abort(new SizeLimitError(limit.what, bytes, limit.maxBytes));
         return;
