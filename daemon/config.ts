@@ -129,6 +129,10 @@ export interface Config {
   readonly packageScripts: boolean;
   /** Download cache shared by every install. @default '<workDir>/package-cache' */
   readonly packageCacheDir: string;
+  /** Most bytes the download cache keeps; past it, the least recently used partitions go (0 keeps nothing). @default 2147483648 */
+  readonly packageCacheMaxBytes: number;
+  /** Origins besides pythonIndexUrl that Python installers may download files from. @default ['https://files.pythonhosted.org'] */
+  readonly pythonFileOrigins: readonly string[];
   /** pino log level. @default 'info' */
   readonly logLevel: string;
 }
@@ -191,6 +195,23 @@ const httpUrl: Parse = (raw) => {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an http(s) URL');
   return raw;
+};
+
+// http(s) origins (scheme://host[:port], nothing after it), e.g. the host an index keeps its files on.
+const originList: Parse = (raw) => {
+  const origins = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let url: URL | null = null;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = null;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== origin.replace(/\/$/, '').toLowerCase()) {
+      throw new Error(`expected comma-separated http(s) origins such as https://files.example.org, ${JSON.stringify(origin)} is not one`);
+    }
+  }
+  return Object.freeze(origins.map((origin) => new URL(origin).origin));
 };
 
 // Package names for the allow and deny lists (compared normalized per runtime when an install is checked).
@@ -267,6 +288,8 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'installProxy', env: 'RUNBOX_INSTALL_PROXY', flag: 'install-proxy', default: () => '', parse: (raw) => (raw === '' ? '' : httpUrl(raw)), describe: 'http(s) proxy for package installers ("" for none)' },
   { name: 'packageScripts', env: 'RUNBOX_PACKAGE_SCRIPTS', flag: 'package-scripts', boolean: true, default: () => false, parse: bool, describe: 'run npm install scripts, sandboxed and offline (off: never run)' },
   { name: 'packageCacheDir', env: 'RUNBOX_PACKAGE_CACHE_DIR', flag: 'package-cache-dir', default: () => '', parse: absolutePath, describe: 'download cache shared by installs (default <work-dir>/package-cache)' },
+  { name: 'packageCacheMaxBytes', env: 'RUNBOX_PACKAGE_CACHE_MAX_BYTES', flag: 'package-cache-max-bytes', default: () => 2048 * MiB, parse: integer(0), describe: 'most bytes the download cache keeps (least recently used go first; 0 keeps nothing)' },
+  { name: 'pythonFileOrigins', env: 'RUNBOX_PYTHON_FILE_ORIGINS', flag: 'python-file-origins', default: () => Object.freeze(['https://files.pythonhosted.org']), parse: originList, describe: 'comma-separated origins besides the index that Python installers may download files from ("" for none)' },
   { name: 'logLevel', env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' },
 ];
 

@@ -9,6 +9,7 @@ import { ToolCallError, type ToolHost } from '../bridge/tools.js';
 import { writeInputFiles } from '../files/inputs.js';
 import { collectOutputFiles, type FileError, type OutputFile } from '../files/outputs.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
+import { InstallError } from '../packages/errors.js';
 import { describeInstallFailure, INSTALL_TOOL, type PackageService } from '../packages/service.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
@@ -20,7 +21,7 @@ export interface ExecutionContext extends SandboxContext {
   readonly packages?: PackageService | null;
 }
 
-/** Installs one execution may ask for (each may name up to 32 packages). */
+/** Installs one execution may ask for (each may name up to 32 packages, and is bounded by maxPackageBytes). */
 export const MAX_INSTALLS_PER_EXECUTION = 32;
 
 /** The CPU-time check runs at least this often while code runs, and at most this often. */
@@ -53,8 +54,10 @@ export class Execution {
   private bridgeLimit: string | null = null;
   private toolCalls = 0;
   private installs = 0;
-  /** Aborted when the execution stops: an install still running is killed. */
+  /** Aborted when the execution stops or ends, whatever its status: an install still running is killed. */
   private readonly stopped = new AbortController();
+  /** Installs not answered yet; the result waits until they (and their processes) are gone. */
+  private readonly installing = new Set<Promise<void>>();
   /** Milliseconds from the start to each phase, for the log. */
   private readonly phases: Record<string, number> = {};
   private startedAt = 0;
@@ -131,6 +134,7 @@ export class Execution {
       } else if (this.sandboxProblem !== null) {
         exit = await sandbox.exited;
       }
+      await this.endInstalls();
       const declared = this.killReason === null ? this.done?.files : undefined;
       const [collected, kernel, workspaceUsage] = await Promise.all([
         declared ? collectOutputFiles(sandbox.workspaceDir, declared, { ...config, maxFiles: config.maxOutputFiles }) : { files: [] as OutputFile[], errors: [] as FileError[] },
@@ -168,6 +172,7 @@ export class Execution {
     } finally {
       clearTimeout(timer);
       clearTimeout(this.cpuTimer);
+      await this.endInstalls();
       this.hooks.toolHost.dispose();
       // Removing the sandbox's directory and cgroup is not on the client's clock: the result goes out first.
       this.cleanedUp = Promise.all([this.sandbox?.dispose(), ...this.discarded]).then(() => undefined);
@@ -224,6 +229,13 @@ export class Execution {
     if (sandbox.limited) schedule(0);
   }
 
+  // Kills the installs still running or queued (the code that asked is gone) and waits until they are over:
+  // their processes gone, their staging trees and temporary directories removed.
+  private async endInstalls(): Promise<void> {
+    if (!this.stopped.signal.aborted) this.stopped.abort(new Error('the execution ended'));
+    while (this.installing.size > 0) await Promise.all([...this.installing]);
+  }
+
   private mark(phase: string): void {
     this.phases[phase] = Math.round((performance.now() - this.startedAt) * 100) / 100;
   }
@@ -278,21 +290,29 @@ export class Execution {
     if (this.installs > MAX_INSTALLS_PER_EXECUTION) {
       return refuse('limit_exceeded', `install limit reached: an execution may ask for ${MAX_INSTALLS_PER_EXECUTION} installs (each of up to 32 packages)`);
     }
+    if (this.stopped.signal.aborted) return refuse('install_failed', 'the execution has ended; nothing was installed');
     const started = performance.now();
     const args = call.readArgs();
     if ('problem' in args) return refuse('invalid_package', `the install request was refused: ${args.problem}`);
-    packages.install(sandbox.runtime, sandbox.packagesDir, args.value, this.stopped.signal).then(
+    const answered = packages.install(sandbox.runtime, sandbox.packagesDir, args.value, this.stopped.signal).then(
       (answer) => {
         this.log.info({ installed: answer.installed, installer: answer.installer, durationMs: answer.durationMs }, 'packages installed');
         sandbox.send({ type: 'tool_result', callId: call.callId, result: answer });
       },
       (error: unknown) => {
+        const ms = Math.round(performance.now() - started);
+        if (this.stopped.signal.aborted && !(error instanceof InstallError)) {
+          this.log.info({ ms }, 'package install stopped: the execution ended');
+          return;
+        }
         const failure = describeInstallFailure(error);
         if (failure.unexpected) this.log.error({ err: error }, 'package install failed unexpectedly');
-        else this.log.info({ code: failure.code, ms: Math.round(performance.now() - started) }, 'package install refused or failed');
+        else this.log.info({ code: failure.code, ms }, 'package install refused or failed');
         refuse(failure.code, failure.message);
       },
     ).catch((error: unknown) => this.log.error({ err: error }, 'could not answer an install'));
+    this.installing.add(answered);
+    void answered.finally(() => this.installing.delete(answered));
   }
 
   // Why a tool call may not go to the client (a limit, an undeclared tool), or null when it may.

@@ -204,10 +204,13 @@ export class ExecutionService {
     await Promise.race([idle, expired]);
     clearTimeout(state.timer);
     for (const admitted of all) admitted.cancel('shutdown');
+    // Every install belongs to an execution, which ends its own; this stops any still starting and guards the
+    // cache directory from being made again.
+    const packagesClosed = this.context.packages?.close();
     // A sandbox that cannot be killed must not keep the daemon from stopping: say so, and go on.
     let timer: NodeJS.Timeout | undefined;
     const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), CLEANUP_TIMEOUT_MS)));
-    const outcome = await Promise.race([Promise.all([idle, poolClosed]), gaveUp]);
+    const outcome = await Promise.race([Promise.all([idle, poolClosed, packagesClosed]), gaveUp]);
     clearTimeout(timer);
     if (outcome === 'gave up') {
       this.context.logger.error({ left: this.admitted.size, timeoutMs: CLEANUP_TIMEOUT_MS }, 'executions or warm sandboxes were not cleaned up in time; stopping anyway');

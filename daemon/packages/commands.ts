@@ -16,6 +16,8 @@ export interface PythonCommandOptions {
   readonly cacheDir: string;
   /** PEP 503 simple index. */
   readonly indexUrl: string;
+  /** The proxy every request goes through (the daemon's install proxy); '' for none. @default '' */
+  readonly proxyUrl?: string;
   readonly specifiers: readonly string[];
 }
 
@@ -63,6 +65,8 @@ export function buildPipCommand(options: PythonCommandOptions): InstallerCommand
       '--no-color',
       '--progress-bar', 'off',
       '--no-warn-script-location',
+      // pip would take a proxy from the environment too; named here so that nothing else can replace it.
+      ...(options.proxyUrl ? ['--proxy', options.proxyUrl] : []),
       '--',
       ...options.specifiers,
     ],
@@ -77,11 +81,18 @@ export interface NpmCommandOptions {
   readonly registryUrl: string;
   /** A private directory: npm's user and global config files are looked for there, so the machine's are not read. */
   readonly configDir: string;
+  /** The proxy every request goes through (the daemon's install proxy); '' for none. @default '' */
+  readonly proxyUrl?: string;
   readonly specifiers: readonly string[];
 }
 
+/** npm's git: a path where nothing can run, so an npm without --allow-git cannot reach a git host either. */
+export const NPM_NO_GIT = '/nonexistent/runbox-refuses-git-dependencies';
+
 // `npm install --prefix` with no install scripts, no audit, no log files and no machine config. The prefix keeps
-// its package.json and lock file, so later installs keep the packages earlier ones added.
+// its package.json and lock file, so later installs keep the packages earlier ones added. Dependencies come from
+// the registry only: git, tarball-URL, file and directory dependencies anywhere in the tree are refused.
+
 export function buildNpmCommand(options: NpmCommandOptions): InstallerCommand {
   return {
     file: options.npmPath,
@@ -104,18 +115,69 @@ export function buildNpmCommand(options: NpmCommandOptions): InstallerCommand {
       '--fetch-retries=1',
       '--fetch-retry-mintimeout=1000',
       '--fetch-retry-maxtimeout=5000',
+      // Only registry dependencies: a recent npm (allow-git since 11.9) refuses the others before fetching
+      // anything; an older one ignores these settings, and then finds no git to run and only the registry
+      // behind its proxy.
+      '--allow-git=none',
+      '--allow-remote=none',
+      '--allow-file=none',
+      '--allow-directory=none',
+      '--git', NPM_NO_GIT,
+      ...(options.proxyUrl ? ['--proxy', options.proxyUrl, '--https-proxy', options.proxyUrl, '--noproxy', ''] : []),
       '--',
       ...options.specifiers,
     ],
   };
 }
 
-/** How installers reach the index: the CA bundle to trust and a proxy, as the operator configured them. */
+/** How installers reach the index: the CA bundle to trust and a proxy. */
 export interface InstallerNetwork {
   /** PEM bundle of the certificate authorities to trust (the system's, so a TLS-inspecting proxy works); '' for the installers' own. */
   readonly caFile?: string;
-  /** http(s) proxy URL for the index and registry; '' for none. */
+  /** http(s) proxy URL for the index and registry (the daemon's install proxy); '' for none. */
   readonly proxyUrl?: string;
+}
+
+/** Where and how an installer is contained: its own user and pid namespaces (bubblewrap), a read-only view of
+ * the host but for the directories it fills, and a largest file. */
+export interface InstallerJail {
+  readonly bwrapPath: string;
+  /** util-linux prlimit, which sets RLIMIT_FSIZE and then runs bubblewrap. */
+  readonly prlimitPath: string;
+  /** Host directories the installer may write (its staging tree, cache partition and private home). */
+  readonly writableDirs: readonly string[];
+  /** Working directory inside. */
+  readonly cwd: string;
+  /** RLIMIT_FSIZE: no file it writes may grow past this. */
+  readonly maxFileBytes: number;
+}
+
+// The installer command run inside bubblewrap: new user and pid namespaces (the installer and everything it
+// starts live and die in them: nothing can daemonize out, and killing the namespace's first process ends them
+// all), the host's network (to reach the index, through the install proxy), the host read-only but for the
+// writable directories, a private /proc and /dev, and RLIMIT_FSIZE.
+export function jailInstallerCommand(command: InstallerCommand, jail: InstallerJail): InstallerCommand {
+  const binds = jail.writableDirs.flatMap((dir) => ['--bind', dir, dir]);
+  return {
+    file: jail.prlimitPath,
+    args: [
+      `--fsize=${jail.maxFileBytes}`,
+      '--core=0',
+      '--',
+      jail.bwrapPath,
+      '--unshare-user',
+      '--unshare-pid',
+      '--die-with-parent',
+      '--ro-bind', '/', '/',
+      '--proc', '/proc',
+      '--dev', '/dev',
+      ...binds,
+      '--chdir', jail.cwd,
+      '--',
+      command.file,
+      ...command.args,
+    ],
+  };
 }
 
 // The whole environment of an installer, built from nothing: a private home and temporary directory, a plain

@@ -6,10 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { removeTree } from '../executions/work-dir.js';
-import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, type InstallerCommand, type InstallerNetwork } from './commands.js';
-import { InstallError, installFailedError } from './errors.js';
+import { PRLIMIT_PATH } from '../sandbox/rlimits.js';
+import { abortable, partitionName, type CacheLease, type PackageCache } from './cache.js';
+import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, type InstallerCommand } from './commands.js';
+import { InstallError } from './errors.js';
+import { checkRun } from './failures.js';
 import { listDistributions, readInstalledVersions, removeSupersededDistributions, type InstalledPackage } from './installed.js';
-import { runInstaller, type RunResult } from './run.js';
+import { InstallProxy, originKey } from './proxy.js';
+import { runInstaller } from './run.js';
+import { watchSizes } from './size-watch.js';
 import type { PackageRuntime, PackageSpec } from './specs.js';
 import { chownTree, prepareStaging, publishStaging, treeBytes, type Staging } from './staging.js';
 
@@ -25,8 +30,9 @@ export interface InstallOptions {
    * replaced in one rename per install: bind its parent (not the directory itself) into sandboxes.
    */
   readonly targetDir: string;
-  /** Cache shared by every session; the installers use <cacheDir>/uv, <cacheDir>/pip and <cacheDir>/npm. */
-  readonly cacheDir: string;
+  /** The download cache shared by every session: the install leases the partition of its installer, index and
+   * packages, kept only if it succeeds. */
+  readonly cache: PackageCache;
   /** The runtime's interpreter: packages are chosen for its version and ABI but never installed into its environment. */
   readonly pythonBin: string;
   /** uv; null, or a path with no executable, falls back to `pythonBin -m pip`. */
@@ -38,10 +44,20 @@ export interface InstallOptions {
   readonly indexUrl: string;
   /** npm registry, e.g. https://registry.npmjs.org/ */
   readonly registryUrl: string;
-  /** Longest the installer process may run; then its process group is killed (install_timeout). */
+  /** Longest the installer process may run; then its process tree is killed (install_timeout). */
   readonly timeoutMs: number;
-  /** Largest the package directory may be after the install, in bytes (install_too_large). */
+  /**
+   * Largest the package directory may be, in bytes, and most bytes the install may add to its cache partition
+   * and temporary directory: measured while the installer runs, which is killed as soon as either passes it
+   * (install_too_large); when jailed, no single file it writes may pass it either.
+   */
   readonly maxBytes: number;
+  /**
+   * bubblewrap, to run the installer in its own user and pid namespaces with the host read-only but for the
+   * directories it fills; null runs it in a process group only (no sandbox on this host).
+   * @default null
+   */
+  readonly bwrapPath?: string | null;
   /**
    * The user installers run as; only when the daemon is root. The staging tree, the private home and the cache
    * directories are given to this user; every directory above them must let it through.
@@ -56,8 +72,17 @@ export interface InstallOptions {
    * @default none: scripts never run
    */
   readonly runScripts?: (stagingDir: string) => Promise<void>;
-  /** The CA bundle and proxy installers use to reach the index. @default their own CAs, no proxy */
-  readonly network?: InstallerNetwork;
+  /** How the installer reaches the index. @default its own CAs, no upstream proxy, no other origins */
+  readonly network?: InstallNetwork;
+}
+
+export interface InstallNetwork {
+  /** PEM bundle of the certificate authorities installers (and the proxy, for an https upstream) trust; '' for their own. */
+  readonly caFile?: string;
+  /** The operator's http(s) proxy: the install proxy sends everything through it; '' connects directly. */
+  readonly upstreamProxyUrl?: string;
+  /** Origins besides the index that Python installers may download files from (PyPI keeps them on files.pythonhosted.org). */
+  readonly pythonFileOrigins?: readonly string[];
 }
 
 export interface InstallOutcome {
@@ -78,39 +103,71 @@ export function defaultUvPath(): string {
 }
 
 // Installs packages into options.targetDir, which changes only if the install succeeds within its limits.
-// Two installs into one target must not overlap: PackageInstaller serializes them.
+// Two installs into one target must not overlap: PackageInstaller serializes them. Nothing is created once the
+// signal is aborted, and the target's parent is never created (it belongs to a session or an execution that may
+// be gone).
 export async function installPackages(options: InstallOptions): Promise<InstallOutcome> {
   const started = performance.now();
   checkOptions(options);
-  options.signal?.throwIfAborted();
+  const { signal } = options;
+  signal?.throwIfAborted();
   const targetDir = path.resolve(options.targetDir);
   const installer = await chooseInstaller(options);
-  const homeDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-install-'));
+  await requireDirectory(path.dirname(targetDir));
+  const sourceUrl = installer === 'npm' ? options.registryUrl : options.indexUrl;
+  const lease = await options.cache.lease(partitionName(installer, sourceUrl, options.specs), { ...(options.runAs ? { runAs: options.runAs } : {}), ...(signal ? { signal } : {}) });
+  let kept = false;
+  let homeDir: string | null = null;
   let staging: Staging | null = null;
+  let proxy: InstallProxy | null = null;
   try {
-    const cacheDir = path.join(options.cacheDir, installer);
-    await fs.mkdir(cacheDir, { recursive: true });
-    await fs.mkdir(path.dirname(targetDir), { recursive: true });
+    signal?.throwIfAborted();
+    homeDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-install-'));
+    signal?.throwIfAborted();
     staging = await prepareStaging(targetDir);
     const bytesBefore = staging.currentDir ? await treeBytes(staging.stagingDir) : 0;
     if (options.runAs) {
       const { uid, gid } = options.runAs;
       await chownTree(homeDir, uid, gid);
       await chownTree(staging.stagingDir, uid, gid);
-      if ((await fs.stat(cacheDir)).uid !== uid) await chownTree(cacheDir, uid, gid);
     }
     const distributionsBefore = installer === 'pip' ? await listDistributions(staging.stagingDir) : [];
-    const command = buildCommand(installer, options, staging.stagingDir, cacheDir, homeDir);
-    const result = await runInstaller(command, {
-      env: buildInstallerEnv(homeDir, installer === 'npm' ? [path.dirname(options.nodePath)] : [], options.network),
+    const allowedOrigins = allowedOriginsOf(installer, options);
+    const network = options.network ?? {};
+    const upstreamCa = network.caFile && network.upstreamProxyUrl?.startsWith('https:') ? await fs.readFile(network.caFile) : undefined;
+    signal?.throwIfAborted();
+    proxy = await InstallProxy.start({ allowed: new Set(allowedOrigins.map(originKey)), upstreamUrl: network.upstreamProxyUrl ?? '', ...(upstreamCa ? { upstreamCa } : {}) });
+    const command = buildCommand(installer, options, staging.stagingDir, lease.dir, homeDir, proxy.url);
+    const contained = options.bwrapPath
+      ? jailInstallerCommand(command, { bwrapPath: options.bwrapPath, prlimitPath: PRLIMIT_PATH, writableDirs: [staging.stagingDir, lease.dir, homeDir], cwd: homeDir, maxFileBytes: options.maxBytes })
+      : command;
+    const sizes = watchSizes([
+      { what: 'the package directory', dirs: [staging.stagingDir], baseBytes: 0, maxBytes: options.maxBytes },
+      { what: 'what it downloaded and unpacked', dirs: [lease.dir, homeDir], baseBytes: lease.bytesBefore, maxBytes: options.maxBytes },
+    ]);
+    const result = await runInstaller(contained, {
+      env: buildInstallerEnv(homeDir, installer === 'npm' ? [path.dirname(options.nodePath)] : [], { caFile: network.caFile ?? '', proxyUrl: proxy.url }),
       cwd: homeDir,
       uid: options.runAs?.uid,
       gid: options.runAs?.gid,
       timeoutMs: options.timeoutMs,
       maxOutputBytes: MAX_INSTALLER_OUTPUT_BYTES,
-      signal: options.signal,
+      signal: signal ? AbortSignal.any([signal, sizes.signal]) : sizes.signal,
+    }).finally(() => sizes.stop());
+    await checkRun(result, {
+      installer,
+      specifiers: specifiers(options),
+      timeoutMs: options.timeoutMs,
+      maxBytes: options.maxBytes,
+      bytesBefore,
+      stagingDir: staging.stagingDir,
+      targetDir,
+      cacheDir: lease.dir,
+      allowedOrigins,
+      refused: proxy.refused,
+      sizeSignal: sizes.signal,
+      ...(signal ? { signal } : {}),
     });
-    checkResult(result, installer, options, staging.stagingDir, targetDir);
     if (installer === 'npm' && options.runScripts) await options.runScripts(staging.stagingDir);
     if (installer === 'pip') await removeSupersededDistributions(staging.stagingDir, distributionsBefore);
     if (installer === 'uv') await fs.rm(path.join(staging.stagingDir, '.lock'), { force: true });
@@ -123,13 +180,35 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
       );
     }
     const installed = await listInstalled(installer, options, staging.stagingDir);
+    signal?.throwIfAborted();
     await publishStaging(targetDir, staging);
     staging = null;
+    await keepLease(lease);
+    kept = true;
     return { installer, installed, durationMs: Math.round(performance.now() - started) };
   } finally {
+    await proxy?.close();
+    if (!kept) await lease.discard();
     if (staging) await removeTree(staging.stagingDir);
-    await removeTree(homeDir);
+    if (homeDir) await removeTree(homeDir);
   }
+}
+
+// Keeps a successful install's cache partition; one that cannot be measured is dropped instead.
+async function keepLease(lease: CacheLease): Promise<void> {
+  await lease.keep().catch(() => lease.discard());
+}
+
+// The origins the installer may reach: the registry for npm; the index and its file hosts for Python.
+function allowedOriginsOf(installer: InstallerName, options: InstallOptions): string[] {
+  if (installer === 'npm') return [new URL(options.registryUrl).origin];
+  return [...new Set([new URL(options.indexUrl).origin, ...(options.network?.pythonFileOrigins ?? []).map((origin) => new URL(origin).origin)])];
+}
+
+// Throws (the signal's reason, when aborted meanwhile) unless dir is an existing directory.
+async function requireDirectory(dir: string): Promise<void> {
+  const stat = await fs.stat(dir).catch(() => null);
+  if (!stat?.isDirectory()) throw new InstallError('install_failed', 'the package directory of this session or execution is gone (it ended); nothing was installed');
 }
 
 // Runs installs one at a time per target directory (by resolved path); different targets proceed in parallel.
@@ -140,7 +219,7 @@ export class PackageInstaller {
   install(options: InstallOptions): Promise<InstallOutcome> {
     const key = path.resolve(options.targetDir);
     const earlier = this.#queues.get(key) ?? Promise.resolve();
-    const run = waitFor(earlier, options.signal).then(() => installPackages(options));
+    const run = abortable(earlier.then(() => undefined, () => undefined), options.signal).then(() => installPackages(options));
     // The next install waits for this one and for the earlier ones (this one may end early, when cancelled).
     const done = Promise.allSettled([earlier, run]);
     this.#queues.set(key, done);
@@ -149,21 +228,6 @@ export class PackageInstaller {
     });
     return run;
   }
-}
-
-// Settles when earlier does, or rejects with the signal's reason as soon as it is aborted.
-function waitFor(earlier: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
-  const settled = earlier.then(() => undefined, () => undefined);
-  if (!signal) return settled;
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    void settled.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
 }
 
 function checkOptions(options: InstallOptions): void {
@@ -180,25 +244,12 @@ async function chooseInstaller(options: InstallOptions): Promise<InstallerName> 
   return (await fs.access(options.uvPath, fs.constants.X_OK).then(() => true, () => false)) ? 'uv' : 'pip';
 }
 
-function buildCommand(installer: InstallerName, options: InstallOptions, stagingDir: string, cacheDir: string, homeDir: string): InstallerCommand {
+function buildCommand(installer: InstallerName, options: InstallOptions, stagingDir: string, cacheDir: string, homeDir: string, proxyUrl: string): InstallerCommand {
   if (installer === 'npm') {
-    return buildNpmCommand({ npmPath: options.npmPath, prefixDir: stagingDir, cacheDir, registryUrl: options.registryUrl, configDir: homeDir, specifiers: specifiers(options) });
+    return buildNpmCommand({ npmPath: options.npmPath, prefixDir: stagingDir, cacheDir, registryUrl: options.registryUrl, configDir: homeDir, proxyUrl, specifiers: specifiers(options) });
   }
-  const python = { pythonBin: options.pythonBin, targetDir: stagingDir, cacheDir, indexUrl: options.indexUrl, specifiers: specifiers(options) };
+  const python = { pythonBin: options.pythonBin, targetDir: stagingDir, cacheDir, indexUrl: options.indexUrl, proxyUrl, specifiers: specifiers(options) };
   return installer === 'uv' ? buildUvCommand(options.uvPath as string, python) : buildPipCommand(python);
-}
-
-// Throws the error an unsuccessful run stands for. Messages name the target, never the staging tree.
-function checkResult(result: RunResult, installer: InstallerName, options: InstallOptions, stagingDir: string, targetDir: string): void {
-  if (result.ending === 'aborted') throw options.signal?.reason ?? new Error('the install was cancelled');
-  const wanted = specifiers(options).join(' ');
-  if (result.ending === 'timeout') {
-    throw new InstallError('install_timeout', `${installer} did not finish installing ${wanted} within ${options.timeoutMs} ms (timeoutMs); it was stopped and nothing was installed`);
-  }
-  if (result.exitCode === 0) return;
-  const exit = result.spawnError ? `could not start: ${result.spawnError}` : result.exitCode !== null ? `exit code ${result.exitCode}` : `killed by ${result.signal}`;
-  const output = (result.stderr.trim() ? result.stderr : result.stdout).split(stagingDir).join(targetDir);
-  throw installFailedError(installer, specifiers(options), exit, output);
 }
 
 async function listInstalled(installer: InstallerName, options: InstallOptions, stagingDir: string): Promise<InstalledPackage[]> {

@@ -1,5 +1,9 @@
 // Runs one installer to its end, its deadline or its cancellation, keeping the end of what it printed. It is
-// started through the daemon's one spawning module, in its own process group, which is killed as a whole.
+// started through the daemon's one spawning module, in its own process group (and, when it is jailed, its own
+// pid namespace); stopping it freezes and kills its whole process tree, and the run settles only once every
+// process of that tree is gone.
+import fs from 'node:fs';
+import { listProcessTree } from '../sandbox/process-tree.js';
 import { spawnProcess } from '../sandbox/spawn.js';
 import type { InstallerCommand } from './commands.js';
 
@@ -8,7 +12,7 @@ export interface RunOptions {
   readonly cwd: string;
   readonly uid?: number;
   readonly gid?: number;
-  /** Longest the installer may run before its whole process group is killed. */
+  /** Longest the installer may run before its whole process tree is killed. */
   readonly timeoutMs: number;
   /** Bytes kept of each of stdout and stderr (their ends). */
   readonly maxOutputBytes: number;
@@ -26,6 +30,12 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+/** Rounds of walking the tree and stopping what is new, until a walk finds nothing new. */
+const FREEZE_ROUNDS = 20;
+/** How often, and how long at most, the end of killed processes is waited for. */
+const GONE_POLL_MS = 10;
+const GONE_TIMEOUT_MS = 5_000;
+
 // Runs the command with exactly the given environment; settles once it and everything it started are gone.
 export async function runInstaller(command: InstallerCommand, options: RunOptions): Promise<RunResult> {
   const child = spawnProcess({
@@ -40,9 +50,10 @@ export async function runInstaller(command: InstallerCommand, options: RunOption
   const stdout = collectTail(child.stdout, options.maxOutputBytes);
   const stderr = collectTail(child.stderr, options.maxOutputBytes);
   let ending: RunResult['ending'] = 'exited';
+  let killed: Promise<Map<number, string>> | null = null;
   const stop = (reason: 'timeout' | 'aborted'): void => {
     if (ending === 'exited') ending = reason;
-    child.kill();
+    killed ??= killTree(child.pid).finally(() => child.kill());
   };
   const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
   const onAbort = (): void => stop('aborted');
@@ -52,10 +63,68 @@ export async function runInstaller(command: InstallerCommand, options: RunOption
     const exit = await child.exited;
     // The installer may have left children that closed their output early: its group goes with it.
     child.kill();
+    if (killed) await waitUntilGone(await killed);
     return { ending, ...exit, stdout: stdout.text(), stderr: stderr.text() };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+// Stops (SIGSTOP) rootPid and its descendants, walking the tree again until a walk finds none not yet stopped
+// (a stopped process cannot fork), then kills them all (SIGKILL). Returns each pid with its start time. A
+// jailed installer's orphans belong to its namespace's first process, which is in the tree; killing that
+// process ends the whole namespace.
+async function killTree(rootPid: number | undefined): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  if (rootPid === undefined) return found;
+  for (let round = 0; round < FREEZE_ROUNDS; round++) {
+    let added = false;
+    for (const pid of await listProcessTree(rootPid)) {
+      if (found.has(pid)) continue;
+      const state = readState(pid);
+      if (!state) continue;
+      found.set(pid, state.startTime);
+      signal(pid, 'SIGSTOP');
+      added = true;
+    }
+    if (!added) break;
+  }
+  for (const pid of found.keys()) signal(pid, 'SIGKILL');
+  return found;
+}
+
+// Waits until each process is gone (or a zombie, which runs nothing), up to GONE_TIMEOUT_MS.
+async function waitUntilGone(processes: Map<number, string>): Promise<void> {
+  const deadline = Date.now() + GONE_TIMEOUT_MS;
+  for (;;) {
+    const alive = [...processes].filter(([pid, startTime]) => {
+      const state = readState(pid);
+      return state !== null && state.startTime === startTime && state.code !== 'Z' && state.code !== 'X';
+    });
+    if (alive.length === 0 || Date.now() > deadline) return;
+    for (const [pid] of alive) signal(pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, GONE_POLL_MS));
+  }
+}
+
+// The state letter and start time of a process from /proc/<pid>/stat, or null when it is gone.
+function readState(pid: number): { code: string; startTime: string } | null {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ? { code: fields[0], startTime: fields[19] } : null;
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
   }
 }
 

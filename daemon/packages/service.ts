@@ -6,9 +6,10 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import type { SandboxFacts } from '../sandbox/launch.js';
 import { runSandboxed } from '../sandbox/run-sandboxed.js';
+import { PackageCache } from './cache.js';
 import { InstallError } from './errors.js';
-import { PackageInstaller, type InstallOutcome } from './installer.js';
-import { checkPolicy, parsePackageSpecs, type PackageRuntime } from './specs.js';
+import { PackageInstaller, type InstallOptions, type InstallOutcome } from './installer.js';
+import { checkPolicy, parsePackageSpecs, type PackageRuntime, type PackageSpec } from './specs.js';
 import { PROTOCOL } from '../protocol.js';
 
 /** The tool name the preludes call to install packages; declared tools may not use the `runbox.` prefix. */
@@ -18,7 +19,7 @@ export const RESERVED_TOOL_PREFIX = PROTOCOL.reservedToolPrefix;
 
 export type PackageConfig = Pick<
   Config,
-  'workDir' | 'pythonEnv' | 'nodePath' | 'uvPath' | 'npmPath' | 'pythonIndexUrl' | 'npmRegistryUrl' | 'packageAllow' | 'packageDeny' | 'installTimeoutMs' | 'maxPackageBytes' | 'packageCacheDir' | 'packageScripts' | 'installCaFile' | 'installProxy'
+  'workDir' | 'pythonEnv' | 'nodePath' | 'uvPath' | 'npmPath' | 'pythonIndexUrl' | 'npmRegistryUrl' | 'packageAllow' | 'packageDeny' | 'installTimeoutMs' | 'maxPackageBytes' | 'packageCacheDir' | 'packageCacheMaxBytes' | 'packageScripts' | 'installCaFile' | 'installProxy' | 'pythonFileOrigins'
 >;
 
 /** What the code gets back from a successful install. */
@@ -30,20 +31,34 @@ export interface InstallAnswer {
 
 export class PackageService {
   private readonly installer = new PackageInstaller();
-
+  /** The shared download cache, in partitions, capped at packageCacheMaxBytes. */
+  readonly cache: PackageCache;
   private readonly runAs?: { readonly uid: number; readonly gid: number };
+  /** Aborted by close(): every install still running is killed, none starts. */
+  private readonly closing = new AbortController();
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(
     private readonly config: PackageConfig,
-    /** The sandbox facts: installers run as the sandbox user (when the daemon is root); opted-in scripts run sandboxed. */
+    /** The sandbox facts: installers run as the sandbox user (when the daemon is root) in bubblewrap (when there
+     * is one); opted-in scripts run sandboxed. */
     private readonly facts: SandboxFacts,
   ) {
     this.runAs = facts.owner;
+    this.cache = new PackageCache(config.packageCacheDir || path.join(config.workDir, 'package-cache'), config.packageCacheMaxBytes);
   }
 
   /** The shared download cache of every installer. */
   get cacheDir(): string {
-    return this.config.packageCacheDir || path.join(this.config.workDir, 'package-cache');
+    return this.cache.rootDir;
+  }
+
+  // Refuses new installs, kills the running ones and settles once they (and their processes) are gone. The
+  // cache keeps what it holds; no directory is created after this.
+  async close(): Promise<void> {
+    if (!this.closing.signal.aborted) this.closing.abort(new InstallError('install_failed', 'the daemon is shutting down and installs no more packages'));
+    this.cache.close();
+    await Promise.allSettled([...this.running]);
   }
 
   private runNpmScripts(stagingDir: string, signal?: AbortSignal): Promise<void> {
@@ -56,12 +71,22 @@ export class PackageService {
     const requested = typeof args === 'object' && args !== null ? (args as Record<string, unknown>).packages : undefined;
     const specs = parsePackageSpecs(runtime, requested);
     checkPolicy(specs, { allow: this.config.packageAllow, deny: this.config.packageDeny });
+    this.closing.signal.throwIfAborted();
+    const stop = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+    const outcome = this.installer.install(this.optionsFor(runtime, specs, packagesDir, stop));
+    this.running.add(outcome);
+    void outcome.catch(() => undefined).finally(() => this.running.delete(outcome));
+    const { installed, installer, durationMs } = await outcome;
+    return { installed, installer, durationMs };
+  }
+
+  private optionsFor(runtime: PackageRuntime, specs: PackageSpec[], packagesDir: string, signal: AbortSignal): InstallOptions {
     const { config } = this;
-    const outcome = await this.installer.install({
+    return {
       runtime,
       specs,
       targetDir: path.join(packagesDir, runtime),
-      cacheDir: this.cacheDir,
+      cache: this.cache,
       pythonBin: path.join(config.pythonEnv, 'bin', 'python3'),
       uvPath: config.uvPath || null,
       npmPath: config.npmPath,
@@ -70,12 +95,12 @@ export class PackageService {
       registryUrl: config.npmRegistryUrl,
       timeoutMs: config.installTimeoutMs,
       maxBytes: config.maxPackageBytes,
+      bwrapPath: this.facts.bwrapPath,
       ...(this.runAs ? { runAs: this.runAs } : {}),
-      ...(signal ? { signal } : {}),
-      network: { caFile: config.installCaFile, proxyUrl: config.installProxy },
+      signal,
+      network: { caFile: config.installCaFile, upstreamProxyUrl: config.installProxy, pythonFileOrigins: config.pythonFileOrigins },
       ...(runtime === 'node' && config.packageScripts ? { runScripts: (dir: string) => this.runNpmScripts(dir, signal) } : {}),
-    });
-    return { installed: outcome.installed, installer: outcome.installer, durationMs: outcome.durationMs };
+    };
   }
 }
 

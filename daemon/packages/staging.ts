@@ -4,6 +4,7 @@
 //   <parent>/python            -> .python.3f9a0c1d2b4e   (the target: a relative link, resolved inside a sandbox too)
 //   <parent>/.python.3f9a0c1d2b4e/                       (the tree it names; replaced by a new one on each install)
 import crypto from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree } from '../executions/work-dir.js';
@@ -60,13 +61,21 @@ export async function publishStaging(targetDir: string, staging: Staging): Promi
   if (oldDir) await removeTree(oldDir);
 }
 
-// Total bytes of the files and links in a tree (their sizes, not the blocks they take).
+// Total bytes of the files and links in a tree (their sizes, not the blocks they take). Entries that vanish while
+// it is walked (an installer renaming its temporary files) count as nothing, and a missing tree is 0.
 export async function treeBytes(dir: string): Promise<number> {
+  let entries: Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return 0;
+    throw error;
+  }
   let total = 0;
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+  for (const entry of entries) {
     const entryPath = path.join(dir, entry.name);
     if (entry.isDirectory()) total += await treeBytes(entryPath);
-    else total += (await fs.lstat(entryPath)).size;
+    else total += (await fs.lstat(entryPath).catch(() => null))?.size ?? 0;
   }
   return total;
 }

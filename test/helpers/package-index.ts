@@ -19,7 +19,19 @@ export interface PackageIndex {
   readonly postinstallMarker: string;
   /** Request paths received, in order. */
   readonly requests: string[];
+  /** Another loopback server (a host other than the index) that some packages' dependencies point to. */
+  readonly foreignUrl: string;
+  /** Every request the foreign server received ('METHOD url'): installers must never send it any. */
+  readonly foreignRequests: string[];
   close(): Promise<void>;
+}
+
+export interface PackageIndexOptions {
+  /** Every answer (pages, packuments, files) waits this long before it is sent. @default 0 */
+  readonly delayMs?: number;
+  /** When set, serves runbox-big==N.0.0 (Python) and runbox-big-js@N.0.0 (npm), N = 1..8, each holding a
+   * file of this many random bytes. @default 0 (not served) */
+  readonly bigFileBytes?: number;
 }
 
 interface ServedFile {
@@ -33,30 +45,52 @@ const PAGE_CACHE = 'max-age=600, public';
 const PACKUMENT_CACHE = 'public, max-age=300';
 const FILE_CACHE = 'max-age=365000000, immutable, public';
 
-const PYTHON_PROJECTS = ['runbox-demo', 'runbox-dep-user', 'runbox-sdist-only'];
+const BIG_VERSIONS = ['1.0.0', '2.0.0', '3.0.0', '4.0.0', '5.0.0', '6.0.0', '7.0.0', '8.0.0'];
 
-// Starts the index on 127.0.0.1 and a free port.
-export async function startPackageIndex(): Promise<PackageIndex> {
+// Starts the index on 127.0.0.1 and a free port, and the foreign server on another.
+export async function startPackageIndex(options: PackageIndexOptions = {}): Promise<PackageIndex> {
   const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const foreign = http.createServer();
+  const foreignRequests: string[] = [];
+  // It records and refuses everything, CONNECT tunnels included: nothing should ever arrive.
+  foreign.on('request', (request, response) => {
+    foreignRequests.push(`${request.method} ${request.url}`);
+    response.writeHead(404).end();
+  });
+  foreign.on('connect', (request, socket) => {
+    foreignRequests.push(`CONNECT ${request.url}`);
+    socket.destroy();
+  });
+  await Promise.all([server, foreign].map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const foreignUrl = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
   const postinstallMarker = path.join(os.tmpdir(), `runbox-postinstall-ran-${crypto.randomBytes(6).toString('hex')}`);
   const files = new Map<string, ServedFile>();
-  const simplePages = buildPythonPackages(files);
-  const packuments = buildNpmPackages(files, `${base}/npm/`, postinstallMarker);
+  const bigFileBytes = options.bigFileBytes ?? 0;
+  const simplePages = buildPythonPackages(files, foreignUrl, bigFileBytes);
+  const packuments = buildNpmPackages(files, `${base}/npm/`, postinstallMarker, foreignUrl, bigFileBytes);
   const requests: string[] = [];
   server.on('request', (request, response) => {
     const url = request.url ?? '/';
     requests.push(url);
     if (url.startsWith('/stall/')) return; // never answered; close() ends the connection
     const file = files.get(url) ?? simplePages.get(url) ?? packuments.get(url.replace(/%2f/i, '/'));
-    if (!file) {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-      return;
-    }
-    response.writeHead(200, { 'content-type': file.contentType, 'content-length': file.body.length, 'cache-control': file.cacheControl });
-    response.end(file.body);
+    const answer = (): void => {
+      if (!file) {
+        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+        return;
+      }
+      response.writeHead(200, { 'content-type': file.contentType, 'content-length': file.body.length, 'cache-control': file.cacheControl });
+      response.end(file.body);
+    };
+    if (options.delayMs) setTimeout(answer, options.delayMs);
+    else answer();
   });
+  const closeServer = (s: http.Server) =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
   return {
     pypiUrl: `${base}/simple`,
     npmUrl: `${base}/npm/`,
@@ -64,16 +98,16 @@ export async function startPackageIndex(): Promise<PackageIndex> {
     stallingNpmUrl: `${base}/stall/npm/`,
     postinstallMarker,
     requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    foreignUrl,
+    foreignRequests,
+    close: async () => {
+      await Promise.all([closeServer(server), closeServer(foreign)]);
+    },
   };
 }
 
 // Wheels, an sdist, and the simple pages that list them (keyed by request path).
-function buildPythonPackages(files: Map<string, ServedFile>): Map<string, ServedFile> {
+function buildPythonPackages(files: Map<string, ServedFile>, foreignUrl: string, bigFileBytes: number): Map<string, ServedFile> {
   const releases: Record<string, Array<{ file: string; body: Buffer }>> = {
     'runbox-demo': ['1.0.0', '2.0.0'].map((version) =>
       wheel('runbox_demo', version, [], {
@@ -94,10 +128,17 @@ function buildPythonPackages(files: Map<string, ServedFile>): Map<string, Served
         ]),
       },
     ],
+    // Depends on a wheel by direct URL on the foreign server: installers must not fetch it.
+    'runbox-url-dep': [
+      wheel('runbox_url_dep', '1.0.0', [`runbox-demo @ ${foreignUrl}/files/runbox_demo-1.0.0-py3-none-any.whl`], { 'runbox_url_dep/__init__.py': 'import runbox_demo\n' }),
+    ],
   };
+  if (bigFileBytes > 0) {
+    releases['runbox-big'] = BIG_VERSIONS.map((version) => wheel('runbox_big', version, [], { 'runbox_big/__init__.py': '', 'runbox_big/blob.bin': crypto.randomBytes(bigFileBytes) }));
+  }
   const pages = new Map<string, ServedFile>();
   const html = (body: string): ServedFile => ({ body: Buffer.from(`<!DOCTYPE html>\n<html><body>\n${body}</body></html>\n`), contentType: 'text/html', cacheControl: PAGE_CACHE });
-  pages.set('/simple/', html(PYTHON_PROJECTS.map((name) => `<a href="/simple/${name}/">${name}</a>\n`).join('')));
+  pages.set('/simple/', html(Object.keys(releases).map((name) => `<a href="/simple/${name}/">${name}</a>\n`).join('')));
   for (const [project, list] of Object.entries(releases)) {
     const anchors = list.map(({ file, body }) => {
       files.set(`/files/${file}`, { body, contentType: 'application/octet-stream', cacheControl: FILE_CACHE });
@@ -105,11 +146,13 @@ function buildPythonPackages(files: Map<string, ServedFile>): Map<string, Served
     });
     pages.set(`/simple/${project}/`, html(anchors.join('')));
   }
+  // A page whose only file is on the foreign server (the index sending installers to another host).
+  pages.set('/simple/runbox-foreign-file/', html(`<a href="${foreignUrl}/files/runbox_foreign_file-1.0.0-py3-none-any.whl">runbox_foreign_file-1.0.0-py3-none-any.whl</a>\n`));
   return pages;
 }
 
 // A py3-none-any wheel: the modules given plus a dist-info with METADATA, WHEEL and RECORD.
-function wheel(distribution: string, version: string, requires: string[], modules: Record<string, string>): { file: string; body: Buffer } {
+function wheel(distribution: string, version: string, requires: string[], modules: Record<string, string | Buffer>): { file: string; body: Buffer } {
   const distInfo = `${distribution}-${version}.dist-info`;
   const metadata = [
     'Metadata-Version: 2.1',
@@ -125,16 +168,17 @@ function wheel(distribution: string, version: string, requires: string[], module
   ];
   const record = entries.map(({ path: file, content }) => {
     const digest = crypto.createHash('sha256').update(content).digest('base64url');
-    return `${file},sha256=${digest},${Buffer.byteLength(content)}\n`;
+    return `${file},sha256=${digest},${Buffer.from(content).length}\n`;
   });
   entries.push({ path: `${distInfo}/RECORD`, content: `${record.join('')}${distInfo}/RECORD,,\n` });
   return { file: `${distribution}-${version}-py3-none-any.whl`, body: buildZip(entries) };
 }
 
 // npm tarballs and the packuments that list them (keyed by request path, scoped names with a plain '/').
-function buildNpmPackages(files: Map<string, ServedFile>, registry: string, postinstallMarker: string): Map<string, ServedFile> {
+function buildNpmPackages(files: Map<string, ServedFile>, registry: string, postinstallMarker: string, foreignUrl: string, bigFileBytes: number): Map<string, ServedFile> {
   const script = `touch ${postinstallMarker}`;
-  const packages: Array<{ name: string; version: string; manifest?: Record<string, unknown>; index: string }> = [
+  const foreignPort = new URL(foreignUrl).port;
+  const packages: Array<{ name: string; version: string; manifest?: Record<string, unknown>; index: string; extra?: ArchiveEntry[]; tarballUrl?: string }> = [
     ...['1.0.0', '2.0.0'].map((version) => ({
       name: 'runbox-demo-js',
       version,
@@ -154,13 +198,38 @@ function buildNpmPackages(files: Map<string, ServedFile>, registry: string, post
       manifest: { scripts: { preinstall: script, install: script, postinstall: script } },
       index: 'exports.scripted = true;\n',
     },
+    // Registry packages whose dependencies point elsewhere: a tarball URL and a git URL on the foreign server.
+    {
+      name: 'runbox-url-deps',
+      version: '1.0.0',
+      manifest: { dependencies: { 'runbox-tarball-dep': `${foreignUrl}/runbox-tarball-dep-1.0.0.tgz`, 'runbox-git-dep': `git+http://127.0.0.1:${foreignPort}/runbox-git-dep.git` } },
+      index: 'exports.urlDeps = true;\n',
+    },
+    {
+      name: 'runbox-tarball-dep-user',
+      version: '1.0.0',
+      manifest: { dependencies: { 'runbox-tarball-dep': `${foreignUrl}/runbox-tarball-dep-1.0.0.tgz` } },
+      index: 'exports.tarballDep = true;\n',
+    },
+    {
+      name: 'runbox-git-dep-user',
+      version: '1.0.0',
+      manifest: { dependencies: { 'runbox-git-dep': `git+http://127.0.0.1:${foreignPort}/runbox-git-dep.git` } },
+      index: 'exports.gitDep = true;\n',
+    },
+    // Its packument says its tarball lives on the foreign server (the registry's data, not a dependency spec).
+    { name: 'runbox-foreign-tarball', version: '1.0.0', index: 'exports.foreign = true;\n', tarballUrl: `${foreignUrl}/runbox-foreign-tarball-1.0.0.tgz` },
+    ...(bigFileBytes > 0
+      ? BIG_VERSIONS.map((version) => ({ name: 'runbox-big-js', version, index: 'exports.big = true;\n', extra: [{ path: 'package/blob.bin', content: crypto.randomBytes(bigFileBytes) }] }))
+      : []),
   ];
   const packuments = new Map<string, { name: string; 'dist-tags': Record<string, string>; versions: Record<string, unknown> }>();
-  for (const { name, version, manifest, index } of packages) {
+  for (const { name, version, manifest, index, extra, tarballUrl } of packages) {
     const packageJson = { name, version, main: 'index.js', ...manifest };
     const tarball = buildTarGz([
       { path: 'package/package.json', content: `${JSON.stringify(packageJson, null, 2)}\n` },
       { path: 'package/index.js', content: index },
+      ...(extra ?? []),
     ]);
     const tarballPath = `${name}/-/${name.replace(/^@[^/]+\//, '')}-${version}.tgz`;
     files.set(`/npm/${tarballPath}`, { body: tarball, contentType: 'application/octet-stream', cacheControl: FILE_CACHE });
@@ -169,7 +238,7 @@ function buildNpmPackages(files: Map<string, ServedFile>, registry: string, post
     packument.versions[version] = {
       ...packageJson,
       dist: {
-        tarball: `${registry}${tarballPath}`,
+        tarball: tarballUrl ?? `${registry}${tarballPath}`,
         shasum: crypto.createHash('sha1').update(tarball).digest('hex'),
         integrity: `sha512-${crypto.createHash('sha512').update(tarball).digest('base64')}`,
       },

@@ -2,7 +2,8 @@
 // config, and the requested specs always after `--`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand } from '../../daemon/packages/commands.js';
+import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, NPM_NO_GIT } from '../../daemon/packages/commands.js';
+import { foreignDependenciesOf, npmSpecSource } from '../../daemon/packages/npm-sources.js';
 import { tailOf } from '../../daemon/packages/errors.js';
 
 const python = { pythonBin: '/opt/py/bin/python3', targetDir: '/s/.python.abc', cacheDir: '/c/uv', indexUrl: 'https://pypi.org/simple', specifiers: ['rich==13.7.1', 'httpx'] };
@@ -44,6 +45,57 @@ test('npm installs into the prefix without scripts, audit or the machine\'s conf
   assert.equal(valueOf(args, '--globalconfig'), '/home/x/npmrc-global');
   for (const flag of ['--ignore-scripts', '--no-audit', '--no-fund']) assert.ok(args.includes(flag), flag);
   assert.deepEqual(args.slice(args.indexOf('--')), ['--', 'cheerio@^1', '@types/node']);
+  assert.ok(!args.includes('--proxy'), 'no proxy unless one is given');
+});
+
+test('npm takes registry dependencies only, has no git to run, and goes through the proxy it is given', () => {
+  const { args } = buildNpmCommand({ npmPath: '/usr/bin/npm', prefixDir: '/s', cacheDir: '/c', registryUrl: 'https://r/', configDir: '/h', proxyUrl: 'http://127.0.0.1:5555', specifiers: ['x'] });
+  for (const flag of ['--allow-git=none', '--allow-remote=none', '--allow-file=none', '--allow-directory=none']) assert.ok(args.includes(flag), flag);
+  assert.equal(valueOf(args, '--git'), NPM_NO_GIT);
+  assert.equal(valueOf(args, '--proxy'), 'http://127.0.0.1:5555');
+  assert.equal(valueOf(args, '--https-proxy'), 'http://127.0.0.1:5555');
+  assert.equal(valueOf(args, '--noproxy'), '');
+  assert.ok(args.indexOf('--proxy') < args.indexOf('--'), 'options stay before the specs');
+});
+
+test('pip is given the proxy as an option; uv takes it from the environment', () => {
+  const pip = buildPipCommand({ ...python, proxyUrl: 'http://127.0.0.1:5555' }).args;
+  assert.equal(valueOf(pip, '--proxy'), 'http://127.0.0.1:5555');
+  assert.ok(pip.indexOf('--proxy') < pip.indexOf('--'));
+  assert.equal(buildInstallerEnv('/h', [], { proxyUrl: 'http://127.0.0.1:5555' }).HTTPS_PROXY, 'http://127.0.0.1:5555');
+});
+
+test('a jailed installer runs under prlimit and bubblewrap: own user and pid namespaces, host read-only but its directories', () => {
+  const jailed = jailInstallerCommand({ file: '/tools/uv', args: ['pip', 'install', '--', 'x'] }, { bwrapPath: '/usr/bin/bwrap', prlimitPath: '/usr/bin/prlimit', writableDirs: ['/w/stage', '/w/cache'], cwd: '/w/home', maxFileBytes: 1024 });
+  assert.equal(jailed.file, '/usr/bin/prlimit');
+  assert.deepEqual(jailed.args.slice(0, 4), ['--fsize=1024', '--core=0', '--', '/usr/bin/bwrap']);
+  const bwrap = jailed.args.slice(4);
+  for (const flag of ['--unshare-user', '--unshare-pid', '--die-with-parent']) assert.ok(bwrap.includes(flag), flag);
+  assert.ok(!bwrap.includes('--unshare-net') && !bwrap.includes('--unshare-all'), 'it keeps the network, to reach its proxy');
+  assert.deepEqual(bwrap.slice(bwrap.indexOf('--ro-bind'), bwrap.indexOf('--ro-bind') + 3), ['--ro-bind', '/', '/']);
+  assert.ok(bwrap.indexOf('--bind') > bwrap.indexOf('--ro-bind'), 'the writable binds come after the read-only root');
+  assert.deepEqual(bwrap.slice(bwrap.indexOf('/tools/uv') - 1), ['--', '/tools/uv', 'pip', 'install', '--', 'x'], 'the command follows bubblewrap\'s --, unchanged');
+  assert.equal(valueOf(bwrap, '--chdir'), '/w/home');
+});
+
+test('npm dependency specs: versions, ranges, tags and npm: aliases are the registry; the rest is named', () => {
+  for (const spec of ['1.2.3', '^1', '>=1 <2', 'latest', '*', '', 'npm:other@^2', 'npm:@scope/other']) assert.equal(npmSpecSource(spec), 'registry', spec);
+  for (const spec of ['git+http://127.0.0.1:1/x.git', 'git://h/x', 'github:o/r', 'o/r', 'o/r#main', 'https://h/x.git', 'npm:x@github:o/r']) assert.equal(npmSpecSource(spec), 'git', spec);
+  for (const spec of ['http://127.0.0.1:1/x.tgz', 'https://h/x.tar.gz']) assert.equal(npmSpecSource(spec), 'url', spec);
+  for (const spec of ['file:../x', 'link:../x', './x', '/abs/x', '~/x', 'x.tgz']) assert.equal(npmSpecSource(spec), 'path', spec);
+  const packument = {
+    name: 'p',
+    versions: {
+      '1.0.0': { dependencies: { a: '^1', b: 'http://h/b.tgz' }, optionalDependencies: { c: 'github:o/c' }, dist: { tarball: 'https://r.example/p/-/p-1.0.0.tgz' } },
+      '2.0.0': { dependencies: { a: '^2' }, dist: { tarball: 'https://elsewhere.example/p-2.0.0.tgz' } },
+    },
+  };
+  assert.deepEqual(foreignDependenciesOf(packument, 'https://r.example'), [
+    { from: 'p@1.0.0', name: 'b', spec: 'http://h/b.tgz', source: 'url' },
+    { from: 'p@1.0.0', name: 'c', spec: 'github:o/c', source: 'git' },
+    { from: 'p@2.0.0', name: null, spec: 'https://elsewhere.example/p-2.0.0.tgz', source: 'url' },
+  ]);
+  assert.deepEqual(foreignDependenciesOf('not a packument', 'https://r.example'), []);
 });
 
 test('the environment holds only what installers need: nothing of the daemon\'s passes', () => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { dir as makeTempDir } from 'tmp-promise';
+import { PackageCache } from '../../daemon/packages/cache.js';
 import { InstallError } from '../../daemon/packages/errors.js';
 import { defaultUvPath, installPackages, PackageInstaller, type InstallOptions } from '../../daemon/packages/installer.js';
 import { parsePackageSpecs } from '../../daemon/packages/specs.js';
@@ -33,10 +34,13 @@ const uvMissing = pythonMissing || (executable(UV) ? false : `uv not found at ${
 const pipMissing =
   pythonMissing || ((await execa(PYTHON, ['-m', 'pip', '--version'], { reject: false })).exitCode === 0 ? false : `pip is not installed for ${PYTHON}`);
 const npmMissing = executable(NPM) ? false : `npm not found at ${NPM}`;
+/** As the daemon runs installers on a host with a sandbox: in bubblewrap's user and pid namespaces. */
+const BWRAP = executable('/usr/bin/bwrap') ? '/usr/bin/bwrap' : null;
 
 let index: PackageIndex;
 let root: { path: string; cleanup: () => Promise<void> };
 let cacheDir: string;
+let cache: PackageCache;
 let nextDir = 0;
 
 before(async () => {
@@ -45,6 +49,7 @@ before(async () => {
   // The installers' user must get through to the session and cache directories, as in a real work directory.
   fs.chmodSync(root.path, 0o755);
   cacheDir = path.join(root.path, 'cache');
+  cache = new PackageCache(cacheDir, 1024 * 1024 * 1024);
 });
 
 after(async () => {
@@ -55,7 +60,9 @@ after(async () => {
 
 // A new session's package directory for one runtime, e.g. <root>/session-3/packages/python (not created).
 function newTarget(runtime: 'python' | 'node'): string {
-  return path.join(root.path, `session-${++nextDir}`, 'packages', runtime);
+  const target = path.join(root.path, `session-${++nextDir}`, 'packages', runtime);
+  fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
+  return target;
 }
 
 function options(runtime: 'python' | 'node', specs: string[], targetDir: string, extra: Partial<InstallOptions> = {}): InstallOptions {
@@ -63,7 +70,7 @@ function options(runtime: 'python' | 'node', specs: string[], targetDir: string,
     runtime,
     specs: parsePackageSpecs(runtime, specs),
     targetDir,
-    cacheDir,
+    cache,
     pythonBin: PYTHON,
     uvPath: UV,
     npmPath: NPM,
@@ -73,6 +80,7 @@ function options(runtime: 'python' | 'node', specs: string[], targetDir: string,
     timeoutMs: 120_000,
     maxBytes: 10_000_000,
     runAs: RUN_AS,
+    bwrapPath: BWRAP,
     ...extra,
   };
 }
@@ -176,7 +184,8 @@ describe('Python with uv', { skip: uvMissing }, () => {
     const bytesNow = await treeBytes(target);
     const maxBytes = bytesNow + 100; // room for the present tree, not for runbox-dep-user too
     const error = await assertInstallError(installPackages(options('python', ['runbox-dep-user'], target, { maxBytes })), 'install_too_large', `cap of ${maxBytes} bytes (maxBytes)`);
-    assert.match(error.message, new RegExp(`would make the package directory \\d+ bytes \\(it was ${bytesNow} bytes\\)`));
+    // Stopped while uv wrote (a file past the cap, or the tree measured past it), or refused once it finished.
+    assert.match(error.message, new RegExp(`(would make the package directory \\d+ bytes \\(it was|was stopped while uv ran: .*\\(the package directory was) ${bytesNow} bytes\\)`));
     assert.deepEqual(snapshot(target), before);
     assert.equal(await python(target, 'import runbox_demo; print(runbox_demo.VERSION)'), '1.0.0');
   });
@@ -335,5 +344,95 @@ describe('Node with npm', { skip: npmMissing }, () => {
     const target = newTarget('node');
     const outcome = await installPackages(options('node', ['runbox-demo-js@1.0.0'], target, { registryUrl: ownIndex.npmUrl }));
     assert.deepEqual(outcome.installed, [{ name: 'runbox-demo-js', version: '1.0.0' }]);
+  });
+});
+
+describe('installers reach only the configured index or registry', () => {
+  // Nothing may have reached the foreign server, and the refused install's cache partition is gone.
+  const assertNothingFetchedElsewhere = (ownCache: string) => {
+    assert.deepEqual(index.foreignRequests, [], 'nothing was asked of the other host');
+    assert.deepEqual(fs.existsSync(ownCache) ? fs.readdirSync(ownCache) : [], [], 'the refused install left nothing in the cache');
+  };
+  const isolated = (extra: Partial<InstallOptions> = {}): Partial<InstallOptions> => {
+    const dir = path.join(root.path, `cache-${++nextDir}`);
+    return { cache: new PackageCache(dir, 1024 * 1024 * 1024), ...extra };
+  };
+
+  test('npm: a registry package depending on a tarball URL and a git URL of another host is refused, naming both', { skip: npmMissing }, async () => {
+    const extra = isolated();
+    const target = newTarget('node');
+    const error = await assertInstallError(installPackages(options('node', ['runbox-url-deps'], target, extra)), 'package_not_allowed', 'runbox-url-deps@1.0.0 depends on runbox-tarball-dep', `${index.foreignUrl}/runbox-tarball-dep-1.0.0.tgz`, 'runbox-git-dep', `git+http://127.0.0.1:${new URL(index.foreignUrl).port}/runbox-git-dep.git`);
+    assert.ok(!error.message.includes('.node.'), error.message);
+    assertNothingFetchedElsewhere((extra.cache as PackageCache).rootDir);
+    assert.deepEqual(fs.readdirSync(path.dirname(target)), [], 'no staging tree is left');
+  });
+
+  test('npm: a tarball-URL dependency alone is refused and named; so is a git dependency alone', { skip: npmMissing }, async () => {
+    await assertInstallError(installPackages(options('node', ['runbox-tarball-dep-user'], newTarget('node'), isolated())), 'package_not_allowed', 'runbox-tarball-dep-user@1.0.0 depends on runbox-tarball-dep from a tarball URL');
+    await assertInstallError(installPackages(options('node', ['runbox-git-dep-user'], newTarget('node'), isolated())), 'package_not_allowed', 'runbox-git-dep-user@1.0.0 depends on runbox-git-dep from a git URL');
+    assert.deepEqual(index.foreignRequests, []);
+  });
+
+  test('npm: a packument whose tarball lives on another host is refused, naming the URL', { skip: npmMissing }, async () => {
+    const extra = isolated();
+    await assertInstallError(installPackages(options('node', ['runbox-foreign-tarball'], newTarget('node'), extra)), 'package_not_allowed', `runbox-foreign-tarball@1.0.0 has its tarball at "${index.foreignUrl}/runbox-foreign-tarball-1.0.0.tgz"`);
+    assertNothingFetchedElsewhere((extra.cache as PackageCache).rootDir);
+  });
+
+  test('uv: a wheel depending on a URL of another host is refused by uv itself, naming it', { skip: uvMissing }, async () => {
+    const extra = isolated();
+    await assertInstallError(installPackages(options('python', ['runbox-url-dep'], newTarget('python'), extra)), 'package_not_allowed', 'uv refused to install runbox-url-dep', `runbox-demo @ ${index.foreignUrl}/files/runbox_demo-1.0.0-py3-none-any.whl`);
+    assertNothingFetchedElsewhere((extra.cache as PackageCache).rootDir);
+  });
+
+  test('uv: an index page linking a file on another host is refused by the install proxy', { skip: uvMissing }, async () => {
+    const extra = isolated();
+    await assertInstallError(installPackages(options('python', ['runbox-foreign-file'], newTarget('python'), extra)), 'package_not_allowed', `${index.foreignUrl}/files/runbox_foreign_file-1.0.0-py3-none-any.whl`);
+    assertNothingFetchedElsewhere((extra.cache as PackageCache).rootDir);
+  });
+
+  test('pip, which would follow the URL, is stopped by the install proxy, naming it', { skip: pipMissing }, async () => {
+    const extra = isolated({ uvPath: null });
+    await assertInstallError(installPackages(options('python', ['runbox-url-dep'], newTarget('python'), extra)), 'package_not_allowed', 'pip could not install runbox-url-dep', `${index.foreignUrl}/files/runbox_demo-1.0.0-py3-none-any.whl`);
+    assertNothingFetchedElsewhere((extra.cache as PackageCache).rootDir);
+  });
+});
+
+describe('the size cap holds while the installer runs, and the cache keeps nothing refused', () => {
+  const MiB = 1024 * 1024;
+  let big: PackageIndex;
+  before(async () => {
+    big = await startPackageIndex({ bigFileBytes: 4 * MiB });
+  });
+  after(async () => {
+    await big.close();
+  });
+
+  // Installs each version with a 1 MiB cap into a new target with its own cache; each must be stopped while the
+  // installer ran, and neither the cache nor the target's parent may keep anything.
+  async function refuseAll(runtime: 'python' | 'node', name: string, versions: string[], extra: Partial<InstallOptions>, installer: string): Promise<void> {
+    const cacheRoot = path.join(root.path, `big-cache-${++nextDir}`);
+    const ownCache = new PackageCache(cacheRoot, 1024 * MiB);
+    for (const version of versions) {
+      const target = newTarget(runtime);
+      const spec = runtime === 'python' ? `${name}==${version}` : `${name}@${version}`;
+      await assertInstallError(installPackages(options(runtime, [spec], target, { cache: ownCache, maxBytes: MiB, indexUrl: big.pypiUrl, registryUrl: big.npmUrl, ...extra })), 'install_too_large', `was stopped while ${installer} ran`, `cap of ${MiB} bytes`);
+      assert.deepEqual(fs.readdirSync(path.dirname(target)), [], 'no staging tree is left');
+    }
+    assert.deepEqual(fs.readdirSync(cacheRoot), [], 'the refused downloads are not in the cache');
+    assert.equal(ownCache.totalBytes, 0);
+    assert.deepEqual(processesMentioning(root.path), []);
+  }
+
+  test('uv: 8 wheels of 4 MiB with a 1 MiB cap are each stopped mid-install and leave nothing', { skip: uvMissing }, async () => {
+    await refuseAll('python', 'runbox-big', ['1.0.0', '2.0.0', '3.0.0', '4.0.0', '5.0.0', '6.0.0', '7.0.0', '8.0.0'], {}, 'uv');
+  });
+
+  test('pip: the same, for two of them', { skip: pipMissing }, async () => {
+    await refuseAll('python', 'runbox-big', ['1.0.0', '2.0.0'], { uvPath: null }, 'pip');
+  });
+
+  test('npm: 4 MiB tarballs with a 1 MiB cap are stopped mid-install and leave nothing', { skip: npmMissing }, async () => {
+    await refuseAll('node', 'runbox-big-js', ['1.0.0', '2.0.0', '3.0.0'], {}, 'npm');
   });
 });

@@ -156,3 +156,29 @@ describe('install scripts an operator opted in to (packageScripts)', () => {
     assert.equal(off.result, 'ENOENT', 'by default the script never ran, so built.txt does not exist');
   });
 });
+
+describe('dependencies from anywhere but the configured index or registry', () => {
+  test('Node: a registry package depending on a tarball URL and a git URL of another host raises InstallError naming them; that host gets no request', { timeout: 120_000 }, async () => {
+    const body = await run({
+      runtime: 'node',
+      code: "try { installPackage('runbox-url-deps'); return 'installed'; } catch (e) { return { name: e.name, code: e.code, message: e.message }; }",
+    });
+    assert.equal(body.status, 'ok', JSON.stringify(body));
+    assert.equal(body.result.name, 'InstallError');
+    assert.equal(body.result.code, 'package_not_allowed');
+    assert.match(body.result.message, /runbox-url-deps@1\.0\.0 depends on runbox-tarball-dep from a tarball URL/);
+    assert.match(body.result.message, /runbox-git-dep from a git URL, "git\+http:\/\/127\.0\.0\.1:\d+\/runbox-git-dep\.git"/);
+    assert.deepEqual(index.foreignRequests, [], 'nothing was fetched from the other host');
+  });
+
+  test('Python: a wheel depending on a URL of another host raises InstallError naming it; that host gets no request', { timeout: 120_000 }, async () => {
+    const body = await run({
+      runtime: 'python',
+      code: 'try:\n    install_package("runbox-url-dep")\n    set_result("installed")\nexcept InstallError as e:\n    set_result([e.code, str(e)])',
+    });
+    assert.equal(body.status, 'ok', JSON.stringify(body));
+    assert.equal(body.result[0], 'package_not_allowed');
+    assert.ok(body.result[1].includes(`runbox-demo @ ${index.foreignUrl}/files/runbox_demo-1.0.0-py3-none-any.whl`), body.result[1]);
+    assert.deepEqual(index.foreignRequests, []);
+  });
+});
