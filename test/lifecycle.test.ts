@@ -16,6 +16,7 @@ import { unmountWorkspace, workspaceMountsUnder } from '../daemon/sandbox/mounts
 import { createDaemon } from '../daemon/server.js';
 import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses } from './helpers/daemon.js';
 import { RawClient } from './helpers/ws-client.js';
+import { sessionDirName } from '../daemon/sessions/ids.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/runbox.js');
 const AS_PID_1 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/as-pid-1.sh');
@@ -160,7 +161,7 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
     try {
       const now = await entries(d.workDir, 'exec-');
       assert.deepEqual(now.filter((name) => left.includes(name)), [], 'every leftover was removed');
-      await assert.rejects(fs.access(path.join(d.workDir, 'sessions', session.id)), 'sessions do not survive a restart: swept');
+      await assert.rejects(fs.access(path.join(d.workDir, 'sessions', sessionDirName(session.id))), 'sessions do not survive a restart: swept');
       const gone = await fetch(`${next.url}/v1/sessions/${session.id}`);
       assert.equal(gone.status, 404);
       const mountedNow = await workspaceMountsUnder(d.workDir);

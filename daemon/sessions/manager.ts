@@ -10,7 +10,7 @@ import { describe } from '../executions/describe.js';
 import { removeTree } from '../executions/work-dir.js';
 import { mountWorkspace, unmountWorkspace, workspaceUsage, type WorkspaceSize } from '../sandbox/mounts.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
-import { isSessionId, newSessionId } from './ids.js';
+import { isSessionId, newSessionId, sessionDirName } from './ids.js';
 import { Session } from './session.js';
 
 /** The directory, under the work directory, that holds every session. */
@@ -77,7 +77,7 @@ export class SessionManager {
       throw new WireError('session_limit', `${this.sessions.size} sessions exist, the most this daemon keeps (maxSessions ${this.config.maxSessions}); delete one or wait for one to expire`);
     }
     const id = newSessionId();
-    const dir = path.join(this.root, id);
+    const dir = path.join(this.root, sessionDirName(id));
     const session = new Session(id, dir, ttlMs, runtime, this.host.workspaceSize !== null, (s) => this.scheduleExpiry(s));
     this.sessions.set(id, session);
     try {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startPackageIndex, type PackageIndex } from '../helpers/package-index.js';
 import { findProcesses, postExecution, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { sessionDirName } from '../../daemon/sessions/ids.js';
 
 /** Every answer of the index waits this long: an install takes several of them. */
 const INDEX_DELAY_MS = 1500;
@@ -45,7 +46,7 @@ async function waitForRequests(count: number, timeoutMs = 30_000): Promise<void>
 // empty (no staging tree), and no request to the index afterwards (nothing queued starts).
 async function assertInstallsEnded(daemon: TestDaemon, sessionId: string, requestsAtAnswer: number): Promise<void> {
   assert.deepEqual(await findProcesses(cacheDirOf(daemon)), [], 'no installer process outlived the answer');
-  const packagesDir = path.join(daemon.workDir, 'sessions', sessionId, 'packages');
+  const packagesDir = path.join(daemon.workDir, 'sessions', sessionDirName(sessionId), 'packages');
   assert.deepEqual(fs.readdirSync(packagesDir).sort(), ['node', 'python'], 'no staging tree is left next to them');
   for (const runtime of ['node', 'python']) assert.deepEqual(fs.readdirSync(path.join(packagesDir, runtime)), [], `nothing was installed for ${runtime}`);
   await sleep(2 * INDEX_DELAY_MS);

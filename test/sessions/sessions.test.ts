@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { findProcesses, postExecution, startDaemon, waitForNoProcesses, type TestDaemon } from '../helpers/daemon.js';
 import { startSwapper } from '../helpers/swapper.js';
 import { RawClient } from '../helpers/ws-client.js';
+import { sessionDirName } from '../../daemon/sessions/ids.js';
 
 const MiB = 1024 * 1024;
 const cannotMount = process.getuid?.() === 0 ? false : 'session quotas are tmpfs limits, which need a daemon that may mount (root)';
@@ -108,11 +109,24 @@ describe('sessions', () => {
     const second = await postExecution(d.url, { runtime: 'python', sessionId: id, code: `${age}\nset_result([age, open("mark").read()])` });
     assert.ok(second.body.result[0] > 1, `the next one found a warm sandbox (${second.body.result[0]} s old)`);
     assert.equal(second.body.result[1], '1', 'bound to the same workspace');
-    const sessionDir = path.join(d.workDir, 'sessions', id);
+    const sessionDir = path.join(d.workDir, 'sessions', sessionDirName(id));
     for (let i = 0; i < 100 && (await findProcesses(sessionDir)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok((await findProcesses(sessionDir)).length > 0, 'a warm sandbox waits for the next execution');
     assert.equal((await api('DELETE', `/v1/sessions/${id}`)).status, 200);
     await waitForNoProcesses(sessionDir);
+  });
+
+  test("a session's code does not learn its id (the key to its file API) from its mounts", async () => {
+    const id = await createSession();
+    try {
+      const run = await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'set_result(open("/proc/self/mountinfo").read())' });
+      assert.equal(run.body.status, 'ok', JSON.stringify(run.body));
+      assert.match(run.body.result, /\/workspace /, 'the listing is real');
+      assert.ok(!run.body.result.includes(id), 'no mount names the session id');
+      assert.ok(!run.body.result.includes(id.slice(4)), 'not even its random part');
+    } finally {
+      await api('DELETE', `/v1/sessions/${id}`);
+    }
   });
 
   test('unknown, malformed and deleted ids are 404 session_not_found, never paths', async () => {
@@ -136,7 +150,7 @@ describe('sessions', () => {
   test('a session expires after its idle TTL and everything it owned is removed', { timeout: 30_000 }, async () => {
     const id = await createSession({ ttlMs: 1500 });
     await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'open("keep", "w").write("x")' });
-    const dir = path.join(d.workDir, 'sessions', id);
+    const dir = path.join(d.workDir, 'sessions', sessionDirName(id));
     await fs.access(dir);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     assert.equal((await api('GET', `/v1/sessions/${id}`)).status, 404);
@@ -335,7 +349,7 @@ describe('the session file API while its workspace is being swapped', () => {
       const before = await fs.readdir(host, { recursive: true });
       for (const name of ['swap/secret', 'swap/victim/inner/keep']) assert.equal((await api('PUT', `/v1/sessions/${id}/files/${name}`, 'workspace')).status, 201);
       // What code of the session could do, done from here (as root on the host) since no code outlives its execution.
-      const workspace = path.join(d.workDir, 'sessions', id, 'workspace');
+      const workspace = path.join(d.workDir, 'sessions', sessionDirName(id), 'workspace');
       await fs.symlink(host, path.join(workspace, 'link'));
       const swapper = await startSwapper(path.join(workspace, 'swap'), path.join(workspace, 'link'));
       const statuses = new Map<string, number>();

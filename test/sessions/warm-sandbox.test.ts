@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { postExecution, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { sessionDirName } from '../../daemon/sessions/ids.js';
 
 let d: TestDaemon;
 before(async () => {
@@ -58,7 +59,7 @@ test("nothing a session planted runs in its warm sandbox before the next executi
     assert.equal(planted.body.status, 'ok', JSON.stringify(planted.body));
     assert.ok(planted.body.result.includes('matplotlibrc'));
     // As if the session had installed them: a sitecustomize and a .pth file among its packages.
-    const packages = path.join(d.workDir, 'sessions', id, 'packages', 'python');
+    const packages = path.join(d.workDir, 'sessions', sessionDirName(id), 'packages', 'python');
     await fs.mkdir(packages, { recursive: true });
     await fs.writeFile(path.join(packages, 'sitecustomize.py'), `${mark('packages-sitecustomize')}\n`);
     await fs.writeFile(path.join(packages, 'planted.pth'), `import os; ${mark('packages-pth')}\n`);
@@ -91,7 +92,7 @@ test('a session whose packages shadow a preloaded module gets no preload, so its
   const created = await fetch(`${d.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runtime: 'python' }) });
   const id = ((await created.json()) as { id: string }).id;
   try {
-    const packages = path.join(d.workDir, 'sessions', id, 'packages', 'python');
+    const packages = path.join(d.workDir, 'sessions', sessionDirName(id), 'packages', 'python');
     await fs.mkdir(path.join(packages, 'numpy'), { recursive: true });
     await fs.writeFile(path.join(packages, 'numpy', '__init__.py'), `${mark('packages-numpy')}\nmine = True\n`);
     await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'pass' });
