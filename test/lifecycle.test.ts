@@ -15,6 +15,7 @@ import { resolveExecutable } from '../daemon/sandbox/host.js';
 import { unmountWorkspace, workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
 import { createDaemon } from '../daemon/server.js';
 import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses } from './helpers/daemon.js';
+import { startPackageIndex } from './helpers/package-index.js';
 import { RawClient } from './helpers/ws-client.js';
 import { sessionDirName } from '../daemon/sessions/ids.js';
 
@@ -310,5 +311,25 @@ test('a second daemon on a work directory in use is refused, naming the one that
     assert.equal(body.result, 'first still fine');
   } finally {
     await first.close();
+  }
+});
+
+test('SIGKILLed while an install runs, the daemon leaves no installer process', { timeout: 90_000 }, async () => {
+  // A slow index keeps the installer busy; the installer names its cache partition (under the work dir) on its
+  // command line, so whatever is left of it is found by the work dir.
+  const index = await startPackageIndex({ delayMs: 1500 });
+  const d = await spawnDaemon({ RUNBOX_PYTHON_INDEX_URL: index.pypiUrl, RUNBOX_INSTALL_TIMEOUT_MS: '60000' });
+  try {
+    const client = await RawClient.connect(d.wsUrl);
+    client.send({ type: 'execute', id: 'installing', runtime: 'python', code: 'install_package("runbox-demo")' });
+    await waitUntil('the installer asks the index', async () => index.requests.length > 0 && (await findProcesses(path.join(d.workDir, 'package-cache'))).length > 0, 30_000);
+    d.child.kill('SIGKILL');
+    await d.exited;
+    await waitForNoProcesses(d.workDir, 5000);
+  } finally {
+    d.child.kill('SIGKILL');
+    await index.close();
+    for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
+    await fs.rm(d.workDir, { recursive: true, force: true });
   }
 });

@@ -1,6 +1,7 @@
 // Pure builders of the installer command lines and their environment. Arguments stay arrays end to end, and the
 // requested specifiers always follow `--`, so even a spec that slipped past validation could not become an option.
 import path from 'node:path';
+import { buildOuterNamespaceArgs, SETPRIV_PATH } from '../sandbox/outer-namespace.js';
 
 export interface InstallerCommand {
   readonly file: string;
@@ -156,11 +157,15 @@ export interface InstallerJail {
 // starts live and die in them: nothing can daemonize out, and killing the namespace's first process ends them
 // all), the host's network (to reach the index, through the install proxy), the host read-only but for the
 // writable directories, a private /proc and /dev, and RLIMIT_FSIZE.
+// In front, as for every sandbox (sandbox/outer-namespace.ts): a parent-death signal and a pid namespace of its
+// own, so that an installer dies with the daemon at any moment, even one SIGKILLed mid-install.
 export function jailInstallerCommand(command: InstallerCommand, jail: InstallerJail): InstallerCommand {
   const binds = jail.writableDirs.flatMap((dir) => ['--bind', dir, dir]);
   return {
-    file: jail.prlimitPath,
+    file: SETPRIV_PATH,
     args: [
+      ...buildOuterNamespaceArgs(),
+      jail.prlimitPath,
       `--fsize=${jail.maxFileBytes}`,
       '--core=0',
       '--',

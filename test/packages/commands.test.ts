@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, NPM_NO_GIT } from '../../daemon/packages/commands.js';
 import { foreignDependenciesOf, npmSpecSource } from '../../daemon/packages/npm-sources.js';
 import { tailOf } from '../../daemon/packages/errors.js';
+import { buildOuterNamespaceArgs, SETPRIV_PATH } from '../../daemon/sandbox/outer-namespace.js';
 
 const python = { pythonBin: '/opt/py/bin/python3', targetDir: '/s/.python.abc', cacheDir: '/c/uv', indexUrl: 'https://pypi.org/simple', specifiers: ['rich==13.7.1', 'httpx'] };
 
@@ -67,9 +68,12 @@ test('pip is given the proxy as an option; uv takes it from the environment', ()
 
 test('a jailed installer runs under prlimit and bubblewrap: own user and pid namespaces, host read-only but its directories', () => {
   const jailed = jailInstallerCommand({ file: '/tools/uv', args: ['pip', 'install', '--', 'x'] }, { bwrapPath: '/usr/bin/bwrap', prlimitPath: '/usr/bin/prlimit', writableDirs: ['/w/stage', '/w/cache'], cwd: '/w/home', maxFileBytes: 1024 });
-  assert.equal(jailed.file, '/usr/bin/prlimit');
-  assert.deepEqual(jailed.args.slice(0, 4), ['--fsize=1024', '--core=0', '--', '/usr/bin/bwrap']);
-  const bwrap = jailed.args.slice(4);
+  assert.equal(jailed.file, SETPRIV_PATH, 'a parent-death signal and a pid namespace of its own come first, as for a sandbox');
+  const outer = buildOuterNamespaceArgs();
+  assert.deepEqual(jailed.args.slice(0, outer.length), outer);
+  const limited = jailed.args.slice(outer.length);
+  assert.deepEqual(limited.slice(0, 5), ['/usr/bin/prlimit', '--fsize=1024', '--core=0', '--', '/usr/bin/bwrap']);
+  const bwrap = limited.slice(5);
   for (const flag of ['--unshare-user', '--unshare-pid', '--die-with-parent']) assert.ok(bwrap.includes(flag), flag);
   assert.ok(!bwrap.includes('--unshare-net') && !bwrap.includes('--unshare-all'), 'it keeps the network, to reach its proxy');
   assert.deepEqual(bwrap.slice(bwrap.indexOf('--ro-bind'), bwrap.indexOf('--ro-bind') + 3), ['--ro-bind', '/', '/']);
