@@ -326,6 +326,15 @@ test('SIGKILLed while an install runs, the daemon leaves no installer process', 
     d.child.kill('SIGKILL');
     await d.exited;
     await waitForNoProcesses(d.workDir, 5000);
+    // The installer's private home is in the work directory, so the next daemon sweeps it with the rest.
+    assert.equal((await entries(d.workDir, 'install-')).length, 1, 'the killed install left its home in the work directory');
+    const next = await startDaemon({ workDir: d.workDir });
+    try {
+      assert.deepEqual(await entries(d.workDir, 'install-'), [], 'and the next daemon swept it');
+    } finally {
+      for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
+      await next.close();
+    }
   } finally {
     d.child.kill('SIGKILL');
     await index.close();

@@ -6,8 +6,8 @@ import { removeTree as removeHeldTree } from '../files/held-dir.js';
 import { unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
 
 const PID_FILE = 'daemon.pid';
-/** Entries of the work directory that only ever belong to one daemon's executions, probes and sessions. */
-const LEFTOVER = /^(exec-|probe-|runtimes\.\d+\.tmp$|sessions$)/;
+/** Entries of the work directory that only ever belong to one daemon's executions, probes, installs and sessions. */
+const LEFTOVER = /^(exec-|probe-|install-|runtimes\.\d+\.tmp$|sessions$)/;
 
 export interface WorkDirClaim {
   /** Removes the pid file (only if it is still ours). */

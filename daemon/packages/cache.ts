@@ -83,6 +83,8 @@ export class PackageCache {
         const bytes = keep && !this.closed ? await treeBytes(dir) : Infinity;
         // A partition larger than the whole cap is not kept: it would only push every other one out.
         if (bytes <= this.maxBytes) {
+          // Re-inserted, so that the map's order is recency too: uses within one millisecond keep their order.
+          partitions.delete(name);
           partitions.set(name, { bytes, lastUsedMs: Date.now() });
           const now = new Date();
           await fs.utimes(dir, now, now);

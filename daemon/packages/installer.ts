@@ -18,6 +18,9 @@ import { watchSizes } from './size-watch.js';
 import type { PackageRuntime, PackageSpec } from './specs.js';
 import { chownTree, prepareStaging, publishStaging, treeBytes, type Staging } from './staging.js';
 
+/** The name an installer's private home starts with (work-dir.ts sweeps those a killed daemon left). */
+export const INSTALL_HOME_PREFIX = 'install-';
+
 export type InstallerName = 'uv' | 'pip' | 'npm';
 
 export interface InstallOptions {
@@ -66,6 +69,12 @@ export interface InstallOptions {
   readonly runAs?: { readonly uid: number; readonly gid: number };
   /** Cancels the install: the installer is killed, nothing changes, and the signal's reason is thrown. */
   readonly signal?: AbortSignal;
+  /**
+   * Where the installer's private home is made (`install-*`): the daemon's work directory, so that what a
+   * SIGKILLed daemon left is swept by the next one.
+   * @default the system's temporary directory
+   */
+  readonly tempDir?: string;
   /**
    * npm only, when an operator opted in to install scripts: runs the packages' lifecycle scripts in the staging
    * tree after the script-free install (sandboxed, by the caller); throws InstallError when they fail.
@@ -122,7 +131,7 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
   let proxy: InstallProxy | null = null;
   try {
     signal?.throwIfAborted();
-    homeDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-install-'));
+    homeDir = await fs.mkdtemp(path.join(options.tempDir ?? os.tmpdir(), INSTALL_HOME_PREFIX));
     signal?.throwIfAborted();
     staging = await prepareStaging(targetDir);
     const bytesBefore = staging.currentDir ? await treeBytes(staging.stagingDir) : 0;

@@ -98,6 +98,7 @@ export class PackageService {
       bwrapPath: this.facts.bwrapPath,
       ...(this.runAs ? { runAs: this.runAs } : {}),
       signal,
+      tempDir: config.workDir,
       network: { caFile: config.installCaFile, upstreamProxyUrl: config.installProxy, pythonFileOrigins: config.pythonFileOrigins },
       ...(runtime === 'node' && config.packageScripts ? { runScripts: (dir: string) => this.runNpmScripts(dir, signal) } : {}),
     };
