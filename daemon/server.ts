@@ -234,6 +234,13 @@ async function buildDaemon(config: Config, deps: DaemonDeps, bwrapPath: string |
         await drained;
         await sessions.close();
         await closeConnections();
+        // Whatever a failed clean-up left (an unmount given up while the daemon was out of descriptors): swept now,
+        // as the next daemon would, so a closed daemon leaves no mount behind.
+        const swept = await sweepLeftovers(config.workDir).catch((error: unknown) => {
+          logger.error({ err: error }, 'could not sweep the work directory at shutdown');
+          return [];
+        });
+        if (swept.length > 0) logger.warn({ swept }, 'removed what clean-up had left in the work directory');
         await claim.release();
       })();
       return closed;
