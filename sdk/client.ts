@@ -15,7 +15,7 @@ import {
 import { RunboxSession, type RunboxSessionHost } from './session.js';
 import type { CreateSessionOptions, SessionInfo } from './session-types.js';
 import type { ExecuteOptions, ExecutionResult, HealthStatus, RequestOptions, RuntimeInfo } from './types.js';
-import type { DaemonMessage } from './wire.js';
+import type { ReceivedMessage } from './wire.js';
 
 /** Daemon errors that only mean a cancel or a tool answer crossed an execution that had already ended. */
 const LATE_ANSWER_CODES = new Set(['unknown_execution', 'unknown_call']);
@@ -119,7 +119,7 @@ export class RunboxClient {
     }
   }
 
-  #onStray(message: DaemonMessage | null, text: string): void {
+  #onStray(message: ReceivedMessage | null, text: string): void {
     if (message === null) {
       this.#report(createRunboxError({ kind: 'api', code: 'invalid_message', message: `the daemon sent a frame that is not a JSON message: ${text.slice(0, 200)}` }));
       return;

@@ -4,11 +4,12 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { createRunboxError, type RunboxError } from './errors.js';
-import { parseDaemonMessage, parseErrorBody, type ClientMessage, type DaemonMessage } from './wire.js';
+import type { ClientMessage } from '../daemon/wire-types.js';
+import { parseDaemonMessage, parseErrorBody, type ReceivedMessage } from './wire.js';
 
 /** Whoever listens to one execution id: gets its messages, and the error if the connection goes away first. */
 export interface ConnectionTarget {
-  onMessage(message: DaemonMessage): void;
+  onMessage(message: ReceivedMessage): void;
   onClose(error: RunboxError): void;
 }
 
@@ -17,7 +18,7 @@ export interface ConnectionOptions {
   token: string | undefined;
   connectTimeoutMs: number;
   /** Gets what no target wants: errors without an id, unparsable frames, messages for finished executions. */
-  onStray(message: DaemonMessage | null, text: string): void;
+  onStray(message: ReceivedMessage | null, text: string): void;
 }
 
 const CLIENT_CLOSED = 'the client was closed';

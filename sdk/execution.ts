@@ -4,7 +4,7 @@
 import type { Connection, ConnectionTarget } from './connection.js';
 import { createRunboxError, type RunboxError } from './errors.js';
 import type { ExecuteOptions, ExecutionResult, ToolCallContext } from './types.js';
-import { buildExecuteMessage, buildToolResult, decodeExecutionResult, type DaemonMessage } from './wire.js';
+import { buildExecuteMessage, buildToolResult, decodeExecutionResult, type ReceivedMessage } from './wire.js';
 
 /** Turns the way an execution ended into the error to reject with, once a cancel has been asked for. */
 type CancelFailure = (result: ExecutionResult | undefined, cause: RunboxError | undefined) => unknown;
@@ -43,7 +43,7 @@ export class RemoteExecution implements ConnectionTarget {
     return settled;
   }
 
-  onMessage(message: DaemonMessage): void {
+  onMessage(message: ReceivedMessage): void {
     if (this.#settled.signal.aborted) return;
     switch (message.type) {
       case 'stdout':
@@ -90,7 +90,7 @@ export class RemoteExecution implements ConnectionTarget {
     }
   }
 
-  async #answerToolCall(message: DaemonMessage): Promise<void> {
+  async #answerToolCall(message: ReceivedMessage): Promise<void> {
     if (this.#cancelFailure) return; // Being cancelled: the code will never read the answer.
     const callId = String(message.callId);
     const name = String(message.name);

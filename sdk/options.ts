@@ -165,10 +165,10 @@ function positiveMs(name: string, value: unknown, fallback: number): number {
 }
 
 function fail(option: string, expected: string, received: unknown): never {
-  throw new TypeError(`Runbox: ${option}: expected ${expected}, received ${describe(received)}`);
+  throw new TypeError(`Runbox: ${option}: expected ${expected}, received ${describeReceived(received)}`);
 }
 
-function describe(value: unknown): string {
+function describeReceived(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (value instanceof Uint8Array) return `a ${value.constructor.name}`;
   try {

@@ -1,10 +1,8 @@
-// The SDK's public types: what execute() takes and returns, mirroring docs/protocol.md.
+// The SDK's public types: what execute() takes and returns. What crosses the wire as it is comes from the
+// daemon's wire-types.ts (docs/protocol.md), the one copy both sides use.
+import type { CodeError, Runtime, WireExecutionResult } from '../daemon/wire-types.js';
 
-/** Which interpreter runs the code. */
-export type Runtime = 'python' | 'node';
-
-/** How an execution ended. None of these is thrown: a failed program is a normal result. */
-export type ExecutionStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'cancelled';
+export type { ExecutionStatus, FileError, HealthStatus, Runtime, RuntimeInfo } from '../daemon/wire-types.js';
 
 /** A JSON Schema object describing a tool's arguments; the order of `properties` is the positional order. */
 export type JsonSchema = Record<string, unknown>;
@@ -29,39 +27,16 @@ export interface OutputFile {
   content: Buffer;
 }
 
-/** A declared output file the daemon refused to return, with the reason. */
-export interface FileError {
-  path: string;
-  message: string;
-}
-
 /** Why an execution did not end `ok`: the exception class (or `Timeout`, `Cancelled`, ...), message and traceback. */
-export interface ExecutionError {
-  type: string;
-  message: string;
-  traceback: string;
-}
+export type ExecutionError = CodeError;
 
-/** The outcome of one execution; `status` says how it ended. */
-export interface ExecutionResult<T = unknown> {
+/** The outcome of one execution; `status` says how it ended. The wire's result with its files decoded to bytes. */
+export interface ExecutionResult<T = unknown> extends Omit<WireExecutionResult, 'result' | 'files'> {
   /** The id this client gave the execution on the WebSocket. */
   id: string;
-  status: ExecutionStatus;
   /** The value given to `set_result`/`setResult` or returned at top level; `null` when none. */
   result: T | null;
-  /** Everything the code printed to stdout (cut at the daemon's `maxOutputBytes` with a marker line). */
-  stdout: string;
-  /** Everything the code printed to stderr (cut at the daemon's `maxOutputBytes` with a marker line). */
-  stderr: string;
   files: OutputFile[];
-  fileErrors: FileError[];
-  error: ExecutionError | null;
-  /** The interpreter's exit code; `null` when it was killed by a signal. */
-  exitCode: number | null;
-  /** Wall-clock time from the daemon accepting the request to the result. */
-  durationMs: number;
-  /** How many tool calls the code made. */
-  toolCalls: number;
 }
 
 /** What a tool handler gets besides its arguments. */
@@ -148,24 +123,4 @@ export interface RequestOptions {
    * @default undefined
    */
   signal?: AbortSignal;
-}
-
-/** One runtime as GET /v1/runtimes describes it. */
-export interface RuntimeInfo {
-  name: Runtime | (string & {});
-  version: string;
-  available: boolean;
-  /** Why the runtime cannot run code, when it is not available. */
-  problem?: string;
-}
-
-/** The answer of GET /healthz: `ok` with the usable runtimes, or not ok with the problems. */
-export interface HealthStatus {
-  ok: boolean;
-  /** Names of the runtimes that can run code. */
-  runtimes?: string[];
-  /** False when the daemon runs code without a sandbox (development only). */
-  sandboxed?: boolean;
-  /** What stops the daemon from running code, when `ok` is false. */
-  problems?: string[];
 }

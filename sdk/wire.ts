@@ -1,25 +1,14 @@
 // The WebSocket messages of docs/protocol.md and the conversions between them and the SDK's types
 // (bytes ↔ base64, tool definitions → declarations). Pure functions, no I/O.
 
+import type { ClientMessage, EncodedInputFile, ToolDeclaration } from '../daemon/wire-types.js';
 import type { ExecuteOptions, ExecutionError, ExecutionResult, FileError, InputFile, OutputFile, ToolSet } from './types.js';
 
-export interface ToolDeclaration {
-  name: string;
-  description: string;
-  parameters: Record<string, unknown>;
-}
-
-export type ClientMessage =
-  | { type: 'execute'; id: string; runtime: string; code: string; files: { path: string; content: string }[]; timeoutMs?: number; sessionId?: string; tools: ToolDeclaration[] }
-  | { type: 'tool_result'; callId: string; result: unknown }
-  | { type: 'tool_result'; callId: string; error: { message: string } }
-  | { type: 'cancel'; id: string };
-
 /** A daemon message as received: `type` is known to be a string, the rest is checked where it is used. */
-export type DaemonMessage = { type: string; id?: unknown; [field: string]: unknown };
+export type ReceivedMessage = { type: string; id?: unknown; [field: string]: unknown };
 
 // Turns input files into their wire form: strings as UTF-8, every content base64.
-export function encodeInputFiles(files: readonly InputFile[]): { path: string; content: string }[] {
+export function encodeInputFiles(files: readonly InputFile[]): EncodedInputFile[] {
   return files.map(({ path, content }) => ({
     path,
     content: typeof content === 'string'
@@ -68,7 +57,7 @@ function errorMessage(error: unknown): string {
 }
 
 // Parses one text frame from the daemon; null when it is not a JSON object with a string `type`.
-export function parseDaemonMessage(text: string): DaemonMessage | null {
+export function parseDaemonMessage(text: string): ReceivedMessage | null {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -77,7 +66,7 @@ export function parseDaemonMessage(text: string): DaemonMessage | null {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const message = value as Record<string, unknown>;
-  return typeof message.type === 'string' ? (message as DaemonMessage) : null;
+  return typeof message.type === 'string' ? (message as ReceivedMessage) : null;
 }
 
 // Turns a `result` message (or an HTTP result body) into an ExecutionResult with file contents as bytes.

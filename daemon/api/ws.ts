@@ -6,9 +6,9 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.js';
-import { toWireError, WireError } from '../errors.js';
+import { describeReceived, toWireError, WireError } from '../errors.js';
+import type { DaemonMessage } from '../wire-types.js';
 import { ClientToolRouter } from '../bridge/client-tools.js';
-import { describe } from '../executions/describe.js';
 import { parseExecutionRequest } from '../executions/request.js';
 import type { ExecutionService, StartedExecution } from '../executions/service.js';
 import { checkRuntimeAvailable, type RuntimeAvailability } from './availability.js';
@@ -47,7 +47,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
   const executions = new Map<string, StartedExecution>();
   let droppedChunks = 0;
   // Sends a message unless the client has left too much unread, which closes the connection instead.
-  const send = (message: object): void => {
+  const send = (message: DaemonMessage): void => {
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > maxBufferedBytes) return closeSlowClient();
     ws.send(JSON.stringify(message));
@@ -91,7 +91,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
         case 'cancel':
           return cancelExecution(message);
         default:
-          throw new WireError('invalid_request', `type: expected "execute", "tool_result" or "cancel", received ${describe(message.type)}`);
+          throw new WireError('invalid_request', `type: expected "execute", "tool_result" or "cancel", received ${describeReceived(message.type)}`);
       }
     } catch (error) {
       if (!(error instanceof WireError)) log.error({ err: error }, 'websocket message failed');
@@ -135,7 +135,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
 
   const answerToolCall = (message: Record<string, unknown>, bytes: number): void => {
     const { callId } = message;
-    if (typeof callId !== 'string' || callId === '') throw new WireError('invalid_request', `callId: expected a string, received ${describe(callId)}`);
+    if (typeof callId !== 'string' || callId === '') throw new WireError('invalid_request', `callId: expected a string, received ${describeReceived(callId)}`);
     const hasResult = 'result' in message;
     const hasError = 'error' in message && message.error !== null && message.error !== undefined;
     if (hasResult === hasError) {
@@ -185,14 +185,14 @@ function parseMessage(data: Buffer, isBinary: boolean): Record<string, unknown> 
     throw new WireError('invalid_json', `the message is not valid JSON: ${(error as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new WireError('invalid_request', `expected a JSON object, received ${describe(value)}`);
+    throw new WireError('invalid_request', `expected a JSON object, received ${describeReceived(value)}`);
   }
   return value as Record<string, unknown>;
 }
 
 function checkId(id: unknown): string {
   if (typeof id !== 'string' || id.length < 1 || id.length > MAX_ID_LENGTH) {
-    throw new WireError('invalid_request', `id: expected a string of 1-${MAX_ID_LENGTH} characters, received ${describe(id)}`);
+    throw new WireError('invalid_request', `id: expected a string of 1-${MAX_ID_LENGTH} characters, received ${describeReceived(id)}`);
   }
   return id;
 }

@@ -1,15 +1,10 @@
 // Routes tool calls of a connection's executions to the client that owns the tools and matches its answers.
 // Call ids are the daemon's own (unique per connection), so executions can neither collide nor answer
 // each other's calls.
+import type { DaemonMessage } from '../wire-types.js';
 import { ToolCallError, type ToolHost } from './tools.js';
 
-export interface ToolCallMessage {
-  type: 'tool_call';
-  id: string;
-  callId: string;
-  name: string;
-  args: unknown;
-}
+export type ToolCallMessage = Extract<DaemonMessage, { type: 'tool_call' }>;
 
 interface PendingCall {
   executionId: string;

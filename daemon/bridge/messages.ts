@@ -1,13 +1,9 @@
 // The bridge's message shapes (docs/protocol.md, "The bridge") and a strict parser for what the prelude sends.
 // The prelude runs beside hostile code, so every inbound message is checked as untrusted input.
 import { PROTOCOL } from '../protocol.js';
+import type { CodeError, ToolDeclaration } from '../wire-types.js';
 import { jsonNestsDeeper, topLevelStrings } from './json-scan.js';
 
-export interface ToolDeclaration {
-  readonly name: string;
-  readonly description: string;
-  readonly parameters: Record<string, unknown>;
-}
 
 export type BridgeOutbound =
   | { type: 'preload'; modules: readonly string[] }
@@ -15,11 +11,6 @@ export type BridgeOutbound =
   | { type: 'tool_result'; callId: string; result: unknown }
   | { type: 'tool_result'; callId: string; error: { code: string; message: string } };
 
-export interface CodeError {
-  readonly type: string;
-  readonly message: string;
-  readonly traceback: string;
-}
 
 /** What a `done` reports. */
 export interface DoneReport {

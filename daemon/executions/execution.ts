@@ -2,12 +2,14 @@
 // input files, its code, the time and CPU-time limits, output capture, tool-call routing, output files, and
 // cleanup that always runs.
 import os from 'node:os';
+import { MAX_INSTALLS_PER_EXECUTION } from '../config.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { BridgeInbound, DoneReport } from '../bridge/messages.js';
 import { ToolCallError, type ToolHost } from '../bridge/tools.js';
 import { writeInputFiles } from '../files/inputs.js';
-import { collectOutputFiles, type FileError, type OutputFile } from '../files/outputs.js';
+import { collectOutputFiles, type OutputFile } from '../files/outputs.js';
+import type { FileError } from '../wire-types.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
 import { InstallError } from '../packages/errors.js';
 import { describeInstallFailure, INSTALL_TOOL, type PackageService } from '../packages/service.js';
@@ -21,8 +23,6 @@ export interface ExecutionContext extends SandboxContext {
   readonly packages?: PackageService | null;
 }
 
-/** Installs one execution may ask for (each may name up to 32 packages, and is bounded by maxPackageBytes). */
-export const MAX_INSTALLS_PER_EXECUTION = 32;
 
 /** The CPU-time check runs at least this often while code runs, and at most this often. */
 const MAX_CPU_CHECK_MS = 250;

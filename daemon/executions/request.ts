@@ -1,12 +1,11 @@
 // Pure validation of an execution request (HTTP body or WebSocket `execute`), shared by both APIs.
 // Every failure is a WireError whose message names the field, what was expected and what was received.
 import type { Config } from '../config.js';
-import { WireError } from '../errors.js';
-import type { ToolDeclaration } from '../bridge/messages.js';
+import { describeReceived, WireError } from '../errors.js';
+import type { ToolDeclaration } from '../wire-types.js';
 import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
 import { RESERVED_TOOL_PREFIX } from '../packages/service.js';
-import { describe } from './describe.js';
 import { resolveLimits, type ExecutionLimits, type LowerableLimit } from './limits.js';
 
 export interface ExecutionRequest {
@@ -34,7 +33,7 @@ export function parseExecutionRequest(
   options: { toolsAllowed: boolean; envelope?: readonly string[] },
 ): ExecutionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new WireError('invalid_request', `expected a JSON object, received ${describe(body)}`);
+    throw new WireError('invalid_request', `expected a JSON object, received ${describeReceived(body)}`);
   }
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((key) => !FIELDS.has(key) && !options.envelope?.includes(key));
@@ -43,9 +42,9 @@ export function parseExecutionRequest(
   }
   const { runtime, code } = fields;
   if (!isRuntimeName(runtime)) {
-    throw new WireError('invalid_request', `runtime: expected ${RUNTIMES.map((r) => `"${r}"`).join(' or ')}, received ${describe(runtime)}`);
+    throw new WireError('invalid_request', `runtime: expected ${RUNTIMES.map((r) => `"${r}"`).join(' or ')}, received ${describeReceived(runtime)}`);
   }
-  if (typeof code !== 'string') throw new WireError('invalid_request', `code: expected a string, received ${describe(code)}`);
+  if (typeof code !== 'string') throw new WireError('invalid_request', `code: expected a string, received ${describeReceived(code)}`);
   const codeBytes = Buffer.byteLength(code);
   if (codeBytes > limits.maxCodeBytes) {
     throw new WireError('payload_too_large', `code: ${codeBytes} bytes exceeds maxCodeBytes ${limits.maxCodeBytes}`);
@@ -63,14 +62,14 @@ export function parseExecutionRequest(
 
 function parseSessionId(raw: unknown): string | null {
   if (raw === undefined || raw === null) return null;
-  if (typeof raw !== 'string') throw new WireError('invalid_request', `sessionId: expected a string from POST /v1/sessions, received ${describe(raw)}`);
+  if (typeof raw !== 'string') throw new WireError('invalid_request', `sessionId: expected a string from POST /v1/sessions, received ${describeReceived(raw)}`);
   return raw;
 }
 
 function parseTimeout(raw: unknown, limits: RequestLimits): number {
   if (raw === undefined || raw === null) return limits.defaultTimeoutMs;
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1) {
-    throw new WireError('invalid_request', `timeoutMs: expected an integer ≥ 1, received ${describe(raw)}`);
+    throw new WireError('invalid_request', `timeoutMs: expected an integer ≥ 1, received ${describeReceived(raw)}`);
   }
   if (raw > limits.maxTimeoutMs) {
     throw new WireError('limit_exceeded', `timeoutMs: ${raw} exceeds the configured maximum ${limits.maxTimeoutMs}; a request may lower limits, never raise them`);
@@ -80,7 +79,7 @@ function parseTimeout(raw: unknown, limits: RequestLimits): number {
 
 function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw new WireError('invalid_request', `tools: expected an array, received ${describe(raw)}`);
+  if (!Array.isArray(raw)) throw new WireError('invalid_request', `tools: expected an array, received ${describeReceived(raw)}`);
   if (raw.length > 0 && !toolsAllowed) {
     throw new WireError('invalid_request', 'tools: plain HTTP has no client to answer tool calls; use the WebSocket API (/v1/ws) or the SDK');
   }
@@ -91,14 +90,14 @@ function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new WireError('invalid_request', `${where}: expected an object {name, description, parameters}`);
     const { name, description, parameters } = entry as Record<string, unknown>;
     if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
-      throw new WireError('invalid_request', `${where}.name: expected 1-64 characters of [A-Za-z0-9_.-] starting with a letter or _, received ${describe(name)}`);
+      throw new WireError('invalid_request', `${where}.name: expected 1-64 characters of [A-Za-z0-9_.-] starting with a letter or _, received ${describeReceived(name)}`);
     }
     if (name.startsWith(RESERVED_TOOL_PREFIX)) throw new WireError('invalid_request', `${where}.name: "${name}" starts with "${RESERVED_TOOL_PREFIX}", which is reserved for the daemon's own tools`);
     if (names.has(name)) throw new WireError('invalid_request', `${where}.name: "${name}" is declared twice`);
     names.add(name);
-    if (description !== undefined && typeof description !== 'string') throw new WireError('invalid_request', `${where}.description: expected a string, received ${describe(description)}`);
+    if (description !== undefined && typeof description !== 'string') throw new WireError('invalid_request', `${where}.description: expected a string, received ${describeReceived(description)}`);
     if (parameters !== undefined && (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters))) {
-      throw new WireError('invalid_request', `${where}.parameters: expected a JSON Schema object, received ${describe(parameters)}`);
+      throw new WireError('invalid_request', `${where}.parameters: expected a JSON Schema object, received ${describeReceived(parameters)}`);
     }
     return { name, description: description ?? '', parameters: (parameters as Record<string, unknown>) ?? { type: 'object', properties: {} } };
   });

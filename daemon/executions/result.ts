@@ -1,25 +1,13 @@
 // Pure: how an execution ended (status and error) from what was observed, and the result object clients get.
 import { constants } from 'node:os';
-import type { CodeError } from '../bridge/messages.js';
 import { isOutOfDescriptors } from '../descriptors.js';
-import type { FileError, OutputFile } from '../files/outputs.js';
+import type { OutputFile } from '../files/outputs.js';
 import type { WorkspaceSize, WorkspaceUsage } from '../sandbox/mounts.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
+import type { CodeError, EncodedFile, ExecutionStatus, FileError, WireExecutionResult } from '../wire-types.js';
 
-export type ExecutionStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'cancelled';
-
-export interface ExecutionResult {
-  status: ExecutionStatus;
-  result: unknown;
-  stdout: string;
-  stderr: string;
-  files: Array<{ path: string; mimeType: string; size: number; content: string }>;
-  fileErrors: FileError[];
-  error: CodeError | null;
-  exitCode: number | null;
-  durationMs: number;
-  toolCalls: number;
-}
+/** The result of an execution, as it goes out on the wire. */
+export type ExecutionResult = WireExecutionResult;
 
 /** Why Runbox itself killed the execution, if it did. */
 export type KillReason = 'timeout' | 'cancelled' | 'cpu_time' | 'bridge_limit';
@@ -171,6 +159,6 @@ export function notStartedResult(status: 'error' | 'cancelled', failure: CodeErr
 }
 
 // The wire form of output files: content as base64.
-export function encodeFiles(files: readonly OutputFile[]): ExecutionResult['files'] {
+export function encodeFiles(files: readonly OutputFile[]): EncodedFile[] {
   return files.map((f) => ({ path: f.path, mimeType: f.mimeType, size: f.size, content: f.content.toString('base64') }));
 }

@@ -3,7 +3,7 @@
 // all when it stops.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { CodeError } from '../bridge/messages.js';
+import type { CodeError } from '../wire-types.js';
 import { WireError } from '../errors.js';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { Execution, type ExecutionContext, type ExecutionHooks } from './execution.js';

@@ -5,19 +5,8 @@ import { HeldDir, WalkError } from './held-dir.js';
 import { detectMimeType, lookupMimeType } from './mime.js';
 import { MAX_PATH_BYTES, wirePath } from './paths.js';
 import { MIME_SNIFF_BYTES, mimeName } from './workspace.js';
+import type { WorkspaceEntry, WorkspaceEntryType, WorkspaceListing } from '../wire-types.js';
 
-/** What an entry is; links and special files are listed as themselves, never followed. */
-export type EntryType = 'file' | 'symlink' | 'fifo' | 'socket' | 'device';
-
-export interface WorkspaceEntry {
-  /** The path, or its percent-encoded form when `pathEncoding` is `percent` (a name is not UTF-8). */
-  path: string;
-  pathEncoding?: 'percent';
-  type: EntryType;
-  size: number;
-  mimeType: string;
-  modified: string;
-}
 
 /** Entries (directories too) a listing looks at before it stops and says `truncated`. */
 const MAX_VISITED = 100_000;
@@ -27,7 +16,7 @@ const MAX_DATE_MS = 8.64e15;
 // Lists a workspace's files (regular files, links, FIFOs, sockets; directories are implied by the paths),
 // sorted by path, at most maxEntries of them. `truncated` says there were more, or deeper than a file API path
 // can name (MAX_PATH_BYTES).
-export async function listWorkspaceFiles(workspaceDir: string, maxEntries: number): Promise<{ files: WorkspaceEntry[]; truncated: boolean }> {
+export async function listWorkspaceFiles(workspaceDir: string, maxEntries: number): Promise<WorkspaceListing> {
   const files: WorkspaceEntry[] = [];
   let truncated = false;
   let visited = 0;
@@ -83,14 +72,14 @@ async function describeEntry(dir: HeldDir, name: Buffer, segments: Buffer[], sta
   return { path: wire.path, ...(wire.escaped ? { pathEncoding: 'percent' as const } : {}), type, size: stat.size, mimeType, modified: isoTime(stat.mtimeMs) };
 }
 
-const INODE_TYPES: Record<Exclude<EntryType, 'file'>, string> = {
+const INODE_TYPES: Record<Exclude<WorkspaceEntryType, 'file'>, string> = {
   symlink: 'inode/symlink',
   fifo: 'inode/fifo',
   socket: 'inode/socket',
   device: 'inode/chardevice',
 };
 
-function typeOf(stat: Stats): EntryType {
+function typeOf(stat: Stats): WorkspaceEntryType {
   if (stat.isFile()) return 'file';
   if (stat.isSymbolicLink()) return 'symlink';
   if (stat.isFIFO()) return 'fifo';

@@ -4,17 +4,13 @@
 import { openRegularFile, WalkError } from './held-dir.js';
 import { detectMimeType } from './mime.js';
 import { checkWorkspacePath, workspacePathOf } from './paths.js';
+import type { FileError } from '../wire-types.js';
 
 export interface OutputFile {
   readonly path: string;
   readonly mimeType: string;
   readonly size: number;
   readonly content: Buffer;
-}
-
-export interface FileError {
-  readonly path: string;
-  readonly message: string;
 }
 
 export interface OutputFileLimits {

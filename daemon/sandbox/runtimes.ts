@@ -1,6 +1,8 @@
 // The runtimes Runbox offers and the pure builders of their interpreter command lines.
 
-export const RUNTIMES = ['python', 'node'] as const;
+import type { Runtime } from '../wire-types.js';
+
+export const RUNTIMES = ['python', 'node'] as const satisfies readonly Runtime[];
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 export interface RuntimePaths {

@@ -5,13 +5,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { WireError } from '../errors.js';
-import { describe } from '../executions/describe.js';
-import { removeTree } from '../executions/work-dir.js';
+import { describeReceived, WireError } from '../errors.js';
+import { removeTree } from '../files/held-dir.js';
 import { mountWorkspace, unmountWorkspace, workspaceUsage, type WorkspaceSize } from '../sandbox/mounts.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
 import { isSessionId, newSessionId, sessionDirName } from './ids.js';
 import { Session } from './session.js';
+import type { SessionInfo } from '../wire-types.js';
 
 /** The directory, under the work directory, that holds every session. */
 export const SESSIONS_DIR = 'sessions';
@@ -21,16 +21,6 @@ export interface SessionHost {
   readonly owner?: { readonly uid: number; readonly gid: number };
   /** The workspace tmpfs size (the session's quota); null when workspaces cannot be mounted here. */
   readonly workspaceSize: WorkspaceSize | null;
-}
-
-/** What a client learns about a session (POST and GET /v1/sessions/:id). */
-export interface SessionInfo {
-  id: string;
-  createdAt: string;
-  expiresAt: string;
-  ttlMs: number;
-  runtime: RuntimeName | null;
-  workspace: { usedBytes: number | null; maxBytes: number | null; usedFiles: number | null; maxFiles: number | null };
 }
 
 type SessionConfig = Pick<Config, 'workDir' | 'sessionTtlMs' | 'maxSessionTtlMs' | 'maxSessions'>;
@@ -103,7 +93,7 @@ export class SessionManager {
   get(id: unknown): Session {
     const session = isSessionId(id) ? this.sessions.get(id) : undefined;
     if (!session || session.closing) {
-      const shown = typeof id === 'string' ? JSON.stringify(id.slice(0, 80)) : describe(id);
+      const shown = typeof id === 'string' ? JSON.stringify(id.slice(0, 80)) : describeReceived(id);
       const why = isSessionId(id) ? 'it never existed, expired, or was deleted' : 'session ids look like ses_ followed by 26 characters a-z, 2-7';
       throw new WireError('session_not_found', `no session ${shown}: ${why}`);
     }
@@ -144,15 +134,15 @@ export class SessionManager {
 
   private parseOptions(body: unknown): { ttlMs: number; runtime: RuntimeName | null } {
     const fields = body === undefined || body === null ? {} : body;
-    if (typeof fields !== 'object' || Array.isArray(fields)) throw new WireError('invalid_request', `expected a JSON object, received ${describe(body)}`);
+    if (typeof fields !== 'object' || Array.isArray(fields)) throw new WireError('invalid_request', `expected a JSON object, received ${describeReceived(body)}`);
     const { ttlMs, runtime, ...rest } = fields as Record<string, unknown>;
     const unknown = Object.keys(rest);
     if (unknown.length > 0) throw new WireError('invalid_request', `unknown field ${JSON.stringify(unknown[0])}; a session takes ttlMs and runtime`);
     if (runtime !== undefined && runtime !== null && !isRuntimeName(runtime)) {
-      throw new WireError('invalid_request', `runtime: expected ${RUNTIMES.map((r) => `"${r}"`).join(' or ')}, received ${describe(runtime)}`);
+      throw new WireError('invalid_request', `runtime: expected ${RUNTIMES.map((r) => `"${r}"`).join(' or ')}, received ${describeReceived(runtime)}`);
     }
     if (ttlMs !== undefined && ttlMs !== null && (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs < 1)) {
-      throw new WireError('invalid_request', `ttlMs: expected an integer ≥ 1, received ${describe(ttlMs)}`);
+      throw new WireError('invalid_request', `ttlMs: expected an integer ≥ 1, received ${describeReceived(ttlMs)}`);
     }
     if (typeof ttlMs === 'number' && ttlMs > this.config.maxSessionTtlMs) {
       throw new WireError('limit_exceeded', `ttlMs: ${ttlMs} exceeds maxSessionTtlMs ${this.config.maxSessionTtlMs}`);

@@ -1,0 +1,173 @@
+// The wire contract of docs/protocol.md as TypeScript types, the one copy the daemon and the SDK both use.
+// Types only: importing it costs nothing at run time, so the SDK can depend on it without the daemon's code.
+
+/** Which interpreter runs the code. */
+export type Runtime = 'python' | 'node';
+
+/** How an execution ended. None of these is thrown: a failed program is a normal result. */
+export type ExecutionStatus = 'ok' | 'error' | 'timeout' | 'killed' | 'cancelled';
+
+/** Why an execution did not end `ok`: the exception class (or `Timeout`, `Cancelled`, ...), message and traceback. */
+export interface CodeError {
+  type: string;
+  message: string;
+  traceback: string;
+}
+
+/** A declared output file the daemon refused to return, with the reason. */
+export interface FileError {
+  path: string;
+  message: string;
+}
+
+/** An output file as it crosses the wire: its bytes in base64. */
+export interface EncodedFile {
+  /** Path relative to the workspace, as the code declared it. */
+  path: string;
+  /** MIME type the daemon detected, e.g. `image/png`. */
+  mimeType: string;
+  /** Size in bytes. */
+  size: number;
+  /** The file's bytes, base64. */
+  content: string;
+}
+
+/** The result of one execution as the daemon sends it (the HTTP body, the WebSocket `result` message). */
+export interface WireExecutionResult {
+  status: ExecutionStatus;
+  /** The value given to `set_result`/`setResult` or returned at top level; `null` when none. */
+  result: unknown;
+  /** Everything the code printed to stdout (cut at the daemon's `maxOutputBytes` with a marker line). */
+  stdout: string;
+  /** Everything the code printed to stderr (cut at the daemon's `maxOutputBytes` with a marker line). */
+  stderr: string;
+  files: EncodedFile[];
+  fileErrors: FileError[];
+  error: CodeError | null;
+  /** The interpreter's exit code; `null` when it was killed by a signal. */
+  exitCode: number | null;
+  /** Wall-clock time from the daemon accepting the request to the result. */
+  durationMs: number;
+  /** How many tool calls the code made. */
+  toolCalls: number;
+}
+
+/** A tool as an execution declares it: the code gets a function of this name. */
+export interface ToolDeclaration {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object; the order of `properties` is the positional order. */
+  parameters: Record<string, unknown>;
+}
+
+/** How full a session's workspace is. Each number is `null` when the daemon cannot tell (no workspace quota here). */
+export interface SessionWorkspaceUsage {
+  usedBytes: number | null;
+  /** The workspace's size limit (the daemon's `workspaceBytes`). */
+  maxBytes: number | null;
+  usedFiles: number | null;
+  /** The most files and directories the workspace may hold (the daemon's `workspaceFiles`). */
+  maxFiles: number | null;
+}
+
+/** A session as the daemon describes it (POST /v1/sessions, GET /v1/sessions/:id). */
+export interface SessionInfo {
+  /** `ses_` followed by 26 characters. */
+  id: string;
+  /** ISO 8601 time of creation. */
+  createdAt: string;
+  /** ISO 8601 time at which the session expires if it stays idle (pushed back by every execution and file operation). */
+  expiresAt: string;
+  ttlMs: number;
+  /** The runtime given at creation, if any. */
+  runtime: Runtime | null;
+  workspace: SessionWorkspaceUsage;
+}
+
+/** What a workspace entry is; links and special files are listed as themselves, never followed. */
+export type WorkspaceEntryType = 'file' | 'symlink' | 'fifo' | 'socket' | 'device';
+
+/** One file of a session's workspace, as its listing reports it. */
+export interface WorkspaceEntry {
+  /**
+   * Path relative to the workspace, `/` between directories. When `pathEncoding` is `percent` (a name is not
+   * UTF-8), every name is percent-encoded byte by byte.
+   */
+  path: string;
+  /** Set when a name on the path is not valid UTF-8 and `path` is its percent-encoded form. */
+  pathEncoding?: 'percent';
+  type: WorkspaceEntryType;
+  /** Size in bytes. */
+  size: number;
+  /** MIME type the daemon detected, e.g. `text/csv`. */
+  mimeType: string;
+  /** ISO 8601 time of the last modification. */
+  modified: string;
+}
+
+/** The files of a session's workspace (directories are implied by the paths). */
+export interface WorkspaceListing {
+  files: WorkspaceEntry[];
+  /** True when the workspace holds more files than the daemon lists at once. */
+  truncated: boolean;
+}
+
+/** One runtime as GET /v1/runtimes describes it. */
+export interface RuntimeInfo {
+  name: Runtime | (string & {});
+  version: string;
+  available: boolean;
+  /** Why the runtime cannot run code, when it is not available. */
+  problem?: string;
+}
+
+/** The answer of GET /healthz: `ok` with the usable runtimes, or not ok with the problems. */
+export interface HealthStatus {
+  ok: boolean;
+  /** Names of the runtimes that can run code. */
+  runtimes?: string[];
+  /** False when the daemon runs code without a sandbox (development only). */
+  sandboxed?: boolean;
+  /** What stops the daemon from running code, when `ok` is false. */
+  problems?: string[];
+}
+
+/** An input file as it crosses the wire: its bytes in base64. */
+export interface EncodedInputFile {
+  path: string;
+  content: string;
+}
+
+/** What a client sends on /v1/ws. */
+export type ClientMessage =
+  | {
+      type: 'execute';
+      id: string;
+      runtime: string;
+      code: string;
+      files: EncodedInputFile[];
+      timeoutMs?: number;
+      sessionId?: string;
+      limits?: Readonly<Record<string, number>>;
+      tools: ToolDeclaration[];
+    }
+  | { type: 'tool_result'; callId: string; result: unknown }
+  | { type: 'tool_result'; callId: string; error: { message: string } }
+  | { type: 'cancel'; id: string };
+
+/** What the daemon sends on /v1/ws. */
+export type DaemonMessage =
+  | ({ type: 'result'; id: string } & WireExecutionResult)
+  | { type: 'tool_call'; id: string; callId: string; name: string; args: unknown }
+  | { type: 'stdout' | 'stderr'; id: string; data: string }
+  | {
+      type: 'error';
+      /** The execution the error is about, when it is about one. */
+      id?: string;
+      /** The tool call the error is about, when it is about one. */
+      callId?: string;
+      code: string;
+      message: string;
+      /** With `queue_full`: how long to wait before trying again. */
+      retryAfterMs?: number;
+    };
