@@ -4,8 +4,6 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { MAX_INSTALLS_PER_EXECUTION } from './executions/execution.js';
-import { defaultUvPath } from './packages/installer.js';
 
 export interface Config {
   /** Address to listen on. @default '127.0.0.1' */
@@ -135,6 +133,15 @@ export interface Config {
   readonly pythonFileOrigins: readonly string[];
   /** pino log level. @default 'info' */
   readonly logLevel: string;
+}
+
+/** Installs one execution may ask for (each may name up to 32 packages, and is bounded by maxPackageBytes). */
+export const MAX_INSTALLS_PER_EXECUTION = 32;
+
+// uv from the tools venv that scripts/setup.sh makes (/opt/runbox/tools as root, else under the home directory).
+export function defaultUvPath(): string {
+  const toolsEnv = isRoot() ? '/opt/runbox/tools' : path.join(os.homedir(), '.local/share/runbox/tools');
+  return path.join(toolsEnv, 'bin', 'uv');
 }
 
 type Parse = (raw: string) => unknown;

@@ -61,3 +61,14 @@ export function toWireError(error: unknown): WireError {
 export function errorBody(error: WireError): { error: { code: WireErrorCode; message: string } } {
   return { error: { code: error.code, message: error.message } };
 }
+
+// A short description of a received value for error messages ("received an array"), never the whole value:
+// what a client sent may be large or hostile.
+export function describeReceived(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value).slice(0, 40)}`;
+}

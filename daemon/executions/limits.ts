@@ -1,7 +1,6 @@
 // Pure: the limits of one execution. The configuration sets them; a request may lower any of them, never raise.
 import type { Config } from '../config.js';
-import { WireError } from '../errors.js';
-import { describe } from './describe.js';
+import { describeReceived, WireError } from '../errors.js';
 
 /** Limits a request may lower, with the smallest value each accepts. */
 export const LOWERABLE_LIMITS = {
@@ -33,7 +32,7 @@ export function resolveLimits(raw: unknown, config: Pick<Config, LowerableLimit>
     const key = name as LowerableLimit;
     const min = LOWERABLE_LIMITS[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-      throw new WireError('invalid_request', `limits.${name}: expected an integer ≥ ${min}, received ${describe(value)}`);
+      throw new WireError('invalid_request', `limits.${name}: expected an integer ≥ ${min}, received ${describeReceived(value)}`);
     }
     if (value > limits[key]) {
       throw new WireError('limit_exceeded', `limits.${name}: ${value} exceeds the configured ${limits[key]}; a request may lower limits, never raise them`);

@@ -17,7 +17,7 @@ import { buildLaunchSpec, type SandboxFacts } from '../sandbox/launch.js';
 import { mountWorkspace, unmountWorkspace, workspaceUsage, type WorkspaceUsage } from '../sandbox/mounts.js';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../sandbox/spawn.js';
-import { removeTree } from './work-dir.js';
+import { removeTree } from '../files/held-dir.js';
 
 export interface SandboxContext {
   readonly config: Config;

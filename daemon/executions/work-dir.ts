@@ -2,7 +2,7 @@
 // behind there (it was killed with SIGKILL, or crashed) is swept away at start-up, before any new sandbox starts.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { removeTree as removeHeldTree } from '../files/held-dir.js';
+import { removeTree } from '../files/held-dir.js';
 import { unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
 
 const PID_FILE = 'daemon.pid';
@@ -74,10 +74,4 @@ async function startTimeOf(pid: number): Promise<string> {
   const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return fields[19] ?? '?';
-}
-
-// Removes a directory tree a sandbox may have written (by descriptors, never following a link it planted),
-// even when sandboxed code took the permissions off its own subdirectories. Nothing there is fine.
-export async function removeTree(dir: string): Promise<void> {
-  await removeHeldTree(dir);
 }

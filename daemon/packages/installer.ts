@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { removeTree } from '../executions/work-dir.js';
+import { removeTree } from '../files/held-dir.js';
 import { PRLIMIT_PATH } from '../sandbox/rlimits.js';
 import { abortable, partitionName, type CacheLease, type PackageCache } from './cache.js';
 import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, type InstallerCommand } from './commands.js';
@@ -103,13 +103,6 @@ export interface InstallOutcome {
 
 /** Bytes kept of each of an installer's stdout and stderr. */
 const MAX_INSTALLER_OUTPUT_BYTES = 64 * 1024;
-
-// Where scripts/setup.sh installs uv: a tools venv under /opt/runbox for root, under the user's home otherwise.
-export function defaultUvPath(): string {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const toolsEnv = isRoot ? '/opt/runbox/tools' : path.join(os.homedir(), '.local/share/runbox/tools');
-  return path.join(toolsEnv, 'bin', 'uv');
-}
 
 // Installs packages into options.targetDir, which changes only if the install succeeds within its limits.
 // Two installs into one target must not overlap: PackageInstaller serializes them. Nothing is created once the

@@ -1,5 +1,6 @@
 // What sandboxed code may ask to install: package names with optional versions, checked character by character
 // before any installer sees them, so nothing it sends can become an option, a URL, a path or a marker.
+import { describeReceived } from '../errors.js';
 import { InstallError } from './errors.js';
 
 export type PackageRuntime = 'python' | 'node';
@@ -42,13 +43,13 @@ const NPM_RESERVED_NAMES = new Set(['node_modules', 'favicon.ico']);
 // Validates the package list sandboxed code sent and returns one spec per entry; throws invalid_package naming
 // the first offending entry and the rule it broke.
 export function parsePackageSpecs(runtime: PackageRuntime, specs: unknown): PackageSpec[] {
-  if (!Array.isArray(specs)) throw invalid(`expected a list of package names, received ${describe(specs)}`);
+  if (!Array.isArray(specs)) throw invalid(`expected a list of package names, received ${describeReceived(specs)}`);
   if (specs.length === 0) throw invalid('expected at least one package name, received an empty list');
   if (specs.length > MAX_PACKAGES_PER_REQUEST) {
     throw invalid(`expected at most ${MAX_PACKAGES_PER_REQUEST} packages in one request, received ${specs.length}`);
   }
   return specs.map((spec, index) => {
-    if (typeof spec !== 'string') throw invalid(`package ${index + 1} must be a string, received ${describe(spec)}`);
+    if (typeof spec !== 'string') throw invalid(`package ${index + 1} must be a string, received ${describeReceived(spec)}`);
     if (spec.length > MAX_SPEC_CHARS) {
       throw invalid(`package ${quote(spec.slice(0, 40))}… is ${spec.length} characters long; the limit is ${MAX_SPEC_CHARS}`);
     }
@@ -129,9 +130,3 @@ function quote(text: string): string {
   return JSON.stringify(text);
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${quote(value.slice(0, 40))}`;
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value).slice(0, 40)}`;
-}

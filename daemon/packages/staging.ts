@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { removeTree } from '../executions/work-dir.js';
+import { removeTree } from '../files/held-dir.js';
 
 export interface Staging {
   /** The new tree, filled by the installer; a copy of the current one to begin with. */
