@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree } from '../files/held-dir.js';
 import { unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
+import { readStartTime } from '../sandbox/process-tree.js';
 
 const PID_FILE = 'daemon.pid';
 /** Entries of the work directory that only ever belong to one daemon's executions, probes, installs and sessions. */
@@ -26,7 +27,7 @@ export class WorkDirInUseError extends Error {
 // The start time tells a live owner from an unrelated process that got the same pid after a crash.
 export async function claimWorkDir(workDir: string): Promise<WorkDirClaim> {
   const file = path.join(workDir, PID_FILE);
-  const mine = `${process.pid} ${await startTimeOf(process.pid)}\n`;
+  const mine = `${process.pid} ${startTimeOf(process.pid)}\n`;
   for (let attempt = 0; ; attempt++) {
     try {
       await fs.writeFile(file, mine, { flag: 'wx', mode: 0o600 });
@@ -66,12 +67,10 @@ async function isAlive(owner: { pid: number; startTime: string }): Promise<boole
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-  return (await startTimeOf(owner.pid)) === owner.startTime;
+  return startTimeOf(owner.pid) === owner.startTime;
 }
 
-// The process's start time in clock ticks after boot (field 22 of /proc/<pid>/stat), or '?' without /proc.
-async function startTimeOf(pid: number): Promise<string> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19] ?? '?';
+// The process's start time in clock ticks after boot (process-tree.ts), or '?' without /proc.
+function startTimeOf(pid: number): string {
+  return readStartTime(pid) ?? '?';
 }

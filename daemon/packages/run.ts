@@ -2,9 +2,8 @@
 // started through the daemon's one spawning module, in its own process group (and, when it is jailed, its own
 // pid namespace); stopping it freezes and kills its whole process tree, and the run settles only once every
 // process of that tree is gone.
-import fs from 'node:fs';
-import { listProcessTree } from '../sandbox/process-tree.js';
-import { spawnProcess } from '../sandbox/spawn.js';
+import { listProcessTree, readProcessState } from '../sandbox/process-tree.js';
+import { signalProcess, spawnProcess } from '../sandbox/spawn.js';
 import type { InstallerCommand } from './commands.js';
 
 export interface RunOptions {
@@ -53,7 +52,10 @@ export async function runInstaller(command: InstallerCommand, options: RunOption
   let killed: Promise<Map<number, string>> | null = null;
   const stop = (reason: 'timeout' | 'aborted'): void => {
     if (ending === 'exited') ending = reason;
-    killed ??= killTree(child.pid).finally(() => child.kill());
+    if (killed) return;
+    killed = killTree(child.pid).finally(() => child.kill());
+    // A process the kernel would not let go (EPERM) fails the run once it has exited, below.
+    killed.catch(() => undefined);
   };
   const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
   const onAbort = (): void => stop('aborted');
@@ -82,15 +84,15 @@ async function killTree(rootPid: number | undefined): Promise<Map<number, string
     let added = false;
     for (const pid of await listProcessTree(rootPid)) {
       if (found.has(pid)) continue;
-      const state = readState(pid);
+      const state = readProcessState(pid);
       if (!state) continue;
       found.set(pid, state.startTime);
-      signal(pid, 'SIGSTOP');
+      signalProcess(pid, 'SIGSTOP');
       added = true;
     }
     if (!added) break;
   }
-  for (const pid of found.keys()) signal(pid, 'SIGKILL');
+  for (const pid of found.keys()) signalProcess(pid, 'SIGKILL');
   return found;
 }
 
@@ -99,32 +101,12 @@ async function waitUntilGone(processes: Map<number, string>): Promise<void> {
   const deadline = Date.now() + GONE_TIMEOUT_MS;
   for (;;) {
     const alive = [...processes].filter(([pid, startTime]) => {
-      const state = readState(pid);
-      return state !== null && state.startTime === startTime && state.code !== 'Z' && state.code !== 'X';
+      const state = readProcessState(pid);
+      return state !== null && state.startTime === startTime && state.state !== 'Z' && state.state !== 'X';
     });
     if (alive.length === 0 || Date.now() > deadline) return;
-    for (const [pid] of alive) signal(pid, 'SIGKILL');
+    for (const [pid] of alive) signalProcess(pid, 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, GONE_POLL_MS));
-  }
-}
-
-// The state letter and start time of a process from /proc/<pid>/stat, or null when it is gone.
-function readState(pid: number): { code: string; startTime: string } | null {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19] ? { code: fields[0], startTime: fields[19] } : null;
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // already gone
   }
 }
 

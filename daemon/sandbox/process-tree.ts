@@ -1,5 +1,6 @@
-// The processes a sandbox is made of: bubblewrap's pid and everything below it, found through the parent pids
-// in /proc/<pid>/stat (host pid numbers; /proc/<pid>/task/<tid>/children is not built into every kernel).
+// What /proc/<pid>/stat tells of a process, read in one place: its parent pid, its state and its start time;
+// and the processes a sandbox is made of, bubblewrap's pid and everything below it, found through the parent
+// pids (host pid numbers; /proc/<pid>/task/<tid>/children is not built into every kernel).
 import fs from 'node:fs';
 
 /** /proc/<pid>/stat is a 16-character name and about 50 numbers. */
@@ -7,22 +8,37 @@ const STAT_MAX_BYTES = 1024;
 /** Files read between two yields to the event loop (about 20 µs each). */
 const READS_PER_TURN = 32;
 
-// The parent pid in the text of /proc/<pid>/stat, or null when the text is not one. The command name (field 2)
-// may hold spaces and parentheses, so fields are counted from its last ')'.
-export function parseParentPid(stat: string): number | null {
+// Pure: the fields of the text of /proc/<pid>/stat from field 3 (the state) on, or null when the text is not
+// one. The command name (field 2) may hold spaces and parentheses, so fields are counted from its last ')'.
+function fieldsAfterName(stat: string): string[] | null {
   const end = stat.lastIndexOf(')');
-  if (end === -1) return null;
-  const fields = stat.slice(end + 2).split(' ');
-  const parent = Number(fields[1]);
+  return end === -1 ? null : stat.slice(end + 2).split(' ');
+}
+
+// Pure: the parent pid (field 4) in the text of /proc/<pid>/stat, or null when the text is not one.
+export function parseParentPid(stat: string): number | null {
+  const parent = Number(fieldsAfterName(stat)?.[1]);
   return Number.isInteger(parent) && parent >= 0 ? parent : null;
 }
 
-// The start time of a process in clock ticks after boot (field 22 of /proc/<pid>/stat), or null when it is
-// gone: with the pid, it tells a process from a later one that got the same pid.
+// Pure: the start time in clock ticks after boot (field 22) in the text of /proc/<pid>/stat, or null when the
+// text is not one. With the pid, it tells a process from a later one that got the same pid.
+export function parseStartTime(stat: string): string | null {
+  const startTime = fieldsAfterName(stat)?.[19];
+  return startTime && /^\d+$/.test(startTime) ? startTime : null;
+}
+
+// The start time of a process (parseStartTime), or null when it is gone.
 export function readStartTime(pid: number, procDir = '/proc'): string | null {
+  return parseStartTime(readSync(`${procDir}/${pid}/stat`, Buffer.allocUnsafe(STAT_MAX_BYTES)));
+}
+
+// The state letter (field 3: R, S, D, T, Z, X...) and start time of a process, or null when it is gone.
+export function readProcessState(pid: number, procDir = '/proc'): { state: string; startTime: string } | null {
   const stat = readSync(`${procDir}/${pid}/stat`, Buffer.allocUnsafe(STAT_MAX_BYTES));
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return stat && fields[19] ? fields[19] : null;
+  const startTime = parseStartTime(stat);
+  const state = fieldsAfterName(stat)?.[0];
+  return startTime && state ? { state, startTime } : null;
 }
 
 // Pids of rootPid and all its live descendants, rootPid first; empty when rootPid is gone. A process that exits

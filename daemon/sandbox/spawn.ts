@@ -43,7 +43,8 @@ export interface SpawnedProcess {
   readonly stderr: Readable;
   /** Settles when the process has exited and its output pipes are closed; never rejects. */
   readonly exited: Promise<ExitInfo>;
-  /** SIGKILL the process and everything it started. Safe to call more than once, or after exit. */
+  /** SIGKILL the process and everything it started. Safe to call more than once, or after exit; throws only
+   * when the kernel refuses the signal (signalProcess). */
   kill(): void;
 }
 
@@ -85,7 +86,7 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
   const kill = (): void => {
     // Without a sandbox, members of the group may outlive its leader, so the group is signalled even then.
     const groupMayLive = !settled || !spec.endsItsTree;
-    if (spec.processGroup && subprocess.pid && groupMayLive) signal(-subprocess.pid);
+    if (spec.processGroup && subprocess.pid && groupMayLive) signalProcess(-subprocess.pid);
     subprocess.kill('SIGKILL');
   };
   return { pid: subprocess.pid, stdout, stderr, exited, kill };
@@ -107,7 +108,13 @@ class KillsOnExit {
     if (!this.installed) {
       this.installed = true;
       process.once('exit', () => {
-        for (const each of this.kills) each();
+        for (const each of this.kills) {
+          try {
+            each();
+          } catch {
+            // the daemon is exiting: the other processes are still killed
+          }
+        }
       });
     }
     this.kills.add(kill);
@@ -180,10 +187,12 @@ export function runInForeground(file: string, args: readonly string[], env: Read
   };
 }
 
-function signal(pid: number): void {
+// Sends a signal to a process, or to a process group with a negative pid; a process already gone is no error.
+// Any other failure (EPERM: the kernel refuses) is thrown: a process the daemon cannot stop must not go unseen.
+export function signalProcess(pid: number, signal: NodeJS.Signals | 0 = 'SIGKILL'): void {
   try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
 }
