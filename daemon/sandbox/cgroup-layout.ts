@@ -1,5 +1,6 @@
 // Pure: which cgroup hierarchy Runbox can use, from /proc/self/mountinfo and the controllers cgroup v2 offers,
 // and the file names that hold each limit and counter in that version.
+import { parseMountinfo } from './mountinfo.js';
 
 export type CgroupController = 'memory' | 'pids' | 'cpu' | 'cpuacct';
 
@@ -29,15 +30,10 @@ export const V2_REQUIRED = ['memory', 'pids', 'cpu'] as const;
 export function parseCgroupMounts(mountinfo: string): CgroupMounts {
   let v2: string | null = null;
   const v1: Partial<Record<CgroupController, string>> = {};
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const mountPoint = unescapeMountPath(left.split(' ')[4] ?? '');
-    const [fsType, , superOptions = ''] = right.split(' ');
+  for (const { fsType, mountPoint, superOptions } of parseMountinfo(mountinfo)) {
     if (fsType === 'cgroup2') v2 ??= mountPoint;
     if (fsType !== 'cgroup') continue;
-    const options = superOptions.split(',');
-    for (const controller of V1_CONTROLLERS) if (options.includes(controller)) v1[controller] ??= mountPoint;
+    for (const controller of V1_CONTROLLERS) if (superOptions.includes(controller)) v1[controller] ??= mountPoint;
   }
   return { v2, v1 };
 }
@@ -89,8 +85,3 @@ export const COUNTER_FILES = {
     memoryInUse: { controller: 'memory', file: 'memory.current', key: null, divisor: 1 },
   },
 } as const satisfies Record<'v1' | 'v2', Record<string, { controller: CgroupController; file: string; key: string | null; divisor: number }>>;
-
-// mountinfo writes spaces, tabs, newlines and backslashes in paths as octal escapes (\040).
-function unescapeMountPath(raw: string): string {
-  return raw.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}

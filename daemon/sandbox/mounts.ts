@@ -4,6 +4,7 @@
 // directories and the daemon says so at start. mount(2) is not in Node, so util-linux's mount/umount run it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { parseMountinfo, readMountinfo } from './mountinfo.js';
 import { runCommand, type CommandResult } from './spawn.js';
 
 export const MOUNT_PATH = '/usr/bin/mount';
@@ -73,31 +74,20 @@ export async function canMountWorkspaces(parentDir: string): Promise<{ ok: true 
 
 // Workspace tmpfs mounts at or below root, deepest first (from /proc/self/mountinfo).
 export async function workspaceMountsUnder(root: string): Promise<string[]> {
-  const text = await fs.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  return parseWorkspaceMounts(text, root);
+  return parseWorkspaceMounts(await readMountinfo(), root);
 }
 
 // Pure: the workspace mount points in mountinfo text that lie at or under root, deepest first.
 export function parseWorkspaceMounts(mountinfo: string, root: string): string[] {
   const prefix = root.endsWith('/') ? root : `${root}/`;
-  const found: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const mountPoint = unescapeMountPath(left.split(' ')[4] ?? '');
-    const [fsType, source] = right.split(' ');
-    if (fsType === 'tmpfs' && source === WORKSPACE_FS_NAME && (mountPoint === root || mountPoint.startsWith(prefix))) found.push(mountPoint);
-  }
-  return found.sort((a, b) => b.length - a.length);
+  return parseMountinfo(mountinfo)
+    .filter(({ fsType, source, mountPoint }) => fsType === 'tmpfs' && source === WORKSPACE_FS_NAME && (mountPoint === root || mountPoint.startsWith(prefix)))
+    .map(({ mountPoint }) => mountPoint)
+    .sort((a, b) => b.length - a.length);
 }
 
 async function isWorkspaceMount(dir: string): Promise<boolean> {
   return (await workspaceMountsUnder(dir)).includes(dir);
-}
-
-// mountinfo writes space, tab, newline and backslash in paths as octal escapes.
-function unescapeMountPath(text: string): string {
-  return text.replace(/\\([0-7]{3})/g, (_match, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
 export interface WorkspaceUsage {

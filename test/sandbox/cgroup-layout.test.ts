@@ -1,9 +1,7 @@
-// The pure parts of the cgroup support: which hierarchy to use from /proc/self/mountinfo, counters from
-// control files, and parent pids from /proc/<pid>/stat.
+// Which cgroup hierarchy to use, from /proc/self/mountinfo and the controllers cgroup v2 offers (pure).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chooseCgroupLayout, hierarchyDirs, parseCgroupMounts, readKeyedCounter } from '../../daemon/sandbox/cgroup-layout.js';
-import { parseParentPid } from '../../daemon/sandbox/process-tree.js';
+import { chooseCgroupLayout, hierarchyDirs, parseCgroupMounts } from '../../daemon/sandbox/cgroup-layout.js';
 
 // A v1/v2 hybrid as on Debian with systemd's legacy layout, with cpu and cpuacct mounted apart.
 const HYBRID = [
@@ -51,16 +49,11 @@ test('cgroup layout: v2 when it offers memory, pids and cpu; else v1; else why n
   assert.equal(none, 'no usable cgroup controllers (cgroup v2 at /sys/fs/cgroup lacks pids; cgroup v1 lacks memory, pids, cpuacct)');
 });
 
-test('cgroup counters: keyed lines of memory.events, pids.events, cpu.stat and memory.oom_control', () => {
-  assert.equal(readKeyedCounter('low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n', 'oom_kill'), 1);
-  assert.equal(readKeyedCounter('oom_kill_disable 0\nunder_oom 0\noom_kill 3\n', 'oom_kill'), 3);
-  assert.equal(readKeyedCounter('max 0\n', 'max'), 0);
-  assert.equal(readKeyedCounter('usage_usec 1500123\nuser_usec 1000000\n', 'usage_usec'), 1500123);
-  assert.equal(readKeyedCounter('', 'oom_kill'), 0);
-});
-
-test('process tree: the parent pid from /proc/<pid>/stat, even with spaces and parentheses in the name', () => {
-  assert.equal(parseParentPid('4242 (bwrap) S 4100 4242 4242 0 -1 4194560 ...'), 4100);
-  assert.equal(parseParentPid('77 (a) b (c) R 76 77 77 0'), 76);
-  assert.equal(parseParentPid('garbage'), null);
+test('cgroup mounts: named hierarchies are not controllers, and escaped mount points are decoded', () => {
+  const text = [
+    '40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd',
+    '41 31 0:38 / /run/my\\040cgroups\\012v2 rw,relatime shared:5 master:2 - cgroup2 cgroup2 rw',
+    '42 31 0:39 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids',
+  ].join('\n');
+  assert.deepEqual(parseCgroupMounts(text), { v2: '/run/my cgroups\nv2', v1: { pids: '/sys/fs/cgroup/pids' } });
 });

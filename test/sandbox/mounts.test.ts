@@ -1,7 +1,11 @@
-// Pure parts of the workspace mounts: the mount(8) command line and finding leftover mounts in mountinfo.
+// The workspace mounts: the mount(8) command line and finding leftover mounts in mountinfo (pure), and a real
+// workspace tmpfs on a path with every character mountinfo escapes, found and unmounted.
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { buildWorkspaceMountArgs, parseWorkspaceMounts, WORKSPACE_FS_NAME } from '../../daemon/sandbox/mounts.js';
+import { buildWorkspaceMountArgs, canMountWorkspaces, mountWorkspace, parseWorkspaceMounts, unmountWorkspace, workspaceMountsUnder, WORKSPACE_FS_NAME } from '../../daemon/sandbox/mounts.js';
 
 test('workspace tmpfs: size, inodes, private mode, nosuid and nodev, owned by the sandbox user', () => {
   assert.deepEqual(buildWorkspaceMountArgs('/w/exec-1/workspace', { bytes: 1048576, files: 100 }, { uid: 65534, gid: 65534 }), [
@@ -20,4 +24,23 @@ test('leftover workspace mounts: only ours, only under the work directory, deepe
     '94 22 0:54 / /w2/exec-d/workspace rw shared:64 - tmpfs runbox-workspace rw',
   ].join('\n');
   assert.deepEqual(parseWorkspaceMounts(mountinfo, '/w'), ['/w/sessions/s 1/workspace', '/w/exec-a/workspace']);
+});
+
+const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-mounts-'));
+const mountable = await canMountWorkspaces(scratch);
+await fs.rm(scratch, { recursive: true, force: true });
+
+test('a workspace whose path holds a space, a tab, a newline and a backslash is found and unmounted', { skip: mountable.ok ? false : `workspaces cannot be mounted here: ${mountable.problem}` }, async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-mounts-'));
+  const dir = path.join(root, 'exec a\tb\nc\\d', 'workspace');
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    await mountWorkspace(dir, { bytes: 1024 * 1024, files: 16 });
+    assert.deepEqual(await workspaceMountsUnder(root), [dir]);
+    await unmountWorkspace(dir);
+    assert.deepEqual(await workspaceMountsUnder(root), []);
+  } finally {
+    await unmountWorkspace(dir).catch(() => undefined);
+    await fs.rm(root, { recursive: true, force: true });
+  }
 });
