@@ -1,5 +1,5 @@
-// Pure: which cgroup hierarchy Runbox can use, from /proc/self/mountinfo and the controllers cgroup v2 offers,
-// and the file names that hold each limit and counter in that version.
+// Pure: which cgroup hierarchy Runbox can use, from /proc/self/mountinfo and the controllers cgroup v2 offers.
+// The files that hold each limit and counter are the business of each version (cgroups/v1.ts, cgroups/v2.ts).
 import { parseMountinfo } from './mountinfo.js';
 
 export type CgroupController = 'memory' | 'pids' | 'cpu' | 'cpuacct';
@@ -57,31 +57,3 @@ export function chooseCgroupLayout(mounts: CgroupMounts, v2Controllers: readonly
 export function hierarchyDirs(layout: CgroupLayout): string[] {
   return [...new Set([layout.memory, layout.pids, layout.cpu, layout.cpuacct].filter((d): d is string => d !== null))];
 }
-
-// A number from a "key value" per line file (memory.events, pids.events, cpu.stat, memory.oom_control); 0 when absent.
-export function readKeyedCounter(text: string, key: string): number {
-  for (const line of text.split('\n')) {
-    const [name, value] = line.trim().split(/\s+/);
-    if (name === key) {
-      const number = Number(value);
-      return Number.isFinite(number) ? number : 0;
-    }
-  }
-  return 0;
-}
-
-/** Where each counter lives, per version: [controller, file, key or null for a file holding one number, divisor to milliseconds or a plain count]. */
-export const COUNTER_FILES = {
-  v1: {
-    cpuTime: { controller: 'cpuacct', file: 'cpuacct.usage', key: null, divisor: 1e6 },
-    oomKills: { controller: 'memory', file: 'memory.oom_control', key: 'oom_kill', divisor: 1 },
-    forkFailures: { controller: 'pids', file: 'pids.events', key: 'max', divisor: 1 },
-    memoryInUse: { controller: 'memory', file: 'memory.usage_in_bytes', key: null, divisor: 1 },
-  },
-  v2: {
-    cpuTime: { controller: 'cpuacct', file: 'cpu.stat', key: 'usage_usec', divisor: 1e3 },
-    oomKills: { controller: 'memory', file: 'memory.events', key: 'oom_kill', divisor: 1 },
-    forkFailures: { controller: 'pids', file: 'pids.events', key: 'max', divisor: 1 },
-    memoryInUse: { controller: 'memory', file: 'memory.current', key: null, divisor: 1 },
-  },
-} as const satisfies Record<'v1' | 'v2', Record<string, { controller: CgroupController; file: string; key: string | null; divisor: number }>>;

@@ -1,0 +1,90 @@
+// One sandbox's cgroup as the rest of the daemon sees it, the same on v1 and v2: made with its limits, the
+// sandbox's whole process tree moved in before any code runs, limits lowered per execution, counters read, and
+// removed with everything still in it. The version's own work is done by its ExecutionCgroup (v1.ts, v2.ts).
+import { listProcessTree } from '../process-tree.js';
+import { MemoryInUseError, type ExecutionCgroup } from './tree.js';
+
+export interface GroupLimits {
+  readonly memoryBytes: number;
+  readonly maxProcesses: number;
+}
+
+/** What the kernel counted for one group (cumulative since it was made). */
+export interface CgroupCounters {
+  readonly cpuTimeMs: number;
+  readonly oomKills: number;
+  readonly forkFailures: number;
+}
+
+export class SandboxCgroup {
+  /** The limits written so far. */
+  private limits: GroupLimits | null = null;
+
+  constructor(
+    private readonly group: ExecutionCgroup,
+    /** CPU cores the group's processes may use at once (its quota); null for no quota. */
+    readonly cpuCores: number | null,
+  ) {}
+
+  get name(): string {
+    return this.group.name;
+  }
+
+  // Makes the group with its CPU quota, no swap and the given limits; empty until adoptTree() moves processes
+  // in. Nothing is left behind when that fails.
+  async create(limits: GroupLimits): Promise<void> {
+    try {
+      await this.group.create(this.cpuCores);
+      await this.setLimits(limits);
+    } catch (error) {
+      await this.group.remove().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  // Sets the memory (swap included) and process limits; a limit already set is not written again. Throws
+  // MemoryInUseError when the group already holds more memory than the new limit (v2 would OOM-kill it; v1
+  // refuses with EBUSY).
+  async setLimits(limits: GroupLimits): Promise<void> {
+    const setMemory = async () => {
+      if (limits.memoryBytes === this.limits?.memoryBytes) return;
+      const inUse = await this.group.readCounter('memoryInUse');
+      if (inUse >= limits.memoryBytes) throw new MemoryInUseError(inUse, limits.memoryBytes);
+      await this.group.setMemoryLimit(limits.memoryBytes);
+    };
+    const setProcesses = async () => {
+      if (limits.maxProcesses !== this.limits?.maxProcesses) await this.group.setProcessLimit(limits.maxProcesses);
+    };
+    await Promise.all([setMemory(), setProcesses()]);
+    this.limits = { memoryBytes: limits.memoryBytes, maxProcesses: limits.maxProcesses };
+  }
+
+  // Makes sure rootPid and every descendant is in the group in every hierarchy: walks the tree, moves what is
+  // outside, and walks again until a walk finds every process inside (so one forked meanwhile is not missed).
+  // Moving can be slow (the kernel may wait for an RCU grace period), so what is inside is not moved again.
+  async adoptTree(rootPid: number, maxRounds = 10): Promise<void> {
+    for (let round = 0; round < maxRounds; round++) {
+      const [tree, members] = await Promise.all([listProcessTree(rootPid), this.group.processes()]);
+      const outside = tree.filter((pid) => !members.has(pid));
+      if (outside.length === 0) return;
+      for (const pid of outside) await this.group.addProcess(pid);
+    }
+    throw new Error(`the process tree of pid ${rootPid} kept changing while it was moved into its cgroup`);
+  }
+
+  // The kernel's counters for this group. A counter that cannot be read counts as 0.
+  async readCounters(): Promise<CgroupCounters> {
+    const [cpuTimeMs, oomKills, forkFailures] = await Promise.all([this.group.readCounter('cpuTime'), this.group.readCounter('oomKills'), this.group.readCounter('forkFailures')]);
+    return { cpuTimeMs, oomKills, forkFailures };
+  }
+
+  // CPU time the group's processes used so far, in ms (cheaper than readCounters, for the CPU-time watch).
+  async readCpuTimeMs(): Promise<number> {
+    return this.group.readCounter('cpuTime');
+  }
+
+  // Removes the group once its processes are gone (killing any left after a short wait). Safe to call twice.
+  async remove(): Promise<void> {
+    await this.group.remove();
+  }
+}

@@ -1,0 +1,183 @@
+// What differs between cgroup v1 and v2 sits behind two interfaces, implemented once per version (v1.ts, v2.ts):
+// a CgroupTree, the hierarchy the sandboxes' groups live in, and an ExecutionCgroup, one sandbox's group. The
+// kernel-file work both versions do alike (writing settings, reading counters, moving processes in, draining and
+// removing a group) is written here, once.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { CgroupController, CgroupLayout } from '../cgroup-layout.js';
+import { readKernelFile, writeKernelFile } from '../kernel-files.js';
+import { signalProcess } from '../spawn.js';
+
+/** The parent group, in each hierarchy, of every sandbox's group. */
+export const CGROUP_PARENT = 'runbox';
+/** The CFS period a CPU quota is a share of. */
+export const CPU_PERIOD_US = 100_000;
+/** How long removing a group waits for its processes to be gone, and for the kernel to let it go. */
+const DRAIN_TIMEOUT_MS = 5_000;
+/** How long removing a group waits before it kills what is still in it. */
+const KILL_AFTER_MS = 200;
+
+/** The counters of a group Runbox reads. */
+export type CounterName = 'cpuTime' | 'oomKills' | 'forkFailures' | 'memoryInUse';
+
+/** Where a counter lives: the controller whose directory holds the file, the file, the key of its line (null for
+ * a file holding one number), and what to divide by for milliseconds (1 for a count or bytes). */
+export interface CounterFile {
+  readonly controller: CgroupController;
+  readonly file: string;
+  readonly key: string | null;
+  readonly divisor: number;
+}
+
+/** A control file written in the directory of a controller; `optional`: some kernels lack it (then skipped). */
+export interface ControlWrite {
+  readonly controller: CgroupController;
+  readonly file: string;
+  readonly value: string;
+  readonly optional?: boolean;
+}
+
+/** One version's cgroup hierarchy: the parent of the sandboxes' groups, and each group. */
+export interface CgroupTree {
+  readonly layout: CgroupLayout;
+  /** Makes the parent in each hierarchy (v2: and hands the controllers down to its children). */
+  prepare(): Promise<void>;
+  /** The parent's directory in each hierarchy. */
+  parentDirs(): string[];
+  /** The group called `name` under the parent; nothing is made before its create(). */
+  group(name: string): ExecutionCgroup;
+}
+
+/** One sandbox's group, in each hierarchy of its tree. */
+export interface ExecutionCgroup {
+  readonly name: string;
+  /** Makes the group, with a CPU quota of cpuCores (none when null) and no swap. */
+  create(cpuCores: number | null): Promise<void>;
+  /** Memory of all its processes together, swap included; MemoryInUseError when it already holds more (v1). */
+  setMemoryLimit(bytes: number): Promise<void>;
+  /** Processes and threads together. */
+  setProcessLimit(count: number): Promise<void>;
+  /** Moves a process, with all its threads, in (in every hierarchy); one that already exited is skipped. */
+  addProcess(pid: number): Promise<void>;
+  /** The pids in the group in every hierarchy. */
+  processes(): Promise<Set<number>>;
+  /** A counter (cpuTime in ms); 0 when it cannot be read. */
+  readCounter(counter: CounterName): Promise<number>;
+  /** SIGKILLs every process in the group. */
+  killAll(): Promise<void>;
+  /** Removes the group once its processes are gone (killing any left after a short wait). Safe to call twice. */
+  remove(): Promise<void>;
+}
+
+/** Lowering memoryBytes below what the sandbox already holds (modules a warm sandbox preloaded). */
+export class MemoryInUseError extends Error {
+  constructor(readonly inUseBytes: number, readonly limitBytes: number) {
+    super(`the sandbox already holds ${inUseBytes} bytes, more than memoryBytes (${limitBytes} bytes)`);
+    this.name = 'MemoryInUseError';
+  }
+}
+
+// Pure: a CPU quota of cores, in microseconds per CPU_PERIOD_US.
+export function cpuQuotaUs(cores: number): number {
+  return Math.round(cores * CPU_PERIOD_US);
+}
+
+// Pure: a counter's value from the text of its file; 0 when the text holds none.
+export function parseCounter(text: string, counter: CounterFile): number {
+  const raw = counter.key === null ? Number(text.trim()) || 0 : readKeyedCounter(text, counter.key);
+  return raw / counter.divisor;
+}
+
+// Pure: a number from a "key value" per line file (memory.events, pids.events, cpu.stat, memory.oom_control); 0 when absent.
+export function readKeyedCounter(text: string, key: string): number {
+  for (const line of text.split('\n')) {
+    const [name, value] = line.trim().split(/\s+/);
+    if (name === key) {
+      const number = Number(value);
+      return Number.isFinite(number) ? number : 0;
+    }
+  }
+  return 0;
+}
+
+// Reads a counter from the directory of its controller; 0 when the file cannot be read.
+export async function readCounterIn(dir: string, counter: CounterFile): Promise<number> {
+  return parseCounter(await readKernelFile(path.join(dir, counter.file)).catch(() => ''), counter);
+}
+
+// Writes control files in order, each in the directory of its controller; an optional one this kernel lacks is skipped.
+export async function applyControlWrites(dirOf: (controller: CgroupController) => string, writes: readonly ControlWrite[]): Promise<void> {
+  for (const write of writes) {
+    const file = path.join(dirOf(write.controller), write.file);
+    if (write.optional) await writeIfPresent(file, write.value);
+    else await writeKernelFile(file, write.value);
+  }
+}
+
+// Writes a pid to cgroup.procs in each directory (which moves every thread of the process); a process that
+// already exited is skipped.
+export async function moveProcess(dirs: readonly string[], pid: number): Promise<void> {
+  await Promise.all(
+    dirs.map((dir) =>
+      writeKernelFile(path.join(dir, 'cgroup.procs'), String(pid)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ESRCH') throw error;
+      }),
+    ),
+  );
+}
+
+// The pids listed in cgroup.procs of every one of the directories.
+export async function processesIn(dirs: readonly string[]): Promise<Set<number>> {
+  const lists = await Promise.all(dirs.map(async (dir) => parsePids(await readKernelFile(path.join(dir, 'cgroup.procs')))));
+  return new Set(lists[0].filter((pid) => lists.every((list) => list.includes(pid))));
+}
+
+// SIGKILLs each process listed in cgroup.procs of the directories (a group that is gone holds none).
+export async function killListed(dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) {
+    const procs = await readKernelFile(path.join(dir, 'cgroup.procs')).catch(() => '');
+    for (const pid of parsePids(procs)) signalProcess(pid, 'SIGKILL');
+  }
+}
+
+// Waits for a group's directory to hold no process (calling killAll while some are still there after a moment),
+// then removes it.
+export async function removeGroupDir(dir: string, killAll: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  const killAt = Date.now() + KILL_AFTER_MS;
+  for (let delayMs = 5; ; delayMs = Math.min(delayMs * 2, 100)) {
+    const procs = await readKernelFile(path.join(dir, 'cgroup.procs')).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? null : ''));
+    if (procs === null) return;
+    const pids = parsePids(procs);
+    if (pids.length === 0) {
+      try {
+        await fs.rmdir(dir);
+        return;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return;
+        if (code !== 'EBUSY' || Date.now() > deadline) throw error;
+      }
+    } else if (Date.now() > deadline) {
+      throw new Error(`cgroup ${dir} still holds processes ${pids.join(', ')} after ${DRAIN_TIMEOUT_MS} ms`);
+    } else if (Date.now() >= killAt) {
+      await killAll();
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+}
+
+// Writes a control file that only some kernels have; false when it does not exist.
+export async function writeIfPresent(file: string, value: string): Promise<boolean> {
+  try {
+    await writeKernelFile(file, value);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+function parsePids(procs: string): number[] {
+  return procs.split('\n').filter(Boolean).map(Number);
+}
