@@ -39,8 +39,8 @@ export function parseMountinfo(text: string): MountEntry[] {
       root: unescapeMountField(root),
       fsType: unescapeMountField(fsType),
       source: unescapeMountField(source),
-      mountOptions: mountOptions.split(','),
-      superOptions: superOptions.split(','),
+      mountOptions: mountOptions.split(',').map(unescapeMountField),
+      superOptions: superOptions.split(',').map(unescapeMountField),
     });
   }
   return mounts;
