@@ -8,6 +8,17 @@ import type { SandboxInstance, SessionBinding } from './sandbox-instance.js';
 
 export type SessionSandboxStarter = (runtime: RuntimeName, binding: SessionBinding) => Promise<SandboxInstance>;
 
+export interface SessionSandboxesOptions {
+  /** Most sessions that keep a warm sandbox at once. */
+  readonly capacity: number;
+  readonly start: SessionSandboxStarter;
+  readonly log: Logger;
+  /** Called once for a sandbox still unused idleDelayMs after it is ready (e.g. to preload modules). @default nothing */
+  readonly onIdle?: (instance: SandboxInstance) => void;
+  /** @default 0 */
+  readonly idleDelayMs?: number;
+}
+
 interface Entry {
   readonly runtime: RuntimeName;
   readonly ready: Promise<SandboxInstance | null>;
@@ -20,16 +31,19 @@ export class SessionSandboxes {
   /** Disposals under way (a discarded sandbox): close() waits for them, so nothing outlives the daemon. */
   private readonly disposals = new Set<Promise<void>>();
   private closed = false;
+  private readonly capacity: number;
+  private readonly start: SessionSandboxStarter;
+  private readonly log: Logger;
+  private readonly onIdle: (instance: SandboxInstance) => void;
+  private readonly idleDelayMs: number;
 
-  constructor(
-    /** Most sessions that keep a warm sandbox at once. */
-    private readonly capacity: number,
-    private readonly start: SessionSandboxStarter,
-    private readonly log: Logger,
-    /** Called once for a sandbox still unused idleDelayMs after it is ready (e.g. to preload modules). */
-    private readonly onIdle: (instance: SandboxInstance) => void = () => undefined,
-    private readonly idleDelayMs = 0,
-  ) {}
+  constructor(options: SessionSandboxesOptions) {
+    this.capacity = options.capacity;
+    this.start = options.start;
+    this.log = options.log;
+    this.onIdle = options.onIdle ?? (() => undefined);
+    this.idleDelayMs = options.idleDelayMs ?? 0;
+  }
 
   // Starts a sandbox for the session's next execution (replacing one of another runtime), evicting the least
   // recently used session's sandbox when all places are taken.
