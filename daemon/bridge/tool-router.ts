@@ -48,6 +48,7 @@ export class DaemonTools {
   }
 }
 
+/** What routes the calls of one execution: its policy, who answers, and the way back into its sandbox. */
 export interface ToolRouterOptions {
   /** The client's side: answers the tools the execution declared. */
   readonly toolHost: ToolHost;

@@ -7,6 +7,7 @@ import { SandboxInstance, type SandboxContext, type SessionBinding } from './san
 /** Hands out a ready sandbox for a runtime, or null (the execution then starts its own). */
 export type TakeWarmSandbox = (runtime: ExecutionRequest['runtime']) => Promise<SandboxInstance | null>;
 
+/** What an execution asks a sandbox of, and how it hears of the sandboxes it holds on the way. */
 export interface AcquireOptions {
   readonly request: Pick<ExecutionRequest, 'runtime' | 'limits'>;
   readonly context: SandboxContext;

@@ -1,8 +1,9 @@
 // Watches the CPU time of a running execution's whole sandbox (every process, every thread, as its cgroup counts
 // it) against cpuTimeMs: checked more often as the remainder shrinks, and reported once when it is over.
 
-/** The CPU time is checked at least this often while code runs, and at most this often. */
+/** The CPU time is checked at least this often while code runs... */
 export const MAX_CPU_CHECK_MS = 250;
+/** ...and at most this often. */
 export const MIN_CPU_CHECK_MS = 20;
 
 // How long to wait before the next check: at most `cores` ms of CPU time pass per ms of wall time, so the next
@@ -11,6 +12,7 @@ export function nextCpuCheckDelayMs(cpuTimeMs: number, usedMs: number, cores: nu
   return Math.min(MAX_CPU_CHECK_MS, Math.max(MIN_CPU_CHECK_MS, (cpuTimeMs - usedMs) / cores));
 }
 
+/** What one watch checks, against what, and whom it tells. */
 export interface CpuWatchOptions {
   /** The CPU time the code may use, in ms. */
   readonly cpuTimeMs: number;

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { BridgeInbound, DoneReport } from '../bridge/messages.js';
-import { ToolRouter } from '../bridge/tool-router.js';
+import type { ToolRouter } from '../bridge/tool-router.js';
 import type { ToolHost } from '../bridge/tools.js';
 import { writeInputFiles } from '../files/inputs.js';
 import { collectOutputFiles } from '../files/outputs.js';
@@ -13,23 +13,28 @@ import type { PackageService } from '../packages/service.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
 import { acquireSandbox, type TakeWarmSandbox } from './acquire-sandbox.js';
 import { CpuWatch } from './cpu-watch.js';
-import { daemonToolsFor } from './daemon-tools.js';
+import { routerFor } from './execution-tools.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
 import { buildResult, startFailedResult, type CancelReason, type ExecutionResult, type KillReason } from './result.js';
 import type { SandboxContext, SandboxInstance, SessionBinding } from './sandbox-instance.js';
 
+/** What every execution of a daemon shares: its configuration, sandbox facts, logger, cgroups and installer. */
 export interface ExecutionContext extends SandboxContext {
   /** Installs packages for install_package/installPackage; null or left out refuses them. */
   readonly packages?: PackageService | null;
 }
 
+/** How an execution reaches its client: tool calls and output as it happens. */
 export interface ExecutionHooks {
   readonly toolHost: ToolHost;
   /** Output as it happens (only what is kept within maxOutputBytes). */
   readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** The logger of the request or connection that asked for it (with its requestId); the daemon's by default. */
+  readonly logger?: Logger;
 }
 
+/** One execution: what to run, with what, and since when it counts. */
 export interface ExecutionOptions {
   /** The daemon's id of the execution (in the log as executionId). */
   readonly id: string;
@@ -44,6 +49,7 @@ export interface ExecutionOptions {
   readonly session?: SessionBinding | null;
 }
 
+// One running execution; run() once, cancel() at any time.
 export class Execution {
   readonly id: string;
   private readonly options: ExecutionOptions;
@@ -71,7 +77,7 @@ export class Execution {
   constructor(options: ExecutionOptions) {
     this.options = options;
     this.id = options.id;
-    this.log = options.context.logger.child({ executionId: options.id, runtime: options.request.runtime });
+    this.log = (options.hooks.logger ?? options.context.logger).child({ executionId: options.id, runtime: options.request.runtime });
   }
 
   // Stops the execution: the whole process tree is killed and the result says `cancelled`, and who cancelled.
@@ -84,19 +90,15 @@ export class Execution {
   async run(): Promise<ExecutionResult> {
     this.startedAt = performance.now();
     const { request, context, hooks } = this.options;
-    const stdout = new OutputCapture('stdout', request.limits.maxOutputBytes);
-    const stderr = new OutputCapture('stderr', request.limits.maxOutputBytes);
+    const { maxOutputBytes } = request.limits;
+    const captures = { stdout: new OutputCapture('stdout', maxOutputBytes), stderr: new OutputCapture('stderr', maxOutputBytes) };
     try {
       let startFailure: unknown = null;
+      const { session = null, takeWarm = async () => null } = this.options;
       const acquired = await acquireSandbox({
-        request,
-        context,
-        session: this.options.session ?? null,
-        takeWarm: this.options.takeWarm ?? (async () => null),
-        signal: this.stopped.signal,
+        request, context, session, takeWarm, signal: this.stopped.signal, log: this.log,
         hold: (sandbox) => (this.sandbox = sandbox),
         discard: (disposal) => this.discarded.push(disposal),
-        log: this.log,
       }).catch((error: unknown) => ((startFailure = error), null));
       if (!acquired) {
         // Its directory, bridge or workspace mount could not be made (the daemon out of descriptors, a full
@@ -106,17 +108,7 @@ export class Execution {
       }
       const { sandbox, problem } = acquired;
       this.mark('sandbox');
-      const tools = (this.tools = new ToolRouter({
-        toolHost: hooks.toolHost,
-        declared: request.tools,
-        maxToolCalls: request.limits.maxToolCalls,
-        maxToolCallBytes: context.config.maxToolCallBytes,
-        daemonTools: daemonToolsFor({ packages: context.packages ?? null, sandbox, log: this.log }),
-        send: (message) => sandbox.send(message),
-        signal: this.stopped.signal,
-        log: this.log,
-      }));
-      const captures = { stdout, stderr };
+      const tools = (this.tools = routerFor({ request, config: context.config, packages: context.packages ?? null, sandbox, toolHost: hooks.toolHost, signal: this.stopped.signal, log: this.log }));
       sandbox.attach({
         onOutput: (stream, chunk) => {
           const text = captures[stream].push(chunk);
@@ -133,7 +125,7 @@ export class Execution {
       const codeSent = this.killReason === null && problem === null;
       const exit: ExitInfo = codeSent ? await this.runCode(sandbox) : problem !== null ? await sandbox.exited : { exitCode: null, signal: 'SIGKILL' };
       await this.endTools();
-      return await this.collect(sandbox, { exit, codeSent, problem, stdout, stderr });
+      return await this.collect(sandbox, { exit, codeSent, problem, ...captures });
     } finally {
       this.cpuWatch?.stop();
       await this.endTools();
@@ -183,21 +175,12 @@ export class Execution {
       codeSent ? sandbox.workspaceUsage() : null,
     ]);
     const toolCalls = this.tools?.toolCalls ?? 0;
+    const workspace = workspaceUsage && facts.workspaceSize ? { usage: workspaceUsage, size: facts.workspaceSize } : null;
     const result = buildResult(
       {
-        killReason: this.killReason,
-        cancelReason: this.cancelReason,
-        timeoutMs: request.timeoutMs,
-        exit,
-        done: this.done,
-        bridgeProblem: this.bridgeProblem,
-        bridgeLimit: this.bridgeLimit,
-        fileErrors: collected.errors,
-        sandboxed: facts.bwrapPath !== null,
-        limits: request.limits,
-        kernel,
-        sandboxProblem: ran.problem,
-        workspace: workspaceUsage && facts.workspaceSize ? { usage: workspaceUsage, size: facts.workspaceSize } : null,
+        killReason: this.killReason, cancelReason: this.cancelReason, timeoutMs: request.timeoutMs, limits: request.limits,
+        exit, done: this.done, bridgeProblem: this.bridgeProblem, bridgeLimit: this.bridgeLimit, sandboxProblem: ran.problem,
+        fileErrors: collected.errors, sandboxed: facts.bwrapPath !== null, kernel, workspace,
       },
       { stdout: ran.stdout.text(), stderr: ran.stderr.text(), files: collected.files, durationMs: performance.now() - this.options.acceptedAt, toolCalls },
     );

@@ -14,6 +14,7 @@ import { PROTOCOL } from '../protocol.js';
 /** The name the preludes call to install packages (runtimes/protocol.json). */
 export const INSTALL_TOOL = PROTOCOL.installTool;
 
+/** What the install tool of one execution works with. */
 export interface InstallToolOptions {
   /** Installs the packages; null refuses every install (the daemon installs none). */
   readonly packages: PackageService | null;

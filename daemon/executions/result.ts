@@ -37,6 +37,7 @@ export interface KernelCounters {
   readonly forkFailures: number;
 }
 
+/** What happened to an execution, from which its status and error are decided. */
 export interface Observed {
   killReason: KillReason | null;
   /** Who cancelled the execution (killReason 'cancelled'); left out means its client. */

@@ -19,6 +19,7 @@ import type { RuntimeName } from '../sandbox/runtimes.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../sandbox/spawn.js';
 import { removeTree } from '../files/held-dir.js';
 
+/** What every sandbox of a daemon is started with. */
 export interface SandboxContext {
   readonly config: Config;
   readonly facts: SandboxFacts;
@@ -30,6 +31,7 @@ export interface SandboxContext {
 /** How applying an execution's limits went: `memory_in_use` means the sandbox already holds more than memoryBytes. */
 export type LimitsApplied = 'applied' | 'memory_in_use' | 'failed';
 
+/** Where an attached execution gets what its sandbox says. */
 export interface SandboxSinks {
   onOutput(stream: 'stdout' | 'stderr', chunk: Buffer): void;
   onMessage(message: BridgeInbound): void;
@@ -75,6 +77,7 @@ function bridgeBudgetOf(config: Config): BridgeBudgetLimits {
   return { maxInboundBytes: config.maxBridgeInboundBytes, maxMessages: config.maxBridgeMessages, maxRefusedConnections: config.maxBridgeRefusedConnections };
 }
 
+// One sandbox, from start() to dispose(); it serves at most one execution.
 export class SandboxInstance {
   /** Settles when the interpreter has exited and its pipes are closed. */
   readonly exited: Promise<ExitInfo>;
@@ -100,7 +103,7 @@ export class SandboxInstance {
   /** The packages directory (python/, node/) the sandbox sees read-only, where installs for it go. */
   readonly packagesDir: string;
   /** The session the sandbox works for, if any. */
-  readonly session: SessionBinding | null;
+  private readonly session: SessionBinding | null;
   private readonly rootDir: string;
   private readonly bridge: Bridge;
   private readonly process: SpawnedProcess;

@@ -26,6 +26,7 @@ const SLOT_MARGIN_MS = 30_000;
 const CLEANUP_TIMEOUT_MS = 10_000;
 const MAX_RETRY_AFTER_MS = 60_000;
 
+/** An admitted execution, as the API sees it. */
 export interface StartedExecution {
   /** The daemon's id of the execution (in the log as executionId). */
   readonly id: string;
@@ -49,6 +50,7 @@ interface DrainState {
   timer: NodeJS.Timeout | undefined;
 }
 
+// The daemon's executions: admission, the warm sandboxes, and draining them all at shutdown.
 export class ExecutionService {
   private readonly admitted = new Set<Admitted>();
   private readonly slots: SlotQueue;
@@ -159,16 +161,6 @@ export class ExecutionService {
   private sessionOf(id: string) {
     if (!this.sessions) throw new WireError('session_not_found', `no session ${JSON.stringify(id.slice(0, 80))}: this daemon keeps no sessions`);
     return this.sessions.get(id);
-  }
-
-  /** Executions holding a slot. */
-  get runningCount(): number {
-    return this.slots.activeCount;
-  }
-
-  /** Executions waiting for a slot. */
-  get queuedCount(): number {
-    return this.slots.waitingCount;
   }
 
   // Stops admitting executions and lets the admitted ones (running and queued) finish for up to graceMs; then

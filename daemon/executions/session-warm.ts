@@ -6,8 +6,10 @@ import type { Logger } from 'pino';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import type { SandboxInstance, SessionBinding } from './sandbox-instance.js';
 
+/** Starts one sandbox bound to a session's directories. */
 export type SessionSandboxStarter = (runtime: RuntimeName, binding: SessionBinding) => Promise<SandboxInstance>;
 
+/** How many sessions keep a warm sandbox, how one is started, and what is done with idle ones. */
 export interface SessionSandboxesOptions {
   /** Most sessions that keep a warm sandbox at once. */
   readonly capacity: number;
@@ -25,6 +27,7 @@ interface Entry {
   idleTimer?: NodeJS.Timeout;
 }
 
+// The warm sandboxes of recently used sessions, one each.
 export class SessionSandboxes {
   /** Insertion order is recency: the first entry is the least recently used session. */
   private readonly entries = new Map<string, Entry>();

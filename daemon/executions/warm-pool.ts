@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import type { SandboxInstance } from './sandbox-instance.js';
 
+/** Starts one sandbox for the pool. */
 export type SandboxStarter = (runtime: RuntimeName) => Promise<SandboxInstance>;
 
+/** How many sandboxes of which runtimes a pool keeps, how it starts them, and what it does with idle ones. */
 export interface WarmPoolOptions {
   /** Sandboxes kept ready (or starting) for each runtime. */
   readonly sizePerRuntime: number;
@@ -23,6 +25,7 @@ const MAX_BACKOFF_MS = 30_000;
 /** How long after a sandbox is taken its replacement starts. */
 const REFILL_DELAY_MS = 25;
 
+// The pool of warm sandboxes of the daemon, per runtime.
 export class WarmPool {
   private readonly ready = new Map<RuntimeName, SandboxInstance[]>();
   private readonly starting = new Map<RuntimeName, number>();
