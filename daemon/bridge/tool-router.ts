@@ -105,7 +105,9 @@ export class ToolRouter {
 
   private callDaemonTool(call: BridgeToolCall, handler: DaemonToolHandler): void {
     const { signal } = this.options;
-    const answered = this.answer(call, Promise.resolve().then(() => handler({ name: call.name, readArgs: () => call.readArgs(), signal })));
+    // Called at once, in the order the calls came; a handler that throws synchronously fails its call too.
+    const outcome = new Promise<unknown>((resolve) => resolve(handler({ name: call.name, readArgs: () => call.readArgs(), signal })));
+    const answered = this.answer(call, outcome);
     this.running.add(answered);
     void answered.finally(() => this.running.delete(answered));
   }
