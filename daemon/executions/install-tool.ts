@@ -56,7 +56,7 @@ export function installTool(options: InstallToolOptions): DaemonToolHandler {
 
 // An install failure as the code sees it: an InstallError's own code and message, anything else a bare
 // install_failed (the details belong in the log).
-export function describeInstallFailure(error: unknown): ToolCallError {
+function describeInstallFailure(error: unknown): ToolCallError {
   if (error instanceof InstallError) return new ToolCallError(error.code, error.message);
   return new ToolCallError('install_failed', 'the install failed inside the daemon (see its log)');
 }
