@@ -1,6 +1,8 @@
-// The one registry of errors that cross the wire: stable codes, HTTP statuses and default messages.
-// docs/errors.md documents every entry; keep the two in step.
+// The registries of errors: those that cross the wire to a client (stable codes, HTTP statuses, default
+// messages) and those the sandboxed code sees. docs/errors.md documents every entry of both; test/docs.test.ts
+// keeps the two in step.
 
+// Errors that reach a client: over HTTP with their status, over the WebSocket as `error` messages.
 export const WIRE_ERRORS = {
   invalid_json: { httpStatus: 400, message: 'The body is not valid JSON' },
   invalid_request: { httpStatus: 400, message: 'The request is not valid' },
@@ -24,13 +26,26 @@ export const WIRE_ERRORS = {
   runtime_unavailable: { httpStatus: 503, message: 'The runtime cannot run code on this machine' },
   shutting_down: { httpStatus: 503, message: 'The daemon is shutting down' },
   internal_error: { httpStatus: 500, message: 'Internal error' },
-  // Tool-call errors delivered to the code inside the sandbox (never an HTTP status of their own).
-  unknown_tool: { httpStatus: 400, message: 'The tool was not declared for this execution' },
-  no_client: { httpStatus: 400, message: 'No client is connected to answer tool calls' },
-  tool_error: { httpStatus: 400, message: 'The tool failed' },
 } as const;
 
 export type WireErrorCode = keyof typeof WIRE_ERRORS;
+
+// The one registry of errors the sandboxed code sees: a failed tool call or install is answered over the bridge
+// with `{code, message}`, which the prelude raises as ToolError or InstallError. They never reach a client as
+// errors of their own, so they have no HTTP status. docs/errors.md ("Errors the code sees") documents each.
+export const CODE_ERRORS = {
+  tool_error: { message: 'The tool failed' },
+  unknown_tool: { message: 'The tool was not declared for this execution' },
+  no_client: { message: 'No client is connected to answer tool calls' },
+  limit_exceeded: { message: 'A limit of the execution was reached' },
+  invalid_package: { message: 'A package name or version specifier is not allowed' },
+  package_not_allowed: { message: 'The package is not allowed on this daemon' },
+  install_failed: { message: 'The install failed' },
+  install_timeout: { message: 'The install ran longer than installTimeoutMs' },
+  install_too_large: { message: 'The install is larger than maxPackageBytes' },
+} as const;
+
+export type CodeErrorCode = keyof typeof CODE_ERRORS;
 
 export interface WireErrorOptions {
   readonly cause?: unknown;

@@ -1,9 +1,10 @@
-// The docs stay true: every configuration option and every wire error code is documented.
+// The docs stay true: every configuration option, every wire error code and every code the sandboxed code sees
+// is documented, in its own table, and nothing is documented that the registries do not have.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
 import { CONFIG_OPTIONS } from '../daemon/config.js';
-import { WIRE_ERRORS } from '../daemon/errors.js';
+import { CODE_ERRORS, WIRE_ERRORS } from '../daemon/errors.js';
 
 const read = (name: string) => fs.readFile(new URL(`../../docs/${name}`, import.meta.url), 'utf8');
 
@@ -16,11 +17,32 @@ test('docs/configuration.md lists every option with its flag and environment var
   }
 });
 
-test('docs/errors.md lists every wire error code with its HTTP status', async () => {
-  const doc = await read('errors.md');
-  for (const [code, { httpStatus }] of Object.entries(WIRE_ERRORS)) {
-    const row = doc.split('\n').find((line) => line.startsWith(`| \`${code}\``));
-    assert.ok(row, `${code} is not documented`);
-    if (!['unknown_tool', 'no_client', 'tool_error'].includes(code)) assert.ok(row.includes(`| ${httpStatus} |`), `${code}: HTTP ${httpStatus} not in "${row}"`);
+// The rows of the table under a `## ` heading of a document, as their cells (the header row left out).
+function tableUnder(doc: string, heading: string): string[][] {
+  const start = doc.indexOf(`\n## ${heading}\n`);
+  assert.notEqual(start, -1, `no "## ${heading}" section`);
+  const end = doc.indexOf('\n## ', start + 1);
+  const section = doc.slice(start, end === -1 ? undefined : end);
+  const rows = section.split('\n').filter((line) => line.startsWith('| '));
+  return rows.slice(1).filter((row) => !row.startsWith('|---')).map((row) => row.split(' | ').map((cell) => cell.replace(/^\| |\s*\|$/g, '').trim()));
+}
+
+// The codes of a table's first column (`code`).
+function codesOf(rows: string[][]): string[] {
+  return rows.map((cells) => cells[0].replace(/^`|`$/g, ''));
+}
+
+test('docs/errors.md lists every wire error code with its HTTP status, and no other', async () => {
+  const rows = tableUnder(await read('errors.md'), 'Errors clients get');
+  assert.deepEqual(codesOf(rows).sort(), Object.keys(WIRE_ERRORS).sort());
+  for (const cells of rows) {
+    const code = codesOf([cells])[0] as keyof typeof WIRE_ERRORS;
+    assert.equal(cells[1], String(WIRE_ERRORS[code].httpStatus), `${code}: HTTP ${WIRE_ERRORS[code].httpStatus} not in its row`);
   }
+});
+
+test('docs/errors.md lists every code the sandboxed code sees, and no other', async () => {
+  const rows = tableUnder(await read('errors.md'), 'Errors the code sees');
+  assert.deepEqual(codesOf(rows).sort(), Object.keys(CODE_ERRORS).sort());
+  for (const cells of rows) assert.match(cells[1], /ToolError|InstallError/, `${cells[0]}: says what the code raises`);
 });

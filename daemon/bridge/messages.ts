@@ -1,5 +1,6 @@
 // The bridge's message shapes (docs/protocol.md, "The bridge") and a strict parser for what the prelude sends.
 // The prelude runs beside hostile code, so every inbound message is checked as untrusted input.
+import type { CodeErrorCode } from '../errors.js';
 import { PROTOCOL } from '../protocol.js';
 import type { CodeError, ToolDeclaration } from '../wire-types.js';
 import { jsonNestsDeeper, topLevelStrings } from './json-scan.js';
@@ -9,7 +10,7 @@ export type BridgeOutbound =
   | { type: 'preload'; modules: readonly string[] }
   | { type: 'run'; code: string; tools: readonly ToolDeclaration[] }
   | { type: 'tool_result'; callId: string; result: unknown }
-  | { type: 'tool_result'; callId: string; error: { code: string; message: string } };
+  | { type: 'tool_result'; callId: string; error: { code: CodeErrorCode; message: string } };
 
 
 /** What a `done` reports. */

@@ -1,12 +1,13 @@
 // Who answers an execution's tool calls, and the error a failed call carries back into the code.
+import { CODE_ERRORS, type CodeErrorCode } from '../errors.js';
 
+// A tool call's failure as the code sees it: a code of the CODE_ERRORS registry and a message the code may read.
 export class ToolCallError extends Error {
-  constructor(
-    readonly code: 'tool_error' | 'unknown_tool' | 'no_client' | 'limit_exceeded',
-    message: string,
-  ) {
-    super(message);
+  readonly code: CodeErrorCode;
+  constructor(code: CodeErrorCode, message?: string) {
+    super(message ?? CODE_ERRORS[code].message);
     this.name = 'ToolCallError';
+    this.code = code;
   }
 }
 

@@ -1,239 +1,199 @@
-// The lifecycle of one execution: a sandbox (warm or freshly started) with this execution's kernel limits, its
-// input files, its code, the time and CPU-time limits, output capture, tool-call routing, output files, and
-// cleanup that always runs.
+// The lifecycle of one execution, start to collected result: it takes a sandbox, writes the input files, sends
+// the code, keeps its time limits (timeoutMs here, cpuTimeMs in a CpuWatch), captures its output, hands its tool
+// calls to a ToolRouter, collects its output files and always cleans up. Each of those has its own module.
 import os from 'node:os';
-import { MAX_INSTALLS_PER_EXECUTION } from '../config.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { BridgeInbound, DoneReport } from '../bridge/messages.js';
-import { ToolCallError, type ToolHost } from '../bridge/tools.js';
+import type { ToolRouter } from '../bridge/tool-router.js';
+import type { ToolHost } from '../bridge/tools.js';
 import { writeInputFiles } from '../files/inputs.js';
-import { collectOutputFiles, type OutputFile } from '../files/outputs.js';
-import type { FileError } from '../wire-types.js';
+import { collectOutputFiles } from '../files/outputs.js';
+import type { PackageService } from '../packages/service.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
-import { InstallError } from '../packages/errors.js';
-import { describeInstallFailure, INSTALL_TOOL, type PackageService } from '../packages/service.js';
+import { acquireSandbox, type TakeWarmSandbox } from './acquire-sandbox.js';
+import { CpuWatch } from './cpu-watch.js';
+import { routerFor } from './execution-tools.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
-import { decideOutcome, describeStartFailure, encodeFiles, notStartedResult, type ExecutionResult, type KillReason } from './result.js';
-import { SandboxInstance, type SandboxContext, type SessionBinding } from './sandbox-instance.js';
+import { buildResult, startFailedResult, type CancelReason, type ExecutionResult, type KillReason } from './result.js';
+import type { SandboxContext, SandboxInstance, SessionBinding } from './sandbox-instance.js';
 
+/** What every execution of a daemon shares: its configuration, sandbox facts, logger, cgroups and installer. */
 export interface ExecutionContext extends SandboxContext {
   /** Installs packages for install_package/installPackage; null or left out refuses them. */
   readonly packages?: PackageService | null;
 }
 
-
-/** The CPU-time check runs at least this often while code runs, and at most this often. */
-const MAX_CPU_CHECK_MS = 250;
-const MIN_CPU_CHECK_MS = 20;
-
+/** How an execution reaches its client: tool calls and output as it happens. */
 export interface ExecutionHooks {
   readonly toolHost: ToolHost;
   /** Output as it happens (only what is kept within maxOutputBytes). */
   readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** The logger of the request or connection that asked for it (with its requestId); the daemon's by default. */
+  readonly logger?: Logger;
 }
 
-/** Hands out a ready sandbox for a runtime, or null (the execution then starts its own). */
-export type TakeWarmSandbox = (runtime: ExecutionRequest['runtime']) => Promise<SandboxInstance | null>;
+/** One execution: what to run, with what, and since when it counts. */
+export interface ExecutionOptions {
+  /** The daemon's id of the execution (in the log as executionId). */
+  readonly id: string;
+  readonly request: ExecutionRequest;
+  readonly context: ExecutionContext;
+  readonly hooks: ExecutionHooks;
+  /** When the execution was accepted (performance.now()): its durationMs counts from there, its wait included. */
+  readonly acceptedAt: number;
+  /** Hands out a warm sandbox (the session's, with one). @default none: every execution starts its own */
+  readonly takeWarm?: TakeWarmSandbox;
+  /** The session whose workspace and packages the execution uses. @default null */
+  readonly session?: SessionBinding | null;
+}
 
+// One running execution; run() once, cancel() at any time.
 export class Execution {
+  readonly id: string;
+  private readonly options: ExecutionOptions;
+  private readonly log: Logger;
   private killReason: KillReason | null = null;
+  private cancelReason: CancelReason | null = null;
+  /** Aborted when the execution stops or ends, whatever its status: a daemon tool still running gives up. */
+  private readonly stopped = new AbortController();
+  /** The sandbox the execution holds (killed by stop()). */
   private sandbox: SandboxInstance | null = null;
-  /** Why the sandbox could not run the code, if it could not. */
-  private sandboxProblem: string | null = null;
   /** Warm sandboxes taken but not used (they held more memory than this execution may); disposed of with it. */
   private readonly discarded: Array<Promise<void>> = [];
-  private cpuTimer: NodeJS.Timeout | undefined;
-  /** The code went to the sandbox; it runs until the sandbox exits. */
-  private codeSent = false;
-  private codeRunning = false;
+  private tools: ToolRouter | null = null;
+  private cpuWatch: CpuWatch | null = null;
   private done: DoneReport | null = null;
   private bridgeProblem: string | null = null;
   /** The bridge budget the code went past, if it did (the execution was then cut off). */
   private bridgeLimit: string | null = null;
-  private toolCalls = 0;
-  private installs = 0;
-  /** Aborted when the execution stops or ends, whatever its status: an install still running is killed. */
-  private readonly stopped = new AbortController();
-  /** Installs not answered yet; the result waits until they (and their processes) are gone. */
-  private readonly installing = new Set<Promise<void>>();
-  /** Milliseconds from the start to each phase, for the log. */
+  /** Milliseconds from the start of run() to each phase, for the log. */
   private readonly phases: Record<string, number> = {};
   private startedAt = 0;
   /** Settles when the sandbox is gone and its directory removed (after run() has returned). */
   cleanedUp: Promise<void> = Promise.resolve();
-  private readonly log: Logger;
 
-  constructor(
-    readonly id: string,
-    private readonly request: ExecutionRequest,
-    private readonly context: ExecutionContext,
-    private readonly hooks: ExecutionHooks,
-    private readonly takeWarm: TakeWarmSandbox = async () => null,
-    /** The session whose workspace and packages the execution uses, if any (takeWarm then hands out its sandbox). */
-    private readonly session: SessionBinding | null = null,
-  ) {
-    this.log = context.logger.child({ executionId: id, runtime: request.runtime });
+  constructor(options: ExecutionOptions) {
+    this.options = options;
+    this.id = options.id;
+    this.log = (options.hooks.logger ?? options.context.logger).child({ executionId: options.id, runtime: options.request.runtime });
   }
 
-  // Stops the execution: the whole process tree is killed and the result says `cancelled`.
-  cancel(): void {
+  // Stops the execution: the whole process tree is killed and the result says `cancelled`, and who cancelled.
+  cancel(reason: CancelReason): void {
+    if (this.killReason === null) this.cancelReason = reason;
     this.stop('cancelled');
   }
 
   // Runs the code to its end and returns the result; never throws for anything the code does.
   async run(): Promise<ExecutionResult> {
-    const startedAt = (this.startedAt = performance.now());
-    const { config, facts } = this.context;
-    const { limits } = this.request;
-    const stdout = new OutputCapture('stdout', limits.maxOutputBytes);
-    const stderr = new OutputCapture('stderr', limits.maxOutputBytes);
-    let timer: NodeJS.Timeout | undefined;
+    this.startedAt = performance.now();
+    const { request, context, hooks } = this.options;
+    const { maxOutputBytes } = request.limits;
+    const captures = { stdout: new OutputCapture('stdout', maxOutputBytes), stderr: new OutputCapture('stderr', maxOutputBytes) };
     try {
       let startFailure: unknown = null;
-      const sandbox = await this.acquireSandbox().catch((error: unknown) => {
-        startFailure = error;
-        return null;
-      });
-      if (!sandbox) {
+      const { session = null, takeWarm = async () => null } = this.options;
+      const acquired = await acquireSandbox({
+        request, context, session, takeWarm, signal: this.stopped.signal, log: this.log,
+        hold: (sandbox) => (this.sandbox = sandbox),
+        discard: (disposal) => this.discarded.push(disposal),
+      }).catch((error: unknown) => ((startFailure = error), null));
+      if (!acquired) {
         // Its directory, bridge or workspace mount could not be made (the daemon out of descriptors, a full
         // disk): an error of this execution alone, with the details in the log only.
         this.log.error({ err: startFailure }, 'could not start a sandbox');
-        return notStartedResult('error', describeStartFailure(startFailure), performance.now() - startedAt);
+        return startFailedResult(startFailure, performance.now() - this.options.acceptedAt);
       }
+      const { sandbox, problem } = acquired;
       this.mark('sandbox');
-      const captures = { stdout, stderr };
+      const tools = (this.tools = routerFor({ request, config: context.config, packages: context.packages ?? null, sandbox, toolHost: hooks.toolHost, signal: this.stopped.signal, log: this.log }));
       sandbox.attach({
         onOutput: (stream, chunk) => {
           const text = captures[stream].push(chunk);
-          if (text) this.hooks.onOutput?.(stream, text);
+          if (text) hooks.onOutput?.(stream, text);
         },
-        onMessage: (message) => this.onBridgeMessage(sandbox, message),
-        onProtocolError: (problem) => this.onBridgeProblem(problem),
-        onBridgeLimit: (problem) => {
-          this.log.warn({ problem }, 'execution cut off at a bridge budget');
-          this.bridgeLimit ??= problem;
+        onMessage: (message) => this.onBridgeMessage(tools, message),
+        onProtocolError: (found) => this.onBridgeProblem(found),
+        onBridgeLimit: (found) => {
+          this.log.warn({ problem: found }, 'execution cut off at a bridge budget');
+          this.bridgeLimit ??= found;
           this.stop('bridge_limit');
         },
       });
-      let exit: ExitInfo = { exitCode: null, signal: 'SIGKILL' };
-      if (this.killReason === null && this.sandboxProblem === null) {
-        await writeInputFiles(sandbox.workspaceDir, this.request.files, facts.owner);
-        sandbox.send({ type: 'run', code: this.request.code, tools: this.request.tools });
-        this.codeSent = true;
-        this.mark('run');
-        timer = setTimeout(() => this.stop('timeout'), this.request.timeoutMs);
-        this.codeRunning = true;
-        this.watchCpuTime(sandbox);
-        exit = await sandbox.exited;
-        this.codeRunning = false;
-        this.mark('exit');
-        clearTimeout(timer);
-        clearTimeout(this.cpuTimer);
-      } else if (this.sandboxProblem !== null) {
-        exit = await sandbox.exited;
-      }
-      await this.endInstalls();
-      const declared = this.killReason === null ? this.done?.files : undefined;
-      const [collected, kernel, workspaceUsage] = await Promise.all([
-        declared ? collectOutputFiles(sandbox.workspaceDir, declared, { ...config, maxFiles: config.maxOutputFiles }) : { files: [] as OutputFile[], errors: [] as FileError[] },
-        this.codeSent ? sandbox.usage() : null,
-        this.codeSent ? sandbox.workspaceUsage() : null,
-      ]);
-      const outcome = decideOutcome({
-        killReason: this.killReason,
-        timeoutMs: this.request.timeoutMs,
-        exit,
-        done: this.done,
-        bridgeProblem: this.bridgeProblem,
-        bridgeLimit: this.bridgeLimit,
-        fileErrors: collected.errors,
-        sandboxed: facts.bwrapPath !== null,
-        limits,
-        kernel,
-        sandboxProblem: this.sandboxProblem,
-        workspace: workspaceUsage && facts.workspaceSize ? { usage: workspaceUsage, size: facts.workspaceSize } : null,
-      });
-      this.mark('collected');
-      this.log.info({ status: outcome.status, exitCode: exit.exitCode, signal: exit.signal, toolCalls: this.toolCalls, kernel, phasesMs: this.phases }, 'execution finished');
-      return {
-        status: outcome.status,
-        result: this.killReason === null ? (this.done?.result ?? null) : null,
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        files: encodeFiles(collected.files),
-        fileErrors: collected.errors,
-        error: outcome.error,
-        exitCode: exit.exitCode,
-        durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
-        toolCalls: this.toolCalls,
-      };
+      const codeSent = this.killReason === null && problem === null;
+      const exit: ExitInfo = codeSent ? await this.runCode(sandbox) : problem !== null ? await sandbox.exited : { exitCode: null, signal: 'SIGKILL' };
+      await this.endTools();
+      return await this.collect(sandbox, { exit, codeSent, problem, ...captures });
     } finally {
-      clearTimeout(timer);
-      clearTimeout(this.cpuTimer);
-      await this.endInstalls();
-      this.hooks.toolHost.dispose();
+      this.cpuWatch?.stop();
+      await this.endTools();
+      hooks.toolHost.dispose();
       // Removing the sandbox's directory and cgroup is not on the client's clock: the result goes out first.
       this.cleanedUp = Promise.all([this.sandbox?.dispose(), ...this.discarded]).then(() => undefined);
     }
   }
 
-  // A sandbox whose processes are in their cgroup, with this execution's limits applied: a warm one when the
-  // pool has one, else a fresh one. A warm sandbox already holding more memory than this execution may (the
-  // modules it preloaded) is put aside for a fresh one.
-  private async acquireSandbox(): Promise<SandboxInstance> {
-    const { runtime, limits } = this.request;
-    const warm = await this.takeWarm(runtime);
-    if (warm) {
-      this.sandbox = warm;
-      // One killed while it waited (it said too much before its code) is of no use either.
-      const applied = warm.usable ? await warm.applyLimits(limits) : 'failed';
-      if (applied === 'applied') return warm;
-      this.log.info({ applied }, 'a warm sandbox could not take this execution\'s limits; starting a fresh one');
-      this.discarded.push(warm.dispose());
-      this.sandbox = null;
+  // Sends the code and waits for the sandbox to exit, within timeoutMs and cpuTimeMs.
+  private async runCode(sandbox: SandboxInstance): Promise<ExitInfo> {
+    const { request, context } = this.options;
+    await writeInputFiles(sandbox.workspaceDir, request.files, context.facts.owner);
+    sandbox.send({ type: 'run', code: request.code, tools: request.tools });
+    this.mark('run');
+    const timer = setTimeout(() => this.stop('timeout'), request.timeoutMs);
+    // Without cgroups there is nothing to watch (RLIMIT_CPU is the backstop).
+    if (sandbox.limited && this.killReason === null) {
+      this.cpuWatch = new CpuWatch({
+        cpuTimeMs: request.limits.cpuTimeMs,
+        cores: sandbox.cpuCores ?? os.availableParallelism(),
+        readCpuTimeMs: () => sandbox.cpuTimeMs(),
+        onOver: (usedMs) => {
+          this.log.info({ usedMs, cpuTimeMs: request.limits.cpuTimeMs }, 'execution over its CPU time');
+          this.stop('cpu_time');
+        },
+      });
+      this.cpuWatch.start();
     }
-    const sandbox = await SandboxInstance.start(runtime, this.context, this.session);
-    this.sandbox = sandbox;
-    if (this.killReason !== null) sandbox.kill();
-    // Code is sent only once the sandbox is in its cgroup: ready says so (or that it died first).
-    const ready = await sandbox.ready;
-    if (!ready && sandbox.startProblem) this.sandboxProblem = sandbox.startProblem;
-    if (!ready) return sandbox;
-    const applied = await sandbox.applyLimits(limits);
-    if (applied === 'memory_in_use') this.sandboxProblem = `memoryBytes (${limits.memoryBytes} bytes) is less than the interpreter holds before any code runs`;
-    if (applied === 'failed') this.sandboxProblem = 'the limits of its cgroup could not be set';
-    if (this.sandboxProblem !== null) sandbox.kill();
-    return sandbox;
+    try {
+      return await sandbox.exited;
+    } finally {
+      this.mark('exit');
+      clearTimeout(timer);
+      this.cpuWatch?.stop();
+    }
   }
 
-  // Checks the CPU time of the whole sandbox (every process, every thread) against cpuTimeMs while the code runs,
-  // more often as the remainder shrinks, and kills the sandbox when it is over. Without cgroups it never starts.
-  private watchCpuTime(sandbox: SandboxInstance): void {
-    const { cpuTimeMs } = this.request.limits;
-    const cores = sandbox.cpuCores ?? os.availableParallelism();
-    const schedule = (usedMs: number) => {
-      // At most `cores` ms of CPU time pass per ms of wall time: check again before the remainder can run out.
-      const delayMs = Math.min(MAX_CPU_CHECK_MS, Math.max(MIN_CPU_CHECK_MS, (cpuTimeMs - usedMs) / cores));
-      this.cpuTimer = setTimeout(check, delayMs);
-    };
-    const check = async () => {
-      const usedMs = await sandbox.cpuTimeMs();
-      if (usedMs === null || this.killReason !== null || !this.codeRunning) return;
-      if (usedMs > cpuTimeMs) {
-        this.log.info({ usedMs, cpuTimeMs }, 'execution over its CPU time');
-        this.stop('cpu_time');
-      } else schedule(usedMs);
-    };
-    if (sandbox.limited) schedule(0);
+  // The result, from what the sandbox left and what was observed.
+  private async collect(sandbox: SandboxInstance, ran: { exit: ExitInfo; codeSent: boolean; problem: string | null; stdout: OutputCapture; stderr: OutputCapture }): Promise<ExecutionResult> {
+    const { request, context: { config, facts } } = this.options;
+    const { exit, codeSent } = ran;
+    const declared = this.killReason === null ? this.done?.files : undefined;
+    const [collected, kernel, workspaceUsage] = await Promise.all([
+      declared ? collectOutputFiles(sandbox.workspaceDir, declared, { ...config, maxFiles: config.maxOutputFiles }) : { files: [], errors: [] },
+      codeSent ? sandbox.usage() : null,
+      codeSent ? sandbox.workspaceUsage() : null,
+    ]);
+    const toolCalls = this.tools?.toolCalls ?? 0;
+    const workspace = workspaceUsage && facts.workspaceSize ? { usage: workspaceUsage, size: facts.workspaceSize } : null;
+    const result = buildResult(
+      {
+        killReason: this.killReason, cancelReason: this.cancelReason, timeoutMs: request.timeoutMs, limits: request.limits,
+        exit, done: this.done, bridgeProblem: this.bridgeProblem, bridgeLimit: this.bridgeLimit, sandboxProblem: ran.problem,
+        fileErrors: collected.errors, sandboxed: facts.bwrapPath !== null, kernel, workspace,
+      },
+      { stdout: ran.stdout.text(), stderr: ran.stderr.text(), files: collected.files, durationMs: performance.now() - this.options.acceptedAt, toolCalls },
+    );
+    this.mark('collected');
+    this.log.info({ status: result.status, exitCode: exit.exitCode, signal: exit.signal, toolCalls, kernel, phasesMs: this.phases }, 'execution finished');
+    return result;
   }
 
-  // Kills the installs still running or queued (the code that asked is gone) and waits until they are over:
+  // Stops the daemon's tools still running (an install's processes are killed) and waits until they are over:
   // their processes gone, their staging trees and temporary directories removed.
-  private async endInstalls(): Promise<void> {
+  private async endTools(): Promise<void> {
     if (!this.stopped.signal.aborted) this.stopped.abort(new Error('the execution ended'));
-    while (this.installing.size > 0) await Promise.all([...this.installing]);
+    await this.tools?.settled();
   }
 
   private mark(phase: string): void {
@@ -244,93 +204,19 @@ export class Execution {
     if (this.killReason !== null) return;
     this.killReason = reason;
     this.stopped.abort(new Error(`the execution was stopped (${reason})`));
-    this.log.info({ reason }, 'stopping execution');
+    this.log.info({ reason, ...(this.cancelReason ? { cancelReason: this.cancelReason } : {}) }, 'stopping execution');
+    this.cpuWatch?.stop();
     this.sandbox?.kill();
   }
 
-  private onBridgeMessage(sandbox: SandboxInstance, message: BridgeInbound): void {
-    if (message.type === 'done') {
-      // Only the first report is read (parsed): a second one costs nothing.
-      const report = this.done ? null : message.read();
-      if (report === null) this.onBridgeProblem('the code reported its result twice');
-      else if ('problem' in report) this.onBridgeProblem(report.problem);
-      else this.done = report.value;
-      this.mark('done');
-      return;
-    }
-    if (message.name === INSTALL_TOOL && message.refusal === undefined) return this.install(sandbox, message);
-    this.toolCalls += 1;
-    const { callId, name } = message;
-    const refusal = this.refuseToolCall(message) ?? null;
-    // The arguments are parsed only for a call that goes to a client (a refused one, or one nobody can answer,
-    // needs none of them).
-    const args = refusal === null && this.hooks.toolHost.canAnswer ? message.readArgs() : { value: null };
-    const answer = refusal
-      ? Promise.reject(refusal)
-      : 'problem' in args
-        ? Promise.reject(new ToolCallError('tool_error', `the call was refused: ${args.problem}`))
-        : this.hooks.toolHost.call(name, args.value);
-    answer.then(
-      (result) => sandbox.send({ type: 'tool_result', callId, result: result ?? null }),
-      (error: unknown) => {
-        const failure = error instanceof ToolCallError ? error : new ToolCallError('tool_error', 'the tool failed');
-        if (!(error instanceof ToolCallError)) this.log.error({ err: error }, 'tool call failed unexpectedly');
-        sandbox.send({ type: 'tool_result', callId, error: { code: failure.code, message: failure.message } });
-      },
-    ).catch((error: unknown) => this.log.error({ err: error }, 'could not answer a tool call'));
-  }
-
-  // Installs packages for the code (outside the sandbox, into its session's or its own packages directory) and
-  // answers the call; a refusal or failure goes back as the call's error, which the code raises.
-  private install(sandbox: SandboxInstance, call: Extract<BridgeInbound, { type: 'tool_call' }>): void {
-    this.installs += 1;
-    const { packages } = this.context;
-    const refuse = (code: string, message: string) => sandbox.send({ type: 'tool_result', callId: call.callId, error: { code, message } });
-    if (!packages) return refuse('install_failed', 'this daemon does not install packages');
-    if (this.installs > MAX_INSTALLS_PER_EXECUTION) {
-      return refuse('limit_exceeded', `install limit reached: an execution may ask for ${MAX_INSTALLS_PER_EXECUTION} installs (each of up to 32 packages)`);
-    }
-    if (this.stopped.signal.aborted) return refuse('install_failed', 'the execution has ended; nothing was installed');
-    const started = performance.now();
-    const args = call.readArgs();
-    if ('problem' in args) return refuse('invalid_package', `the install request was refused: ${args.problem}`);
-    const answered = packages.install(sandbox.runtime, sandbox.packagesDir, args.value, this.stopped.signal).then(
-      (answer) => {
-        this.log.info({ installed: answer.installed, installer: answer.installer, durationMs: answer.durationMs }, 'packages installed');
-        sandbox.send({ type: 'tool_result', callId: call.callId, result: answer });
-      },
-      (error: unknown) => {
-        const ms = Math.round(performance.now() - started);
-        if (this.stopped.signal.aborted && !(error instanceof InstallError)) {
-          this.log.info({ ms }, 'package install stopped: the execution ended');
-          return;
-        }
-        const failure = describeInstallFailure(error);
-        if (failure.unexpected) this.log.error({ err: error }, 'package install failed unexpectedly');
-        else this.log.info({ code: failure.code, ms }, 'package install refused or failed');
-        refuse(failure.code, failure.message);
-      },
-    ).catch((error: unknown) => this.log.error({ err: error }, 'could not answer an install'));
-    this.installing.add(answered);
-    void answered.finally(() => this.installing.delete(answered));
-  }
-
-  // Why a tool call may not go to the client (a limit, an undeclared tool), or null when it may.
-  private refuseToolCall(call: Extract<BridgeInbound, { type: 'tool_call' }>): ToolCallError | null {
-    const { maxToolCalls } = this.request.limits;
-    const { maxToolCallBytes } = this.context.config;
-    if (call.refusal !== undefined) return new ToolCallError('limit_exceeded', call.refusal);
-    if (this.toolCalls > maxToolCalls) {
-      return new ToolCallError('limit_exceeded', `tool call limit reached: this execution may make ${maxToolCalls} tool calls (maxToolCalls)`);
-    }
-    if (call.bytes > maxToolCallBytes) {
-      return new ToolCallError('limit_exceeded', `the arguments of ${call.name} are ${call.bytes} bytes, over maxToolCallBytes ${maxToolCallBytes}`);
-    }
-    if (this.hooks.toolHost.canAnswer && !this.request.tools.some((tool) => tool.name === call.name)) {
-      const declared = this.request.tools.length ? this.request.tools.map((t) => t.name).join(', ') : 'no tools';
-      return new ToolCallError('unknown_tool', `unknown tool ${JSON.stringify(call.name)}; this execution declared ${declared}`);
-    }
-    return null;
+  private onBridgeMessage(tools: ToolRouter, message: BridgeInbound): void {
+    if (message.type === 'tool_call') return tools.route(message);
+    // Only the first report is read (parsed): a second one costs nothing.
+    const report = this.done ? null : message.read();
+    if (report === null) this.onBridgeProblem('the code reported its result twice');
+    else if ('problem' in report) this.onBridgeProblem(report.problem);
+    else this.done = report.value;
+    this.mark('done');
   }
 
   private onBridgeProblem(problem: string): void {

@@ -5,7 +5,7 @@ import { describeReceived, WireError } from '../errors.js';
 import type { ToolDeclaration } from '../wire-types.js';
 import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
-import { RESERVED_TOOL_PREFIX } from '../packages/service.js';
+import { RESERVED_TOOL_PREFIX } from '../bridge/tool-router.js';
 import { resolveLimits, type ExecutionLimits, type LowerableLimit } from './limits.js';
 
 export interface ExecutionRequest {

@@ -1,4 +1,5 @@
-// Pure: how an execution ended (status and error) from what was observed, and the result object clients get.
+// Pure: how an execution ended (status and error) from what was observed, and the one place the result object
+// clients get is built (for an execution that ran, and one that never did).
 import { constants } from 'node:os';
 import { isOutOfDescriptors } from '../descriptors.js';
 import type { OutputFile } from '../files/outputs.js';
@@ -12,6 +13,21 @@ export type ExecutionResult = WireExecutionResult;
 /** Why Runbox itself killed the execution, if it did. */
 export type KillReason = 'timeout' | 'cancelled' | 'cpu_time' | 'bridge_limit';
 
+/** Who cancelled an execution: its client (a `cancel`, a disconnect), the daemon's shutdown, or its session's end. */
+export type CancelReason = 'client' | 'shutdown' | 'session';
+
+/** The message of a Cancelled error, for each reason: while the execution ran, and while it waited for a slot. */
+const CANCELLED_WHILE_RUNNING: Readonly<Record<CancelReason, string>> = {
+  client: 'the execution was cancelled by the client',
+  shutdown: 'the daemon shut down before the execution finished (its shutdown grace period, shutdownGraceMs, ran out)',
+  session: 'its session was deleted or expired while the execution ran',
+};
+const CANCELLED_BEFORE_START: Readonly<Record<CancelReason, string>> = {
+  client: 'the execution was cancelled by the client while it waited for a slot',
+  shutdown: 'the daemon shut down before the execution could start',
+  session: 'its session was deleted or expired before the execution could start',
+};
+
 /** What the kernel's cgroup counters saw during the execution (counted from when its limits were applied). */
 export interface KernelCounters {
   readonly cpuTimeMs: number;
@@ -21,8 +37,11 @@ export interface KernelCounters {
   readonly forkFailures: number;
 }
 
+/** What happened to an execution, from which its status and error are decided. */
 export interface Observed {
   killReason: KillReason | null;
+  /** Who cancelled the execution (killReason 'cancelled'); left out means its client. */
+  cancelReason?: CancelReason | null;
   timeoutMs: number;
   exit: ExitInfo;
   /** The prelude's `done`, when it arrived. */
@@ -95,7 +114,7 @@ function decideBaseOutcome(observed: Observed): { status: ExecutionStatus; error
     return { status: 'timeout', error: error('Timeout', `execution exceeded timeoutMs (${observed.timeoutMs} ms); its whole process tree was killed`) };
   }
   if (killReason === 'bridge_limit') return { status: 'killed', error: error('BridgeLimit', observed.bridgeLimit ?? 'the code went past a budget of its bridge; the execution was cut off') };
-  if (killReason === 'cancelled') return { status: 'cancelled', error: error('Cancelled', 'the execution was cancelled by the client') };
+  if (killReason === 'cancelled') return { status: 'cancelled', error: error('Cancelled', CANCELLED_WHILE_RUNNING[observed.cancelReason ?? 'client']) };
   if (killReason === 'cpu_time') {
     const limit = observed.limits ? `cpuTimeMs (${observed.limits.cpuTimeMs} ms of CPU time)` : 'cpuTimeMs';
     return { status: 'killed', error: error('CpuTimeLimit', `the execution used more than ${limit} and was killed`) };
@@ -132,7 +151,7 @@ function signalFromExitCode(exitCode: number | null): string | null {
 }
 
 // Why a sandbox could not be started, as the client may see it: the cause's paths and details stay in the log.
-export function describeStartFailure(cause: unknown): CodeError {
+function describeStartFailure(cause: unknown): CodeError {
   const why = isOutOfDescriptors(cause)
     ? 'the daemon is out of file descriptors right now (EMFILE); try again shortly'
     : (cause as { code?: unknown })?.code === 'ENOSPC'
@@ -141,24 +160,55 @@ export function describeStartFailure(cause: unknown): CodeError {
   return error('SandboxError', `the sandbox could not be started: ${why}`);
 }
 
-// The result of an execution that never ran code: its sandbox could not be started ('error'), or it was cancelled
-// while it waited for a slot ('cancelled').
-export function notStartedResult(status: 'error' | 'cancelled', failure: CodeError, durationMs: number): ExecutionResult {
+/** What an execution that ran gathered, besides what decides its outcome. */
+export interface Gathered {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly files: readonly OutputFile[];
+  /** From the execution's acceptance (its wait for a slot included) to its end. */
+  readonly durationMs: number;
+  readonly toolCalls: number;
+}
+
+// The result of an execution that ran: its outcome decided from what was observed, with what it gathered. The
+// code's own result is dropped when Runbox killed it (what it said last may be half done).
+export function buildResult(observed: Observed, gathered: Gathered): ExecutionResult {
+  const outcome = decideOutcome(observed);
   return {
-    status,
-    result: null,
-    stdout: '',
-    stderr: '',
-    files: [],
-    fileErrors: [],
-    error: failure,
-    exitCode: null,
-    durationMs: Math.round(durationMs * 100) / 100,
-    toolCalls: 0,
+    status: outcome.status,
+    result: observed.killReason === null ? (observed.done?.result ?? null) : null,
+    stdout: gathered.stdout,
+    stderr: gathered.stderr,
+    files: encodeFiles(gathered.files),
+    fileErrors: [...observed.fileErrors],
+    error: outcome.error,
+    exitCode: observed.exit.exitCode,
+    durationMs: roundMs(gathered.durationMs),
+    toolCalls: gathered.toolCalls,
   };
 }
 
+// The result of an execution whose sandbox could not be started (the cause stays in the log): it never ran code.
+export function startFailedResult(cause: unknown, durationMs: number): ExecutionResult {
+  return neverRan('error', describeStartFailure(cause), durationMs);
+}
+
+// The result of an execution cancelled (by its client, a shutdown or its session's end) while it waited for a
+// slot: it never ran.
+export function cancelledBeforeStart(reason: CancelReason, waitedMs: number): ExecutionResult {
+  return neverRan('cancelled', error('Cancelled', CANCELLED_BEFORE_START[reason]), waitedMs);
+}
+
+function neverRan(status: 'error' | 'cancelled', failure: CodeError, durationMs: number): ExecutionResult {
+  return { status, result: null, stdout: '', stderr: '', files: [], fileErrors: [], error: failure, exitCode: null, durationMs: roundMs(durationMs), toolCalls: 0 };
+}
+
+// Milliseconds to two decimals, as results carry them.
+function roundMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
 // The wire form of output files: content as base64.
-export function encodeFiles(files: readonly OutputFile[]): EncodedFile[] {
+function encodeFiles(files: readonly OutputFile[]): EncodedFile[] {
   return files.map((f) => ({ path: f.path, mimeType: f.mimeType, size: f.size, content: f.content.toString('base64') }));
 }

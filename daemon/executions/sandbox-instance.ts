@@ -19,6 +19,7 @@ import type { RuntimeName } from '../sandbox/runtimes.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../sandbox/spawn.js';
 import { removeTree } from '../files/held-dir.js';
 
+/** What every sandbox of a daemon is started with. */
 export interface SandboxContext {
   readonly config: Config;
   readonly facts: SandboxFacts;
@@ -30,6 +31,7 @@ export interface SandboxContext {
 /** How applying an execution's limits went: `memory_in_use` means the sandbox already holds more than memoryBytes. */
 export type LimitsApplied = 'applied' | 'memory_in_use' | 'failed';
 
+/** Where an attached execution gets what its sandbox says. */
 export interface SandboxSinks {
   onOutput(stream: 'stdout' | 'stderr', chunk: Buffer): void;
   onMessage(message: BridgeInbound): void;
@@ -49,6 +51,25 @@ export interface SessionBinding {
 /** Messages a sandbox may send before an execution attaches (a prelude sends none before its code). */
 const MAX_EARLY_MESSAGES = 16;
 
+/** What a started sandbox is made of (SandboxInstance.start() makes them, in that order). */
+interface SandboxParts {
+  readonly runtime: RuntimeName;
+  readonly workspaceDir: string;
+  readonly packagesDir: string;
+  readonly session: SessionBinding | null;
+  /** The private directory (workspace, tmp, bridge socket), removed when the sandbox is disposed of. */
+  readonly rootDir: string;
+  readonly bridge: Bridge;
+  readonly process: SpawnedProcess;
+  /** Settles when the prelude has connected to its bridge. */
+  readonly connected: Promise<void>;
+  readonly log: Logger;
+  readonly cgroup: SandboxCgroup | null;
+  readonly workspaceMounted: boolean;
+  /** Output kept from before an execution attaches, at most. */
+  readonly maxEarlyOutputBytes: number;
+}
+
 type Event = { kind: 'output'; stream: 'stdout' | 'stderr'; chunk: Buffer } | { kind: 'message'; message: BridgeInbound } | { kind: 'problem'; problem: string } | { kind: 'limit'; problem: string };
 
 // What the code of one execution may send over its bridge (daemon options).
@@ -56,6 +77,7 @@ function bridgeBudgetOf(config: Config): BridgeBudgetLimits {
   return { maxInboundBytes: config.maxBridgeInboundBytes, maxMessages: config.maxBridgeMessages, maxRefusedConnections: config.maxBridgeRefusedConnections };
 }
 
+// One sandbox, from start() to dispose(); it serves at most one execution.
 export class SandboxInstance {
   /** Settles when the interpreter has exited and its pipes are closed. */
   readonly exited: Promise<ExitInfo>;
@@ -66,7 +88,7 @@ export class SandboxInstance {
   private readonly early: Event[] = [];
   private earlyBytes = 0;
   /** Both streams' maxOutputBytes: what the execution to come could keep of what was said before it. */
-  private maxEarlyOutputBytes = 0;
+  private readonly maxEarlyOutputBytes: number;
   private earlyMessages = 0;
   private disposed = false;
   private killed = false;
@@ -76,25 +98,36 @@ export class SandboxInstance {
   /** The counters when the execution's limits were applied: usage is measured from there. */
   private baseline: CgroupCounters = { cpuTimeMs: 0, oomKills: 0, forkFailures: 0 };
 
-  private constructor(
-    readonly runtime: RuntimeName,
-    readonly workspaceDir: string,
-    /** The packages directory (python/, node/) the sandbox sees read-only, where installs for it go. */
-    readonly packagesDir: string,
-    private readonly rootDir: string,
-    private readonly bridge: Bridge,
-    private readonly process: SpawnedProcess,
-    connected: Promise<void>,
-    private readonly log: Logger,
-    private readonly cgroup: SandboxCgroup | null,
-    /** True when the workspace is a tmpfs this sandbox mounted (and unmounts when disposed of). */
-    private readonly workspaceMounted: boolean,
-    /** The session the sandbox works for, if any. */
-    readonly session: SessionBinding | null,
-  ) {
+  readonly runtime: RuntimeName;
+  readonly workspaceDir: string;
+  /** The packages directory (python/, node/) the sandbox sees read-only, where installs for it go. */
+  readonly packagesDir: string;
+  /** The session the sandbox works for, if any. */
+  private readonly session: SessionBinding | null;
+  private readonly rootDir: string;
+  private readonly bridge: Bridge;
+  private readonly process: SpawnedProcess;
+  private readonly log: Logger;
+  private readonly cgroup: SandboxCgroup | null;
+  /** True when the workspace is a tmpfs this sandbox mounted (and unmounts when disposed of). */
+  private readonly workspaceMounted: boolean;
+
+  private constructor(parts: SandboxParts) {
+    const { process } = parts;
+    this.runtime = parts.runtime;
+    this.workspaceDir = parts.workspaceDir;
+    this.packagesDir = parts.packagesDir;
+    this.session = parts.session;
+    this.rootDir = parts.rootDir;
+    this.bridge = parts.bridge;
+    this.process = process;
+    this.log = parts.log;
+    this.cgroup = parts.cgroup;
+    this.workspaceMounted = parts.workspaceMounted;
+    this.maxEarlyOutputBytes = parts.maxEarlyOutputBytes;
     this.exited = process.exited;
     void process.exited.then(() => (this.hasExitedFlag = true));
-    this.ready = Promise.race([connected.then(() => this.enterCgroup()), process.exited.then(() => false)]);
+    this.ready = Promise.race([parts.connected.then(() => this.enterCgroup()), process.exited.then(() => false)]);
     for (const stream of ['stdout', 'stderr'] as const) {
       process[stream].on('data', (chunk: Buffer) => this.emit({ kind: 'output', stream, chunk }));
       process[stream].on('error', () => undefined);
@@ -143,8 +176,20 @@ export class SandboxInstance {
       await mounting;
       const cgroup = await making;
       const child = spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token, packagesDir }));
-      instance = new SandboxInstance(runtime, workspace, packagesDir, rootDir, bridge, child, connected, context.logger, cgroup, workspaceMounted, session);
-      instance.maxEarlyOutputBytes = 2 * config.maxOutputBytes; // set before any output can have arrived
+      instance = new SandboxInstance({
+        runtime,
+        workspaceDir: workspace,
+        packagesDir,
+        session,
+        rootDir,
+        bridge,
+        process: child,
+        connected,
+        log: context.logger,
+        cgroup,
+        workspaceMounted,
+        maxEarlyOutputBytes: 2 * config.maxOutputBytes,
+      });
       return instance;
     } catch (error) {
       await bridge?.close();

@@ -3,13 +3,12 @@
 // all when it stops.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { CodeError } from '../wire-types.js';
 import { WireError } from '../errors.js';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { Execution, type ExecutionContext, type ExecutionHooks } from './execution.js';
 import { SlotQueue } from './queue.js';
 import type { ExecutionRequest } from './request.js';
-import { notStartedResult, type ExecutionResult } from './result.js';
+import { cancelledBeforeStart, type CancelReason, type ExecutionResult } from './result.js';
 import { SandboxInstance, type SessionBinding } from './sandbox-instance.js';
 import type { Session } from '../sessions/session.js';
 import { SessionSandboxes } from './session-warm.js';
@@ -27,6 +26,7 @@ const SLOT_MARGIN_MS = 30_000;
 const CLEANUP_TIMEOUT_MS = 10_000;
 const MAX_RETRY_AFTER_MS = 60_000;
 
+/** An admitted execution, as the API sees it. */
 export interface StartedExecution {
   /** The daemon's id of the execution (in the log as executionId). */
   readonly id: string;
@@ -35,8 +35,6 @@ export interface StartedExecution {
   /** The result; never rejects for anything the code does. */
   readonly result: Promise<ExecutionResult>;
 }
-
-type CancelReason = 'client' | 'shutdown' | 'session';
 
 interface Admitted {
   cancel(reason: CancelReason): void;
@@ -52,6 +50,7 @@ interface DrainState {
   timer: NodeJS.Timeout | undefined;
 }
 
+// The daemon's executions: admission, the warm sandboxes, and draining them all at shutdown.
 export class ExecutionService {
   private readonly admitted = new Set<Admitted>();
   private readonly slots: SlotQueue;
@@ -75,11 +74,14 @@ export class ExecutionService {
     const preloadIdle = (instance: SandboxInstance) => {
       if (instance.runtime === 'python' && preload.length > 0) instance.send({ type: 'preload', modules: preload });
     };
-    this.pool = new WarmPool(poolSize, runtimes, (runtime) => SandboxInstance.start(runtime, context), context.logger, preloadIdle, PRELOAD_AFTER_IDLE_MS);
+    const { logger: log } = context;
+    const startSandbox = (runtime: RuntimeName) => SandboxInstance.start(runtime, context);
+    this.pool = new WarmPool({ sizePerRuntime: poolSize, runtimes, startSandbox, log, onIdle: preloadIdle, idleDelayMs: PRELOAD_AFTER_IDLE_MS });
     this.pool.fill();
     // Sessions used lately keep one sandbox ready for their next execution (none when the warm pool is off).
     const sessionWarmCount = config.warmSandboxes === 0 ? 0 : config.maxConcurrent;
-    this.sessionSandboxes = new SessionSandboxes(sessionWarmCount, (runtime, binding) => SandboxInstance.start(runtime, context, binding), context.logger, preloadIdle, PRELOAD_AFTER_IDLE_MS);
+    const startForSession = (runtime: RuntimeName, binding: SessionBinding) => SandboxInstance.start(runtime, context, binding);
+    this.sessionSandboxes = new SessionSandboxes({ capacity: sessionWarmCount, start: startForSession, log, onIdle: preloadIdle, idleDelayMs: PRELOAD_AFTER_IDLE_MS });
     const available = new Set(runtimes);
     sessions?.onCreated((session) => {
       if (session.runtime && available.has(session.runtime)) this.sessionSandboxes.prepare(session.id, session.runtime, bindingOf(session));
@@ -116,21 +118,18 @@ export class ExecutionService {
           hooks.toolHost.dispose();
           return cancelledBeforeStart(cancelReason ?? 'client', performance.now() - acceptedAt);
         }
-        const queuedMs = performance.now() - acceptedAt;
-        const binding = session ? bindingOf(session) : null;
         const takeWarm = session ? (runtime: RuntimeName) => this.sessionSandboxes.take(session.id, runtime) : (runtime: RuntimeName) => this.pool.take(runtime);
-        execution = new Execution(id, request, this.context, hooks, takeWarm, binding);
+        execution = new Execution({ id, request, context: this.context, hooks, acceptedAt, takeWarm, session: session ? bindingOf(session) : null });
         const watchdog = setTimeout(() => {
           this.context.logger.error({ executionId: id, timeoutMs: request.timeoutMs }, 'an execution did not end long after its timeout; its slot is given back');
           ticket.release();
         }, request.timeoutMs + SLOT_MARGIN_MS);
         watchdog.unref();
+        const ranAt = performance.now();
+        // durationMs counts from acceptance (queue included); the run estimate counts the run alone.
         const answer = await execution.run().finally(() => clearTimeout(watchdog));
-        this.recordRun(answer.durationMs);
-        // durationMs counts the time from acceptance, queue included; timeoutMs only started when the code did.
-        const durationMs = Math.round((answer.durationMs + queuedMs) * 100) / 100;
-        const error = answer.status === 'cancelled' && cancelReason !== null && cancelReason !== 'client' ? CANCELS[cancelReason] : answer.error;
-        return { ...answer, durationMs, error };
+        this.recordRun(performance.now() - ranAt);
+        return answer;
       } finally {
         ticket.release();
       }
@@ -139,7 +138,7 @@ export class ExecutionService {
       cancel: (reason) => {
         if (cancelReason !== null) return;
         cancelReason = reason;
-        if (execution) execution.cancel();
+        if (execution) execution.cancel(reason);
         else ticket.withdraw();
       },
       finished: result.then(
@@ -162,16 +161,6 @@ export class ExecutionService {
   private sessionOf(id: string) {
     if (!this.sessions) throw new WireError('session_not_found', `no session ${JSON.stringify(id.slice(0, 80))}: this daemon keeps no sessions`);
     return this.sessions.get(id);
-  }
-
-  /** Executions holding a slot. */
-  get runningCount(): number {
-    return this.slots.activeCount;
-  }
-
-  /** Executions waiting for a slot. */
-  get queuedCount(): number {
-    return this.slots.waitingCount;
   }
 
   // Stops admitting executions and lets the admitted ones (running and queued) finish for up to graceMs; then
@@ -239,23 +228,4 @@ export class ExecutionService {
 // The directories a session's sandboxes work in.
 function bindingOf(session: Session): SessionBinding {
   return { workspaceDir: session.workspaceDir, packagesDir: session.packagesDir, workspaceMounted: session.workspaceMounted };
-}
-
-const cancelled = (message: string): CodeError => ({ type: 'Cancelled', message, traceback: '' });
-/** Why a running execution was cancelled, when its client did not ask for it. */
-const CANCELS: Record<Exclude<CancelReason, 'client'>, CodeError> = {
-  shutdown: cancelled('the daemon shut down before the execution finished (its shutdown grace period, shutdownGraceMs, ran out)'),
-  session: cancelled('its session was deleted or expired while the execution ran'),
-};
-/** The same, for an execution that was still waiting for a slot. */
-const CANCELS_BEFORE_START: Record<CancelReason, CodeError> = {
-  client: cancelled('the execution was cancelled by the client while it waited for a slot'),
-  shutdown: cancelled('the daemon shut down before the execution could start'),
-  session: cancelled('its session was deleted or expired before the execution could start'),
-};
-
-// The result of an execution cancelled (by its client, a shutdown or its session's end) while it waited for a
-// slot: it never ran.
-function cancelledBeforeStart(reason: CancelReason, waitedMs: number): ExecutionResult {
-  return notStartedResult('cancelled', CANCELS_BEFORE_START[reason], waitedMs);
 }

@@ -6,7 +6,20 @@ import type { Logger } from 'pino';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import type { SandboxInstance, SessionBinding } from './sandbox-instance.js';
 
+/** Starts one sandbox bound to a session's directories. */
 export type SessionSandboxStarter = (runtime: RuntimeName, binding: SessionBinding) => Promise<SandboxInstance>;
+
+/** How many sessions keep a warm sandbox, how one is started, and what is done with idle ones. */
+export interface SessionSandboxesOptions {
+  /** Most sessions that keep a warm sandbox at once. */
+  readonly capacity: number;
+  readonly start: SessionSandboxStarter;
+  readonly log: Logger;
+  /** Called once for a sandbox still unused idleDelayMs after it is ready (e.g. to preload modules). @default nothing */
+  readonly onIdle?: (instance: SandboxInstance) => void;
+  /** @default 0 */
+  readonly idleDelayMs?: number;
+}
 
 interface Entry {
   readonly runtime: RuntimeName;
@@ -14,22 +27,26 @@ interface Entry {
   idleTimer?: NodeJS.Timeout;
 }
 
+// The warm sandboxes of recently used sessions, one each.
 export class SessionSandboxes {
   /** Insertion order is recency: the first entry is the least recently used session. */
   private readonly entries = new Map<string, Entry>();
   /** Disposals under way (a discarded sandbox): close() waits for them, so nothing outlives the daemon. */
   private readonly disposals = new Set<Promise<void>>();
   private closed = false;
+  private readonly capacity: number;
+  private readonly start: SessionSandboxStarter;
+  private readonly log: Logger;
+  private readonly onIdle: (instance: SandboxInstance) => void;
+  private readonly idleDelayMs: number;
 
-  constructor(
-    /** Most sessions that keep a warm sandbox at once. */
-    private readonly capacity: number,
-    private readonly start: SessionSandboxStarter,
-    private readonly log: Logger,
-    /** Called once for a sandbox still unused idleDelayMs after it is ready (e.g. to preload modules). */
-    private readonly onIdle: (instance: SandboxInstance) => void = () => undefined,
-    private readonly idleDelayMs = 0,
-  ) {}
+  constructor(options: SessionSandboxesOptions) {
+    this.capacity = options.capacity;
+    this.start = options.start;
+    this.log = options.log;
+    this.onIdle = options.onIdle ?? (() => undefined);
+    this.idleDelayMs = options.idleDelayMs ?? 0;
+  }
 
   // Starts a sandbox for the session's next execution (replacing one of another runtime), evicting the least
   // recently used session's sandbox when all places are taken.

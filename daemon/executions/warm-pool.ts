@@ -4,12 +4,28 @@ import type { Logger } from 'pino';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import type { SandboxInstance } from './sandbox-instance.js';
 
+/** Starts one sandbox for the pool. */
 export type SandboxStarter = (runtime: RuntimeName) => Promise<SandboxInstance>;
+
+/** How many sandboxes of which runtimes a pool keeps, how it starts them, and what it does with idle ones. */
+export interface WarmPoolOptions {
+  /** Sandboxes kept ready (or starting) for each runtime. */
+  readonly sizePerRuntime: number;
+  /** The runtimes that get warm sandboxes. */
+  readonly runtimes: readonly RuntimeName[];
+  readonly startSandbox: SandboxStarter;
+  readonly log: Logger;
+  /** Called once for each sandbox still waiting in the pool idleDelayMs after it got there (e.g. to preload modules). @default nothing */
+  readonly onIdle?: (instance: SandboxInstance) => void;
+  /** @default 0 */
+  readonly idleDelayMs?: number;
+}
 
 const MAX_BACKOFF_MS = 30_000;
 /** How long after a sandbox is taken its replacement starts. */
 const REFILL_DELAY_MS = 25;
 
+// The pool of warm sandboxes of the daemon, per runtime.
 export class WarmPool {
   private readonly ready = new Map<RuntimeName, SandboxInstance[]>();
   private readonly starting = new Map<RuntimeName, number>();
@@ -18,16 +34,21 @@ export class WarmPool {
   private readonly tasks = new Set<Promise<void>>();
   private readonly waiters = new Map<RuntimeName, Array<(instance: SandboxInstance | null) => void>>();
   private closed = false;
+  private readonly sizePerRuntime: number;
+  private readonly runtimes: readonly RuntimeName[];
+  private readonly startSandbox: SandboxStarter;
+  private readonly log: Logger;
+  private readonly onIdle: (instance: SandboxInstance) => void;
+  private readonly idleDelayMs: number;
 
-  constructor(
-    private readonly sizePerRuntime: number,
-    private readonly runtimes: readonly RuntimeName[],
-    private readonly startSandbox: SandboxStarter,
-    private readonly log: Logger,
-    /** Called once for each sandbox still waiting in the pool idleDelayMs after it got there (e.g. to preload modules). */
-    private readonly onIdle: (instance: SandboxInstance) => void = () => undefined,
-    private readonly idleDelayMs = 0,
-  ) {}
+  constructor(options: WarmPoolOptions) {
+    this.sizePerRuntime = options.sizePerRuntime;
+    this.runtimes = options.runtimes;
+    this.startSandbox = options.startSandbox;
+    this.log = options.log;
+    this.onIdle = options.onIdle ?? (() => undefined);
+    this.idleDelayMs = options.idleDelayMs ?? 0;
+  }
 
   // Starts sandboxes until each runtime has its share ready or starting.
   fill(): void {

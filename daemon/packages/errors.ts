@@ -1,7 +1,9 @@
 // The one error type of package installs: a stable code saying what went wrong and a message meant for the code
 // that asked for the packages (the installer's own explanation included when it failed).
+import type { CodeErrorCode } from '../errors.js';
 
-export type InstallErrorCode = 'invalid_package' | 'package_not_allowed' | 'install_failed' | 'install_timeout' | 'install_too_large';
+/** The codes of the CODE_ERRORS registry an install fails with (the install limit is `limit_exceeded`). */
+export type InstallErrorCode = Extract<CodeErrorCode, 'invalid_package' | 'package_not_allowed' | 'install_failed' | 'install_timeout' | 'install_too_large'>;
 
 /** Characters of an installer's stderr kept in an install_failed message: its end, where the reason is. */
 export const INSTALLER_MESSAGE_MAX_CHARS = 2000;

@@ -1,6 +1,7 @@
-// The daemon's side of install_package / installPackage: the code's request arrives as a call of the reserved
-// tool INSTALL_TOOL; it is validated (names, allow and deny lists), then installed with the configured index,
-// cache, deadline and size cap into the packages directory of the execution's session (or of the execution).
+// The daemon's side of install_package / installPackage: the code's request (a call of the daemon's tool
+// runbox.install, see executions/install-tool.ts) is validated (names, allow and deny lists), then installed with
+// the configured index, cache, deadline and size cap into the packages directory of the execution's session (or
+// of the execution).
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
@@ -10,12 +11,6 @@ import { PackageCache } from './cache.js';
 import { InstallError } from './errors.js';
 import { PackageInstaller, type InstallOptions, type InstallOutcome } from './installer.js';
 import { checkPolicy, parsePackageSpecs, type PackageRuntime, type PackageSpec } from './specs.js';
-import { PROTOCOL } from '../protocol.js';
-
-/** The tool name the preludes call to install packages; declared tools may not use the `runbox.` prefix. */
-export const INSTALL_TOOL = PROTOCOL.installTool;
-/** Tool names starting with this are the daemon's own. */
-export const RESERVED_TOOL_PREFIX = PROTOCOL.reservedToolPrefix;
 
 export type PackageConfig = Pick<
   Config,
@@ -115,10 +110,4 @@ async function runNpmScriptsIn(facts: SandboxFacts, config: PackageConfig, stagi
   if (run.timedOut) throw new InstallError('install_timeout', `the packages' install scripts did not finish within ${config.installTimeoutMs} ms (installTimeoutMs); nothing was installed`);
   const tail = run.output.trim().slice(-2000);
   throw new InstallError('install_failed', `the packages' install scripts failed (they run sandboxed, without network); nothing was installed:\n${tail}`);
-}
-
-// The code and message of an install failure as the code should see them; `unexpected` ones belong in the log.
-export function describeInstallFailure(error: unknown): { code: string; message: string; unexpected: boolean } {
-  if (error instanceof InstallError) return { code: error.code, message: error.message, unexpected: false };
-  return { code: 'install_failed', message: 'the install failed inside the daemon (see its log)', unexpected: true };
 }
