@@ -32,6 +32,8 @@ export interface ExecutionHooks {
   readonly toolHost: ToolHost;
   /** Output as it happens (only what is kept within maxOutputBytes). */
   readonly onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+  /** The logger of the request or connection that asked for it (with its requestId); the daemon's by default. */
+  readonly logger?: Logger;
 }
 
 /** Hands out a ready sandbox for a runtime, or null (the execution then starts its own). */
@@ -74,7 +76,7 @@ export class Execution {
     /** The session whose workspace and packages the execution uses, if any (takeWarm then hands out its sandbox). */
     private readonly session: SessionBinding | null = null,
   ) {
-    this.log = context.logger.child({ executionId: id, runtime: request.runtime });
+    this.log = (hooks.logger ?? context.logger).child({ executionId: id, runtime: request.runtime });
   }
 
   // Stops the execution: the whole process tree is killed and the result says `cancelled`.

@@ -1,4 +1,4 @@
-// Like startDaemon, but with the daemon's deps too (connection limits, a logger that tests can read).
+// Like startDaemon, but with the daemon's deps too (searchPath), and a log that tests can read.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
