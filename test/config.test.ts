@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { CONFIG_OPTIONS, ConfigError, loadConfig } from '../daemon/config.js';
 
@@ -94,4 +95,26 @@ test('the option table: names, flags and environment variables are unique, and e
   }
   // Every option is in a loaded configuration, and nothing else is.
   assert.deepEqual(Object.keys(loadConfig({}, [])).sort(), [...names].sort());
+});
+
+test('docs/configuration.md shows each literal default as the table has it', async () => {
+  const doc = await readFile(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  const config = loadConfig({}, []);
+  let checked = 0;
+  for (const option of CONFIG_OPTIONS) {
+    const row = doc.split('\n').find((line) => line.startsWith(`| \`${option.name}\` |`));
+    assert.ok(row, `${option.name} has a row`);
+    const cell = row.split(' | ')[3];
+    const value = config[option.name];
+    const shown = Array.isArray(value) ? value.join(',') : String(value);
+    // A default that depends on the host (`<tmpdir>/runbox`, `2 × CPU cores`) is described, not shown.
+    if (/^`[^`<\s]+`$/.test(cell)) {
+      assert.equal(cell, `\`${shown}\``, `${option.name}: docs say ${cell}, the table ${shown}`);
+      checked += 1;
+    } else if (/^\((none|empty)/.test(cell)) {
+      assert.equal(shown, '', `${option.name}: docs say ${cell}, the table ${shown}`);
+      checked += 1;
+    }
+  }
+  assert.ok(checked > CONFIG_OPTIONS.length / 2, `only ${checked} defaults checked`);
 });
