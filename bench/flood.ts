@@ -110,7 +110,7 @@ async function timeHealth(url: string, runs: number): Promise<number[]> {
 
 async function main(): Promise<void> {
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-bench-flood-'));
-  const config = { ...loadConfig(process.env, []), port: 0, workDir, logLevel: 'silent', maxConcurrent: Math.max(4, FLOODERS + 2) };
+  const config = loadConfig(process.env, [], { port: 0, workDir, logLevel: 'silent', maxConcurrent: Math.max(4, FLOODERS + 2) });
   const daemon = await createDaemon(config, { logger: pino({ level: 'silent' }) });
   const { port } = await daemon.listen();
   const url = `http://127.0.0.1:${port}`;

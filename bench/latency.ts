@@ -102,7 +102,7 @@ return { seq, gathered: performance.now() - t };
 
 async function main(): Promise<void> {
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-bench-'));
-  const config = { ...loadConfig(process.env, []), port: 0, workDir, logLevel: 'silent' };
+  const config = loadConfig(process.env, [], { port: 0, workDir, logLevel: 'silent' });
   const daemon = await createDaemon(config, { logger: pino({ level: 'silent' }) });
   const { port } = await daemon.listen();
   const url = `http://127.0.0.1:${port}`;

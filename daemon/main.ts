@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { ConfigError, describeOptions, loadConfig } from './config.js';
 import { resolveExecutable } from './sandbox/host.js';
 import { runInForeground } from './sandbox/spawn.js';
-import { createDaemon, StartupError } from './server.js';
+import { createDaemon } from './server.js';
+import { StartupError } from './startup.js';
 
 const USAGE = `Usage: runbox serve [options]
 

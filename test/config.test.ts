@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../daemon/config.js';
+import { CONFIG_OPTIONS, ConfigError, loadConfig } from '../daemon/config.js';
 
 test('defaults: loopback port 9000, frozen', () => {
   const config = loadConfig({}, []);
@@ -53,4 +54,67 @@ test('cross-option rules of the connection caps and bridge budgets', () => {
     [defaults.maxConnections, defaults.maxConnectionsPerAddress, defaults.headersTimeoutMs, defaults.maxBridgeInboundBytes, defaults.maxBridgeMessages, defaults.maxBridgeRefusedConnections],
     [1024, 256, 10_000, 512 * 1024 * 1024, 50_000, 100],
   );
+});
+
+test('packageCacheDir defaults to <workDir>/package-cache, whichever way workDir was set', () => {
+  assert.equal(loadConfig({ RUNBOX_WORK_DIR: '/srv/runbox' }, []).packageCacheDir, '/srv/runbox/package-cache');
+  assert.equal(loadConfig({ RUNBOX_WORK_DIR: '/srv/runbox' }, ['--work-dir', '/srv/other']).packageCacheDir, '/srv/other/package-cache');
+  assert.equal(loadConfig({}, [], { workDir: '/srv/given' }).packageCacheDir, '/srv/given/package-cache');
+  const defaults = loadConfig({}, []);
+  assert.equal(defaults.packageCacheDir, `${defaults.workDir}/package-cache`);
+  // Set on its own, it does not follow workDir.
+  assert.equal(loadConfig({ RUNBOX_WORK_DIR: '/srv/runbox', RUNBOX_PACKAGE_CACHE_DIR: '/var/cache/runbox' }, []).packageCacheDir, '/var/cache/runbox');
+  assert.equal(loadConfig({}, [], { workDir: '/srv/given', packageCacheDir: '/var/cache/given' }).packageCacheDir, '/var/cache/given');
+});
+
+test('overrides are typed values that win over flags and environment, and still meet the cross-option rules', () => {
+  const config = loadConfig({ RUNBOX_PORT: '9100' }, ['--port', '9200'], { port: 0, maxConcurrent: 3 });
+  assert.equal(config.port, 0);
+  assert.equal(config.maxConcurrent, 3);
+  assert.ok(Object.isFrozen(config));
+  assert.throws(() => loadConfig({}, [], { defaultTimeoutMs: 5000, maxTimeoutMs: 1000 }), /defaultTimeoutMs \(5000\) exceeds maxTimeoutMs \(1000\)/);
+});
+
+test('the WebSocket client limits are options: streamPauseBytes, maxBufferedBytes, pingIntervalMs', () => {
+  const defaults = loadConfig({}, []);
+  assert.deepEqual([defaults.streamPauseBytes, defaults.maxBufferedBytes, defaults.pingIntervalMs], [1024 * 1024, 64 * 1024 * 1024, 30_000]);
+  const set = loadConfig({ RUNBOX_STREAM_PAUSE_BYTES: '4096', RUNBOX_MAX_BUFFERED_BYTES: '8192' }, ['--ping-interval-ms', '500']);
+  assert.deepEqual([set.streamPauseBytes, set.maxBufferedBytes, set.pingIntervalMs], [4096, 8192, 500]);
+  assert.throws(() => loadConfig({ RUNBOX_PING_INTERVAL_MS: '10' }, []), /RUNBOX_PING_INTERVAL_MS \(pingIntervalMs\): expected an integer from 100/);
+  assert.throws(() => loadConfig({ RUNBOX_STREAM_PAUSE_BYTES: '8192', RUNBOX_MAX_BUFFERED_BYTES: '4096' }, []), /streamPauseBytes \(8192\) exceeds maxBufferedBytes \(4096\)/);
+});
+
+test('the option table: names, flags and environment variables are unique, and each option says what it is', () => {
+  const names = CONFIG_OPTIONS.map((o) => o.name);
+  const flags = CONFIG_OPTIONS.flatMap((o) => (o.flag ? [o.flag] : []));
+  const envs = CONFIG_OPTIONS.flatMap((o) => (o.env ? [o.env] : []));
+  for (const list of [names, flags, envs]) assert.equal(new Set(list).size, list.length);
+  for (const option of CONFIG_OPTIONS) {
+    assert.ok(option.describe.length > 0, `${option.name} has no description`);
+    assert.ok(option.env?.startsWith('RUNBOX_'), `${option.name}'s environment variable`);
+  }
+  // Every option is in a loaded configuration, and nothing else is.
+  assert.deepEqual(Object.keys(loadConfig({}, [])).sort(), [...names].sort());
+});
+
+test('docs/configuration.md shows each literal default as the table has it', async () => {
+  const doc = await readFile(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  const config = loadConfig({}, []);
+  let checked = 0;
+  for (const option of CONFIG_OPTIONS) {
+    const row = doc.split('\n').find((line) => line.startsWith(`| \`${option.name}\` |`));
+    assert.ok(row, `${option.name} has a row`);
+    const cell = row.split(' | ')[3];
+    const value = config[option.name];
+    const shown = Array.isArray(value) ? value.join(',') : String(value);
+    // A default that depends on the host (`<tmpdir>/runbox`, `2 × CPU cores`) is described, not shown.
+    if (/^`[^`<\s]+`$/.test(cell)) {
+      assert.equal(cell, `\`${shown}\``, `${option.name}: docs say ${cell}, the table ${shown}`);
+      checked += 1;
+    } else if (/^\((none|empty)/.test(cell)) {
+      assert.equal(shown, '', `${option.name}: docs say ${cell}, the table ${shown}`);
+      checked += 1;
+    }
+  }
+  assert.ok(checked > CONFIG_OPTIONS.length / 2, `only ${checked} defaults checked`);
 });

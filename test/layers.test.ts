@@ -10,7 +10,7 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 /** Lowest first. An entry is a folder (every module under it) or one file, relative to the repository. */
 const DAEMON_LAYERS: readonly (readonly string[])[] = [
   ['daemon/wire-types.ts', 'daemon/protocol.ts', 'daemon/errors.ts'],
-  ['daemon/config.ts', 'daemon/descriptors.ts'],
+  ['daemon/config.ts', 'daemon/descriptors.ts', 'daemon/secrets.ts'],
   ['daemon/files'],
   ['daemon/sandbox'],
   ['daemon/bridge'],
@@ -18,7 +18,7 @@ const DAEMON_LAYERS: readonly (readonly string[])[] = [
   ['daemon/sessions'],
   ['daemon/executions'],
   ['daemon/api'],
-  ['daemon/server.ts', 'daemon/main.ts'],
+  ['daemon/startup.ts', 'daemon/server.ts', 'daemon/main.ts'],
 ];
 /** What the SDK may import from the daemon: the wire layer only (it ships without the daemon's code). */
 const SDK_MAY_IMPORT = DAEMON_LAYERS[0];

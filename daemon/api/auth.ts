@@ -1,12 +1,15 @@
 // Bearer-token check shared by HTTP requests and WebSocket upgrades. Tokens are compared in constant time
-// and never logged.
-import { timingSafeEqual } from 'node:crypto';
+// (daemon/secrets.ts) and never logged.
 import type http from 'node:http';
+import { WireError } from '../errors.js';
+import { bearerTokenMatches } from '../secrets.js';
 
 // True when no token is configured, or the request carries exactly `Authorization: Bearer <token>`.
 export function isAuthorized(req: http.IncomingMessage, token: string): boolean {
-  if (!token) return true;
-  const expected = Buffer.from(`Bearer ${token}`);
-  const given = Buffer.from(req.headers.authorization ?? '');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return !token || bearerTokenMatches(req.headers.authorization, token);
+}
+
+// Throws unauthorized (401, WWW-Authenticate: Bearer) unless the request is authorized.
+export function checkAuthorized(req: http.IncomingMessage, token: string): void {
+  if (!isAuthorized(req, token)) throw new WireError('unauthorized', 'missing or wrong bearer token (Authorization: Bearer <RUNBOX_TOKEN>)');
 }

@@ -3,11 +3,9 @@ import type http from 'node:http';
 import { WireError } from '../errors.js';
 import { PROTOCOL } from '../protocol.js';
 
-/**
- * Deepest nesting of arrays and objects accepted from a client (bodies, WebSocket messages, tool results).
- * Deeper values would overflow the stack of whatever walks them later (JSON.stringify, the preludes' decoders).
- */
-/** Objects and arrays nested deeper are refused (the protocol's one limit, runtimes/protocol.json). */
+/** Deepest nesting of arrays and objects accepted from a client (bodies, WebSocket messages, tool results): deeper
+ * values would overflow the stack of whatever walks them later (JSON.stringify, the preludes' decoders). The
+ * protocol's one limit, runtimes/protocol.json. */
 export const MAX_JSON_DEPTH = PROTOCOL.maxJsonDepth;
 
 // Reads the raw body; refuses it as soon as it passes maxBytes (named by limitName), before buffering the rest.

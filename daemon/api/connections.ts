@@ -7,15 +7,10 @@
 // (daemon/descriptors.ts).
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { Config } from '../config.js';
 
-export interface ConnectionCaps {
-  /** Client connections open at once, at most. @default 1024 */
-  readonly maxConnections: number;
-  /** Client connections open at once from one remote address, at most. @default 256 */
-  readonly maxConnectionsPerAddress: number;
-  /** Time a connection has to send a request's headers. @default 10000 */
-  readonly headersTimeoutMs: number;
-}
+/** The caps, from the configuration (docs/configuration.md). */
+export type ConnectionCaps = Pick<Config, 'maxConnections' | 'maxConnectionsPerAddress' | 'headersTimeoutMs'>;
 
 /** Node checks its own header timeout this often at most, and answers it with a 408: that answer comes first. */
 const HEADERS_TIMEOUT_GRACE_MS = 2000;
@@ -45,16 +40,6 @@ export class ConnectionGuard {
     private readonly caps: ConnectionCaps,
     private readonly log: Logger,
   ) {}
-
-  /** Connections open now (and counted against the caps). */
-  get openCount(): number {
-    return this.open;
-  }
-
-  /** Connections refused, evicted or cut for not authenticating in time, since the daemon started. */
-  get refusalCounts(): Readonly<Record<Refusal, number>> {
-    return { ...this.refusals };
-  }
 
   // Takes in a connection just accepted, or destroys it at once when it is over a cap.
   admit(socket: Socket): void {
@@ -123,6 +108,7 @@ export class ConnectionGuard {
     const now = Date.now();
     if (now - this.lastLogAt < REFUSAL_LOG_INTERVAL_MS) return;
     this.lastLogAt = now;
-    this.log.warn({ refusals: this.refusals, open: this.open, ...this.caps }, 'client connections refused or cut (over maxConnections, maxConnectionsPerAddress, or not authenticated within headersTimeoutMs)');
+    const { maxConnections, maxConnectionsPerAddress, headersTimeoutMs } = this.caps;
+    this.log.warn({ refusals: this.refusals, open: this.open, maxConnections, maxConnectionsPerAddress, headersTimeoutMs }, 'client connections refused or cut (over maxConnections, maxConnectionsPerAddress, or not authenticated within headersTimeoutMs)');
   }
 }

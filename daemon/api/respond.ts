@@ -1,6 +1,11 @@
 // Writing JSON answers and wire errors on plain HTTP, through a response or straight onto a raw socket.
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { errorBody, WireError } from '../errors.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
+
+/** How long a refused socket may take to read its answer and close before it is cut. */
+const REFUSED_SOCKET_CLOSE_MS = 1000;
 
 // Sends a JSON answer.
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -16,11 +21,31 @@ export function sendError(res: http.ServerResponse, error: WireError): void {
 }
 
 // A whole HTTP/1.1 error response for a socket no ServerResponse owns (a refused upgrade, a malformed request).
-export function rawErrorResponse(error: WireError): string {
+export function rawErrorResponse(error: WireError, requestId: string): string {
   const body = JSON.stringify(errorBody(error));
   const reason = http.STATUS_CODES[error.httpStatus] ?? 'Error';
-  const headers = { ...errorHeaders(error), connection: 'close', 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) };
+  const headers = {
+    ...errorHeaders(error),
+    connection: 'close',
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    [REQUEST_ID_HEADER]: requestId,
+  };
   return `HTTP/1.1 ${error.httpStatus} ${reason}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`;
+}
+
+// Answers a socket no ServerResponse owns with a wire error and closes it. Such a socket (a refused upgrade or
+// CONNECT, a malformed request) is no longer read by the HTTP server, so it is drained here until the client's
+// end, and cut after a short wait: a half-closed socket nobody reads would keep server.close() waiting forever.
+export function refuseSocket(socket: Duplex, error: WireError, requestId: string): void {
+  socket.on('error', () => undefined);
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(rawErrorResponse(error, requestId));
+  socket.resume();
+  setTimeout(() => socket.destroy(), REFUSED_SOCKET_CLOSE_MS).unref();
 }
 
 // What Node's HTTP parser or its timeouts reported, as the error to answer; null when the client is gone anyway.

@@ -14,7 +14,6 @@ import { sendJson } from './respond.js';
 
 /** Most entries a file listing returns. */
 const MAX_LISTED_FILES = 10_000;
-const SESSIONS_PREFIX = '/v1/sessions';
 
 export interface SessionsDeps {
   readonly config: Config;
@@ -22,66 +21,52 @@ export interface SessionsDeps {
   readonly owner?: { readonly uid: number; readonly gid: number };
 }
 
-/** A request under /v1/sessions, taken apart (from the raw target: `..` is judged by the path rules, not resolved). */
-export type SessionRoute =
-  | { kind: 'collection' }
-  | { kind: 'session'; id: string }
-  | { kind: 'files'; id: string }
-  | { kind: 'file'; id: string; rawPath: string };
-
-const ALLOWED: Record<SessionRoute['kind'], string> = { collection: 'POST', session: 'GET, DELETE', files: 'GET', file: 'GET, PUT, DELETE' };
-
-// Pure: the session route of a raw request target, or null when it is not under /v1/sessions.
-export function parseSessionRoute(target: string): SessionRoute | null {
-  const pathname = target.split('?')[0];
-  if (pathname === SESSIONS_PREFIX || pathname === `${SESSIONS_PREFIX}/`) return { kind: 'collection' };
-  if (!pathname.startsWith(`${SESSIONS_PREFIX}/`)) return null;
-  const rest = pathname.slice(SESSIONS_PREFIX.length + 1);
-  const slash = rest.indexOf('/');
-  if (slash === -1) return { kind: 'session', id: rest };
-  const id = rest.slice(0, slash);
-  const tail = rest.slice(slash);
-  if (tail === '/files' || tail === '/files/') return { kind: 'files', id };
-  if (tail.startsWith('/files/')) return { kind: 'file', id, rawPath: tail.slice('/files/'.length) };
-  return null;
+// POST /v1/sessions: makes a session (its body's fields are all optional).
+export async function handleCreateSession(req: http.IncomingMessage, res: http.ServerResponse, deps: SessionsDeps): Promise<void> {
+  const session = await deps.sessions.create(await readJsonBody(req, deps.config.maxRequestBytes, {}));
+  sendJson(res, 201, await deps.sessions.info(session));
 }
 
-// The methods a session route answers, for 405s and the Allow header.
-export function allowedMethods(route: SessionRoute): string {
-  return ALLOWED[route.kind];
+// GET /v1/sessions/:id: the session.
+export async function handleGetSession(res: http.ServerResponse, id: string, deps: SessionsDeps): Promise<void> {
+  sendJson(res, 200, await deps.sessions.info(deps.sessions.get(id)));
 }
 
-// Serves one request under /v1/sessions (the route and its method already checked).
-export async function handleSessionRequest(req: http.IncomingMessage, res: http.ServerResponse, route: SessionRoute, deps: SessionsDeps): Promise<void> {
-  const { sessions, config } = deps;
-  if (route.kind === 'collection') {
-    const session = await sessions.create(await readJsonBody(req, config.maxRequestBytes, {}));
-    return sendJson(res, 201, await sessions.info(session));
-  }
-  const session = sessions.get(route.id);
-  if (route.kind === 'session') {
-    if (req.method === 'DELETE') {
-      await sessions.delete(route.id);
-      return sendJson(res, 200, { id: route.id, deleted: true });
-    }
-    return sendJson(res, 200, await sessions.info(session));
-  }
-  if (route.kind === 'files') {
-    const listing = await session.exclusive(() => listWorkspaceFiles(session.workspaceDir, MAX_LISTED_FILES));
-    return sendJson(res, 200, listing);
-  }
-  const filePath = decodeFilePath(route.rawPath);
-  const named = { path: filePath.path, ...(filePath.escaped ? { pathEncoding: 'percent' } : {}) };
-  if (req.method === 'PUT') {
-    const content = await readRawBody(req, config.maxFileBytes, 'maxFileBytes');
-    await session.exclusive(() => writeWorkspaceFile(session.workspaceDir, filePath, content, deps.owner));
-    return sendJson(res, 201, { ...named, size: content.length });
-  }
-  if (req.method === 'DELETE') {
-    await session.exclusive(() => deleteWorkspacePath(session.workspaceDir, filePath));
-    return sendJson(res, 200, { ...named, deleted: true });
-  }
-  // Streamed within the session's turn: no code of the session runs until the download is over.
+// DELETE /v1/sessions/:id: cancels its executions and removes everything it owns.
+export async function handleDeleteSession(res: http.ServerResponse, id: string, deps: SessionsDeps): Promise<void> {
+  await deps.sessions.delete(id);
+  sendJson(res, 200, { id, deleted: true });
+}
+
+// GET /v1/sessions/:id/files: the workspace's entries, within the session's turn.
+export async function handleListFiles(res: http.ServerResponse, id: string, deps: SessionsDeps): Promise<void> {
+  const session = deps.sessions.get(id);
+  const listing = await session.exclusive(() => listWorkspaceFiles(session.workspaceDir, MAX_LISTED_FILES));
+  sendJson(res, 200, listing);
+}
+
+// PUT /v1/sessions/:id/files/<path>: writes the raw body (at most maxFileBytes) to the file.
+export async function handlePutFile(req: http.IncomingMessage, res: http.ServerResponse, id: string, rawPath: string, deps: SessionsDeps): Promise<void> {
+  const session = deps.sessions.get(id);
+  const filePath = decodeFilePath(rawPath);
+  const content = await readRawBody(req, deps.config.maxFileBytes, 'maxFileBytes');
+  await session.exclusive(() => writeWorkspaceFile(session.workspaceDir, filePath, content, deps.owner));
+  sendJson(res, 201, { ...namedPath(filePath), size: content.length });
+}
+
+// DELETE /v1/sessions/:id/files/<path>: removes the entry (a directory with what it holds, a link as itself).
+export async function handleDeleteFile(res: http.ServerResponse, id: string, rawPath: string, deps: SessionsDeps): Promise<void> {
+  const session = deps.sessions.get(id);
+  const filePath = decodeFilePath(rawPath);
+  await session.exclusive(() => deleteWorkspacePath(session.workspaceDir, filePath));
+  sendJson(res, 200, { ...namedPath(filePath), deleted: true });
+}
+
+// GET /v1/sessions/:id/files/<path>: streams the file within the session's turn, so no code of the session runs
+// until the download is over.
+export async function handleGetFile(res: http.ServerResponse, id: string, rawPath: string, deps: SessionsDeps): Promise<void> {
+  const session = deps.sessions.get(id);
+  const filePath = decodeFilePath(rawPath);
   await session.exclusive(async () => {
     const file = await openWorkspaceFile(session.workspaceDir, filePath);
     try {
@@ -91,6 +76,11 @@ export async function handleSessionRequest(req: http.IncomingMessage, res: http.
       await file.handle.close();
     }
   });
+}
+
+// How an answer names a file: its path, marked percent-encoded when a name on it is not UTF-8.
+function namedPath(filePath: WorkspacePath): { path: string; pathEncoding?: 'percent' } {
+  return { path: filePath.path, ...(filePath.escaped ? { pathEncoding: 'percent' as const } : {}) };
 }
 
 // Decodes the percent-encoded file path of a request into bytes (a name need not be UTF-8: `%FF` is the byte

@@ -11,39 +11,28 @@ import type { DaemonMessage } from '../wire-types.js';
 import { ClientToolRouter } from '../bridge/client-tools.js';
 import { parseExecutionRequest } from '../executions/request.js';
 import type { ExecutionService, StartedExecution } from '../executions/service.js';
-import { checkRuntimeAvailable, type RuntimeAvailability } from './availability.js';
+import { checkRuntimeAvailable, type DaemonState } from './availability.js';
 import { checkJsonDepth, MAX_JSON_DEPTH } from './body.js';
 
-export interface WsLimits {
-  /** Unsent bytes above which streamed stdout/stderr messages are dropped. @default 1048576 */
-  readonly streamPauseBytes: number;
-  /** Unsent bytes above which a connection that must be sent more is closed with 1008. @default 67108864 */
-  readonly maxBufferedBytes: number;
-  /** How often the daemon pings each client; a client that has not answered the previous ping is cut off and its
-   * executions cancelled (it vanished without closing). @default 30000 */
-  readonly pingIntervalMs: number;
-}
-
-export const WS_DEFAULTS: WsLimits = Object.freeze({ streamPauseBytes: 1024 * 1024, maxBufferedBytes: 64 * 1024 * 1024, pingIntervalMs: 30_000 });
-
 export interface WsDeps {
+  /** streamPauseBytes, maxBufferedBytes and pingIntervalMs bound what the connection may cost. */
   readonly config: Config;
   readonly service: ExecutionService;
-  readonly availability: RuntimeAvailability;
+  readonly state: DaemonState;
+  /** The connection's logger (with the upgrade's requestId); its executions log as its children. */
   readonly logger: Logger;
-  readonly limits?: WsLimits;
 }
 
 const MAX_ID_LENGTH = 128;
 /** The close code for a client that lets too much data pile up unread (policy violation). */
-export const SLOW_CLIENT_CLOSE_CODE = 1008;
+const SLOW_CLIENT_CLOSE_CODE = 1008;
 /** How long a slow client's close handshake may take before its socket is cut (it is not reading, after all). */
 const SLOW_CLIENT_CLOSE_MS = 2000;
 
 // Serves one WebSocket connection until it closes.
 export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
   const log = deps.logger;
-  const { streamPauseBytes, maxBufferedBytes, pingIntervalMs } = { ...WS_DEFAULTS, ...deps.limits };
+  const { streamPauseBytes, maxBufferedBytes, pingIntervalMs } = deps.config;
   const executions = new Map<string, StartedExecution>();
   let droppedChunks = 0;
   // Sends a message unless the client has left too much unread, which closes the connection instead.
@@ -111,11 +100,11 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
     const id = checkId(message.id);
     if (executions.has(id)) throw new WireError('duplicate_id', `id ${JSON.stringify(id)} is already running on this connection`);
     const request = parseExecutionRequest(message, deps.config, { toolsAllowed: true, envelope: ['type', 'id'] });
-    checkRuntimeAvailable(deps.availability, request.runtime);
+    checkRuntimeAvailable(deps.state, request.runtime);
     const toolHost = router.hostFor(id);
     let started: StartedExecution;
     try {
-      started = deps.service.start(request, { toolHost, onOutput: (stream, data) => sendOutput({ type: stream, id, data }) });
+      started = deps.service.start(request, { toolHost, logger: log, onOutput: (stream, data) => sendOutput({ type: stream, id, data }) });
     } catch (error) {
       toolHost.dispose();
       throw error;

@@ -5,7 +5,6 @@
 // What the code may do to it is bounded: sockets beyond the allowed ones are destroyed as they are accepted,
 // every message and refused connection is charged to the execution's budgets (past one, the bridge is closed and
 // the execution cut off), and a bridge that takes more than its share of the main thread is not read for a while.
-import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { Socket } from 'node:net';
@@ -15,6 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { BRIDGE_CHARGED_MS_PER_MIB, BridgeBudget, CpuShare, type BridgeBudgetLimits } from './budget.js';
 import { parseBridgeMessage, type BridgeInbound, type BridgeOutbound } from './messages.js';
 import { PROTOCOL } from '../protocol.js';
+import { bearerTokenMatches } from '../secrets.js';
 
 export interface BridgeHandlers {
   /** The prelude connected and authenticated: the sandbox is ready for its code. */
@@ -175,9 +175,7 @@ export class Bridge {
   }
 
   private tokenMatches(header: string | undefined): boolean {
-    const expected = Buffer.from(`Bearer ${this.options.token}`);
-    const given = Buffer.from(header ?? '');
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return bearerTokenMatches(header, this.options.token);
   }
 
   // Every message is charged to the budgets before it is looked at; one past them cuts the execution off.

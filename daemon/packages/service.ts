@@ -40,7 +40,7 @@ export class PackageService {
     private readonly facts: SandboxFacts,
   ) {
     this.runAs = facts.owner;
-    this.cache = new PackageCache(config.packageCacheDir || path.join(config.workDir, 'package-cache'), config.packageCacheMaxBytes);
+    this.cache = new PackageCache(config.packageCacheDir, config.packageCacheMaxBytes);
   }
 
   /** The shared download cache of every installer. */

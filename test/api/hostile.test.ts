@@ -60,7 +60,7 @@ function dripEvery(intervalMs: number, text: string): (socket: net.Socket) => vo
 describe('a WebSocket client that does not read', () => {
   let d: LoggedDaemon;
   before(async () => {
-    d = await startDaemonWith({ maxOutputBytes: 32 * MiB }, { connectionLimits: { streamPauseBytes: MiB, maxBufferedBytes: 64 * MiB } });
+    d = await startDaemonWith({ maxOutputBytes: 32 * MiB, streamPauseBytes: MiB, maxBufferedBytes: 64 * MiB });
   });
   after(() => d.close());
 
@@ -88,7 +88,7 @@ describe('a WebSocket client that does not read', () => {
 
 describe('a WebSocket client whose unread messages pass maxBufferedBytes', () => {
   test('is closed (1008), and its executions are cancelled', { timeout: 60_000 }, async () => {
-    const d = await startDaemonWith({ maxOutputBytes: 4 * MiB, maxConcurrent: 4 }, { connectionLimits: { streamPauseBytes: MiB, maxBufferedBytes: 4 * MiB } });
+    const d = await startDaemonWith({ maxOutputBytes: 4 * MiB, maxConcurrent: 4, streamPauseBytes: MiB, maxBufferedBytes: 4 * MiB });
     try {
       const client = await RawClient.connect(d.wsUrl);
       const closed = closeOf(client.ws);
@@ -202,7 +202,7 @@ describe('frames and tool results', () => {
 
 describe('a WebSocket client that vanishes without closing', () => {
   test('it misses a ping and is cut off; its running execution is cancelled and cleaned up', { timeout: 60_000 }, async () => {
-    const d = await startDaemonWith({}, { connectionLimits: { pingIntervalMs: 300 } });
+    const d = await startDaemonWith({ pingIntervalMs: 300 });
     try {
       // autoPong off: this client answers pings itself until its execution runs, then goes silent with the
       // socket still open, like a client whose machine went away.

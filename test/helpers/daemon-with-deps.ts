@@ -1,4 +1,4 @@
-// Like startDaemon, but with the daemon's deps too (connection limits, a logger that tests can read).
+// Like startDaemon, but with the daemon's deps too (searchPath), and a log that tests can read.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,7 @@ export interface LoggedDaemon extends TestDaemon {
 // A real daemon on 127.0.0.1 port 0 with config overrides and deps overrides; its log (level info and up) is kept.
 export async function startDaemonWith(overrides: Partial<Config> = {}, deps: Partial<Omit<DaemonDeps, 'logger'>> = {}): Promise<LoggedDaemon> {
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-test-'));
-  const config = Object.freeze({ ...loadConfig({}, []), port: 0, logLevel: 'info', workDir, ...overrides });
+  const config = loadConfig({}, [], { port: 0, logLevel: 'info', workDir, ...overrides });
   const logs: LoggedDaemon['logs'] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {

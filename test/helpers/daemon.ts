@@ -25,7 +25,7 @@ export interface TestDaemon {
 // A real daemon (real sandboxes, real interpreters) on 127.0.0.1 port 0; overrides change any option.
 export async function startDaemon(overrides: Partial<Config> = {}): Promise<TestDaemon> {
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-test-'));
-  const config = Object.freeze({ ...loadConfig({}, []), port: 0, logLevel: 'silent', workDir, ...overrides });
+  const config = loadConfig({}, [], { port: 0, logLevel: 'silent', workDir, ...overrides });
   const logger = pino({ level: config.logLevel });
   const daemon = await createDaemon(config, { logger });
   const { port } = await daemon.listen();

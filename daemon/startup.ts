@@ -1,0 +1,134 @@
+// Start-up: everything the daemon checks and prepares on its host before it serves. It closes inherited
+// descriptors, checks the descriptor budget and bubblewrap, claims and sweeps the work directory, sets up
+// cgroups, gathers the host facts launches need and probes the runtimes. A problem the operator must fix is a
+// StartupError whose message says how.
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { checkDescriptorBudget, descriptorsNeeded, readDescriptorLimit } from './descriptors.js';
+import { checkHeldDirs } from './files/held-dir.js';
+import { claimWorkDir, sweepLeftovers, WorkDirInUseError, type WorkDirClaim } from './executions/work-dir.js';
+import { setUpCgroups, type SandboxCgroups } from './sandbox/cgroups.js';
+import { closeInheritedDescriptors, detectHostLayout, ensureWorkDir, findMatplotlibCache, findRuntimeSources, prepareRuntimeDir, resolveExecutable } from './sandbox/host.js';
+import { sandboxLimitsFrom, type SandboxFacts } from './sandbox/launch.js';
+import { canMountWorkspaces, type WorkspaceSize } from './sandbox/mounts.js';
+import { compilePythonBytecode, probeRuntimes, type RuntimeStatus } from './sandbox/probe.js';
+
+// A start-up problem the operator must fix; its message says how.
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export interface StartupDeps {
+  readonly logger: Logger;
+  /** PATH used to find bubblewrap. @default process.env.PATH */
+  readonly searchPath?: string;
+}
+
+/** What serving needs from start-up. The claim is the caller's to release when the daemon closes. */
+export interface PreparedHost {
+  readonly facts: SandboxFacts;
+  readonly runtimes: readonly RuntimeStatus[];
+  readonly cgroups: SandboxCgroups | null;
+  readonly claim: WorkDirClaim;
+}
+
+const BWRAP_MISSING = (name: string) =>
+  `bubblewrap (${name}) was not found, so Runbox refuses to run code. Install it with \`apt-get install bubblewrap\` ` +
+  '(`npm start` does this through scripts/setup.sh), point RUNBOX_BWRAP at it, or pass --unsafe-no-sandbox for development only.';
+
+// Checks and prepares the host; throws StartupError for what the operator must fix. On any failure after the work
+// directory was claimed, the claim is released.
+export async function prepareHost(config: Config, deps: StartupDeps): Promise<PreparedHost> {
+  const { logger } = deps;
+  // Before any sandbox starts: descriptors this process inherited without close-on-exec would pass through
+  // bubblewrap into every sandbox, so they are closed (the daemon never uses them).
+  const closed = await closeInheritedDescriptors();
+  if (closed.length > 0) logger.warn({ descriptors: closed }, 'closed descriptors inherited without close-on-exec');
+  await checkDescriptors(config, logger);
+  const bwrapPath = await findBubblewrap(config, deps);
+  await ensureWorkDir(config.workDir);
+  await checkHeldDirs(config.workDir).catch((error: unknown) => {
+    throw new StartupError((error as Error).message);
+  });
+  const claim = await claimWorkDir(config.workDir).catch((error: unknown) => {
+    throw error instanceof WorkDirInUseError ? new StartupError(error.message) : error;
+  });
+  try {
+    // An earlier daemon on this work directory may have been killed mid-execution: its sandboxes died with it,
+    // but their directories and sockets are still here.
+    const swept = await sweepLeftovers(config.workDir);
+    if (swept.length > 0) logger.warn({ swept }, 'removed execution directories left by an earlier daemon');
+    // Cgroups: detected and proven once, with the groups of daemons that died swept (live ones are never touched).
+    const cgroups = await setUpCgroups(logger);
+    const facts = await gatherFacts(config, logger, bwrapPath);
+    if (facts.bwrapPath === null) {
+      logger.warn('UNSAFE: --unsafe-no-sandbox is set; code runs WITHOUT any sandbox, with the daemon\'s own rights. Never use this outside development.');
+    }
+    const runtimes = await probeRuntimes(facts, config.workDir);
+    for (const runtime of runtimes) {
+      if (runtime.available) logger.info({ runtime: runtime.name, version: runtime.version }, 'runtime ready');
+      else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
+    }
+    return { facts, runtimes, cgroups, claim };
+  } catch (error) {
+    await claim.release();
+    throw error;
+  }
+}
+
+// Refuses to start when the connection and execution caps could take the daemon to its descriptor limit (where a
+// spawn, an accept or an open would fail): they must leave a reserve for its own work.
+async function checkDescriptors(config: Config, logger: Logger): Promise<void> {
+  const limit = await readDescriptorLimit();
+  if (!limit) return logger.warn('could not read RLIMIT_NOFILE from /proc/self/limits; the connection caps are not checked against it');
+  const problem = checkDescriptorBudget(config, limit.soft);
+  if (problem) throw new StartupError(problem);
+  logger.debug({ limit, needed: descriptorsNeeded(config) }, 'descriptor budget');
+}
+
+// The bubblewrap binary, null under --unsafe-no-sandbox; a StartupError saying how to install it when missing.
+async function findBubblewrap(config: Config, deps: StartupDeps): Promise<string | null> {
+  if (config.unsafeNoSandbox) return null;
+  const bwrapPath = await resolveExecutable(config.bwrapPath, deps.searchPath ?? process.env.PATH);
+  if (!bwrapPath) throw new StartupError(BWRAP_MISSING(config.bwrapPath));
+  return bwrapPath;
+}
+
+// The size of workspace tmpfs mounts when this daemon can mount them (it is root and mount works), else null
+// with a warning: workspaces are then plain directories limited only per file (fileSizeBytes).
+async function workspaceSizeIfMountable(config: Config, logger: Logger, isRoot: boolean): Promise<WorkspaceSize | null> {
+  const unlimited = 'workspaces are plain directories: their total size and file count are not limited (only each file, by fileSizeBytes)';
+  if (!isRoot) {
+    logger.warn(`not running as root: ${unlimited}`);
+    return null;
+  }
+  const probe = await canMountWorkspaces(config.workDir);
+  if (!probe.ok) {
+    logger.warn({ problem: probe.problem }, `could not mount a tmpfs: ${unlimited}`);
+    return null;
+  }
+  return { bytes: config.workspaceBytes, files: config.workspaceFiles };
+}
+
+// Everything about the host that launches need, checked once.
+async function gatherFacts(config: Config, logger: Logger, bwrapPath: string | null): Promise<SandboxFacts> {
+  const runtimeDir = await prepareRuntimeDir(config.workDir, await findRuntimeSources(), async (dir) => {
+    if (!(await compilePythonBytecode(config.pythonEnv, dir))) logger.warn({ dir }, 'could not precompile the Python prelude; Python executions start a few ms slower');
+  });
+  const isRoot = process.getuid?.() === 0;
+  return {
+    bwrapPath,
+    layout: await detectHostLayout(),
+    runtimeDir,
+    pythonEnv: path.normalize(config.pythonEnv),
+    nodePath: config.nodePath,
+    matplotlibCache: await findMatplotlibCache(config.pythonEnv),
+    limits: sandboxLimitsFrom(config),
+    workspaceSize: await workspaceSizeIfMountable(config, logger, isRoot),
+    ...(isRoot ? { owner: { uid: config.sandboxUid, gid: config.sandboxGid } } : {}),
+  };
+}
