@@ -1,6 +1,7 @@
-// 200 executions at once, half of them fork or memory bombs, in both runtimes: every benign one must come back
-// correct, every bomb must be stopped by its limit (and say which), and nothing may be left behind (the test
-// daemon checks processes, workspaces, mounts and cgroups when it closes).
+// Many executions at once (eight times maxConcurrent), half of them fork or memory bombs, in both runtimes: every
+// benign one must come back correct, every bomb must be stopped by its limit (and say which), and nothing may be
+// left behind (the test daemon checks processes, workspaces, mounts and cgroups when it closes). Each kind runs
+// in each runtime several times over; the number is kept to what that needs, since bombs run until they are stopped.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { postExecution, startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -12,6 +13,8 @@ before(async () => {
 after(() => d.close());
 
 const MiB = 1024 * 1024;
+/** Executions sent at once: a multiple of 8, so that each kind of bomb runs in each runtime JOBS / 8 times. */
+const JOBS = 32;
 /** Bombs run with lowered limits (a request may lower them), so the test spends its time on many, not on each. */
 const BOMB_LIMITS = { memoryBytes: 96 * MiB, maxProcesses: 32 };
 /** Fork bombs run until their timeout (the pids limit only makes fork fail); memory bombs end when the kernel
@@ -43,7 +46,7 @@ const BOMBS: Record<Exclude<Kind, 'benign'>, Record<'python' | 'node', string>> 
 
 function jobs(): Job[] {
   const list: Job[] = [];
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < JOBS; i++) {
     if (i % 2 === 0) {
       const runtime = i % 4 === 0 ? 'python' : 'node';
       const code = runtime === 'python' ? `set_result({"n": ${i}, "sum": sum(range(${i * 100}))})` : `setResult({ n: ${i}, sum: Array.from({ length: ${i * 100} }, (_, k) => k).reduce((a, b) => a + b, 0) })`;
@@ -58,7 +61,7 @@ function jobs(): Job[] {
   return list;
 }
 
-test('200 executions at once, half fork or memory bombs: benign ones all correct, bombs stopped by their limits', { timeout: 300_000 }, async () => {
+test(`${JOBS} executions at once, half fork or memory bombs: benign ones all correct, bombs stopped by their limits`, { timeout: 300_000 }, async () => {
   const all = jobs();
   const answers = await Promise.all(all.map(async (job) => {
     const request = job.kind === 'benign'
