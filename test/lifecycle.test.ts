@@ -14,7 +14,7 @@ import { loadConfig } from '../daemon/config.js';
 import { resolveExecutable } from '../daemon/sandbox/host.js';
 import { unmountWorkspace, workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
 import { createDaemon } from '../daemon/server.js';
-import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses } from './helpers/daemon.js';
+import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses, waitForNoProcessGroup } from './helpers/daemon.js';
 import { startPackageIndex } from './helpers/package-index.js';
 import { RawClient } from './helpers/ws-client.js';
 import { sessionDirName } from '../daemon/sessions/ids.js';
@@ -32,11 +32,14 @@ interface ChildDaemon {
 }
 
 // Starts `runbox serve --port 0` as a child process with its own work directory; the URL comes from its stdout.
-// `wrapper` is a command line the daemon's is appended to (to start it as pid 1 of a pid namespace).
+// `wrapper` is a command line the daemon's is appended to (to start it as pid 1 of a pid namespace). The daemon
+// leads its own process group, so that what it forked before it was killed is found even before it execs
+// (waitForNoProcessGroup): a mount(8) forked then still mounts a workspace, under the next daemon's sweep.
 async function spawnDaemon(env: Record<string, string> = {}, workDir?: string, wrapper: string[] = []): Promise<ChildDaemon> {
   const dir = workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-life-')));
   const command = [...wrapper, process.execPath, BIN, 'serve', '--port', '0', '--log-level', 'warn'];
   const child = spawn(command[0], command.slice(1), {
+    detached: true,
     env: { ...process.env, RUNBOX_WORK_DIR: dir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -152,6 +155,7 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
     await d.exited;
     await waitForNoProcesses(marker);
     await waitForNoProcesses(d.workDir);
+    await waitForNoProcessGroup(d.child.pid!);
     const left = await entries(d.workDir, 'exec-');
     assert.ok(left.length >= 1, 'the killed daemon left its execution directories (and their sockets) behind');
     assert.deepEqual(await entries(d.workDir, 'daemon.pid'), ['daemon.pid']);
@@ -222,6 +226,7 @@ test('SIGKILLed while it creates sandboxes, at any moment of their set-up, the d
       d.child.kill('SIGKILL');
       await d.exited;
       await busy.stop();
+      await waitForNoProcessGroup(d.child.pid!);
       const deadline = Date.now() + 5_000;
       let left = await leftOf();
       while (left.length > 0 && Date.now() < deadline) {
@@ -326,6 +331,7 @@ test('SIGKILLed while an install runs, the daemon leaves no installer process', 
     d.child.kill('SIGKILL');
     await d.exited;
     await waitForNoProcesses(d.workDir, 5000);
+    await waitForNoProcessGroup(d.child.pid!);
     // The installer's private home is in the work directory, so the next daemon sweeps it with the rest.
     assert.equal((await entries(d.workDir, 'install-')).length, 1, 'the killed install left its home in the work directory');
     const next = await startDaemon({ workDir: d.workDir });

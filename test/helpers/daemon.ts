@@ -154,6 +154,8 @@ export async function findProcesses(needle: string): Promise<number[]> {
 export interface ProcessEntry {
   pid: number;
   ppid: number;
+  /** Process group: a child inherits it at fork, before it execs anything (its command line is its parent's until then). */
+  pgid: number;
   /** One letter from /proc/<pid>/stat: R, S, D, Z (a zombie: exited, not yet reaped by its parent)... */
   state: string;
   /** Real uid. */
@@ -171,7 +173,7 @@ export async function listProcesses(): Promise<ProcessEntry[]> {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const uid = /^Uid:\s+(\d+)/m.exec(status);
     if (!fields[1] || !uid) continue;
-    entries.push({ pid: Number(entry), ppid: Number(fields[1]), state: fields[0], uid: Number(uid[1]), cmdline: cmdline.replaceAll('\0', ' ').trim() });
+    entries.push({ pid: Number(entry), ppid: Number(fields[1]), pgid: Number(fields[2]), state: fields[0], uid: Number(uid[1]), cmdline: cmdline.replaceAll('\0', ' ').trim() });
   }
   return entries;
 }
@@ -196,6 +198,18 @@ export async function waitForNoProcesses(needle: string, timeoutMs = 5000): Prom
     const pids = await findProcesses(needle);
     if (pids.length === 0) return;
     if (Date.now() > deadline) throw new Error(`processes matching ${JSON.stringify(needle)} still alive: ${pids.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+// Waits until no live process is in process group pgid (a killed daemon's helpers, such as a mount(8) it had
+// just forked), or fails after timeoutMs naming them.
+export async function waitForNoProcessGroup(pgid: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const members = (await listProcesses()).filter((p) => p.pgid === pgid && p.state !== 'Z');
+    if (members.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`processes of group ${pgid} still alive: ${members.map((p) => `${p.pid} ${p.cmdline}`).join('; ')}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
