@@ -289,10 +289,12 @@ test(`fuzz: ${COUNT} random and mutated messages over HTTP and WebSocket (seed $
     for (const what of ['ws closed 1007', 'ws closed 1009']) assert.ok(findings.counts[what] >= 2, `${what}: ${JSON.stringify(findings.counts)}`);
 
     assert.equal((await fetch(`${d.url}/healthz`)).status, 200);
-    const python = await postExecution(d.url, { runtime: 'python', code: 'print("after the storm")\nset_result(sum(range(10)))' });
+    // With the longest timeout this daemon allows (its default, 300 ms, is short for a loaded machine).
+    const python = await postExecution(d.url, { runtime: 'python', timeoutMs: 1000, code: 'print("after the storm")\nset_result(sum(range(10)))' });
     assert.equal(python.body.status, 'ok', JSON.stringify(python.body));
     assert.deepEqual([python.body.stdout, python.body.result], ['after the storm\n', 45]);
-    const node = await postExecution(d.url, { runtime: 'node', code: 'console.log("after the storm"); return [..."ab"]' });
+    const node = await postExecution(d.url, { runtime: 'node', timeoutMs: 1000, code: 'console.log("after the storm"); return [..."ab"]' });
+    assert.equal(node.body.status, 'ok', JSON.stringify(node.body));
     assert.deepEqual([node.body.stdout, node.body.result], ['after the storm\n', ['a', 'b']]);
 
     const failures = d.logs.filter((line) => line.level >= 50 || /request failed|message failed|inside the daemon/.test(line.msg));
