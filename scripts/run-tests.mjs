@@ -1,5 +1,6 @@
 // Runs every compiled test file under dist/test with node's test runner (explicit file list: Node 20 and 22+
-// read directory arguments differently).
+// read directory arguments differently). Test files run CONCURRENCY at a time (RUNBOX_TEST_CONCURRENCY): most of
+// a test's time is spent waiting on sandboxes, timers and sockets, not on the CPU.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,5 +18,10 @@ if (files.length === 0) {
   console.error('no test files found under dist/test (did the TypeScript build run?)');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', ...files], { cwd: root, stdio: 'inherit' });
+const concurrency = Number(process.env.RUNBOX_TEST_CONCURRENCY ?? 4);
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`RUNBOX_TEST_CONCURRENCY: expected a positive integer, received ${JSON.stringify(process.env.RUNBOX_TEST_CONCURRENCY)}`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, ...files], { cwd: root, stdio: 'inherit' });
 process.exit(result.status ?? 1);
