@@ -19,9 +19,10 @@ const JOBS = 32;
  * 16 processes stay well under 96 MiB, so a fork bomb meets its pids limit before the memory one, even when a
  * loaded machine gives it little CPU within its timeout. */
 const BOMB_LIMITS = { memoryBytes: 96 * MiB, maxProcesses: 16 };
-/** Fork bombs run until their timeout (the pids limit only makes fork fail); memory bombs end when the kernel
- * kills them, so they get time enough for that even on a loaded machine. */
-const FORK_BOMB_TIMEOUT_MS = 1_000;
+/** Fork bombs run until their timeout (the pids limit only makes fork fail), which must leave them time to reach
+ * it even on a loaded machine (1 s did not for Node's spawn loop); memory bombs end when the kernel kills them, so
+ * they get time enough for that too. */
+const FORK_BOMB_TIMEOUT_MS = 3_000;
 const MEMORY_BOMB_TIMEOUT_MS = 15_000;
 
 type Kind = 'benign' | 'fork bomb' | 'memory bomb';
