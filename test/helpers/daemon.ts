@@ -67,7 +67,7 @@ export function testConfig(overrides: Partial<Config>, defaults: Partial<Config>
   const config = loadConfig(env, []);
   for (const [name, value] of Object.entries(wanted)) {
     const read = (config as unknown as Record<string, unknown>)[name];
-    if (value !== undefined && !isDeepStrictEqual(read, value) && !isDeepStrictEqual(read, Object.freeze(value))) {
+    if (value !== undefined && !isDeepStrictEqual(read, value)) {
       throw new Error(`test daemon override ${name}: ${JSON.stringify(value)} reads back as ${JSON.stringify(read)}; give it as the daemon would read it`);
     }
   }
@@ -80,7 +80,13 @@ export async function startDaemon(overrides: Partial<Config> = {}, options: Test
   // A work directory the test names (to start on what a killed daemon left) stays the test's to remove.
   const ownWorkDir = overrides.workDir === undefined;
   const workDir = overrides.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-test-')));
-  const config = testConfig(overrides, { port: 0, logLevel: options.logs ? 'info' : 'silent', workDir });
+  let config: Config;
+  try {
+    config = testConfig(overrides, { port: 0, logLevel: options.logs ? 'info' : 'silent', workDir });
+  } catch (error) {
+    if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
   const logs: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
