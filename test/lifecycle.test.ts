@@ -62,6 +62,18 @@ async function spawnDaemon(env: Record<string, string> = {}, workDir?: string, w
   return { child, url, wsUrl: `${url.replace('http:', 'ws:')}/v1/ws`, workDir: dir, exited, output: () => output };
 }
 
+// Kills the daemon if it still runs and removes its work directory with whatever it left mounted there, once
+// nothing it started is left to mount more: a plain rm of a directory still holding a workspace tmpfs fails with
+// EBUSY, which would also hide why the test failed.
+async function removeDaemon(d: ChildDaemon): Promise<void> {
+  d.child.kill('SIGKILL');
+  await d.exited;
+  await waitForNoProcessGroup(d.child.pid!);
+  await waitForNoProcesses(d.workDir);
+  for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
+  await fs.rm(d.workDir, { recursive: true, force: true });
+}
+
 async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
@@ -80,8 +92,13 @@ test('SIGTERM drains: running executions finish, new ones are refused, exit 0, n
     const client = await RawClient.connect(d.wsUrl);
     const code = 'import time\nprint("started", flush=True)\ntime.sleep(1.5)\nprint("finished")\nset_result(42)';
     const wsResult = client.execute({ id: 'draining', runtime: 'python', code });
-    const httpResult = postExecution(d.url, { runtime: 'node', code: 'await new Promise((r) => setTimeout(r, 1500)); return "http done"' });
+    // The HTTP execution names a marker on a process's command line, so the signal waits until it really runs
+    // (a request still on its way when the signal comes is refused, rightly).
+    const marker = `http-running-${Math.floor(Math.random() * 1e9)}`;
+    const httpCode = `require('node:child_process').execFileSync('/bin/sh', ['-c', 'sleep 1.5', '${marker}']); return "http done"`;
+    const httpResult = postExecution(d.url, { runtime: 'node', code: httpCode });
     await waitUntil('the WebSocket execution runs', async () => client.of('draining').stdout.includes('started'));
+    await waitUntil('the HTTP execution runs', async () => (await findProcesses(marker)).length > 0);
     d.child.kill('SIGTERM');
     await waitUntil('the daemon reports it is shutting down', async () => (await healthStatus(d.url)) === 503);
 
@@ -106,8 +123,7 @@ test('SIGTERM drains: running executions finish, new ones are refused, exit 0, n
     assert.deepEqual(await entries(d.workDir, 'daemon.pid'), [], 'the work directory is released');
     assert.deepEqual(await findProcesses(d.workDir), []);
   } finally {
-    d.child.kill('SIGKILL');
-    await fs.rm(d.workDir, { recursive: true, force: true });
+    await removeDaemon(d);
   }
 });
 
@@ -136,8 +152,7 @@ test('past shutdownGraceMs the rest is cancelled; a second signal cancels at onc
       await waitForNoProcesses(marker);
       assert.deepEqual(await entries(d.workDir, 'exec-'), []);
     } finally {
-      d.child.kill('SIGKILL');
-      await fs.rm(d.workDir, { recursive: true, force: true });
+      await removeDaemon(d);
     }
   }
 });
@@ -177,8 +192,7 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
       await next.close();
     }
   } finally {
-    d.child.kill('SIGKILL');
-    await fs.rm(d.workDir, { recursive: true, force: true });
+    await removeDaemon(d);
   }
 });
 
@@ -298,8 +312,7 @@ test('as pid 1 of a new pid namespace the daemon runs itself under tini, and no 
     assert.deepEqual(await d.exited, { code: 0, signal: null }, d.output());
     assert.deepEqual(await entries(d.workDir, 'exec-'), []);
   } finally {
-    d.child.kill('SIGKILL');
-    await fs.rm(d.workDir, { recursive: true, force: true });
+    await removeDaemon(d);
   }
 });
 
@@ -342,9 +355,7 @@ test('SIGKILLed while an install runs, the daemon leaves no installer process', 
       await next.close();
     }
   } finally {
-    d.child.kill('SIGKILL');
+    await removeDaemon(d);
     await index.close();
-    for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
-    await fs.rm(d.workDir, { recursive: true, force: true });
   }
 });
