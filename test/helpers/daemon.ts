@@ -1,10 +1,10 @@
 // Starts a real daemon on a free loopback port with its own work directory, for tests. Its configuration goes
 // through loadConfig, parsing and cross-checks included, so a test cannot run a daemon the real one would refuse.
-import { isDeepStrictEqual } from 'node:util';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
 import { pino } from 'pino';
 import { CONFIG_OPTIONS, loadConfig, type Config } from '../../daemon/config.js';
 import { createDaemon, type Daemon, type DaemonDeps } from '../../daemon/server.js';
