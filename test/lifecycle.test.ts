@@ -14,7 +14,7 @@ import { loadConfig } from '../daemon/config.js';
 import { resolveExecutable } from '../daemon/sandbox/host.js';
 import { unmountWorkspace, workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
 import { createDaemon } from '../daemon/server.js';
-import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses } from './helpers/daemon.js';
+import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses, waitForNoProcessGroup } from './helpers/daemon.js';
 import { startPackageIndex } from './helpers/package-index.js';
 import { RawClient } from './helpers/ws-client.js';
 import { sessionDirName } from '../daemon/sessions/ids.js';
@@ -32,11 +32,14 @@ interface ChildDaemon {
 }
 
 // Starts `runbox serve --port 0` as a child process with its own work directory; the URL comes from its stdout.
-// `wrapper` is a command line the daemon's is appended to (to start it as pid 1 of a pid namespace).
+// `wrapper` is a command line the daemon's is appended to (to start it as pid 1 of a pid namespace). The daemon
+// leads its own process group, so that what it forked before it was killed is found even before it execs
+// (waitForNoProcessGroup): a mount(8) forked then still mounts a workspace, under the next daemon's sweep.
 async function spawnDaemon(env: Record<string, string> = {}, workDir?: string, wrapper: string[] = []): Promise<ChildDaemon> {
   const dir = workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-life-')));
   const command = [...wrapper, process.execPath, BIN, 'serve', '--port', '0', '--log-level', 'warn'];
   const child = spawn(command[0], command.slice(1), {
+    detached: true,
     env: { ...process.env, RUNBOX_WORK_DIR: dir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -59,6 +62,18 @@ async function spawnDaemon(env: Record<string, string> = {}, workDir?: string, w
   return { child, url, wsUrl: `${url.replace('http:', 'ws:')}/v1/ws`, workDir: dir, exited, output: () => output };
 }
 
+// Kills the daemon if it still runs and removes its work directory with whatever it left mounted there, once
+// nothing it started is left to mount more: a plain rm of a directory still holding a workspace tmpfs fails with
+// EBUSY, which would also hide why the test failed.
+async function removeDaemon(d: ChildDaemon): Promise<void> {
+  d.child.kill('SIGKILL');
+  await d.exited;
+  await waitForNoProcessGroup(d.child.pid!);
+  await waitForNoProcesses(d.workDir);
+  for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
+  await fs.rm(d.workDir, { recursive: true, force: true });
+}
+
 async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
@@ -77,8 +92,13 @@ test('SIGTERM drains: running executions finish, new ones are refused, exit 0, n
     const client = await RawClient.connect(d.wsUrl);
     const code = 'import time\nprint("started", flush=True)\ntime.sleep(1.5)\nprint("finished")\nset_result(42)';
     const wsResult = client.execute({ id: 'draining', runtime: 'python', code });
-    const httpResult = postExecution(d.url, { runtime: 'node', code: 'await new Promise((r) => setTimeout(r, 1500)); return "http done"' });
+    // The HTTP execution names a marker on a process's command line, so the signal waits until it really runs
+    // (a request still on its way when the signal comes is refused, rightly).
+    const marker = `http-running-${Math.floor(Math.random() * 1e9)}`;
+    const httpCode = `require('node:child_process').execFileSync('/bin/sh', ['-c', 'sleep 1.5', '${marker}']); return "http done"`;
+    const httpResult = postExecution(d.url, { runtime: 'node', code: httpCode });
     await waitUntil('the WebSocket execution runs', async () => client.of('draining').stdout.includes('started'));
+    await waitUntil('the HTTP execution runs', async () => (await findProcesses(marker)).length > 0);
     d.child.kill('SIGTERM');
     await waitUntil('the daemon reports it is shutting down', async () => (await healthStatus(d.url)) === 503);
 
@@ -103,8 +123,7 @@ test('SIGTERM drains: running executions finish, new ones are refused, exit 0, n
     assert.deepEqual(await entries(d.workDir, 'daemon.pid'), [], 'the work directory is released');
     assert.deepEqual(await findProcesses(d.workDir), []);
   } finally {
-    d.child.kill('SIGKILL');
-    await fs.rm(d.workDir, { recursive: true, force: true });
+    await removeDaemon(d);
   }
 });
 
@@ -133,8 +152,7 @@ test('past shutdownGraceMs the rest is cancelled; a second signal cancels at onc
       await waitForNoProcesses(marker);
       assert.deepEqual(await entries(d.workDir, 'exec-'), []);
     } finally {
-      d.child.kill('SIGKILL');
-      await fs.rm(d.workDir, { recursive: true, force: true });
+      await removeDaemon(d);
     }
   }
 });
@@ -152,6 +170,7 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
     await d.exited;
     await waitForNoProcesses(marker);
     await waitForNoProcesses(d.workDir);
+    await waitForNoProcessGroup(d.child.pid!);
     const left = await entries(d.workDir, 'exec-');
     assert.ok(left.length >= 1, 'the killed daemon left its execution directories (and their sockets) behind');
     assert.deepEqual(await entries(d.workDir, 'daemon.pid'), ['daemon.pid']);
@@ -173,8 +192,7 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
       await next.close();
     }
   } finally {
-    d.child.kill('SIGKILL');
-    await fs.rm(d.workDir, { recursive: true, force: true });
+    await removeDaemon(d);
   }
 });
 
@@ -222,6 +240,7 @@ test('SIGKILLed while it creates sandboxes, at any moment of their set-up, the d
       d.child.kill('SIGKILL');
       await d.exited;
       await busy.stop();
+      await waitForNoProcessGroup(d.child.pid!);
       const deadline = Date.now() + 5_000;
       let left = await leftOf();
       while (left.length > 0 && Date.now() < deadline) {
@@ -293,8 +312,7 @@ test('as pid 1 of a new pid namespace the daemon runs itself under tini, and no 
     assert.deepEqual(await d.exited, { code: 0, signal: null }, d.output());
     assert.deepEqual(await entries(d.workDir, 'exec-'), []);
   } finally {
-    d.child.kill('SIGKILL');
-    await fs.rm(d.workDir, { recursive: true, force: true });
+    await removeDaemon(d);
   }
 });
 
@@ -326,6 +344,7 @@ test('SIGKILLed while an install runs, the daemon leaves no installer process', 
     d.child.kill('SIGKILL');
     await d.exited;
     await waitForNoProcesses(d.workDir, 5000);
+    await waitForNoProcessGroup(d.child.pid!);
     // The installer's private home is in the work directory, so the next daemon sweeps it with the rest.
     assert.equal((await entries(d.workDir, 'install-')).length, 1, 'the killed install left its home in the work directory');
     const next = await startDaemon({ workDir: d.workDir });
@@ -336,9 +355,7 @@ test('SIGKILLed while an install runs, the daemon leaves no installer process', 
       await next.close();
     }
   } finally {
-    d.child.kill('SIGKILL');
+    await removeDaemon(d);
     await index.close();
-    for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
-    await fs.rm(d.workDir, { recursive: true, force: true });
   }
 });

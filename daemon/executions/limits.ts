@@ -26,7 +26,7 @@ export function resolveLimits(raw: unknown, config: Pick<Config, LowerableLimit>
   if (raw === undefined || raw === null) return Object.freeze(limits);
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new WireError('invalid_request', 'limits: expected an object');
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (!(name in LOWERABLE_LIMITS)) {
+    if (!Object.hasOwn(LOWERABLE_LIMITS, name)) {
       throw new WireError('invalid_request', `limits.${name}: unknown limit; a request may lower ${Object.keys(LOWERABLE_LIMITS).join(', ')}`);
     }
     const key = name as LowerableLimit;

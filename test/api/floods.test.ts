@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { postExecution } from '../helpers/daemon.js';
-import { startDaemonWith, type LoggedDaemon } from '../helpers/daemon-with-deps.js';
+import { postExecution, startDaemon, type LoggedDaemon } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/ws-client.js';
 
 const MiB = 1024 * 1024;
@@ -40,7 +39,7 @@ async function trivialWhile(url: string, until: Promise<unknown>): Promise<strin
 describe('from inside: the bridge', () => {
   let d: LoggedDaemon;
   before(async () => {
-    d = await startDaemonWith({ maxConcurrent: 4, maxToolCalls: 10, maxBridgeMessages: 50, maxBridgeMessageBytes: MiB, maxBridgeInboundBytes: 4 * MiB });
+    d = await startDaemon({ maxConcurrent: 4, maxToolCalls: 10, maxBridgeMessages: 50, maxBridgeMessageBytes: MiB, maxBridgeInboundBytes: 4 * MiB }, { logs: true });
   });
   after(() => d.close());
 
@@ -159,7 +158,7 @@ describe('from inside: the bridge', () => {
 });
 
 test('the default budgets leave room for 1,000 gathered tool calls and a 10,000-call limit', { timeout: 120_000 }, async () => {
-  const d = await startDaemonWith({ maxConcurrent: 2 });
+  const d = await startDaemon({ maxConcurrent: 2 }, { logs: true });
   const client = await RawClient.connect(d.wsUrl);
   client.handlers = { echo: (args) => args };
   try {
@@ -179,7 +178,7 @@ describe('from outside, without a token: held connections sending partial header
   let d: LoggedDaemon;
   let port: number;
   before(async () => {
-    d = await startDaemonWith({ token: 's3cret', maxConcurrent: 2, maxConnections: 300, maxConnectionsPerAddress: 100, headersTimeoutMs: 1000, requestTimeoutMs: 5000 });
+    d = await startDaemon({ token: 's3cret', maxConcurrent: 2, maxConnections: 300, maxConnectionsPerAddress: 100, headersTimeoutMs: 1000, requestTimeoutMs: 5000 }, { logs: true });
     port = Number(new URL(d.url).port);
   });
   after(() => d.close());

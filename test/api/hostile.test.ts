@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { findProcesses, postExecution, startDaemon, waitForNoProcesses } from '../helpers/daemon.js';
-import { startDaemonWith, type LoggedDaemon } from '../helpers/daemon-with-deps.js';
+import { findProcesses, postExecution, startDaemon, waitForNoProcesses, type LoggedDaemon } from '../helpers/daemon.js';
 import { RawClient } from '../helpers/ws-client.js';
 
 const MiB = 1024 * 1024;
@@ -60,7 +59,7 @@ function dripEvery(intervalMs: number, text: string): (socket: net.Socket) => vo
 describe('a WebSocket client that does not read', () => {
   let d: LoggedDaemon;
   before(async () => {
-    d = await startDaemonWith({ maxOutputBytes: 32 * MiB, streamPauseBytes: MiB, maxBufferedBytes: 64 * MiB });
+    d = await startDaemon({ maxOutputBytes: 32 * MiB, streamPauseBytes: MiB, maxBufferedBytes: 64 * MiB }, { logs: true });
   });
   after(() => d.close());
 
@@ -88,7 +87,7 @@ describe('a WebSocket client that does not read', () => {
 
 describe('a WebSocket client whose unread messages pass maxBufferedBytes', () => {
   test('is closed (1008), and its executions are cancelled', { timeout: 60_000 }, async () => {
-    const d = await startDaemonWith({ maxOutputBytes: 4 * MiB, maxConcurrent: 4, streamPauseBytes: MiB, maxBufferedBytes: 4 * MiB });
+    const d = await startDaemon({ maxOutputBytes: 4 * MiB, maxConcurrent: 4, streamPauseBytes: MiB, maxBufferedBytes: 4 * MiB }, { logs: true });
     try {
       const client = await RawClient.connect(d.wsUrl);
       const closed = closeOf(client.ws);
@@ -202,7 +201,7 @@ describe('frames and tool results', () => {
 
 describe('a WebSocket client that vanishes without closing', () => {
   test('it misses a ping and is cut off; its running execution is cancelled and cleaned up', { timeout: 60_000 }, async () => {
-    const d = await startDaemonWith({ pingIntervalMs: 300 });
+    const d = await startDaemon({ pingIntervalMs: 300 }, { logs: true });
     try {
       // autoPong off: this client answers pings itself until its execution runs, then goes silent with the
       // socket still open, like a client whose machine went away.
@@ -239,7 +238,7 @@ describe('slow HTTP clients', () => {
   let d: LoggedDaemon;
   let port: number;
   before(async () => {
-    d = await startDaemonWith({ headersTimeoutMs: 600, requestTimeoutMs: 1500 });
+    d = await startDaemon({ headersTimeoutMs: 600, requestTimeoutMs: 1500 }, { logs: true });
     port = Number(new URL(d.url).port);
   });
   after(() => d.close());

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { RunboxAPIError, RunboxClient } from 'runbox/sdk';
-import { startDaemonWith, type LoggedDaemon } from '../helpers/daemon-with-deps.js';
+import { startDaemon, type LoggedDaemon } from '../helpers/daemon.js';
 
 const TOKEN = 'sesame-request-id';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -15,7 +15,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 let d: LoggedDaemon;
 let port: number;
 before(async () => {
-  d = await startDaemonWith({ token: TOKEN, maxRequestBytes: 4096, headersTimeoutMs: 1000, requestTimeoutMs: 60_000 });
+  d = await startDaemon({ token: TOKEN, maxRequestBytes: 4096, headersTimeoutMs: 1000, requestTimeoutMs: 60_000 }, { logs: true });
   port = Number(new URL(d.url).port);
 });
 after(() => d.close());

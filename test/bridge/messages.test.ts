@@ -1,36 +1,12 @@
-// The bridge's checks before use, as pure functions: depth measured on the bytes without recursion (and without
-// parsing what is too deep), the budgets of bytes, messages and refused connections, and the main-thread share.
+// The parser of what the prelude sends (hostile: it runs beside the code): the envelope read without parsing the
+// payload, depth refused before anything is built, and every malformed message a problem, never an exception.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BridgeBudget, CpuShare } from '../../daemon/bridge/budget.js';
-import { jsonNestsDeeper, topLevelStrings } from '../../daemon/bridge/json-scan.js';
 import { parseBridgeMessage } from '../../daemon/bridge/messages.js';
 import { PROTOCOL } from '../../daemon/protocol.js';
 
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 const bytes = (text: string) => Buffer.from(text);
-
-test('jsonNestsDeeper counts objects and arrays, not brackets inside strings, and stops early', () => {
-  assert.equal(jsonNestsDeeper(bytes(nested(3)), 3), false);
-  assert.equal(jsonNestsDeeper(bytes(nested(4)), 3), true);
-  assert.equal(jsonNestsDeeper(bytes('{"a":{"b":[1,{"c":2}]}}'), 4), false);
-  assert.equal(jsonNestsDeeper(bytes('{"a":{"b":[1,{"c":2}]}}'), 3), true);
-  assert.equal(jsonNestsDeeper(bytes(JSON.stringify({ s: '[[[[[[{{{{', t: 'quote \\" [[[ \\\\' })), 1), false);
-  assert.equal(jsonNestsDeeper(bytes(JSON.stringify(['\\', [['x']]])), 3), false);
-  assert.equal(jsonNestsDeeper(bytes(JSON.stringify(['\\', [['x']]])), 2), true);
-  // 10 million levels: decided after the first few hundred bytes.
-  const huge = Buffer.alloc(10_000_000, '[');
-  const started = performance.now();
-  assert.equal(jsonNestsDeeper(huge, 200), true);
-  assert.ok(performance.now() - started < 1000);
-});
-
-test('topLevelStrings reads a message\'s own string fields and skips the rest unparsed', () => {
-  const text = `{"args": ${nested(5000)}, "type":"tool_call", "n": 3, "o": {"callId": "inner"}, "callId" : "c1", "name":"echo\\u0021"}`;
-  assert.deepEqual(Object.fromEntries(topLevelStrings(bytes(text))), { type: 'tool_call', callId: 'c1', name: 'echo!' });
-  assert.deepEqual(Object.fromEntries(topLevelStrings(bytes('[1,2]'))), {});
-  assert.deepEqual(Object.fromEntries(topLevelStrings(bytes('{"type":"done", "result": [[[[ '))), { type: 'done' });
-});
 
 test('a tool call whose arguments nest too deep is refused with its id and never parsed; a shallow one passes', () => {
   const depth = PROTOCOL.maxJsonDepth;
@@ -72,29 +48,4 @@ test('the envelope is read without parsing the payload; the payload is parsed (a
   assert.deepEqual(parseBridgeMessage(bytes('[1,2,3]'), false), { problem: 'bridge message is not a JSON object' });
   assert.ok('problem' in parseBridgeMessage(bytes('{"type":"other"}'), false));
   assert.ok('problem' in parseBridgeMessage(bytes('not json at'), false));
-});
-
-test('BridgeBudget: bytes, messages and refusals each cut off once, naming the budget and its value', () => {
-  const budget = new BridgeBudget({ maxInboundBytes: 100, maxMessages: 3, maxRefusedConnections: 2 });
-  assert.equal(budget.chargeMessage(60), null);
-  assert.match(budget.chargeMessage(60) ?? '', /more than maxBridgeInboundBytes \(100 bytes\)/);
-  assert.equal(budget.chargeMessage(1), null, 'said once');
-  const messages = new BridgeBudget({ maxInboundBytes: 1e9, maxMessages: 3, maxRefusedConnections: 2 });
-  for (let i = 0; i < 3; i++) assert.equal(messages.chargeMessage(1), null);
-  assert.match(messages.chargeMessage(1) ?? '', /maxBridgeMessages \(3 messages\)/);
-  const refusals = new BridgeBudget({ maxInboundBytes: 1e9, maxMessages: 3, maxRefusedConnections: 2 });
-  assert.equal(refusals.chargeRefusal(), null);
-  assert.equal(refusals.chargeRefusal(), null);
-  assert.match(refusals.chargeRefusal() ?? '', /maxBridgeRefusedConnections \(2\)/);
-});
-
-test('CpuShare: a burst is free, more must rest until the share allows again', () => {
-  let now = 0;
-  const share = new CpuShare(0.1, 250, () => now);
-  assert.equal(share.charge(200), 0);
-  assert.equal(share.charge(100), 500); // 50 ms over the burst, at 10 % of the thread: 500 ms of rest
-  now += 500;
-  assert.equal(share.charge(0), 0);
-  now += 10_000;
-  assert.equal(share.charge(250), 0, 'an idle bridge has its whole burst back');
 });

@@ -1,7 +1,14 @@
-// The warm pool with a real daemon: sandboxes wait for code, each serves one execution, dead ones are replaced.
+// The warm pool with a real daemon: sandboxes wait for code, each serves one execution, dead ones are replaced;
+// and on its own, with a runtime that cannot start: it backs off, doubling, and stops when closed.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { WarmPool } from '../../daemon/executions/warm-pool.js';
+import type { SandboxInstance } from '../../daemon/executions/sandbox-instance.js';
 import { findProcesses, postExecution, startDaemon } from '../helpers/daemon.js';
 
 // The pids of this daemon's sandboxes (bubblewrap's outer process carries the workspace path in its arguments).
@@ -27,7 +34,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) 
 }
 
 test('each runtime keeps its warm sandboxes; every execution still gets a fresh workspace and /tmp', async () => {
-  const d = await startDaemon({ warmSandboxes: 2 });
+  const d = await startDaemon({ warmSandboxes: 2, pythonPreload: [] });
   try {
     await waitFor('4 warm sandboxes', () => sandboxes(d.workDir), (pids) => pids.length === 4);
     const first = await postExecution(d.url, { runtime: 'python', code: 'import os\nopen("left.txt", "w").write("x")\nopen("/tmp/left", "w").write("x")\nset_result(os.listdir("."))' });
@@ -43,7 +50,7 @@ test('each runtime keeps its warm sandboxes; every execution still gets a fresh 
 });
 
 test('an idle warm sandbox that dies is replaced and executions carry on', async () => {
-  const d = await startDaemon({ warmSandboxes: 1 });
+  const d = await startDaemon({ warmSandboxes: 1, pythonPreload: [] });
   try {
     const [victim] = await waitFor('2 warm sandboxes', () => sandboxes(d.workDir), (pids) => pids.length === 2);
     process.kill(victim, 'SIGKILL');
@@ -81,4 +88,34 @@ test('an idle warm Python sandbox preloads the configured modules; a cold one do
   } finally {
     await Promise.all([warm.close(), cold.close()]);
   }
+});
+
+test('a runtime whose sandboxes cannot start is retried with a doubling back-off, never in a loop, until closed', async () => {
+  // The host failing to start the runtime: its binary is not there.
+  const starts: number[] = [];
+  const startSandbox = async (): Promise<SandboxInstance> => {
+    starts.push(performance.now());
+    await promisify(execFile)('/nonexistent/runbox-runtime', []);
+    throw new Error('unreachable: the runtime started');
+  };
+  const logged: Array<{ msg: string; runtime?: string; err?: { message: string } }> = [];
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, callback) => (logged.push(JSON.parse(chunk.toString())), callback()) });
+  const pool = new WarmPool({ sizePerRuntime: 1, runtimes: ['python'], startSandbox, log: pino({ level: 'info' }, sink) });
+  pool.fill();
+  await new Promise((resolve) => setTimeout(resolve, 3300));
+  assert.equal(await pool.take('python'), null, 'nothing ready: the caller starts its own sandbox, and gets the error');
+  await pool.close();
+  const closedAt = performance.now();
+  const count = starts.length;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(starts.length, count, 'no start after close');
+
+  // Failure n waits 100 * 2^n ms: starts at about 0, 200, 600, 1400 and 3000 ms (later on a loaded machine).
+  const gaps = starts.slice(1).map((at, i) => at - starts[i]);
+  assert.ok(starts.length >= 3 && starts.length <= 5, `${starts.length} starts in ${Math.round(closedAt - starts[0])} ms (gaps ${gaps.map(Math.round).join(', ')})`);
+  gaps.forEach((gap, i) => assert.ok(gap >= 100 * 2 ** (i + 1) - 5, `gap ${i + 1} is ${Math.round(gap)} ms, under its back-off of ${100 * 2 ** (i + 1)} ms`));
+  const failures = logged.filter((line) => line.msg === 'could not start a warm sandbox');
+  assert.equal(failures.length, starts.length, 'each failure is logged');
+  assert.equal(failures[0].runtime, 'python');
+  assert.match(failures[0].err?.message ?? '', /ENOENT/);
 });

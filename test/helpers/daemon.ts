@@ -1,15 +1,25 @@
-// Starts a real daemon on a free loopback port with its own work directory, for tests.
+// Starts a real daemon on a free loopback port with its own work directory, for tests. Its configuration goes
+// through loadConfig, parsing and cross-checks included, so a test cannot run a daemon the real one would refuse.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
 import { pino } from 'pino';
-import { loadConfig, type Config } from '../../daemon/config.js';
-import { createDaemon, type Daemon } from '../../daemon/server.js';
+import { CONFIG_OPTIONS, loadConfig, type Config } from '../../daemon/config.js';
+import { createDaemon, type Daemon, type DaemonDeps } from '../../daemon/server.js';
 import { detectCgroupLayout, listSandboxGroups } from '../../daemon/sandbox/cgroups.js';
 import { unmountWorkspace, workspaceMountsUnder } from '../../daemon/sandbox/mounts.js';
 
 /** Test daemons of this test process still open: sandbox cgroups are checked when the last one closes. */
 const openDaemons = new Set<string>();
+
+/** One parsed line of the daemon's log. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
 
 export interface TestDaemon {
   url: string;
@@ -17,17 +27,77 @@ export interface TestDaemon {
   workDir: string;
   config: Config;
   daemon: Daemon;
+  /** Every log line the daemon wrote, parsed (empty unless started with `logs: true`). */
+  readonly logs: LogLine[];
   /** Closes the daemon and checks that it left no execution directory, workspace mount, sandbox process or
    * (once no other test daemon of this process is open) sandbox cgroup behind. */
   close(): Promise<void>;
 }
 
-// A real daemon (real sandboxes, real interpreters) on 127.0.0.1 port 0; overrides change any option.
-export async function startDaemon(overrides: Partial<Config> = {}): Promise<TestDaemon> {
-  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-test-'));
-  const config = loadConfig({}, [], { port: 0, logLevel: 'silent', workDir, ...overrides });
-  const logger = pino({ level: config.logLevel });
-  const daemon = await createDaemon(config, { logger });
+/** A test daemon whose log is kept (started with `logs: true`). */
+export type LoggedDaemon = TestDaemon;
+
+export interface TestDaemonOptions {
+  /** Keep the daemon's log lines in `logs` (at level info unless the overrides set logLevel). @default false */
+  readonly logs?: boolean;
+  /** PATH the daemon looks for bubblewrap on. @default process.env.PATH */
+  readonly searchPath?: string;
+}
+
+// The option's value as its environment variable would spell it (lists comma-separated).
+function asEnvText(value: unknown): string {
+  if (Array.isArray(value)) return value.join(',');
+  return String(value);
+}
+
+// The Config a daemon started with these overrides runs with: each override is written as its environment variable
+// and read back through loadConfig (parsers and cross-checks), and must come back as given; throws ConfigError
+// (every problem) when the real daemon would refuse it.
+export function testConfig(overrides: Partial<Config>, defaults: Partial<Config> = {}): Config {
+  const env: Record<string, string> = {};
+  const wanted = { ...defaults, ...overrides } as Record<string, unknown>;
+  for (const [name, value] of Object.entries(wanted)) {
+    if (value === undefined) continue;
+    const option = CONFIG_OPTIONS.find((candidate) => candidate.name === name);
+    if (!option?.env) throw new Error(`test daemon override ${name}: no such configuration option (see daemon/config.ts)`);
+    env[option.env] = asEnvText(value);
+  }
+  const config = loadConfig(env, []);
+  for (const [name, value] of Object.entries(wanted)) {
+    const read = (config as unknown as Record<string, unknown>)[name];
+    if (value !== undefined && !isDeepStrictEqual(read, value)) {
+      throw new Error(`test daemon override ${name}: ${JSON.stringify(value)} reads back as ${JSON.stringify(read)}; give it as the daemon would read it`);
+    }
+  }
+  return config;
+}
+
+// A real daemon (real sandboxes, real interpreters) on 127.0.0.1 port 0; overrides change any option, options
+// pass deps (connection limits) and keep the log.
+export async function startDaemon(overrides: Partial<Config> = {}, options: TestDaemonOptions = {}): Promise<TestDaemon> {
+  // A work directory the test names (to start on what a killed daemon left) stays the test's to remove.
+  const ownWorkDir = overrides.workDir === undefined;
+  const workDir = overrides.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-test-')));
+  let config: Config;
+  try {
+    config = testConfig(overrides, { port: 0, logLevel: options.logs ? 'info' : 'silent', workDir });
+  } catch (error) {
+    if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      callback();
+    },
+  });
+  const logger = options.logs ? pino({ level: config.logLevel }, sink) : pino({ level: config.logLevel });
+  const deps: DaemonDeps = {
+    logger,
+    ...(options.searchPath !== undefined ? { searchPath: options.searchPath } : {}),
+  };
+  const daemon = await createDaemon(config, deps);
   const { port } = await daemon.listen();
   openDaemons.add(workDir);
   const url = `http://127.0.0.1:${port}`;
@@ -37,6 +107,7 @@ export async function startDaemon(overrides: Partial<Config> = {}): Promise<Test
     workDir: config.workDir,
     config,
     daemon,
+    logs,
     close: async () => {
       await daemon.close();
       openDaemons.delete(workDir);
@@ -45,7 +116,7 @@ export async function startDaemon(overrides: Partial<Config> = {}): Promise<Test
       const mounts = await workspaceMountsUnder(config.workDir);
       for (const mountPoint of mounts) await unmountWorkspace(mountPoint);
       const groups = openDaemons.size === 0 ? await cgroupsOfThisProcess() : [];
-      await fs.rm(workDir, { recursive: true, force: true });
+      if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
       if (left.length > 0) throw new Error(`execution directories left behind: ${left.join(', ')}`);
       if (mounts.length > 0) throw new Error(`workspace mounts left behind: ${mounts.join(', ')}`);
       if (processes.length > 0) throw new Error(`sandbox processes left behind: ${processes.join(', ')}`);
@@ -86,6 +157,8 @@ export async function findProcesses(needle: string): Promise<number[]> {
 export interface ProcessEntry {
   pid: number;
   ppid: number;
+  /** Process group: a child inherits it at fork, before it execs anything (its command line is its parent's until then). */
+  pgid: number;
   /** One letter from /proc/<pid>/stat: R, S, D, Z (a zombie: exited, not yet reaped by its parent)... */
   state: string;
   /** Real uid. */
@@ -103,7 +176,7 @@ export async function listProcesses(): Promise<ProcessEntry[]> {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const uid = /^Uid:\s+(\d+)/m.exec(status);
     if (!fields[1] || !uid) continue;
-    entries.push({ pid: Number(entry), ppid: Number(fields[1]), state: fields[0], uid: Number(uid[1]), cmdline: cmdline.replaceAll('\0', ' ').trim() });
+    entries.push({ pid: Number(entry), ppid: Number(fields[1]), pgid: Number(fields[2]), state: fields[0], uid: Number(uid[1]), cmdline: cmdline.replaceAll('\0', ' ').trim() });
   }
   return entries;
 }
@@ -128,6 +201,18 @@ export async function waitForNoProcesses(needle: string, timeoutMs = 5000): Prom
     const pids = await findProcesses(needle);
     if (pids.length === 0) return;
     if (Date.now() > deadline) throw new Error(`processes matching ${JSON.stringify(needle)} still alive: ${pids.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+// Waits until no live process is in process group pgid (a killed daemon's helpers, such as a mount(8) it had
+// just forked), or fails after timeoutMs naming them.
+export async function waitForNoProcessGroup(pgid: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const members = (await listProcesses()).filter((p) => p.pgid === pgid && p.state !== 'Z');
+    if (members.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`processes of group ${pgid} still alive: ${members.map((p) => `${p.pid} ${p.cmdline}`).join('; ')}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
