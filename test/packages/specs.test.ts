@@ -102,7 +102,7 @@ test('hostile npm specs are refused with the rule they broke', () => {
 test('the list itself: a non-empty array of at most 32 strings of at most 200 characters', () => {
   for (const runtime of ['python', 'node'] as const) {
     assertInvalid(runtime, [], 'empty list');
-    assertInvalid(runtime, 'httpx', 'expected a list', 'the string "httpx"');
+    assertInvalid(runtime, 'httpx', 'expected a list', 'received "httpx"');
     assertInvalid(runtime, null, 'received null');
     assertInvalid(runtime, { name: 'x' }, 'an object');
     assertInvalid(runtime, ['ok', 42], 'package 2 must be a string', 'number 42');
