@@ -32,6 +32,11 @@ test('a real process: its start time and state while it runs, stopped, and once 
     assert.match(startTime ?? '', /^\d+$/);
     assert.equal(readStartTime(pid), startTime, 'the same process, the same start time');
     assert.ok(Number(startTime) >= Number(readStartTime(process.pid)), 'started after this test process');
+    // Just spawned, it may still be running (exec, start-up) before it sleeps.
+    for (let i = 0; readProcessState(pid)?.state !== 'S'; i++) {
+      assert.ok(i < 200, `state ${readProcessState(pid)?.state}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     assert.deepEqual(readProcessState(pid), { state: 'S', startTime });
     process.kill(pid, 'SIGSTOP');
     for (let i = 0; readProcessState(pid)?.state !== 'T'; i++) {
