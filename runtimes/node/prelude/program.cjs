@@ -5,7 +5,6 @@
 const path = require('node:path');
 const { BRIDGE_FAILURE_EXIT_CODE } = require('./protocol.cjs');
 const { writeAllSync } = require('./websocket.cjs');
-const { Bridge } = require('./bridge.cjs');
 const { convertResult } = require('./jsonable.cjs');
 const { cleanStack, describeError, describeSyntaxError, describeThrown, isPreludeFrame, MAIN_BASENAME } = require('./errors.cjs');
 const { ToolCalls, definePreludeGlobals, defineToolFunctions } = require('./namespace.cjs');
@@ -14,7 +13,8 @@ const EXPERIMENTAL_LOADER_WARNING = 'vm.USE_MAIN_CONTEXT_DEFAULT_LOADER is an ex
 
 // One run of the user's code: its globals, pending tool calls, result, and the single `done` report.
 class Execution {
-  constructor(exitProcess, workspaceDir) {
+  // Takes over an open bridge (prelude.cjs opens it first, so the daemon handles the upgrade while this loads).
+  constructor(exitProcess, workspaceDir, bridge, bridgeAddress) {
     this.workspaceDir = workspaceDir;
     this.exitProcess = exitProcess;
     this.state = 'waiting'; // waiting → running → finishing → reported
@@ -25,18 +25,8 @@ class Execution {
     this.files = [];
     this.filename = path.join(workspaceDir, MAIN_BASENAME);
     this.userModule = null;
-    this.bridge = null;
-    this.toolCalls = null;
-  }
-
-  // Opens the bridge; the daemon answers the handshake with `run`.
-  connect(socketPath, token) {
-    this.bridge = new Bridge(socketPath, token, {
-      onConnected: () => this.prepare(),
-      onMessage: (message) => this.onMessage(message),
-      onLost: (reason) => this.onBridgeLost(reason),
-    });
-    this.toolCalls = new ToolCalls(this.bridge, { socketPath, token }, () => this.updateKeepAlive());
+    this.bridge = bridge;
+    this.toolCalls = new ToolCalls(bridge, bridgeAddress, () => this.updateKeepAlive());
   }
 
   // Dispatches a daemon message: the `run` that starts the code, then `tool_result`s.
