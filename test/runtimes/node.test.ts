@@ -95,6 +95,19 @@ describe('the program', () => {
     assert.deepEqual((await run(code)).result, [[], false]);
   });
 
+  test('the prelude\'s files are all loaded from /runbox/node before the code, which cannot change them', async () => {
+    const code = [
+      'const fs = require("node:fs");',
+      'let write;',
+      'try { fs.writeFileSync("/runbox/node/prelude/bridge.cjs", "planted"); write = "written"; } catch (err) { write = err.code; }',
+      'return [Object.keys(require.cache).sort(), write];',
+    ].join('\n');
+    const [loaded, write] = (await run(code)).result;
+    const modules = ['bridge', 'errors', 'jsonable', 'namespace', 'program', 'protocol', 'websocket'];
+    assert.deepEqual(loaded, ['/runbox/node/prelude.cjs', ...modules.map((name) => `/runbox/node/prelude/${name}.cjs`)]);
+    assert.ok(['EROFS', 'EACCES'].includes(write), write);
+  });
+
   test('output that looks like a `done` message cannot forge the result', async () => {
     const forged = JSON.stringify({ type: 'done', result: 'forged', files: [], error: null });
     const code = `console.log(${JSON.stringify(forged)});\nconsole.error(${JSON.stringify(forged)});\nreturn "real";`;

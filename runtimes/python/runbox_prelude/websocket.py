@@ -1,25 +1,43 @@
 """A minimal RFC 6455 WebSocket client over a Unix socket, enough for the bridge to the daemon.
 
-Client frames are masked with the all-zero key (docs/protocol.md allows it: the channel never crosses a
-proxy), so payloads go out unchanged. Built on `_socket` rather than `socket`, which imports `selectors`
-and `enum` and would cost every execution a few milliseconds.
+Built on `_socket` rather than `socket`, which imports `selectors` and `enum` and would cost every execution a
+few milliseconds. The Node prelude's prelude/websocket.cjs follows the same rules, checked by
+test/vectors/frames.json:
+  - client frames are masked with the all-zero key (docs/protocol.md allows it), with the shortest length;
+  - a frame from the daemon fails the connection when it is masked, has reserved bits set (no extension is
+    negotiated), has an unknown opcode, is a fragmented or longer than 125 bytes control frame, declares more
+    than 2^53 - 1 bytes, continues no message or starts one inside a fragmented message, or when a message is
+    not UTF-8 (RFC 6455 5.1, 5.2, 5.4, 5.5, 8.1). The daemon's `ws` never fragments what it sends, but
+    fragmented messages are reassembled as the RFC requires, control frames between their fragments included;
+  - a ping is answered with a pong of the same payload, a close with a close echoing its status code.
 """
-
-import os
 
 import _socket
 import _thread
-import binascii
 
 from .protocol import MAX_HANDSHAKE_BYTES
 
-WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# The handshake key is fixed, in both preludes: RFC 6455's sample key and its accept value. A random key lets a
+# client tell a WebSocket server from something that replays or caches HTTP; here the peer is the daemon's own
+# socket, bound read-only into the sandbox before any code runs, on a channel that never crosses a proxy, and
+# the prelude proves itself with the per-execution token. Randomness would defend against nothing (and costs
+# Node loading node:crypto, about 5 ms of every execution).
+WS_KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
+WS_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 OPCODE_CONTINUATION, OPCODE_TEXT, OPCODE_BINARY = 0x0, 0x1, 0x2
 OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG = 0x8, 0x9, 0xA
+KNOWN_OPCODES = (OPCODE_CONTINUATION, OPCODE_TEXT, OPCODE_BINARY, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG)
+MAX_CONTROL_PAYLOAD_BYTES = 125
+MAX_FRAME_BYTES = 2**53 - 1  # as the daemon's own `ws` receiver allows, and the most a JavaScript number holds
 
 
 class BridgeError(Exception):
-    """The bridge to the daemon could not be opened, broke the protocol, or was closed."""
+    """The bridge to the daemon could not be opened, broke the protocol, or was closed; .kind says which
+    (closed, masked_frame, handshake_refused...), the same word the Node prelude's client reports."""
+
+    def __init__(self, message, kind="failed"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class WebSocket:
@@ -29,6 +47,7 @@ class WebSocket:
         self._sock = sock
         self._buffer = bytearray(buffered)
         self._send_lock = _thread.allocate_lock()
+        self.close_message = None  # set when the daemon sent a close frame: what it said
 
     # Sends text messages, one frame each, in a single write; with close=True a close frame follows.
     def send_texts(self, texts, close=False):
@@ -42,44 +61,53 @@ class WebSocket:
         self._send(b"".join(frames))
 
     # Returns the next text message, reassembling fragments and answering pings; None once the daemon closed.
+    # A frame is refused on its header, before its payload is read.
     def receive_text(self):
-        parts = []
+        parts = None
         while True:
-            fin, opcode, payload = self._read_frame()
-            if opcode == OPCODE_CLOSE:
-                try:
-                    self._send(_frame_header(OPCODE_CLOSE, len(payload[:2])) + payload[:2])
-                except OSError:
-                    pass
-                return None
+            first, second = self._read(2)
+            fin, opcode = first & 0x80, first & 0x0F
+            problem = _frame_header_problem(first, second, parts is not None)
+            if problem is not None:
+                raise BridgeError(problem[1], problem[0])
+            length = second & 0x7F
+            if length == 126:
+                length = int.from_bytes(self._read(2), "big")
+            elif length == 127:
+                length = int.from_bytes(self._read(8), "big")
+                if length > MAX_FRAME_BYTES:
+                    raise BridgeError("bridge protocol error: a frame longer than 2^53 - 1 bytes", "frame_too_long")
+            payload = self._read(length)
             if opcode == OPCODE_PING:
                 self._send(_frame_header(OPCODE_PONG, len(payload)) + payload)
-                continue
-            if opcode == OPCODE_PONG:
-                continue
-            continues = opcode == OPCODE_CONTINUATION
-            if opcode not in (OPCODE_CONTINUATION, OPCODE_TEXT, OPCODE_BINARY) or continues != bool(parts):
-                raise BridgeError(f"unexpected WebSocket frame (opcode {opcode})")
-            parts.append(payload)
-            if fin:
-                return b"".join(parts).decode("utf-8")
+            elif opcode == OPCODE_CLOSE:
+                return self._closed_by_daemon(payload)
+            elif opcode != OPCODE_PONG:
+                if opcode != OPCODE_CONTINUATION:
+                    parts = []
+                parts.append(payload)
+                if fin:
+                    try:
+                        return b"".join(parts).decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise BridgeError("bridge protocol error: a message that is not valid UTF-8", "invalid_utf8") from None
+
+    # Answers the daemon's close frame, echoing its status code, and records what it said; returns None.
+    def _closed_by_daemon(self, payload):
+        code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+        echo = payload[:2] if code is not None else b""
+        try:
+            self._send(_frame_header(OPCODE_CLOSE, len(echo)) + echo)
+        except OSError:
+            pass
+        why = f": {payload[2:].decode('utf-8', 'replace')}" if len(payload) > 2 else ""
+        self.close_message = "the daemon closed the bridge" + ("" if code is None else f" ({code}{why})")
+        return None
 
     # Writes bytes under the lock, so frames from several threads never interleave.
     def _send(self, data):
         with self._send_lock:
             self._sock.sendall(data)
-
-    # Reads one frame: (fin, opcode, payload).
-    def _read_frame(self):
-        first, second = self._read(2)
-        if second & 0x80:
-            raise BridgeError("the daemon sent a masked frame")
-        length = second & 0x7F
-        if length == 126:
-            length = int.from_bytes(self._read(2), "big")
-        elif length == 127:
-            length = int.from_bytes(self._read(8), "big")
-        return first & 0x80, first & 0x0F, self._read(length)
 
     # Reads exactly n bytes.
     def _read(self, n):
@@ -87,11 +115,32 @@ class WebSocket:
         while len(buffer) < n:
             chunk = self._sock.recv(262144)
             if not chunk:
-                raise BridgeError("the daemon closed the bridge")
+                raise BridgeError("the daemon closed the bridge", "closed")
             buffer += chunk
         data = bytes(buffer[:n])
         del buffer[:n]
         return data
+
+
+# Why a frame's first two bytes break the protocol, as (kind, message), or None; in_message: fragments are pending.
+def _frame_header_problem(first, second, in_message):
+    opcode = first & 0x0F
+    if first & 0x70:
+        return "reserved_bits", "bridge protocol error: a frame with reserved bits set"
+    if opcode not in KNOWN_OPCODES:
+        return "unknown_opcode", f"bridge protocol error: unknown opcode {opcode}"
+    if second & 0x80:
+        return "masked_frame", "bridge protocol error: the daemon sent a masked frame"
+    if opcode >= OPCODE_CLOSE:
+        if not first & 0x80:
+            return "invalid_control_frame", "bridge protocol error: a fragmented control frame"
+        if second & 0x7F > MAX_CONTROL_PAYLOAD_BYTES:
+            return "invalid_control_frame", f"bridge protocol error: a control frame longer than {MAX_CONTROL_PAYLOAD_BYTES} bytes"
+    elif opcode == OPCODE_CONTINUATION and not in_message:
+        return "unexpected_continuation", "bridge protocol error: a continuation frame with no message to continue"
+    elif opcode != OPCODE_CONTINUATION and in_message:
+        return "unfinished_message", "bridge protocol error: a new message began inside a fragmented one"
+    return None
 
 
 # Builds a client frame header: FIN set, masked with the all-zero key.
@@ -108,36 +157,49 @@ def _frame_header(opcode, length):
 def connect_websocket(socket_path, token):
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.connect(socket_path)
-    key = binascii.b2a_base64(os.urandom(16), newline=False)
     sock.sendall(
         b"GET /bridge HTTP/1.1\r\nHost: runbox\r\nAuthorization: Bearer " + token.encode("utf-8")
-        + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key
+        + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + WS_KEY
         + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
+    # The answer must fit in maxHandshakeBytes up to the blank line that ends it.
     response = b""
-    while b"\r\n\r\n" not in response and len(response) < MAX_HANDSHAKE_BYTES:
+    while True:
+        end = response.find(b"\r\n\r\n")
+        if end + 4 > MAX_HANDSHAKE_BYTES if end >= 0 else len(response) >= MAX_HANDSHAKE_BYTES:
+            raise BridgeError(f"the bridge handshake answer is longer than {MAX_HANDSHAKE_BYTES} bytes", "handshake_too_long")
+        if end >= 0:
+            break
         chunk = sock.recv(MAX_HANDSHAKE_BYTES)
         if not chunk:
-            break
+            raise BridgeError("the daemon closed the bridge", "closed")
         response += chunk
-    head, end_of_head, rest = response.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = lines[0].split(" ", 2)
-    if not end_of_head or len(status) < 2 or status[1] != "101":
-        raise BridgeError(f"the daemon refused the WebSocket upgrade ({lines[0] or 'no answer'})")
+    problem = _handshake_problem(response[:end].decode("latin-1"))
+    if problem is not None:
+        raise BridgeError(problem[1], problem[0])
+    return WebSocket(sock, response[end + 4:])
+
+
+# Checks the daemon's answer to the upgrade (everything before the blank line); returns (kind, message) or None.
+def _handshake_problem(head):
+    status_line, *header_lines = head.split("\r\n")
+    parts = status_line.split(" ", 2)
+    status = parts[1] if len(parts) >= 2 and parts[0] in ("HTTP/1.1", "HTTP/1.0") and len(parts[1]) == 3 and parts[1].isdigit() else None
+    if status == "401":
+        return "handshake_refused", f"the daemon refused the bridge token ({status_line})"
+    if status != "101":
+        return "handshake_refused", f"the daemon refused the WebSocket upgrade ({status_line or 'no answer'})"
     headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    if headers.get("upgrade", "").lower() != "websocket" or headers.get("sec-websocket-accept") != _accept(key):
-        raise BridgeError("the daemon's answer is not a valid WebSocket upgrade")
-    return WebSocket(sock, rest)
-
-
-# The Sec-WebSocket-Accept value the server must answer for a key.
-def _accept(key):
-    try:
-        from _sha1 import sha1  # built in, unlike hashlib's OpenSSL module
-    except ImportError:
-        from hashlib import sha1
-    return binascii.b2a_base64(sha1(key + WEBSOCKET_GUID).digest(), newline=False).decode("ascii")
+    for line in header_lines:
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    if headers.get("upgrade", "").lower() != "websocket":
+        missing = "no Upgrade: websocket"
+    elif "upgrade" not in [token.strip() for token in headers.get("connection", "").lower().split(",")]:
+        missing = "no Connection: Upgrade"
+    elif headers.get("sec-websocket-accept") != WS_ACCEPT:
+        missing = "wrong Sec-WebSocket-Accept"
+    else:
+        return None
+    return "handshake_invalid", f"the daemon's answer is not a valid WebSocket upgrade ({missing})"

@@ -1,0 +1,209 @@
+'use strict';
+// What the code sees (docs/protocol.md, "Inside the sandbox"): the CommonJS pieces a script expects (require,
+// module, exports, __filename, __dirname), callTool, callToolsParallel, setResult, ToolError, installPackage,
+// InstallError, and one async function per declared tool; and the tool calls behind them.
+
+const path = require('node:path');
+const { INSTALL_TOOL } = require('./protocol.cjs');
+const { describeThrown } = require('./errors.cjs');
+const { IDENTIFIER, describeFailure, toJsonValue } = require('./jsonable.cjs');
+
+const PRELUDE_GLOBALS = ['callTool', 'callToolsParallel', 'setResult', 'ToolError', 'installPackage', 'InstallError'];
+const RESERVED_WORDS = new Set(
+  ('break case catch class const continue debugger default delete do else enum export extends false finally ' +
+    'for function if import in instanceof new null return super switch this throw true try typeof var void ' +
+    'while with yield let static implements interface package private protected public await async arguments ' +
+    'eval undefined NaN Infinity').split(' '),
+);
+const INSTALL_WORKER_FILENAME = path.join(__dirname, '..', 'install-worker.cjs');
+
+// A tool's failure, thrown into the code; message is the tool's own, code the daemon's (tool_error, no_client…).
+class ToolError extends Error {
+  constructor(message, { code, tool } = {}) {
+    super(message);
+    if (code !== undefined) this.code = code;
+    if (tool !== undefined) this.tool = tool;
+  }
+}
+ToolError.prototype.name = 'ToolError';
+
+// installPackage's failure; message is the daemon's or the installer's, code says which kind (install_failed…).
+class InstallError extends Error {
+  constructor(message, { code } = {}) {
+    super(message);
+    if (code !== undefined) this.code = code;
+  }
+}
+InstallError.prototype.name = 'InstallError';
+
+// The code's tool calls over the bridge: each waits for its tool_result; onPendingChange runs when their count does.
+class ToolCalls {
+  constructor(bridge, bridgeAddress, onPendingChange) {
+    this.bridge = bridge;
+    this.bridgeAddress = bridgeAddress;
+    this.onPendingChange = onPendingChange;
+    this.pendingCalls = new Map();
+    this.lastCallId = 0;
+    this.lastInstallId = 0;
+  }
+
+  // The number of calls waiting for their answer.
+  get pendingCount() {
+    return this.pendingCalls.size;
+  }
+
+  // callTool(name, args): sends a tool_call and resolves with the result, or throws ToolError.
+  async call(name, args = {}) {
+    if (typeof name !== 'string' || name === '') {
+      throw new TypeError(`callTool: name must be a non-empty string, received ${describeThrown(name)}`);
+    }
+    let jsonArgs;
+    try {
+      jsonArgs = toJsonValue(args ?? {});
+    } catch (err) {
+      throw new TypeError(`callTool("${name}"): cannot send the arguments: ${describeFailure(err, 'args')}`);
+    }
+    if (typeof jsonArgs !== 'object' || jsonArgs === null || Array.isArray(jsonArgs)) {
+      const received = describeThrown(args);
+      throw new TypeError(`callTool("${name}"): args must be an object of named arguments, received ${received}`);
+    }
+    const callId = String(++this.lastCallId);
+    const answer = new Promise((resolve) => this.pendingCalls.set(callId, resolve));
+    this.bridge.send({ type: 'tool_call', callId, name, args: jsonArgs });
+    this.onPendingChange();
+    const { result, error } = await answer;
+    if (error !== undefined && error !== null) {
+      const message = typeof error === 'string' ? error : String(error.message ?? `the tool ${name} failed`);
+      throw new ToolError(message, { code: typeof error.code === 'string' ? error.code : undefined, tool: name });
+    }
+    return result === undefined ? null : result;
+  }
+
+  // Hands a tool_result to the call waiting for it.
+  settle(message) {
+    const resolve = this.pendingCalls.get(String(message.callId));
+    if (resolve === undefined) return;
+    this.pendingCalls.delete(String(message.callId));
+    this.onPendingChange();
+    resolve(message);
+  }
+
+  // callToolsParallel([[name, args], …]): all calls in flight at once, results in order, first error after all.
+  async callParallel(calls) {
+    if (!Array.isArray(calls) || !calls.every(Array.isArray)) {
+      throw new TypeError('callToolsParallel: expected an array of [name, args] pairs');
+    }
+    const outcomes = await Promise.allSettled(calls.map(([name, args]) => this.call(name, args)));
+    const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
+    return outcomes.map((outcome) => outcome.value);
+  }
+
+  // installPackage('cheerio', 'lodash@4'): blocks until the daemon has installed them (so `require` works on the
+  // next line), then returns a promise of the answer for code that awaits it; a failure throws InstallError.
+  // The main thread cannot read its own bridge while it blocks, so a worker thread asks on a side connection
+  // and wakes it through shared memory.
+  install(packages) {
+    const { Worker, MessageChannel, receiveMessageOnPort } = require('node:worker_threads');
+    const wake = new Int32Array(new SharedArrayBuffer(4));
+    const { port1, port2 } = new MessageChannel();
+    const callId = `install-${++this.lastInstallId}`;
+    const worker = new Worker(INSTALL_WORKER_FILENAME, {
+      workerData: { ...this.bridgeAddress, callId, name: INSTALL_TOOL, args: { packages }, port: port2, wake },
+      transferList: [port2],
+      stdout: true,
+      stderr: true,
+    });
+    Atomics.wait(wake, 0, 0);
+    const answer = receiveMessageOnPort(port1)?.message ?? { error: { code: 'install_failed', message: 'the install worker ended without an answer' } };
+    port1.close();
+    void worker.terminate();
+    const { result, error } = answer;
+    if (error !== undefined && error !== null) {
+      throw new InstallError(String(error.message ?? 'the install failed'), { code: typeof error.code === 'string' ? error.code : undefined });
+    }
+    return Promise.resolve(result ?? null);
+  }
+}
+
+// Defines the globals a script and the prelude's API give the code; returns the code's module (require.main).
+function definePreludeGlobals(filename, toolCalls, recordResult) {
+  const { userModule, userRequire } = createUserModule(filename);
+  defineGlobal('require', userRequire);
+  defineGlobal('module', userModule);
+  defineGlobal('exports', userModule.exports);
+  defineGlobal('__filename', filename);
+  defineGlobal('__dirname', path.dirname(filename));
+  defineGlobal('callTool', function callTool(name, args) {
+    return toolCalls.call(name, args);
+  });
+  defineGlobal('callToolsParallel', function callToolsParallel(calls) {
+    return toolCalls.callParallel(calls);
+  });
+  defineGlobal('setResult', function setResult(value, files = []) {
+    recordResult(value, files);
+  });
+  defineGlobal('ToolError', ToolError);
+  defineGlobal('installPackage', function installPackage(...packages) {
+    return toolCalls.install(packages.flat());
+  });
+  defineGlobal('InstallError', InstallError);
+  return userModule;
+}
+
+// Defines one async function per tool whose name is a usable identifier that shadows nothing.
+function defineToolFunctions(tools, toolCalls) {
+  for (const tool of tools) {
+    const name = tool?.name;
+    if (typeof name !== 'string' || !IDENTIFIER.test(name) || RESERVED_WORDS.has(name)) continue;
+    if (PRELUDE_GLOBALS.includes(name) || name in globalThis) continue;
+    const properties = tool.parameters?.properties;
+    const parameterNames = typeof properties === 'object' && properties !== null ? Object.keys(properties) : [];
+    const toolFunction = async function (...args) {
+      return await toolCalls.call(name, bindToolArguments(name, parameterNames, args));
+    };
+    Object.defineProperty(toolFunction, 'name', { value: name });
+    defineGlobal(name, toolFunction);
+  }
+}
+
+// Binds a tool function's arguments: one plain object of declared names is the arguments object, else positional.
+function bindToolArguments(toolName, parameterNames, args) {
+  let count = args.length;
+  while (count > 0 && args[count - 1] === undefined) count--;
+  if (count === 0) return {};
+  const [first] = args;
+  const prototype = typeof first === 'object' && first !== null ? Object.getPrototypeOf(first) : undefined;
+  const isPlainObject = prototype === Object.prototype || prototype === null;
+  const isDeclared = (key) => parameterNames.length === 0 || parameterNames.includes(key);
+  if (count === 1 && isPlainObject && Object.keys(first).every(isDeclared)) return first;
+  if (count > parameterNames.length) {
+    const takes =
+      parameterNames.length === 0
+        ? 'no positional arguments'
+        : `at most ${parameterNames.length} (${parameterNames.join(', ')})`;
+    throw new TypeError(`${toolName}() takes ${takes}, received ${count}; or pass one object of named arguments`);
+  }
+  const bound = {};
+  for (let i = 0; i < count; i++) if (args[i] !== undefined) bound[parameterNames[i]] = args[i];
+  return bound;
+}
+
+// Makes the CommonJS pieces a script expects (require, module, …), resolving from the workspace.
+function createUserModule(filename) {
+  const { Module, createRequire } = require('node:module');
+  const userModule = new Module(filename, null);
+  userModule.filename = filename;
+  userModule.paths = Module._nodeModulePaths?.(path.dirname(filename)) ?? [];
+  const userRequire = createRequire(filename);
+  userRequire.main = userModule;
+  userModule.require = userRequire;
+  return { userModule, userRequire };
+}
+
+// Defines a global the code can read and replace, without showing up in `for (k in globalThis)`.
+function defineGlobal(name, value) {
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+}
+
+module.exports = { ToolCalls, ToolError, InstallError, definePreludeGlobals, defineToolFunctions };

@@ -1,0 +1,213 @@
+'use strict';
+// One run of the user's code: compiled as main.js with top-level await and return, run as the program with the
+// tools as globals, and its ending reported in a single `done` (docs/protocol.md, "Inside the sandbox").
+
+const path = require('node:path');
+const { BRIDGE_FAILURE_EXIT_CODE } = require('./protocol.cjs');
+const { writeAllSync } = require('./websocket.cjs');
+const { convertResult } = require('./jsonable.cjs');
+const { cleanStack, describeError, describeSyntaxError, describeThrown, isPreludeFrame, MAIN_BASENAME } = require('./errors.cjs');
+const { ToolCalls, definePreludeGlobals, defineToolFunctions } = require('./namespace.cjs');
+
+const EXPERIMENTAL_LOADER_WARNING = 'vm.USE_MAIN_CONTEXT_DEFAULT_LOADER is an experimental feature';
+
+// One run of the user's code: its globals, pending tool calls, result, and the single `done` report.
+class Execution {
+  // Takes over an open bridge (prelude.cjs opens it first, so the daemon handles the upgrade while this loads).
+  constructor(exitProcess, workspaceDir, bridge, bridgeAddress) {
+    this.workspaceDir = workspaceDir;
+    this.exitProcess = exitProcess;
+    this.state = 'waiting'; // waiting → running → finishing → reported
+    this.isBodySettled = false;
+    this.returnValue = undefined;
+    this.explicitResult = undefined;
+    this.hasExplicitResult = false;
+    this.files = [];
+    this.filename = path.join(workspaceDir, MAIN_BASENAME);
+    this.userModule = null;
+    this.bridge = bridge;
+    this.toolCalls = new ToolCalls(bridge, bridgeAddress, () => this.updateKeepAlive());
+  }
+
+  // Dispatches a daemon message: the `run` that starts the code, then `tool_result`s.
+  onMessage(message) {
+    if (message?.type === 'tool_result') this.toolCalls.settle(message);
+    else if (message?.type === 'run' && this.state === 'waiting') this.run(message);
+  }
+
+  // Without the bridge nothing can be reported: say why on stderr and stop at once rather than hang.
+  onBridgeLost(reason) {
+    if (this.state === 'finishing' || this.state === 'reported') return;
+    this.state = 'reported';
+    process.stderr.write(`runbox: ${reason}\n`);
+    this.exitProcess(BRIDGE_FAILURE_EXIT_CODE);
+  }
+
+  // Starts the user's code as the program; its completion is reported when the event loop is empty.
+  // The sandbox starts outside the workspace: nothing the workspace holds is read before the code arrives.
+  run({ code, tools }) {
+    this.state = 'running';
+    if (typeof code !== 'string') return this.onBridgeLost('the run message has no code');
+    try {
+      process.chdir(this.workspaceDir);
+    } catch (err) {
+      return this.onBridgeLost(`cannot enter the workspace ${this.workspaceDir}: ${err.message}`);
+    }
+    defineToolFunctions(Array.isArray(tools) ? tools : [], this.toolCalls);
+    this.updateKeepAlive();
+    let program;
+    try {
+      program = compileProgram(code, this.filename);
+    } catch (err) {
+      const error = err instanceof SyntaxError ? describeSyntaxError(err, this.filename) : describeError(err);
+      return this.finish(error);
+    }
+    process.nextTick(() => this.startBody(program));
+  }
+
+  // Calls the compiled code from a fresh stack, so its traceback holds no bridge or stream frames.
+  startBody(program) {
+    program.call(this.userModule.exports).then(
+      (value) => {
+        this.isBodySettled = true;
+        this.returnValue = value;
+      },
+      (err) => this.finish(describeError(err)),
+    );
+  }
+
+  // Does the work that needs no code while the daemon answers the handshake: globals, stdio, warnings.
+  prepare() {
+    hidePreludeWarning();
+    makeStdioBlocking();
+    this.userModule = definePreludeGlobals(this.filename, this.toolCalls, (value, files) => this.setResult(value, files));
+  }
+
+  // setResult(value, files): the result and the workspace files to return; a later call replaces both.
+  setResult(value, files) {
+    if (!Array.isArray(files) || !files.every((file) => typeof file === 'string')) {
+      const received = describeThrown(files);
+      throw new TypeError(`setResult: files must be an array of workspace-relative paths, received ${received}`);
+    }
+    this.explicitResult = value;
+    this.hasExplicitResult = true;
+    this.files = files.slice();
+  }
+
+  // The socket holds the process open only while waiting for `run` or a tool result, never for idle code.
+  updateKeepAlive() {
+    this.bridge.keepAlive(this.state === 'waiting' || this.toolCalls.pendingCount > 0);
+  }
+
+  // Called when the event loop is empty: the code is finished, or waits on a promise nothing can settle.
+  onEventLoopEmpty() {
+    if (this.state !== 'running') return;
+    if (!this.isBodySettled) {
+      const message = 'the code awaited a promise that can never settle';
+      return this.finish({ type: 'UnsettledAwait', message, traceback: '' });
+    }
+    const exitCode = process.exitCode;
+    if (typeof exitCode === 'number' && exitCode !== 0) {
+      return this.finish({ type: 'ExitCode', message: `process.exitCode = ${exitCode}`, traceback: '' }, exitCode);
+    }
+    this.finish(null);
+  }
+
+  // Called for an error nothing caught; like Node, it ends the program unless the code handles these itself.
+  onUncaught(thrown, event) {
+    if (this.state === 'waiting') this.onBridgeLost(`prelude failure: ${describeThrown(thrown)}`);
+    else if (this.state === 'running' && process.listenerCount(event) <= 1) this.finish(describeError(thrown));
+  }
+
+  // Builds the `done` message; a result JSON cannot carry turns into a ResultError rather than vanishing.
+  buildDone(error) {
+    const converted = convertResult(this.hasExplicitResult ? this.explicitResult : this.returnValue);
+    return { type: 'done', result: converted.result, files: this.files, error: error ?? converted.error };
+  }
+
+  // Sends `done` once, flushes stdout and stderr, and exits: 0 without error, 1 with one, or the given code.
+  finish(error, exitCode = 1) {
+    if (this.state !== 'running') return;
+    this.state = 'finishing';
+    const done = this.buildDone(error);
+    if (done.error !== null && done.error.type !== 'ExitCode') printUncaught(done.error);
+    this.bridge.sendLast(done, () => {
+      this.state = 'reported';
+      Promise.all([flushStream(process.stdout), flushStream(process.stderr)]).then(() => {
+        this.exitProcess(done.error === null ? 0 : exitCode);
+      });
+    });
+  }
+
+  // process.exit() from the code (or any exit not started here): report synchronously, as nothing async runs now.
+  onProcessExit(code) {
+    if (this.state !== 'running') return;
+    this.state = 'reported';
+    let error = null;
+    if (code !== 0) {
+      // The frames above the first one outside the prelude and Node are this listener and process.exit itself.
+      const frames = new Error().stack.split('\n').slice(1);
+      const first = frames.findIndex((line) => !isPreludeFrame(line) && !/[( ]node:/.test(line));
+      const traceback = first < 0 ? '' : cleanStack([`process.exit(${code})`, ...frames.slice(first)].join('\n'));
+      error = { type: 'ExitCode', message: `process.exit(${code})`, traceback };
+    }
+    const done = this.buildDone(error);
+    if (done.error !== null && code === 0) process.exitCode = 1;
+    try {
+      this.bridge.sendLastSync(done);
+    } catch (err) {
+      process.stderr.write(`runbox: could not report the end of the code: ${err.message}\n`);
+    }
+  }
+}
+
+// Wraps the code so top-level await and return work, keeping line 1 of the code on line 1 of main.js.
+function compileProgram(code, filename) {
+  const vm = require('node:vm');
+  const body = code.startsWith('#!') ? `//${code}` : code;
+  const script = new vm.Script(`(async function () {\n${body}\n})`, {
+    filename,
+    lineOffset: -1,
+    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  return script.runInThisContext();
+}
+
+// Silences the one warning the prelude itself causes (the loader behind `import()`), keeping every other.
+function hidePreludeWarning() {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (warning, ...rest) {
+    if (typeof warning === 'string' && warning.startsWith(EXPERIMENTAL_LOADER_WARNING)) return;
+    return emitWarning.call(this, warning, ...rest);
+  };
+  Object.defineProperty(process.emitWarning, 'name', { value: 'emitWarning' });
+}
+
+// Makes stdout and stderr blocking pipes, as they are for files and terminals, so that output written just
+// before process.exit() is not lost; created now, while the daemon answers the handshake, not in the code's time.
+function makeStdioBlocking() {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream._type === 'pipe') stream._handle?.setBlocking?.(true);
+  }
+}
+
+// Resolves once everything written to a stream so far is handed to the kernel.
+function flushStream(stream) {
+  return new Promise((resolve) => {
+    if (stream.writableLength === 0 || stream.destroyed) resolve();
+    else stream.write('', () => resolve());
+  });
+}
+
+// Prints an error that ended the program to stderr, as `node main.js` would (the result carries it too).
+function printUncaught(error) {
+  const head = `${error.type}: ${error.message}`;
+  const text = error.traceback.startsWith(error.type) ? error.traceback : [head, error.traceback].filter(Boolean).join('\n');
+  try {
+    writeAllSync(2, Buffer.from(`${text}\n`));
+  } catch {
+    // stderr is gone; the result still carries the error
+  }
+}
+
+module.exports = { Execution };
