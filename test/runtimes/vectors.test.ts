@@ -29,7 +29,7 @@ const RUNTIMES: RuntimeName[] = ['python', 'node'];
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MiB = 1024 * 1024;
 const FAIL_TOOL = { name: 'fail', description: 'always fails', parameters: { type: 'object', properties: {} } };
-const TOOL_FAILURE = { code: 'tool_error', message: 'the warehouse is closed' };
+const TOOL_FAILURE = { code: 'tool_error', message: 'the warehouse is closed' } as const;
 
 const readVectors = (name: string) => JSON.parse(readFileSync(path.join(VECTORS, name), 'utf8')).cases as any[];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
