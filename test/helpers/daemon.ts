@@ -72,7 +72,8 @@ export function testConfig(overrides: Partial<Config>, defaults: Partial<Config>
   return config;
 }
 
-// A real daemon (real sandboxes, real interpreters) on 127.0.0.1 port 0; overrides change any option, options
+// A real daemon (real sandboxes, real interpreters) on 127.0.0.1 port 0, without the Python preload (a test about it
+// asks for it); overrides change any option, options
 // pass deps (connection limits) and keep the log.
 export async function startDaemon(overrides: Partial<Config> = {}, options: TestDaemonOptions = {}): Promise<TestDaemon> {
   // A work directory the test names (to start on what a killed daemon left) stays the test's to remove.
@@ -80,7 +81,7 @@ export async function startDaemon(overrides: Partial<Config> = {}, options: Test
   const workDir = overrides.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-test-')));
   let config: Config;
   try {
-    config = testConfig(overrides, { port: 0, logLevel: options.logs ? 'info' : 'silent', workDir });
+    config = testConfig(overrides, { port: 0, logLevel: options.logs ? 'info' : 'silent', workDir, pythonPreload: [] });
   } catch (error) {
     if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
     throw error;

@@ -13,7 +13,7 @@ import { sessionDirName } from '../../daemon/sessions/ids.js';
 
 let d: TestDaemon;
 before(async () => {
-  d = await startDaemon({ maxSessions: 4 });
+  d = await startDaemon({ maxSessions: 4, pythonPreload: ['numpy', 'pandas', 'matplotlib.pyplot'] });
 });
 after(() => d.close());
 
