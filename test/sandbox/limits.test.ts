@@ -2,6 +2,7 @@
 // ending with its own named outcome; the daemon carries on afterwards, and leaves no cgroup behind.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,12 +25,18 @@ async function ourGroups(): Promise<string[]> {
   return (await listSandboxGroups(layout)).filter((name) => name.startsWith(`${process.pid}-`));
 }
 
-// Host pids of processes in any group of this test process's daemons.
+// Host pids of processes in any group of this test process's daemons. Read synchronously: with fs/promises a
+// scan of /proc costs tens of ms of CPU, and the tests poll it.
 async function processesInOurGroups(): Promise<number[]> {
   const pids: number[] = [];
-  for (const entry of await fs.readdir('/proc')) {
+  for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const cgroup = await fs.readFile(`/proc/${entry}/cgroup`, 'utf8').catch(() => '');
+    let cgroup = '';
+    try {
+      cgroup = readFileSync(`/proc/${entry}/cgroup`, 'utf8');
+    } catch {
+      // gone meanwhile
+    }
     if (cgroup.includes(`/runbox/${process.pid}-`)) pids.push(Number(entry));
   }
   return pids;
