@@ -146,34 +146,35 @@ describe('a client that cancels at once', () => {
 });
 
 describe('frames and tool results', () => {
+  // One daemon for both: a tool result is a small frame, well under maxRequestBytes.
+  let d: LoggedDaemon;
+  before(async () => {
+    d = await startDaemon({ maxRequestBytes: 4096 });
+  });
+  after(() => d.close());
+
   test('a frame over maxRequestBytes closes the connection with 1009 and cancels its executions', { timeout: 60_000 }, async () => {
-    const d = await startDaemon({ maxRequestBytes: 4096 });
-    try {
-      const client = await RawClient.connect(d.wsUrl);
-      const marker = `sleep ${300000 + Math.floor(Math.random() * 90000)}`;
-      const started = new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          if (client.of('long').stdout.includes('started')) {
-            clearInterval(poll);
-            resolve();
-          }
-        }, 20);
-      });
-      client.send({ type: 'execute', id: 'long', runtime: 'python', code: `import subprocess\nprint("started", flush=True)\nsubprocess.run("${marker}".split())` });
-      await started;
-      const closed = closeOf(client.ws);
-      client.send({ type: 'execute', id: 'huge', runtime: 'python', code: `# ${'z'.repeat(10_000)}` });
-      assert.equal((await closed).code, 1009);
-      await waitForNoProcesses(marker);
-    } finally {
-      await d.close();
-    }
+    const client = await RawClient.connect(d.wsUrl);
+    const marker = `sleep ${300000 + Math.floor(Math.random() * 90000)}`;
+    const started = new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (client.of('long').stdout.includes('started')) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 20);
+    });
+    client.send({ type: 'execute', id: 'long', runtime: 'python', code: `import subprocess\nprint("started", flush=True)\nsubprocess.run("${marker}".split())` });
+    await started;
+    const closed = closeOf(client.ws);
+    client.send({ type: 'execute', id: 'huge', runtime: 'python', code: `# ${'z'.repeat(10_000)}` });
+    assert.equal((await closed).code, 1009);
+    await waitForNoProcesses(marker);
   });
 
   test('a tool result sent twice, or after its execution ended, gets unknown_call', { timeout: 60_000 }, async () => {
-    const d = await startDaemon();
+    const client = await RawClient.connect(d.wsUrl);
     try {
-      const client = await RawClient.connect(d.wsUrl);
       const tools = [{ name: 'echo', description: 'echo', parameters: { type: 'object', properties: { x: {} } } }];
       const calls: any[] = [];
       client.ws.on('message', (data) => {
@@ -192,9 +193,8 @@ describe('frames and tool results', () => {
       const late = client.nextError();
       client.send({ type: 'tool_result', callId: calls[0].callId, error: { message: 'too late' } });
       assert.equal((await late).code, 'unknown_call');
-      client.close();
     } finally {
-      await d.close();
+      client.close();
     }
   });
 });
@@ -234,7 +234,8 @@ describe('a WebSocket client that vanishes without closing', () => {
   });
 });
 
-describe('slow HTTP clients', () => {
+// Independent requests on connections of their own, mostly waiting out timeouts: they run side by side.
+describe('slow HTTP clients', { concurrency: true }, () => {
   let d: LoggedDaemon;
   let port: number;
   before(async () => {

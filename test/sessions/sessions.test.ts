@@ -7,7 +7,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { findProcesses, postExecution, startDaemon, waitForNoProcesses, type TestDaemon } from '../helpers/daemon.js';
+import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses, type TestDaemon } from '../helpers/daemon.js';
 import { startSwapper } from '../helpers/swapper.js';
 import { RawClient } from '../helpers/ws-client.js';
 import { sessionDirName } from '../../daemon/sessions/ids.js';
@@ -45,6 +45,24 @@ async function api(method: string, route: string, body?: unknown): Promise<{ sta
 async function runPython(sessionId: string, lines: string[]): Promise<void> {
   const run = await postExecution(d.url, { runtime: 'python', sessionId, code: lines.join('\n') });
   assert.equal(run.body.status, 'ok', JSON.stringify(run.body));
+}
+
+// The start time (clock ticks since boot, field 22 of /proc/<pid>/stat) of the interpreter that waits in the
+// session's warm sandbox (a process under the bubblewrap that names the session's directory), once it runs; not
+// the one that started at `other`.
+async function warmInterpreterStart(sessionDir: string, other?: number): Promise<number> {
+  for (let i = 0; ; i++) {
+    const table = await listProcesses();
+    for (const root of table.filter((p) => p.cmdline.includes(sessionDir))) {
+      for (const interpreter of descendantsOf(root.pid, table).filter((p) => p.cmdline.includes('prelude.py') && !p.cmdline.includes(sessionDir))) {
+        const stat = await fs.readFile(`/proc/${interpreter.pid}/stat`, 'utf8').catch(() => '');
+        const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+        if (stat && start !== other) return start;
+      }
+    }
+    assert.ok(i < 400, 'no warm sandbox started for the session');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 async function createSession(options: object = {}): Promise<string> {
@@ -99,17 +117,18 @@ describe('sessions', () => {
   });
 
   test('a session keeps a warm sandbox for its next execution; DELETE disposes of it', { timeout: 60_000 }, async () => {
-    // How long ago the interpreter started: a warm sandbox was started well before the request came.
-    const age = 'import os\nuptime = float(open("/proc/uptime").read().split()[0])\nstart = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])\nage = uptime - start / os.sysconf("SC_CLK_TCK")';
+    // When the interpreter that runs the code started: the very one seen waiting in the session's warm sandbox
+    // before the request was sent.
+    const start = 'start = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])';
     const id = await createSession({ runtime: 'python' });
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const first = await postExecution(d.url, { runtime: 'python', sessionId: id, code: `${age}\nopen("mark", "w").write("1")\nset_result(age)` });
-    assert.ok(first.body.result > 1, `the runtime hint started a sandbox for the first execution (${first.body.result} s old)`);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const second = await postExecution(d.url, { runtime: 'python', sessionId: id, code: `${age}\nset_result([age, open("mark").read()])` });
-    assert.ok(second.body.result[0] > 1, `the next one found a warm sandbox (${second.body.result[0]} s old)`);
-    assert.equal(second.body.result[1], '1', 'bound to the same workspace');
     const sessionDir = path.join(d.workDir, 'sessions', sessionDirName(id));
+    const waiting = await warmInterpreterStart(sessionDir);
+    const first = await postExecution(d.url, { runtime: 'python', sessionId: id, code: `${start}\nopen("mark", "w").write("1")\nset_result(start)` });
+    assert.equal(first.body.result, waiting, `the runtime hint started a sandbox for the first execution (${JSON.stringify(first.body)})`);
+    const next = await warmInterpreterStart(sessionDir, waiting);
+    const second = await postExecution(d.url, { runtime: 'python', sessionId: id, code: `${start}\nset_result([start, open("mark").read()])` });
+    assert.equal(second.body.result[0], next, `the next one found a warm sandbox (${JSON.stringify(second.body)})`);
+    assert.equal(second.body.result[1], '1', 'bound to the same workspace');
     for (let i = 0; i < 100 && (await findProcesses(sessionDir)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok((await findProcesses(sessionDir)).length > 0, 'a warm sandbox waits for the next execution');
     assert.equal((await api('DELETE', `/v1/sessions/${id}`)).status, 200);
@@ -152,8 +171,15 @@ describe('sessions', () => {
     await postExecution(d.url, { runtime: 'python', sessionId: id, code: 'open("keep", "w").write("x")' });
     const dir = path.join(d.workDir, 'sessions', sessionDirName(id));
     await fs.access(dir);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    assert.equal((await api('GET', `/v1/sessions/${id}`)).status, 404);
+    // Waits for its expiry, then for the removal of its directory, instead of a fixed 2.5 s.
+    for (let i = 0; (await api('GET', `/v1/sessions/${id}`)).status !== 404; i++) {
+      assert.ok(i < 200, 'the session is still there 10 s after its TTL');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (let i = 0; await fs.access(dir).then(() => true, () => false); i++) {
+      assert.ok(i < 100, 'its directory is still there 5 s after the session expired');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await assert.rejects(fs.access(dir), 'its directory is gone');
   });
 
