@@ -17,7 +17,8 @@ let index: PackageIndex;
 let d: TestDaemon;
 before(async () => {
   index = await startPackageIndex({ delayMs: INDEX_DELAY_MS });
-  d = await startDaemon({ pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, installTimeoutMs: 60_000 });
+  // No warm pool (not what these tests are about): no sandbox is started that no execution uses.
+  d = await startDaemon({ pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, installTimeoutMs: 60_000, warmSandboxes: 0 });
 });
 after(async () => {
   await d.close();
@@ -105,7 +106,7 @@ describe('installs do not outlive their execution', () => {
 });
 
 test('closing the daemon mid-install kills the installs, and nothing is left or made again afterwards', { timeout: 120_000 }, async () => {
-  const own = await startDaemon({ pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, installTimeoutMs: 60_000 });
+  const own = await startDaemon({ pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, installTimeoutMs: 60_000, warmSandboxes: 0 });
   const before = index.requests.length;
   const code = [
     'import threading, time',
