@@ -29,9 +29,18 @@ export interface PackageIndex {
 export interface PackageIndexOptions {
   /** Every answer (pages, packuments, files) waits this long before it is sent. @default 0 */
   readonly delayMs?: number;
-  /** When set, serves runbox-big==N.0.0 (Python) and runbox-big-js@N.0.0 (npm), N = 1..8, each holding a
-   * file of this many random bytes. @default 0 (not served) */
+  /** When set, serves runbox-big==N.0.0 (Python) and runbox-big-js@N.0.0 (npm), N = 1..bigVersions, each
+   * holding a file of this many random bytes. @default 0 (not served) */
   readonly bigFileBytes?: number;
+  /** How many versions of runbox-big and runbox-big-js are served (each costs its random file, its hashes and,
+   * for npm, a gzip pass over it). @default 8 */
+  readonly bigVersions?: number;
+}
+
+/** The big packages to serve: each version holds a file of `bytes` random bytes (none when 0). */
+interface BigPackages {
+  readonly bytes: number;
+  readonly versions: readonly string[];
 }
 
 interface ServedFile {
@@ -45,7 +54,8 @@ const PAGE_CACHE = 'max-age=600, public';
 const PACKUMENT_CACHE = 'public, max-age=300';
 const FILE_CACHE = 'max-age=365000000, immutable, public';
 
-const BIG_VERSIONS = ['1.0.0', '2.0.0', '3.0.0', '4.0.0', '5.0.0', '6.0.0', '7.0.0', '8.0.0'];
+// '1.0.0' … 'N.0.0'.
+const bigVersions = (count: number): string[] => Array.from({ length: count }, (_, i) => `${i + 1}.0.0`);
 
 // Starts the index on 127.0.0.1 and a free port, and the foreign server on another.
 export async function startPackageIndex(options: PackageIndexOptions = {}): Promise<PackageIndex> {
@@ -66,9 +76,9 @@ export async function startPackageIndex(options: PackageIndexOptions = {}): Prom
   const foreignUrl = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
   const postinstallMarker = path.join(os.tmpdir(), `runbox-postinstall-ran-${crypto.randomBytes(6).toString('hex')}`);
   const files = new Map<string, ServedFile>();
-  const bigFileBytes = options.bigFileBytes ?? 0;
-  const simplePages = buildPythonPackages(files, foreignUrl, bigFileBytes);
-  const packuments = buildNpmPackages(files, `${base}/npm/`, postinstallMarker, foreignUrl, bigFileBytes);
+  const big = { bytes: options.bigFileBytes ?? 0, versions: bigVersions(options.bigVersions ?? 8) };
+  const simplePages = buildPythonPackages(files, foreignUrl, big);
+  const packuments = buildNpmPackages(files, `${base}/npm/`, postinstallMarker, foreignUrl, big);
   const requests: string[] = [];
   server.on('request', (request, response) => {
     const url = request.url ?? '/';
@@ -107,7 +117,7 @@ export async function startPackageIndex(options: PackageIndexOptions = {}): Prom
 }
 
 // Wheels, an sdist, and the simple pages that list them (keyed by request path).
-function buildPythonPackages(files: Map<string, ServedFile>, foreignUrl: string, bigFileBytes: number): Map<string, ServedFile> {
+function buildPythonPackages(files: Map<string, ServedFile>, foreignUrl: string, big: BigPackages): Map<string, ServedFile> {
   const releases: Record<string, Array<{ file: string; body: Buffer }>> = {
     'runbox-demo': ['1.0.0', '2.0.0'].map((version) =>
       wheel('runbox_demo', version, [], {
@@ -133,8 +143,8 @@ function buildPythonPackages(files: Map<string, ServedFile>, foreignUrl: string,
       wheel('runbox_url_dep', '1.0.0', [`runbox-demo @ ${foreignUrl}/files/runbox_demo-1.0.0-py3-none-any.whl`], { 'runbox_url_dep/__init__.py': 'import runbox_demo\n' }),
     ],
   };
-  if (bigFileBytes > 0) {
-    releases['runbox-big'] = BIG_VERSIONS.map((version) => wheel('runbox_big', version, [], { 'runbox_big/__init__.py': '', 'runbox_big/blob.bin': crypto.randomBytes(bigFileBytes) }));
+  if (big.bytes > 0) {
+    releases['runbox-big'] = big.versions.map((version) => wheel('runbox_big', version, [], { 'runbox_big/__init__.py': '', 'runbox_big/blob.bin': crypto.randomBytes(big.bytes) }));
   }
   const pages = new Map<string, ServedFile>();
   const html = (body: string): ServedFile => ({ body: Buffer.from(`<!DOCTYPE html>\n<html><body>\n${body}</body></html>\n`), contentType: 'text/html', cacheControl: PAGE_CACHE });
@@ -175,7 +185,7 @@ function wheel(distribution: string, version: string, requires: string[], module
 }
 
 // npm tarballs and the packuments that list them (keyed by request path, scoped names with a plain '/').
-function buildNpmPackages(files: Map<string, ServedFile>, registry: string, postinstallMarker: string, foreignUrl: string, bigFileBytes: number): Map<string, ServedFile> {
+function buildNpmPackages(files: Map<string, ServedFile>, registry: string, postinstallMarker: string, foreignUrl: string, big: BigPackages): Map<string, ServedFile> {
   const script = `touch ${postinstallMarker}`;
   const foreignPort = new URL(foreignUrl).port;
   const packages: Array<{ name: string; version: string; manifest?: Record<string, unknown>; index: string; extra?: ArchiveEntry[]; tarballUrl?: string }> = [
@@ -219,18 +229,18 @@ function buildNpmPackages(files: Map<string, ServedFile>, registry: string, post
     },
     // Its packument says its tarball lives on the foreign server (the registry's data, not a dependency spec).
     { name: 'runbox-foreign-tarball', version: '1.0.0', index: 'exports.foreign = true;\n', tarballUrl: `${foreignUrl}/runbox-foreign-tarball-1.0.0.tgz` },
-    ...(bigFileBytes > 0
-      ? BIG_VERSIONS.map((version) => ({ name: 'runbox-big-js', version, index: 'exports.big = true;\n', extra: [{ path: 'package/blob.bin', content: crypto.randomBytes(bigFileBytes) }] }))
+    ...(big.bytes > 0
+      ? big.versions.map((version) => ({ name: 'runbox-big-js', version, index: 'exports.big = true;\n', extra: [{ path: 'package/blob.bin', content: crypto.randomBytes(big.bytes) }] }))
       : []),
   ];
   const packuments = new Map<string, { name: string; 'dist-tags': Record<string, string>; versions: Record<string, unknown> }>();
   for (const { name, version, manifest, index, extra, tarballUrl } of packages) {
     const packageJson = { name, version, main: 'index.js', ...manifest };
-    const tarball = buildTarGz([
-      { path: 'package/package.json', content: `${JSON.stringify(packageJson, null, 2)}\n` },
-      { path: 'package/index.js', content: index },
-      ...(extra ?? []),
-    ]);
+    // Random content does not compress: stored blocks give the same size without a costly gzip pass.
+    const tarball = buildTarGz(
+      [{ path: 'package/package.json', content: `${JSON.stringify(packageJson, null, 2)}\n` }, { path: 'package/index.js', content: index }, ...(extra ?? [])],
+      extra ? { level: 0 } : {},
+    );
     const tarballPath = `${name}/-/${name.replace(/^@[^/]+\//, '')}-${version}.tgz`;
     files.set(`/npm/${tarballPath}`, { body: tarball, contentType: 'application/octet-stream', cacheControl: FILE_CACHE });
     const packument = packuments.get(name) ?? { name, 'dist-tags': {}, versions: {} };

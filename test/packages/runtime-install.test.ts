@@ -11,7 +11,8 @@ let index: PackageIndex;
 let d: TestDaemon;
 before(async () => {
   index = await startPackageIndex();
-  d = await startDaemon({ pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, packageDeny: ['runbox-dep-user'], installTimeoutMs: 60_000 });
+  // No warm pool (these tests are not about it): each execution starts its own sandbox, none is started for nothing.
+  d = await startDaemon({ pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, packageDeny: ['runbox-dep-user'], installTimeoutMs: 60_000, warmSandboxes: 0 });
 });
 after(async () => {
   await d.close();
@@ -108,16 +109,22 @@ describe('Node: installPackage', () => {
   });
 
   test('a failure throws InstallError synchronously, with the installer\'s message', { timeout: 120_000 }, async () => {
+    // One execution for both (each call is its own install).
     const body = await run({
       runtime: 'node',
-      code: "try { installPackage('no-such-package-xyz'); return 'installed'; } catch (e) { return { name: e.name, code: e.code, message: e.message, isInstallError: e instanceof InstallError }; }",
+      code: [
+        "let failed = 'installed';",
+        "try { installPackage('no-such-package-xyz'); } catch (e) { failed = { name: e.name, code: e.code, message: e.message, isInstallError: e instanceof InstallError }; }",
+        "let invalid = 'installed';",
+        "try { installPackage('git+https://evil/x'); } catch (e) { invalid = e.code; }",
+        'return { failed, invalid };',
+      ].join('\n'),
     });
-    assert.equal(body.result.name, 'InstallError');
-    assert.equal(body.result.code, 'install_failed');
-    assert.equal(body.result.isInstallError, true);
-    assert.match(body.result.message, /404|not found/i);
-    const invalid = await run({ runtime: 'node', code: "try { installPackage('git+https://evil/x'); } catch (e) { return e.code; }" });
-    assert.equal(invalid.result, 'invalid_package');
+    assert.equal(body.result.failed.name, 'InstallError');
+    assert.equal(body.result.failed.code, 'install_failed');
+    assert.equal(body.result.failed.isInstallError, true);
+    assert.match(body.result.failed.message, /404|not found/i);
+    assert.equal(body.result.invalid, 'invalid_package');
   });
 });
 
@@ -143,7 +150,7 @@ describe('sessions keep what was installed', () => {
 
 describe('install scripts an operator opted in to (packageScripts)', () => {
   test('they run sandboxed and offline: what they build is in the package, nothing reaches the host', { timeout: 120_000 }, async () => {
-    const scripted = await startDaemon({ pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, packageScripts: true });
+    const scripted = await startDaemon({ pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, packageScripts: true, warmSandboxes: 0 });
     try {
       const body = (await postExecution(scripted.url, { runtime: 'node', timeoutMs: 120_000, code: "installPackage('runbox-builds'); return require('runbox-builds').built" })).body;
       assert.equal(body.status, 'ok', JSON.stringify(body));
