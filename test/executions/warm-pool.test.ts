@@ -23,6 +23,21 @@ async function sandboxes(workDir: string): Promise<number[]> {
   return outer;
 }
 
+// The process and every process under it, among pids.
+async function descendants(root: number, pids: readonly number[]): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const pid of pids) {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+  }
+  const tree = [root];
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, parent] of parents) if (tree.includes(parent) && !tree.includes(pid)) (tree.push(pid), (grew = true));
+  }
+  return tree;
+}
+
 async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000, pollMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -53,7 +68,11 @@ test('an idle warm sandbox that dies is replaced and executions carry on', async
   const d = await startDaemon({ warmSandboxes: 1, pythonPreload: [] });
   try {
     const [victim] = await waitFor('2 warm sandboxes', () => sandboxes(d.workDir), (pids) => pids.length === 2);
+    const victimTree = await descendants(victim, await findProcesses(d.workDir));
     process.kill(victim, 'SIGKILL');
+    // Its processes die one after the other (the pid namespace's init last): until they all have, one of them is
+    // the outermost of its tree and would pass for a replacement.
+    await waitFor('the killed sandbox gone', () => findProcesses(d.workDir), (pids) => victimTree.every((pid) => !pids.includes(pid)));
     await waitFor('a replacement', () => sandboxes(d.workDir), (pids) => pids.length === 2 && !pids.includes(victim));
     for (const runtime of ['python', 'node']) {
       const { body } = await postExecution(d.url, { runtime, code: runtime === 'python' ? 'set_result(1)' : 'return 1' });
