@@ -148,7 +148,9 @@ export type ClientMessage =
       files: EncodedInputFile[];
       timeoutMs?: number;
       sessionId?: string;
-      limits?: Readonly<Record<string, number>>;
+      limits?: Record<string, number>;
+      /** JSON values the code reads as variables of these names. */
+      inputs?: Record<string, unknown>;
       tools: ToolDeclaration[];
     }
   | { type: 'tool_result'; callId: string; result: unknown }

@@ -88,6 +88,13 @@ export interface ExecuteOptions {
    */
   timeoutMs?: number;
   /**
+   * JSON values the code reads as variables of these names (`lead_id` in Python, `leadId` in Node, as you name
+   * them). A name must be an identifier in both languages (1-64 of `[A-Za-z0-9_]`), not a keyword, not a prelude
+   * name (`call_tool`, `setResult`, `require`, ...), not starting with `__`, and not a tool's name.
+   * @default {}
+   */
+  inputs?: Record<string, unknown>;
+  /**
    * The tools the code may call, by name.
    * @default {}
    */

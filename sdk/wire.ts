@@ -36,6 +36,7 @@ export function buildExecuteMessage(id: string, options: ExecuteOptions): Client
     files: encodeInputFiles(options.files ?? []),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
+    ...(options.inputs === undefined ? {} : { inputs: options.inputs }),
     tools: declareTools(options.tools ?? {}),
   };
 }

@@ -8,7 +8,7 @@ import { jsonNestsDeeper, topLevelStrings } from './json-scan.js';
 
 export type BridgeOutbound =
   | { type: 'preload'; modules: readonly string[] }
-  | { type: 'run'; code: string; tools: readonly ToolDeclaration[] }
+  | { type: 'run'; code: string; tools: readonly ToolDeclaration[]; inputs?: Readonly<Record<string, unknown>> }
   | { type: 'tool_result'; callId: string; result: unknown }
   | { type: 'tool_result'; callId: string; error: { code: CodeErrorCode; message: string } };
 

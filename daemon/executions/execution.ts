@@ -139,7 +139,7 @@ export class Execution {
   private async runCode(sandbox: SandboxInstance): Promise<ExitInfo> {
     const { request, context } = this.options;
     await writeInputFiles(sandbox.workspaceDir, request.files, context.facts.owner);
-    sandbox.send({ type: 'run', code: request.code, tools: request.tools });
+    sandbox.send({ type: 'run', code: request.code, tools: request.tools, inputs: request.inputs });
     this.mark('run');
     const timer = setTimeout(() => this.stop('timeout'), request.timeoutMs);
     // Without cgroups there is nothing to watch (RLIMIT_CPU is the backstop).

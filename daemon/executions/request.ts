@@ -6,6 +6,7 @@ import type { ToolDeclaration } from '../wire-types.js';
 import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
 import { RESERVED_TOOL_PREFIX } from '../bridge/tool-router.js';
+import { parseInputs } from './inputs.js';
 import { resolveLimits, type ExecutionLimits, type LowerableLimit } from './limits.js';
 
 export interface ExecutionRequest {
@@ -14,6 +15,8 @@ export interface ExecutionRequest {
   readonly files: readonly InputFile[];
   readonly timeoutMs: number;
   readonly tools: readonly ToolDeclaration[];
+  /** JSON values the code reads as variables of these names. */
+  readonly inputs: Readonly<Record<string, unknown>>;
   /** The configured limits, lowered where the request asked. */
   readonly limits: ExecutionLimits;
   /** The session whose workspace and packages the execution uses (shaped like an id; existence is checked later). */
@@ -22,7 +25,7 @@ export interface ExecutionRequest {
 
 const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const MAX_TOOLS = 256;
-const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'limits', 'sessionId']);
+const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'inputs', 'limits', 'sessionId']);
 
 export type RequestLimits = Pick<Config, 'defaultTimeoutMs' | 'maxTimeoutMs' | 'maxCodeBytes' | 'maxFileBytes' | 'maxTotalFileBytes' | LowerableLimit>;
 
@@ -49,12 +52,14 @@ export function parseExecutionRequest(
   if (codeBytes > limits.maxCodeBytes) {
     throw new WireError('payload_too_large', `code: ${codeBytes} bytes exceeds maxCodeBytes ${limits.maxCodeBytes}`);
   }
+  const tools = parseTools(fields.tools, options.toolsAllowed);
   return {
     runtime,
     code,
     files: decodeInputFiles(fields.files, limits),
     timeoutMs: parseTimeout(fields.timeoutMs, limits),
-    tools: parseTools(fields.tools, options.toolsAllowed),
+    tools,
+    inputs: parseInputs(fields.inputs, tools),
     limits: resolveLimits(fields.limits, limits),
     sessionId: parseSessionId(fields.sessionId),
   };

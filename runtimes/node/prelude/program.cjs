@@ -23,6 +23,8 @@ class Execution {
     this.explicitResult = undefined;
     this.hasExplicitResult = false;
     this.files = [];
+    /** The request's inputs by name, passed to the code as parameters. */
+    this.inputs = {};
     this.filename = path.join(workspaceDir, MAIN_BASENAME);
     this.userModule = null;
     this.bridge = bridge;
@@ -45,7 +47,7 @@ class Execution {
 
   // Starts the user's code as the program; its completion is reported when the event loop is empty.
   // The sandbox starts outside the workspace: nothing the workspace holds is read before the code arrives.
-  run({ code, tools }) {
+  run({ code, tools, inputs }) {
     this.state = 'running';
     if (typeof code !== 'string') return this.onBridgeLost('the run message has no code');
     try {
@@ -54,10 +56,13 @@ class Execution {
       return this.onBridgeLost(`cannot enter the workspace ${this.workspaceDir}: ${err.message}`);
     }
     defineToolFunctions(Array.isArray(tools) ? tools : [], this.toolCalls);
+    // The request's inputs, as parameters of the function the code runs in (the daemon checked their names).
+    this.inputs = typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs) ? inputs : {};
+    const inputNames = Object.keys(this.inputs);
     this.updateKeepAlive();
     let program;
     try {
-      program = compileProgram(code, this.filename);
+      program = compileProgram(code, this.filename, inputNames);
     } catch (err) {
       const error = err instanceof SyntaxError ? describeSyntaxError(err, this.filename) : describeError(err);
       return this.finish(error);
@@ -67,7 +72,7 @@ class Execution {
 
   // Calls the compiled code from a fresh stack, so its traceback holds no bridge or stream frames.
   startBody(program) {
-    program.call(this.userModule.exports).then(
+    program.apply(this.userModule.exports, Object.values(this.inputs)).then(
       (value) => {
         this.isBodySettled = true;
         this.returnValue = value;
@@ -162,10 +167,10 @@ class Execution {
 }
 
 // Wraps the code so top-level await and return work, keeping line 1 of the code on line 1 of main.js.
-function compileProgram(code, filename) {
+function compileProgram(code, filename, parameterNames = []) {
   const vm = require('node:vm');
   const body = code.startsWith('#!') ? `//${code}` : code;
-  const script = new vm.Script(`(async function () {\n${body}\n})`, {
+  const script = new vm.Script(`(async function (${parameterNames.join(', ')}) {\n${body}\n})`, {
     filename,
     lineOffset: -1,
     importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,

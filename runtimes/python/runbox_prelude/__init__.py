@@ -33,7 +33,7 @@ def main():
         die("RUNBOX_BRIDGE_SOCKET, RUNBOX_BRIDGE_TOKEN and RUNBOX_WORKSPACE must all be set")
     try:
         websocket = connect_websocket(socket_path, token)
-        source, tools = receive_run(websocket)
+        source, tools, inputs = receive_run(websocket)
     except (OSError, ValueError, BridgeError) as exc:
         die(f"cannot open the bridge to the daemon at {socket_path}: {exc}")
     # The sandbox starts outside the workspace, so nothing there (a matplotlibrc, a module) is read before the code.
@@ -41,5 +41,5 @@ def main():
         os.chdir(workspace)
     except OSError as exc:
         die(f"cannot enter the workspace {workspace}: {exc}")
-    execution = Execution(source, tools, BridgeClient(websocket))
+    execution = Execution(source, tools, BridgeClient(websocket), inputs)
     execution.finish(execution.run())

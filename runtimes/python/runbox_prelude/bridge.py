@@ -45,7 +45,12 @@ def receive_run(websocket):
     if not isinstance(message, dict) or message.get("type") != "run" or not isinstance(message.get("code"), str):
         raise BridgeError("the daemon's first message is not a valid `run` message")
     tools = message.get("tools")
-    return message["code"], [tool for tool in tools if isinstance(tool, dict)] if isinstance(tools, list) else []
+    inputs = message.get("inputs")
+    return (
+        message["code"],
+        [tool for tool in tools if isinstance(tool, dict)] if isinstance(tools, list) else [],
+        inputs if isinstance(inputs, dict) else {},
+    )
 
 
 # True when the packages installed for the session hold a top-level module the environment has too (a numpy of

@@ -21,7 +21,7 @@ RETURN_MARK = "runbox: top-level return"  # first argument of the exception a re
 class Execution:
     """The code's module, its result and declared files, and how it ended."""
 
-    def __init__(self, source, tools, client):
+    def __init__(self, source, tools, client, inputs=None):
         self.source = source
         self.client = client
         self.result_json = "null"
@@ -33,6 +33,8 @@ class Execution:
         self.globals.update(__file__=USER_FILENAME, __builtins__=sys.modules["builtins"])
         self.globals["__loader__"] = _SourceLoader(source)
         self.globals.update(build_globals(client, tools, self.set_result))
+        # The request's inputs, as variables of the code's module (the daemon checked their names).
+        self.globals.update(inputs or {})
 
     # Records the result as JSON at once (so a conversion error points at the caller's line); files=None
     # keeps the files declared before.
