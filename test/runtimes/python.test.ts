@@ -121,6 +121,27 @@ describe('top-level await and return', () => {
   });
 });
 
+describe('names code-mode code uses without importing them', () => {
+  test('asyncio, json and the datetime class are there when the code reads them, in functions too', async () => {
+    const body = await run('async def twice(x):\n    await asyncio.sleep(0)\n    return x * 2\nstamp = datetime.now().isoformat()\nset_result([json.loads(json.dumps({"a": 1})), await twice(21), len(stamp) >= 19, datetime.__name__])');
+    ok(body);
+    assert.deepEqual(body.result, [{ a: 1 }, 42, true, 'datetime']);
+  });
+
+  test('only those the code reads are bound; its own import, an input or a tool of that name wins', async () => {
+    const unused = await run('set_result(sorted(name for name in ("asyncio", "json", "datetime") if name in globals()))');
+    ok(unused);
+    assert.deepEqual(unused.result, []);
+    const imported = await run('import datetime\nset_result(datetime.date(2020, 1, 2).isoformat())');
+    ok(imported);
+    assert.equal(imported.result, '2020-01-02');
+    const { status, body: given } = await postExecution(d.url, { runtime: 'python', code: 'set_result(json)', inputs: { json: 'mine' } });
+    assert.equal(status, 200);
+    ok(given);
+    assert.equal(given.result, 'mine');
+  });
+});
+
 describe('errors and tracebacks', () => {
   test('a traceback shows the user\'s frames and lines in main.py, nested functions included, and no prelude', async () => {
     const code = ['def inner(x):', '    return 1 / x', 'def outer():', '    return inner(0)', '', 'outer()'].join('\n');

@@ -18,6 +18,30 @@ CO_COROUTINE = 0x80  # inspect.CO_COROUTINE: compile() made the module a corouti
 RETURN_MARK = "runbox: top-level return"  # first argument of the exception a rewritten `return` raises
 
 
+# Names that code written for other code-mode executors uses without importing them, and what each is bound to:
+# the module, or for `datetime` the class (`datetime.now().isoformat()`). docs/protocol.md lists them.
+IMPLICIT_NAMES = {"asyncio": ("asyncio", None), "json": ("json", None), "datetime": ("datetime", "datetime")}
+
+
+# Binds the implicit names the compiled code reads and nothing else gave it (an input, a tool, its own import
+# rebinds them as it runs), importing only those: code that uses none of them pays nothing.
+def bind_implicit_names(code, namespace):
+    for name in _names_read(code) & IMPLICIT_NAMES.keys():
+        if name in namespace:
+            continue
+        module_name, attribute = IMPLICIT_NAMES[name]
+        module = __import__(module_name)
+        namespace[name] = getattr(module, attribute) if attribute else module
+
+
+# Every global or attribute name a code object and the functions and classes inside it read.
+def _names_read(code):
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_names"):
+            names |= _names_read(constant)
+    return names
+
 class Execution:
     """The code's module, its result and declared files, and how it ended."""
 
@@ -61,6 +85,7 @@ class Execution:
             _register_source(self.source)
         try:
             code = compile_user_code(self.source)
+            bind_implicit_names(code, self.globals)
             if code.co_flags & CO_COROUTINE:
                 import asyncio
 
