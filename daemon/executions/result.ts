@@ -3,6 +3,7 @@
 import { constants } from 'node:os';
 import { isOutOfDescriptors } from '../descriptors.js';
 import type { OutputFile } from '../files/outputs.js';
+import type { CgroupCounters } from '../sandbox/cgroups.js';
 import type { WorkspaceSize, WorkspaceUsage } from '../sandbox/mounts.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
 import type { CodeError, EncodedFile, ExecutionStatus, FileError, WireExecutionResult } from '../wire-types.js';
@@ -28,15 +29,6 @@ const CANCELLED_BEFORE_START: Readonly<Record<CancelReason, string>> = {
   session: 'its session was deleted or expired before the execution could start',
 };
 
-/** What the kernel's cgroup counters saw during the execution (counted from when its limits were applied). */
-export interface KernelCounters {
-  readonly cpuTimeMs: number;
-  /** Processes the kernel's OOM killer killed because the group reached memoryBytes. */
-  readonly oomKills: number;
-  /** fork/clone calls refused because the group reached maxProcesses. */
-  readonly forkFailures: number;
-}
-
 /** What happened to an execution, from which its status and error are decided. */
 export interface Observed {
   killReason: KillReason | null;
@@ -56,7 +48,7 @@ export interface Observed {
   /** The execution's kernel-enforced limits, named in messages. */
   limits?: { readonly memoryBytes: number; readonly maxProcesses: number; readonly cpuTimeMs: number };
   /** The cgroup counters; null or left out when the daemon runs without cgroups. */
-  kernel?: KernelCounters | null;
+  kernel?: CgroupCounters | null;
   /** Why the sandbox could not run the code although it started (e.g. it could not be put in its cgroup). */
   sandboxProblem?: string | null;
   /** How full the workspace tmpfs was after the code, and its size; null or left out when it is not one. */

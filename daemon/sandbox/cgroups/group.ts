@@ -10,9 +10,12 @@ export interface GroupLimits {
 }
 
 /** What the kernel counted for one group (cumulative since it was made). */
+/** What the kernel's cgroup counters saw (counted from when an execution's limits were applied). */
 export interface CgroupCounters {
   readonly cpuTimeMs: number;
+  /** Processes the kernel's OOM killer killed because the group reached memoryBytes. */
   readonly oomKills: number;
+  /** fork/clone calls refused because the group reached maxProcesses. */
   readonly forkFailures: number;
 }
 
