@@ -58,6 +58,8 @@ export interface ToolDeclaration {
   description: string;
   /** JSON Schema of the arguments object; the order of `properties` is the positional order. */
   parameters: Record<string, unknown>;
+  /** JSON Schema of the tool's result, as MCP tools declare one; left out when the tool has none. */
+  outputSchema?: Record<string, unknown>;
 }
 
 /** How full a session's workspace is. Each number is `null` when the daemon cannot tell (no workspace quota here). */

@@ -62,6 +62,12 @@ export interface ToolDefinition<Args = any, Result = unknown> {
    */
   parameters?: JsonSchema;
   /**
+   * JSON Schema of the tool's result, as MCP tools declare one. Python code then gets the result as the tool's
+   * `<Name>Output` model (attribute access, `to_dict()`), and stubs show its fields.
+   * @default undefined (any JSON result)
+   */
+  outputSchema?: JsonSchema;
+  /**
    * Answers one call. Its return value (`undefined` becomes `null`) is sent back as JSON; if it throws, the
    * code's call raises `ToolError` with the thrown error's message.
    */

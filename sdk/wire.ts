@@ -23,6 +23,7 @@ export function declareTools(tools: ToolSet): ToolDeclaration[] {
     name,
     description: tool.description ?? '',
     parameters: tool.parameters ?? { type: 'object', properties: {} },
+    ...(tool.outputSchema === undefined ? {} : { outputSchema: tool.outputSchema }),
   }));
 }
 

@@ -92,8 +92,8 @@ function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
   const names = new Set<string>();
   return raw.map((entry: unknown, index) => {
     const where = `tools[${index}]`;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new WireError('invalid_request', `${where}: expected an object {name, description, parameters}`);
-    const { name, description, parameters } = entry as Record<string, unknown>;
+    if (!isSchemaObject(entry)) throw new WireError('invalid_request', `${where}: expected an object {name, description, parameters, outputSchema}`);
+    const { name, description, parameters, outputSchema } = entry as Record<string, unknown>;
     if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
       throw new WireError('invalid_request', `${where}.name: expected 1-64 characters of [A-Za-z0-9_.-] starting with a letter or _, received ${describeReceived(name)}`);
     }
@@ -101,9 +101,18 @@ function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
     if (names.has(name)) throw new WireError('invalid_request', `${where}.name: "${name}" is declared twice`);
     names.add(name);
     if (description !== undefined && typeof description !== 'string') throw new WireError('invalid_request', `${where}.description: expected a string, received ${describeReceived(description)}`);
-    if (parameters !== undefined && (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters))) {
+    if (parameters !== undefined && !isSchemaObject(parameters)) {
       throw new WireError('invalid_request', `${where}.parameters: expected a JSON Schema object, received ${describeReceived(parameters)}`);
     }
-    return { name, description: description ?? '', parameters: (parameters as Record<string, unknown>) ?? { type: 'object', properties: {} } };
+    if (outputSchema !== undefined && outputSchema !== null && !isSchemaObject(outputSchema)) {
+      throw new WireError('invalid_request', `${where}.outputSchema: expected a JSON Schema object, received ${describeReceived(outputSchema)}`);
+    }
+    const declaration: ToolDeclaration = { name, description: description ?? '', parameters: (parameters as Record<string, unknown>) ?? { type: 'object', properties: {} } };
+    return isSchemaObject(outputSchema) ? { ...declaration, outputSchema } : declaration;
   });
+}
+
+// A JSON object (what a schema must at least be): not null, not an array.
+function isSchemaObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

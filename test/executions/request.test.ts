@@ -34,11 +34,19 @@ test('request: each bad field is named with what was expected and received', () 
     [{ runtime: 'python', code: '', files: [{ path: 'a', content: 'YQ==' }, { path: './a', content: 'YQ==' }] }, /given twice/],
     [{ runtime: 'python', code: '', tools: [{ name: 'bad name' }] }, /tools\[0\]\.name/],
     [{ runtime: 'python', code: '', tools: [{ name: 't' }, { name: 't' }] }, /declared twice/],
+    [{ runtime: 'python', code: '', tools: [{ name: 't', outputSchema: [] }] }, /tools\[0\]\.outputSchema: expected a JSON Schema object, received an array/],
     [{ runtime: 'python', code: '', limits: { memoryBytes: 128 * 1024 * 1024 } }, /limits\.memoryBytes: 134217728 exceeds the configured 67108864/],
     [{ runtime: 'python', code: '', limits: { maxProcesses: 2 } }, /limits\.maxProcesses: expected an integer ≥ 8, received number 2/],
     [{ runtime: 'python', code: '', limits: { sandbox: 'off' } }, /limits\.sandbox: unknown limit/],
   ];
   for (const [body, message] of cases) assert.throws(() => parse(body), message, JSON.stringify(body).slice(0, 80));
+});
+
+test('request: a tool keeps its outputSchema, and one without gets none', () => {
+  const outputSchema = { type: 'object', properties: { email: { type: 'string' } } };
+  const { tools } = parse({ runtime: 'python', code: '', tools: [{ name: 'a', outputSchema }, { name: 'b' }] });
+  assert.deepEqual(tools[0], { name: 'a', description: '', parameters: { type: 'object', properties: {} }, outputSchema });
+  assert.equal('outputSchema' in tools[1]!, false);
 });
 
 test('request: tools over plain HTTP are refused with the way to get them', () => {
