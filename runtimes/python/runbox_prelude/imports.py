@@ -18,6 +18,8 @@ from .bridge import ToolError
 from .program import USER_FILENAME
 from .protocol import INSTALL_TOOL
 
+_PRELUDE_PACKAGE = __name__.partition(".")[0]
+
 
 class MissingImports:
     """The last finder of sys.meta_path: hints for, or installs of, the code's missing top-level imports."""
@@ -31,6 +33,8 @@ class MissingImports:
     # Consulted for every import no other finder resolved: None lets the import fail as usual.
     def find_spec(self, name, path=None, target=None):
         if path is not None or "." in name or name.startswith("_") or name in sys.stdlib_module_names:
+            return None
+        if name == _PRELUDE_PACKAGE:  # the code cannot import the prelude; nothing of that name is to be installed
             return None
         if sys.meta_path[-1] is not self or not _imported_by_code():  # a finder added after this one comes first
             return None
