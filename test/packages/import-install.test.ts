@@ -3,9 +3,13 @@
 // ModuleNotFoundError pointing at the code's own line; with installOnImport the code's own top-level imports install
 // their distribution through runbox.install (same validation, deny list, limits) and then import it.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
+import { installsForRun } from '../../daemon/executions/install-tool.js';
 import { startPackageIndex, type PackageIndex } from '../helpers/package-index.js';
-import { postExecution, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { postExecution, startDaemon, testConfig, type TestDaemon } from '../helpers/daemon.js';
 
 let index: PackageIndex;
 let onImport: TestDaemon;
@@ -20,6 +24,49 @@ after(async () => {
   await onImport?.close();
   await hintsOnly?.close();
   await index?.close();
+});
+
+const repository = new URL('../../../', import.meta.url).pathname;
+const { packageOf } = createRequire(import.meta.url)(`${repository}runtimes/node/prelude/imports.cjs`) as { packageOf(specifier: string): string | null };
+
+const PYTHON = `${testConfig({}).pythonEnv}/bin/python3`;
+// The reason the Python unit test cannot run here, or false.
+const pythonSkip = (): string | false => (existsSync(PYTHON) ? false : `${PYTHON} does not exist (npm run setup makes it)`);
+
+describe('pure parts', () => {
+  test('Node: the package a specifier names, or none for paths, URLs and built-ins', () => {
+    const cases: Record<string, string | null> = {
+      lodash: 'lodash', 'lodash/fp': 'lodash', '@scope/pkg': '@scope/pkg', '@scope/pkg/sub/deep': '@scope/pkg', 'a.b-c_d': 'a.b-c_d',
+      './x': null, '../x': null, '/abs': null, 'node:fs': null, fs: null, 'fs/promises': null, 'child_process': null,
+      'https://evil/x': null, 'file:x': null, '@scope': null, 'Upper': null, '-rf': null, 'x.tgz': null, 'favicon.ico': null, '_private': null, '.hidden': null, 'node_modules': null, 'a\\b': null, '': null,
+    };
+    for (const [specifier, expected] of Object.entries(cases)) assert.equal(packageOf(specifier), expected, specifier);
+  });
+
+  test('Python: distributions of import names and the hints, with the PEP 503 comparison of the lists', { skip: pythonSkip() }, () => {
+    const script = [
+      'import json, sys',
+      'from importlib.machinery import SourceFileLoader',
+      `m = SourceFileLoader("names", ${JSON.stringify(`${repository}runtimes/python/runbox_prelude/import_names.py`)}).load_module()`,
+      'print(json.dumps({',
+      '  "map": [m.distribution_for(n) for n in ["sklearn", "PIL", "cv2", "httpx", "runbox_demo", "caf\\u00e9", "trailing_"]],',
+      '  "denied": m.hint("PIL", "pillow", {"allow": [], "deny": ["Pillow"]}),',
+      '  "allowed": m.hint("dateutil", "python-dateutil", {"allow": ["Python_Dateutil"], "deny": []}),',
+      '  "none": m.hint("yaml", "pyyaml", None),',
+      '}))',
+    ].join('\n');
+    const out = JSON.parse(execFileSync(PYTHON, ['-I', '-B', '-c', script], { encoding: 'utf8' }));
+    assert.deepEqual(out.map, ['scikit-learn', 'pillow', 'opencv-python-headless', 'httpx', 'runbox_demo', null, null]);
+    assert.equal(out.denied, "No module named 'PIL' (the package pillow is on the deny list of this daemon, so it cannot be installed here; the import name PIL comes from the distribution pillow)");
+    assert.equal(out.allowed, 'No module named \'dateutil\' (install it with install_package("python-dateutil"); the import name dateutil comes from the distribution python-dateutil)');
+    assert.equal(out.none, "No module named 'yaml' (this daemon does not install packages)");
+  });
+
+  test('the run message\'s installs: the option and the lists, or null when the daemon installs nothing', () => {
+    const config = { installOnImport: true, packageAllow: ['a'], packageDeny: ['b'] };
+    assert.deepEqual(installsForRun(config, {} as never), { onImport: true, allow: ['a'], deny: ['b'] });
+    assert.equal(installsForRun(config, null), null);
+  });
 });
 
 const run = async (d: TestDaemon, body: object) => {

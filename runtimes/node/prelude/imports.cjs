@@ -9,13 +9,16 @@ const path = require('node:path');
 
 // The daemon's rule for npm names (daemon/packages/specs.ts): nothing else is ever suggested.
 const NPM_NAME = /^(?:@[a-z0-9-][a-z0-9._-]*\/)?[a-z0-9-][a-z0-9._-]*$/;
+const TARBALL_SUFFIX = /\.(?:tgz|tar|tar\.gz)$/i;
+const RESERVED_NAMES = new Set(['node_modules', 'favicon.ico']);
 
 // The package a bare specifier names, or null when it names a path, a URL, a built-in or no valid package.
 function packageOf(specifier) {
   if (typeof specifier !== 'string' || /^[./\\]|[:\\]/.test(specifier)) return null;
   const parts = specifier.split('/');
   const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
-  if (!NPM_NAME.test(name) || name === 'node_modules' || require('node:module').isBuiltin(name)) return null;
+  if (!NPM_NAME.test(name) || name.startsWith('-') || TARBALL_SUFFIX.test(name) || RESERVED_NAMES.has(name)) return null;
+  if (require('node:module').isBuiltin(name)) return null;
   return name;
 }
 
