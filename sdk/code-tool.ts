@@ -88,7 +88,10 @@ export interface CodeTool {
   /** JSON Schema of the input: `{code}`, plus `runtime` when more than one is allowed. */
   readonly inputSchema: JsonSchema;
   readonly runtimes: readonly Runtime[];
-  /** Runs one call of the model. Bad input (no code, a runtime not allowed) is an isError answer, never thrown. */
+  /**
+   * Runs one call of the model. Bad input (no code, a runtime not allowed, code over the daemon's maxCodeBytes) is
+   * an isError answer, never thrown; what the model cannot fix (no daemon, bad execute options, an abort) throws.
+   */
   run(input: unknown, options?: CodeToolRunOptions): Promise<CodeToolOutput>;
 }
 
@@ -96,8 +99,9 @@ export const DEFAULT_CODE_TOOL_NAME = 'execute_code';
 export const DEFAULT_MAX_RESULT_CHARS = 4000;
 export const DEFAULT_MAX_OUTPUT_CHARS = 4000;
 
-/** Daemon refusals that the model's code caused (too large, over a limit): answered to the model, not thrown. */
-const MODEL_FIXABLE_CODES = new Set(['invalid_request', 'limit_exceeded']);
+/** Daemon refusals the model's code causes (code over maxCodeBytes): answered to the model, not thrown. Others
+ * (invalid_request, limit_exceeded) come from the caller's own options, and are thrown for the caller to fix. */
+const MODEL_FIXABLE_CODES = new Set(['payload_too_large']);
 const RUNTIMES: readonly Runtime[] = ['python', 'node'];
 
 // Makes the code tool for a client and its tools: the model writes code, run() executes it with those tools.
