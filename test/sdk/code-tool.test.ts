@@ -2,7 +2,9 @@
 // matplotlib chart coming back as an image in each provider's format, bad input answered (never thrown), output
 // cut at both ends, both runtimes, and the AI SDK tool's execute() running a real execution.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it, test } from 'node:test';
 import {
   createCodeTool,
   RunboxClient,
@@ -226,4 +228,27 @@ describe('createCodeTool against a real daemon', () => {
     assert.throws(() => createCodeTool(client, { tools: {}, maxOutputChars: 0 }), /options\.maxOutputChars/);
     assert.throws(() => createCodeTool({} as never, { tools: {} }), /createCodeTool\(client\)/);
   });
+});
+
+// The packages a module and the modules it imports (at run time: `import type` left out) load, from its source.
+function runtimePackages(entry: string, seen = new Set<string>()): Set<string> {
+  const packages = new Set<string>();
+  if (seen.has(entry)) return packages;
+  seen.add(entry);
+  const source = fs.readFileSync(entry, 'utf8');
+  for (const match of source.matchAll(/^(?:import|export)\s+(?!type\s)[^;]*?from\s+'([^']+)'/gms)) {
+    const specifier = match[1];
+    if (specifier.startsWith('.')) {
+      for (const found of runtimePackages(path.resolve(path.dirname(entry), specifier.replace(/\.js$/, '.ts')), seen)) packages.add(found);
+    } else packages.add(specifier);
+  }
+  return packages;
+}
+
+test('runbox/sdk loads none of the optional peers at run time; runbox/sdk/ai loads ai', () => {
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+  const main = runtimePackages(path.join(root, 'sdk/index.ts'));
+  assert.ok(main.has('ws'), `the walk sees the SDK's own dependencies: ${[...main].join(', ')}`);
+  for (const peer of ['openai', '@anthropic-ai/sdk', 'ai']) assert.ok(!main.has(peer), `runbox/sdk loads ${peer}`);
+  assert.ok(runtimePackages(path.join(root, 'sdk/ai.ts')).has('ai'));
 });
