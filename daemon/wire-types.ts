@@ -75,7 +75,7 @@ export interface ToolCallLogEntry {
   tool: string;
   /** The code's arguments; when their JSON is over 1 KiB, a string of its first 1 KiB and a marker instead. */
   args: unknown;
-  /** When the call arrived, in ms since the execution's code was sent. */
+  /** When the call arrived, in ms since the execution's sandbox was ready. */
   startedAtMs: number;
   durationMs: number;
   outcome: ToolCallOutcome;
