@@ -26,10 +26,11 @@ export class ClientToolRouter {
   hostFor(executionId: string): ToolHost {
     return {
       canAnswer: true,
-      call: (name, args) =>
+      call: (name, args, onAsked) =>
         new Promise((resolve, reject) => {
           const callId = `c${this.nextCallId++}`;
           this.pending.set(callId, { executionId, resolve, reject });
+          onAsked?.(callId);
           this.sendToClient({ type: 'tool_call', id: executionId, callId, name, args });
         }),
       dispose: () => {

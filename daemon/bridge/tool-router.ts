@@ -89,6 +89,8 @@ export interface ToolCallReport {
 interface CallInFlight {
   readonly call: BridgeToolCall;
   readonly startedAt: number;
+  /** The id of the `tool_call` the client got, once it was sent one. */
+  clientCallId?: string;
 }
 
 /** How a call ended, for its answer and its log entry. */
@@ -133,7 +135,7 @@ export class ToolRouter {
     if (invalid) return void this.answer(started, Promise.reject(new ToolCallError('invalid_arguments', invalid)));
     const over = this.budgets.admit(call.name);
     if (over) return void this.answer(started, Promise.reject(over));
-    const asked = toolHost.call(call.name, args.value).finally(() => this.budgets.finish());
+    const asked = toolHost.call(call.name, args.value, (clientCallId) => (started.clientCallId = clientCallId)).finally(() => this.budgets.finish());
     void this.answer(started, asked.then((answer) => this.checkResult(call.name, answer.result, answer)));
   }
 
@@ -225,7 +227,7 @@ export class ToolRouter {
     const facts = 'result' in settled ? settled.facts : 'error' in settled ? settled.error.facts : {};
     const denied = facts.approval?.decision === 'denied';
     this.callLog.record({
-      callId: facts.clientCallId ?? `code:${call.callId}`,
+      callId: facts.clientCallId ?? started.clientCallId ?? `code:${call.callId}`,
       tool: call.name,
       args: loggedArgs(call.argsText(MAX_LOGGED_ARGS_BYTES)),
       startedAt: started.startedAt,

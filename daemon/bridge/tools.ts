@@ -31,8 +31,9 @@ export interface ToolAnswer extends ClientCallFacts {
 export interface ToolHost {
   /** False when nobody can answer (plain HTTP): every call then fails with `no_client`, declared or not. */
   readonly canAnswer: boolean;
-  /** Resolves with the client's answer, or rejects with a ToolCallError (a client's error, a refusal). */
-  call(name: string, args: unknown): Promise<ToolAnswer>;
+  /** Resolves with the client's answer, or rejects with a ToolCallError (a client's error, a refusal); `onAsked`
+   * gets the id of the `tool_call` the client was sent, as it is sent. */
+  call(name: string, args: unknown, onAsked?: (clientCallId: string) => void): Promise<ToolAnswer>;
   /** Drops the calls still waiting; their answers, if they come, are refused. */
   dispose(): void;
 }

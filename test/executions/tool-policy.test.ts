@@ -19,6 +19,7 @@ const tools = [
   { name: 'bad_user', description: 'answers off its outputSchema', parameters: { type: 'object', properties: {} }, outputSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
   { name: 'get_sales', description: 'sales', parameters: { type: 'object', properties: { n: { type: 'integer' } } } },
   { name: 'slow', description: 'answers after 300 ms', parameters: { type: 'object', properties: {} } },
+  { name: 'never', description: 'never answered', parameters: { type: 'object', properties: {} } },
   { name: 'guarded', description: 'answered by the test with approval decisions', parameters: { type: 'object', properties: { what: { type: 'string' } } } },
 ];
 const handled: string[] = [];
@@ -207,6 +208,13 @@ describe('the tool-call log', () => {
   });
 });
 
+test('a call still waiting when the execution ends is logged as cancelled', async () => {
+  const result = await client.execute({ id: 'pending', runtime: 'node', code: 'await callTool("never", {a: 1});', tools, timeoutMs: 1500 });
+  assert.equal(result.status, 'timeout');
+  assert.equal(result.toolCallLog.length, 1);
+  assert.deepEqual({ ...result.toolCallLog[0], startedAtMs: 0, durationMs: 0 }, { callId: client.of('pending').toolCalls[0].callId, tool: 'never', args: { a: 1 }, startedAtMs: 0, durationMs: 0, outcome: 'cancelled', resultBytes: 0 });
+});
+
 describe('approvals from the client', () => {
   for (const runtime of ['python', 'node'] as const) {
     test(`${runtime}: decisions are recorded; approval_denied reaches the code as .code`, async () => {
@@ -241,4 +249,20 @@ describe('approvals from the client', () => {
     assert.equal(result.result[0][0], 'tool_error');
     assert.match(result.result[0][1], /malformed tool_result \(approval\.decision/);
   });
+});
+
+test('the daemon logs each call\'s entry at debug level, with the execution\'s id', async () => {
+  const logged = await startDaemon({ logLevel: 'debug' }, { logs: true });
+  const raw = await RawClient.connect(logged.wsUrl);
+  raw.handlers = handlers;
+  try {
+    const result = await raw.execute({ id: 'debug-log', runtime: 'node', code: 'await callTool("get_sales", {n: 1}); try { await callTool("get_user", {}); } catch {}', tools });
+    assert.equal(result.status, 'ok', JSON.stringify(result.error));
+    const lines = logged.logs.filter((line) => line.msg === 'tool call finished');
+    assert.deepEqual(lines.map((line) => line.toolCall), result.toolCallLog);
+    assert.ok(lines.every((line) => line.level === 20 && typeof line.executionId === 'string'));
+  } finally {
+    raw.close();
+    await logged.close();
+  }
 });
