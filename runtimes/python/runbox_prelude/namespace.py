@@ -5,7 +5,9 @@ per declared tool. They look
 like the code's own (`__module__` is `__main__`), so reprs, help() and pickling behave as for user code.
 """
 
-from .bridge import ToolError
+import sys
+
+from .bridge import ToolError, parse_parallel_item
 from .protocol import INSTALL_TOOL  # the daemon's reserved tool that installs packages
 
 PRELUDE_NAMES = ("call_tool", "call_tools_parallel", "set_result", "ToolError", "install_package", "InstallError")
@@ -22,15 +24,21 @@ class InstallError(Exception):
         self.code = code
 
 
-# Builds the globals: the four documented names and one async function per usable tool name.
+# Builds the globals: the documented names and one async function per usable tool name. Also makes `tools.api`
+# importable (a finder consulted last, so a `tools` module of the code's own wins).
 def build_globals(client, tools, record_result):
+    results = ToolValues(tools)
+
     def call_tool(name, args=None):
         """Calls a tool and returns its JSON result (also awaitable); a tool error raises ToolError."""
-        return _awaitable(client.call(name, args))
+        return _awaitable(results.convert(name, client.call(name, args)))
 
     def call_tools_parallel(calls):
         """Calls tools concurrently, [(name, args), ...]: results in order, or the first ToolError once all ended."""
-        return _awaitable(client.call_parallel(calls))
+        calls = list(calls)
+        answers = client.call_parallel(calls)
+        names = [parse_parallel_item(item)[0] for item in calls]
+        return _awaitable([results.convert(name, answer) for name, answer in zip(names, answers)])
 
     def set_result(value, files=None):
         """Sets the result (it wins over a top-level return) and, when given, the workspace files to return."""
@@ -51,7 +59,9 @@ def build_globals(client, tools, record_result):
         importlib.invalidate_caches()
         return _awaitable(answer)
 
-    names = {name: _as_global(function, name) for name, function in _tool_functions(client, tools).items()}
+    names = {name: _as_global(function, name) for name, function in _tool_functions(client, tools, results).items()}
+    results.functions = dict(names)
+    sys.meta_path.append(results)
     names.update(call_tool=_as_global(call_tool), call_tools_parallel=_as_global(call_tools_parallel),
                  set_result=_as_global(set_result), ToolError=ToolError,
                  install_package=_as_global(install_package), InstallError=InstallError)
@@ -60,7 +70,7 @@ def build_globals(client, tools, record_result):
 
 # One async function per declared tool whose name is a usable identifier (not a keyword, a dunder, a builtin
 # such as print or open, or one of the prelude's names); tools with other names stay reachable through call_tool.
-def _tool_functions(client, tools):
+def _tool_functions(client, tools, results):
     functions = {}
     if not tools:
         return functions
@@ -76,15 +86,19 @@ def _tool_functions(client, tools):
         parameters = tool.get("parameters")
         properties = parameters.get("properties") if isinstance(parameters, dict) else None
         parameter_names = list(properties) if isinstance(properties, dict) else []
-        functions[name] = _tool_function(client, name, tool.get("description"), parameter_names)
+        first = properties[parameter_names[0]] if parameter_names else None
+        first_takes_object = isinstance(first, dict) and first.get("type") in ("object", ["object", "null"])
+        functions[name] = _tool_function(client, results, name, tool.get("description"), parameter_names,
+                                         first_takes_object)
     return functions
 
 
 # Builds the async function of one tool; its docstring is the tool's description and argument names.
-def _tool_function(client, name, description, parameter_names):
+def _tool_function(client, results, name, description, parameter_names, first_takes_object):
     # Binds the arguments, then waits for the tool's answer without blocking the event loop.
     async def tool_function(*args, **kwargs):
-        return await client.call_async(name, _bind_arguments(name, parameter_names, args, kwargs))
+        arguments = _bind_arguments(name, parameter_names, args, kwargs, first_takes_object)
+        return results.convert(name, await client.call_async(name, arguments))
 
     doc = description if isinstance(description, str) else ""
     if parameter_names:
@@ -94,7 +108,15 @@ def _tool_function(client, name, description, parameter_names):
 
 
 # Binds positional arguments to the declared parameters in order, then keywords by name, with Python's errors.
-def _bind_arguments(name, parameter_names, args, kwargs):
+# One dict alone is the arguments object when it is this tool's Input model, or when its keys are all declared
+# parameters (any keys, for a tool that declares none) and the first parameter is not itself an object.
+def _bind_arguments(name, parameter_names, args, kwargs, first_takes_object=False):
+    if len(args) == 1 and not kwargs and isinstance(args[0], dict):
+        only = args[0]
+        if getattr(type(only), "_runbox_input_of", None) == name:
+            return only
+        if not parameter_names or (not first_takes_object and all(key in parameter_names for key in only)):
+            return only
     if len(args) > len(parameter_names):
         takes = len(parameter_names)
         raise TypeError(
@@ -107,6 +129,63 @@ def _bind_arguments(name, parameter_names, args, kwargs):
             raise TypeError(f"{name}() got multiple values for argument '{key}'")
         bound[key] = value
     return bound
+
+
+class ToolValues:
+    """What tool answers become in the code: dicts with attribute access (values.py), and the Output model of a
+    tool that declared an outputSchema (models.py). Also the import finder of `tools` and `tools.api`, placed
+    last on sys.meta_path. Those modules are loaded on first use: code that calls no tool never loads them."""
+
+    def __init__(self, tools):
+        self._tools = tools
+        self._with_output_schema = {tool.get("name") for tool in tools if isinstance(tool.get("outputSchema"), dict)}
+        self._models = None
+        self.functions = {}  # the tool functions, by name (tools.api lists them too)
+
+    # One tool answer as the code gets it.
+    def convert(self, name, value):
+        if type(value) is dict or type(value) is list:
+            value = load_prelude_module("values").with_attributes(value)
+            if name in self._with_output_schema:
+                value = self.models().wrap_result(name, value)
+        return value
+
+    # The tools' models (toolsapi.ToolModels), built on first use.
+    def models(self):
+        if self._models is None:
+            self._models = load_prelude_module("toolsapi").ToolModels(self._tools, self.functions)
+        return self._models
+
+    # The import system asks here only when no other finder has `tools` or `tools.api` (the workspace's win).
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "tools" and fullname != "tools.api":
+            return None
+        return self.models().module_spec(fullname)
+
+
+_PACKAGE = sys.modules[__package__]  # the prelude package: prelude.py removes it from sys.modules once loaded
+
+
+# Imports a module of the prelude after start-up (values, models, toolsapi), once: the package and its loaded
+# modules go back into sys.modules for the import only, so the code still cannot import or shadow them.
+def load_prelude_module(name):
+    module = getattr(_PACKAGE, name, None)
+    if module is not None:
+        return module
+    prefix = f"{__package__}."
+    modules = sys.modules
+    codes_own = {key: value for key, value in modules.items() if key == __package__ or key.startswith(prefix)}
+    loaded = {prefix + attr: value for attr, value in vars(_PACKAGE).items()
+              if type(value) is type(sys) and getattr(value, "__name__", None) == prefix + attr}
+    modules[__package__] = _PACKAGE
+    modules.update(loaded)
+    try:
+        __import__(prefix + name)
+        return getattr(_PACKAGE, name)
+    finally:
+        for key in [key for key in modules if key == __package__ or key.startswith(prefix)]:
+            del modules[key]
+        modules.update(codes_own)
 
 
 # Names a function as a global of the code's module.
