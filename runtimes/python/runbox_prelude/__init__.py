@@ -14,6 +14,9 @@ code needs them. Standard library only.
   bridge.py     the messages: `run` in, tool calls out and back, `done`
   jsonable.py   JSON in and out, and the conversions of results and tool arguments
   namespace.py  the globals the code gets: call_tool, set_result, one function per tool...
+  values.py     tool results as dicts whose keys read as attributes (loaded on the first tool result)
+  models.py     the tools' Input and Output models, from their schemas (loaded when first needed)
+  toolsapi.py   the models by name and the `tools.api` module (loaded when first needed)
   program.py    compiling, running and reporting the code
 """
 

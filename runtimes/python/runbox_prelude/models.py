@@ -11,6 +11,7 @@ null) in models of their own. Loaded lazily, like values.py; no pydantic.
 from .values import AttrDict, describe_keys
 
 MAX_REF_HOPS = 32  # a $ref chain longer than this (or a loop of $refs) is taken as an untyped value
+MAX_MODEL_DEPTH = 48  # objects nested deeper keep attribute access but get no model (the recursion stays short)
 
 
 class Model(AttrDict):
@@ -49,7 +50,8 @@ class InputModel(Model):
     _runbox_open = False  # undeclared fields allowed (`additionalProperties` true or a schema)
 
     # Binds positional arguments to the fields in order, then keywords; refuses what the schema does not allow.
-    def __init__(self, *args, **kwargs):
+    def __init__(*args, **kwargs):  # self is taken from args, so a field may be called `self`
+        self, args = args[0], args[1:]
         cls = type(self)
         fields = cls._runbox_fields
         if len(args) > len(fields):
@@ -83,7 +85,8 @@ class OutputModel(Model):
     __slots__ = ()
 
     # Takes a mapping and/or keywords like dict(); nested values get attribute access and their own models.
-    def __init__(self, *args, **kwargs):
+    def __init__(*args, **kwargs):  # self is taken from args, so a field may be called `self`
+        self, args = args[0], args[1:]
         dict.__init__(self, *args, **kwargs)
         wrap_fields(self)
 
@@ -117,30 +120,31 @@ def output_model(class_name, tool_name, schema, root=None):
 
 # Wraps a tool's result (already with attribute access) as its outputSchema says: a dict in the Output model,
 # nested objects in theirs. A value of another shape than the schema's is returned as it is.
-def wrap_output(output_class, value):
+def wrap_output(output_class, value, depth=0):
     if isinstance(value, dict):
         wrapped = dict.__new__(output_class)
         dict.update(wrapped, value)
-        return wrap_fields(wrapped)
-    return _wrap(value, output_class._runbox_schema, output_class, output_class.__name__, 0)
+        return wrap_fields(wrapped, depth)
+    return _wrap(value, output_class._runbox_schema, output_class, output_class.__name__, depth)
 
 
 # Wraps the values of a model's declared fields that are objects (or arrays of objects) in their schema.
-def wrap_fields(model):
+def wrap_fields(model, depth=0):
     cls = type(model)
     properties = cls._runbox_schema.get("properties")
     if not isinstance(properties, dict):
         return model
     for field in cls._runbox_fields:
         if field in model and isinstance(model[field], (dict, list)):
-            dict.__setitem__(model, field, _wrap(model[field], properties[field], cls, cls.__name__ + pascal_name(field), 0))
+            nested = _wrap(model[field], properties[field], cls, cls.__name__ + pascal_name(field), depth + 1)
+            dict.__setitem__(model, field, nested)
     return model
 
 
 # Wraps one value by its schema; model classes for nested objects are built once per schema and owner class.
 def _wrap(value, schema, owner, class_name, depth):
     schema = _resolve(schema, owner._runbox_root)
-    if schema is None or depth > 200:
+    if schema is None or depth > MAX_MODEL_DEPTH:
         return value
     if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
         cache = owner._runbox_nested
@@ -148,7 +152,7 @@ def _wrap(value, schema, owner, class_name, depth):
         if nested is None:
             nested = cache[id(schema)] = output_model(class_name, owner._runbox_tool, schema, owner._runbox_root)
             nested._runbox_nested = cache  # one cache per tool: a recursive schema reuses its classes
-        return wrap_output(nested, value)
+        return wrap_output(nested, value, depth)
     items = schema.get("items")
     if isinstance(value, list) and isinstance(items, dict):
         for index, item in enumerate(value):

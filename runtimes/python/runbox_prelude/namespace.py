@@ -3,6 +3,8 @@
 call_tool, call_tools_parallel, set_result, ToolError, install_package, InstallError, and one async function
 per declared tool. They look
 like the code's own (`__module__` is `__main__`), so reprs, help() and pickling behave as for user code.
+Tool answers get attribute access and models (values.py, models.py, toolsapi.py: loaded on first use by
+load_prelude_module), and `tools.api` is importable.
 """
 
 import sys
@@ -27,7 +29,7 @@ class InstallError(Exception):
 # Builds the globals: the documented names and one async function per usable tool name. Also makes `tools.api`
 # importable (a finder consulted last, so a `tools` module of the code's own wins).
 def build_globals(client, tools, record_result):
-    results = ToolValues(tools)
+    results = _tool_values(tools)
 
     def call_tool(name, args=None):
         """Calls a tool and returns its JSON result (also awaitable); a tool error raises ToolError."""
@@ -60,7 +62,7 @@ def build_globals(client, tools, record_result):
         return _awaitable(answer)
 
     names = {name: _as_global(function, name) for name, function in _tool_functions(client, tools, results).items()}
-    results.functions = dict(names)
+    results.functions.update(names)
     sys.meta_path.append(results)
     names.update(call_tool=_as_global(call_tool), call_tools_parallel=_as_global(call_tools_parallel),
                  set_result=_as_global(set_result), ToolError=ToolError,
@@ -87,7 +89,8 @@ def _tool_functions(client, tools, results):
         properties = parameters.get("properties") if isinstance(parameters, dict) else None
         parameter_names = list(properties) if isinstance(properties, dict) else []
         first = properties[parameter_names[0]] if parameter_names else None
-        first_takes_object = isinstance(first, dict) and first.get("type") in ("object", ["object", "null"])
+        first_type = first.get("type") if isinstance(first, dict) else None
+        first_takes_object = first_type == "object" or (isinstance(first_type, list) and "object" in first_type)
         functions[name] = _tool_function(client, results, name, tool.get("description"), parameter_names,
                                          first_takes_object)
     return functions
@@ -131,38 +134,6 @@ def _bind_arguments(name, parameter_names, args, kwargs, first_takes_object=Fals
     return bound
 
 
-class ToolValues:
-    """What tool answers become in the code: dicts with attribute access (values.py), and the Output model of a
-    tool that declared an outputSchema (models.py). Also the import finder of `tools` and `tools.api`, placed
-    last on sys.meta_path. Those modules are loaded on first use: code that calls no tool never loads them."""
-
-    def __init__(self, tools):
-        self._tools = tools
-        self._with_output_schema = {tool.get("name") for tool in tools if isinstance(tool.get("outputSchema"), dict)}
-        self._models = None
-        self.functions = {}  # the tool functions, by name (tools.api lists them too)
-
-    # One tool answer as the code gets it.
-    def convert(self, name, value):
-        if type(value) is dict or type(value) is list:
-            value = load_prelude_module("values").with_attributes(value)
-            if name in self._with_output_schema:
-                value = self.models().wrap_result(name, value)
-        return value
-
-    # The tools' models (toolsapi.ToolModels), built on first use.
-    def models(self):
-        if self._models is None:
-            self._models = load_prelude_module("toolsapi").ToolModels(self._tools, self.functions)
-        return self._models
-
-    # The import system asks here only when no other finder has `tools` or `tools.api` (the workspace's win).
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "tools" and fullname != "tools.api":
-            return None
-        return self.models().module_spec(fullname)
-
-
 _PACKAGE = sys.modules[__package__]  # the prelude package: prelude.py removes it from sys.modules once loaded
 
 
@@ -186,6 +157,41 @@ def load_prelude_module(name):
         for key in [key for key in modules if key == __package__ or key.startswith(prefix)]:
             del modules[key]
         modules.update(codes_own)
+
+
+# What tool answers become in the code: dicts with attribute access (values.py), and the Output model of a tool
+# that declared an outputSchema (models.py, toolsapi.py); also the import finder of `tools` and `tools.api`, put
+# last on sys.meta_path. Closures rather than a class, so the prelude's start-up defines none: code that calls
+# no tool and imports no tools.api pays nothing more, and those modules load on first use.
+def _tool_values(tools):
+    with_output_schema = {tool.get("name") for tool in tools if isinstance(tool.get("outputSchema"), dict)}
+    functions = {}  # the tool functions, by name (tools.api lists them too), filled in by build_globals
+    built = []  # the tools' models (toolsapi.ToolModels), once made
+
+    # The tools' models, built on first use.
+    def models():
+        if not built:
+            built.append(load_prelude_module("toolsapi").ToolModels(tools, functions))
+        return built[0]
+
+    # One tool answer as the code gets it.
+    def convert(name, value):
+        if type(value) is dict or type(value) is list:
+            value = load_prelude_module("values").with_attributes(value)
+            if name in with_output_schema:
+                value = models().wrap_result(name, value)
+        return value
+
+    # The import system asks here only when no other finder has `tools` or `tools.api` (the code's own win).
+    def find_spec(fullname, path=None, target=None):
+        if fullname != "tools" and fullname != "tools.api":
+            return None
+        return models().module_spec(fullname)
+
+    return _Namespace(convert=convert, find_spec=find_spec, functions=functions)
+
+
+_Namespace = type(sys.implementation)  # types.SimpleNamespace, without importing types
 
 
 # Names a function as a global of the code's module.
