@@ -189,6 +189,34 @@ describe('Python tool results and tool models', () => {
     assert.deepEqual(calls[1], { name: 'echo', args: { note: { ...LEADS[2], note: 'set as an attribute' } } }, 'a result passed back is sent as plain JSON');
   });
 
+  it('converts first results arriving in many threads at once, keeps the prelude unimportable, and feeds pandas', async () => {
+    const out = await run([
+      'import sys',
+      'from concurrent.futures import ThreadPoolExecutor',
+      'with ThreadPoolExecutor(8) as pool:',
+      '    users = list(pool.map(lambda i: call_tool("get_user", {"user_id": f"u{i}"}), range(8)))',
+      'from tools.api import GetUserOutput',
+      'try:',
+      '    import runbox_prelude',
+      '    importable = True',
+      'except ImportError:',
+      '    importable = False',
+      'import pandas as pd',
+      'frame = pd.DataFrame(await search_leads(0))',
+      'set_result({',
+      '    "models": [isinstance(u, GetUserOutput) and u.address.city for u in users],',
+      '    "prelude_importable": importable, "prelude_modules": [m for m in sys.modules if m.startswith("runbox_prelude")],',
+      '    "frame": [len(frame), int(frame["value"].sum()), list(frame.columns[:3])],',
+      '})',
+    ]);
+    assert.deepEqual(out.result, {
+      models: Array(8).fill('Paris'),
+      prelude_importable: false,
+      prelude_modules: [],
+      frame: [3, 500, ['id', 'value', 'company_id']],
+    });
+  });
+
   it('takes one dict of declared names as the arguments, unless the first parameter is itself an object', async () => {
     await run([
       'await get_company({"company_id": "C9"})',

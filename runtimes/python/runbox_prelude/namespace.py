@@ -9,6 +9,8 @@ load_prelude_module), and `tools.api` is importable.
 
 import sys
 
+import _thread
+
 from .bridge import ToolError, parse_parallel_item
 from .protocol import INSTALL_TOOL  # the daemon's reserved tool that installs packages
 
@@ -135,6 +137,7 @@ def _bind_arguments(name, parameter_names, args, kwargs, first_takes_object=Fals
 
 
 _PACKAGE = sys.modules[__package__]  # the prelude package: prelude.py removes it from sys.modules once loaded
+_LOAD_LOCK = _thread.allocate_lock()  # threads that get their first results at once load the modules once
 
 
 # Imports a module of the prelude after start-up (values, models, toolsapi), once: the package and its loaded
@@ -143,6 +146,12 @@ def load_prelude_module(name):
     module = getattr(_PACKAGE, name, None)
     if module is not None:
         return module
+    with _LOAD_LOCK:
+        return getattr(_PACKAGE, name, None) or _import_prelude_module(name)
+
+
+# The import itself, under _LOAD_LOCK (another thread's cleanup must not remove the package mid-import).
+def _import_prelude_module(name):
     prefix = f"{__package__}."
     modules = sys.modules
     codes_own = {key: value for key, value in modules.items() if key == __package__ or key.startswith(prefix)}
@@ -167,11 +176,14 @@ def _tool_values(tools):
     with_output_schema = {tool.get("name") for tool in tools if isinstance(tool.get("outputSchema"), dict)}
     functions = {}  # the tool functions, by name (tools.api lists them too), filled in by build_globals
     built = []  # the tools' models (toolsapi.ToolModels), once made
+    building = _thread.allocate_lock()  # one set of model classes, whichever thread asks first
 
     # The tools' models, built on first use.
     def models():
         if not built:
-            built.append(load_prelude_module("toolsapi").ToolModels(tools, functions))
+            with building:
+                if not built:
+                    built.append(load_prelude_module("toolsapi").ToolModels(tools, functions))
         return built[0]
 
     # One tool answer as the code gets it.
