@@ -21,11 +21,13 @@ export interface ExecutionRequest {
   readonly limits: ExecutionLimits;
   /** The session whose workspace and packages the execution uses (shaped like an id; existence is checked later). */
   readonly sessionId: string | null;
+  /** Python: matplotlib figures left open or shown come back as PNG files. */
+  readonly captureFigures: boolean;
 }
 
 const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const MAX_TOOLS = 256;
-const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'inputs', 'limits', 'sessionId']);
+const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'inputs', 'limits', 'sessionId', 'captureFigures']);
 
 export type RequestLimits = Pick<Config, 'defaultTimeoutMs' | 'maxTimeoutMs' | 'maxCodeBytes' | 'maxFileBytes' | 'maxTotalFileBytes' | LowerableLimit>;
 
@@ -62,12 +64,19 @@ export function parseExecutionRequest(
     inputs: parseInputs(fields.inputs, tools),
     limits: resolveLimits(fields.limits, limits),
     sessionId: parseSessionId(fields.sessionId),
+    captureFigures: parseBoolean('captureFigures', fields.captureFigures, true),
   };
 }
 
 function parseSessionId(raw: unknown): string | null {
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'string') throw new WireError('invalid_request', `sessionId: expected a string from POST /v1/sessions, received ${describeReceived(raw)}`);
+  return raw;
+}
+
+function parseBoolean(field: string, raw: unknown, fallback: boolean): boolean {
+  if (raw === undefined || raw === null) return fallback;
+  if (typeof raw !== 'boolean') throw new WireError('invalid_request', `${field}: expected true or false, received ${describeReceived(raw)}`);
   return raw;
 }
 
