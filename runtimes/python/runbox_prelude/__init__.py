@@ -15,6 +15,7 @@ code needs them. Standard library only.
   jsonable.py   JSON in and out, and the conversions of results and tool arguments
   namespace.py  the globals the code gets: call_tool, set_result, one function per tool...
   program.py    compiling, running and reporting the code
+  figures.py    matplotlib figures saved as PNG files (acting only once the code has pyplot)
 """
 
 import os
@@ -33,7 +34,7 @@ def main():
         die("RUNBOX_BRIDGE_SOCKET, RUNBOX_BRIDGE_TOKEN and RUNBOX_WORKSPACE must all be set")
     try:
         websocket = connect_websocket(socket_path, token)
-        source, tools, inputs = receive_run(websocket)
+        source, tools, inputs, capture_figures = receive_run(websocket)
     except (OSError, ValueError, BridgeError) as exc:
         die(f"cannot open the bridge to the daemon at {socket_path}: {exc}")
     # The sandbox starts outside the workspace, so nothing there (a matplotlibrc, a module) is read before the code.
@@ -41,5 +42,5 @@ def main():
         os.chdir(workspace)
     except OSError as exc:
         die(f"cannot enter the workspace {workspace}: {exc}")
-    execution = Execution(source, tools, BridgeClient(websocket), inputs)
+    execution = Execution(source, tools, BridgeClient(websocket), inputs, capture_figures)
     execution.finish(execution.run())
