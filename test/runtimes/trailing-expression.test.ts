@@ -50,10 +50,13 @@ describe('Python', () => {
     assert.equal(opaque.result, '<Opaque 7>');
   });
 
-  test('a None value (print, a function without return) gives no result and keeps an earlier set_result', async () => {
+  test('a None value (print) or matplotlib objects give no result, and keep an earlier set_result', async () => {
     const printed = await run('python', 'x = 5\nprint(x)');
     ok(printed);
     assert.deepEqual([printed.result, printed.stdout], [null, '5\n']);
+    const drawing = await run('python', 'import matplotlib.pyplot as plt\nplt.plot([1, 2])');
+    ok(drawing);
+    assert.equal(drawing.result, null); // a list of Line2D: drawing, whose figure comes back as a file
     const kept = await run('python', 'set_result({"kept": True})\nprint("done")');
     ok(kept);
     assert.deepEqual(kept.result, { kept: true });

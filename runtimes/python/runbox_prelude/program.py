@@ -19,7 +19,8 @@ PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, without i
 PYCF_ONLY_AST = 0x400  # ast.PyCF_ONLY_AST: compile() returns the tree
 CO_COROUTINE = 0x80  # inspect.CO_COROUTINE: compile() made the module a coroutine (top-level await)
 RETURN_MARK = "runbox: top-level return"  # first argument of the exception a rewritten `return` raises
-_RESULT_TEMPLATE = f"raise BaseException({RETURN_MARK!r}, None)"  # the node a trailing expression becomes
+TRAILING_MARK = "runbox: trailing expression"  # the same, for a trailing expression
+_TRAILING_TEMPLATE = f"raise BaseException({TRAILING_MARK!r}, None)"  # the node a trailing expression becomes
 
 
 # Names that code written for other code-mode executors uses without importing them, and what each is bound to:
@@ -105,7 +106,7 @@ class Execution:
         except SystemExit as exc:
             return self._record_exit(exc)
         except BaseException as exc:
-            if type(exc) is BaseException and len(exc.args) == 2 and exc.args[0] == RETURN_MARK:
+            if type(exc) is BaseException and len(exc.args) == 2 and exc.args[0] in (RETURN_MARK, TRAILING_MARK):
                 return self._record_return(exc)
             self.error = self._describe(exc)
             _write_stderr(self.error["traceback"])  # as the interpreter would print it
@@ -128,13 +129,15 @@ class Execution:
         flush_stdio()
         os._exit(exit_code)
 
-    # A top-level `return value`: the result, unless set_result was called. A conversion error points at
-    # the `return` line.
+    # A top-level `return value` or a trailing expression: the result, unless set_result was called. A conversion
+    # error points at that line. A trailing None, or matplotlib objects (`ax.bar(...)`, `plt.title(...)` as the last
+    # line: drawing, whose figure comes back as a file), are no result.
     def _record_return(self, marker):
-        if self.result_set:
+        value = marker.args[1]
+        if self.result_set or (marker.args[0] == TRAILING_MARK and (value is None or _is_drawing(value))):
             return 0
         try:
-            self.set_result(marker.args[1])
+            self.set_result(value)
             return 0
         except ResultError as exc:
             exc.__suppress_context__ = True
@@ -175,8 +178,8 @@ class _SourceLoader:
 
 
 # Compiles the code as main.py with top-level await allowed. Parsed to a tree first (compile's PyCF_ONLY_AST,
-# no ast import): a trailing expression statement is rewritten to raise BaseException(RETURN_MARK, value), as a
-# `return value` would be. A `return` at top level (outside def and class) is rewritten the same way, with ast
+# no ast import): a trailing expression statement is rewritten to raise BaseException(TRAILING_MARK, value), as a
+# `return value` is to raise BaseException(RETURN_MARK, value). A `return` at top level (outside def and class) is rewritten the same way, with ast
 # imported only for code that has one. Every node keeps its line and column, so tracebacks point at the code.
 def compile_user_code(source):
     tree = compile(source, USER_FILENAME, "exec", PYCF_ONLY_AST | PYCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
@@ -215,7 +218,7 @@ def _compile_tree(tree, source):
 
 
 # When the last top-level statement is an expression (`df.describe()`, `x + y`, `await main()`), makes it the
-# result as a notebook would: it becomes `raise BaseException(RETURN_MARK, <expression>)` at its own position,
+# result as a notebook would: it becomes `raise BaseException(TRAILING_MARK, <expression>)` at its own position,
 # which Execution reads like a top-level return. A lone string literal is the module's docstring, not a result.
 # The nodes come from parsing a template, so no ast import is needed.
 def _return_trailing_expression(tree):
@@ -225,13 +228,19 @@ def _return_trailing_expression(tree):
     expression = body[-1].value
     if len(body) == 1 and type(expression).__name__ == "Constant" and isinstance(expression.value, str):
         return
-    (raise_node,) = compile(_RESULT_TEMPLATE, USER_FILENAME, "exec", PYCF_ONLY_AST, dont_inherit=True).body
+    (raise_node,) = compile(_TRAILING_TEMPLATE, USER_FILENAME, "exec", PYCF_ONLY_AST, dont_inherit=True).body
     call = raise_node.exc
     call.args[1] = expression
     for node in (raise_node, call, call.func, call.args[0]):
         for attribute in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
             setattr(node, attribute, getattr(body[-1], attribute))
     body[-1] = raise_node
+
+
+# True for a matplotlib object, or a non-empty list or tuple of them (what plt.plot and ax.bar return).
+def _is_drawing(value):
+    items = value if isinstance(value, (list, tuple)) and value else (value,)
+    return all((type(item).__module__ or "").startswith("matplotlib.") for item in items)
 
 
 # Puts the code in linecache for good (mtime None: never checked against a file on disk).
