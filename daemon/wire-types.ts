@@ -206,6 +206,8 @@ export type ClientMessage =
       limits?: Record<string, number>;
       /** JSON values the code reads as variables of these names. */
       inputs?: Record<string, unknown>;
+      /** Python: matplotlib figures come back as PNG files (true when left out). */
+      captureFigures?: boolean;
       tools: ToolDeclaration[];
       /** What the code may spend on its tools. */
       budgets?: ToolBudgets;

@@ -101,9 +101,10 @@ export function deriveUrls(url: string): { httpUrl: URL; wsUrl: string } {
 // Checks what execute() itself relies on (file contents to encode, functions to call); throws a TypeError naming the option.
 export function validateExecuteOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) fail('execute(options)', 'an object', options);
-  const { code, files, tools, onStdout, onStderr, signal, sessionId, inputs, budgets, validateResults } = options as Record<string, unknown>;
+  const { code, files, tools, onStdout, onStderr, signal, sessionId, inputs, budgets, validateResults, captureFigures } = options as Record<string, unknown>;
   if (typeof code !== 'string') fail('options.code', 'a string', code);
   if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs))) fail('options.inputs', 'an object of named JSON values', inputs);
+  if (captureFigures !== undefined && typeof captureFigures !== 'boolean') fail('options.captureFigures', 'true or false', captureFigures);
   if (sessionId !== undefined && typeof sessionId !== 'string') fail('options.sessionId', 'a string from createSession()', sessionId);
   if (files !== undefined) {
     if (!Array.isArray(files)) fail('options.files', 'an array of {path, content}', files);

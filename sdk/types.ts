@@ -101,6 +101,13 @@ export interface ExecuteOptions {
    */
   inputs?: Record<string, unknown>;
   /**
+   * Python: matplotlib figures still open when the code ends, or shown with `plt.show()`, come back as PNG files
+   * (`figure_1.png`, `figure_2.png`... in the order captured, never over a file that exists or that the code
+   * declared) without being declared. `false` turns it off.
+   * @default true
+   */
+  captureFigures?: boolean;
+  /**
    * The tools the code may call, by name.
    * @default {}
    */

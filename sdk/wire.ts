@@ -38,6 +38,7 @@ export function buildExecuteMessage(id: string, options: ExecuteOptions): Client
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
     ...(options.inputs === undefined ? {} : { inputs: options.inputs }),
+    ...(options.captureFigures === undefined ? {} : { captureFigures: options.captureFigures }),
     tools: declareTools(options.tools ?? {}),
     ...(options.budgets === undefined ? {} : { budgets: options.budgets }),
     ...(options.validateResults === undefined ? {} : { validateResults: options.validateResults }),

@@ -8,7 +8,13 @@ import { jsonNestsDeeper, topLevelStrings, topLevelValueRange } from './json-sca
 
 export type BridgeOutbound =
   | { type: 'preload'; modules: readonly string[] }
-  | { type: 'run'; code: string; tools: readonly ToolDeclaration[]; inputs?: Readonly<Record<string, unknown>>; installs?: RunInstalls | null }
+  | {
+      type: 'run'; code: string; tools: readonly ToolDeclaration[]; inputs?: Readonly<Record<string, unknown>>; installs?: RunInstalls | null;
+      /** Node: the trailing expression to return (`;return (` at start, `)` at end; UTF-16 offsets of `code`). */
+      resultExpression?: { start: number; end: number };
+      /** Python: save matplotlib figures left open or shown as PNG files (true when left out). */
+      captureFigures?: boolean;
+    }
   | { type: 'tool_result'; callId: string; result: unknown }
   | { type: 'tool_result'; callId: string; error: { code: CodeErrorCode; message: string } };
 

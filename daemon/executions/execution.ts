@@ -17,6 +17,7 @@ import { routerFor } from './execution-tools.js';
 import { installsForRun } from './install-tool.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
+import { findResultExpression, type ResultExpression } from './result-expression.js';
 import { buildResult, startFailedResult, type CancelReason, type ExecutionResult, type KillReason } from './result.js';
 import type { SandboxContext, SandboxInstance, SessionBinding } from './sandbox-instance.js';
 
@@ -140,7 +141,10 @@ export class Execution {
   private async runCode(sandbox: SandboxInstance): Promise<ExitInfo> {
     const { request, context } = this.options;
     await writeInputFiles(sandbox.workspaceDir, request.files, context.facts.owner);
-    sandbox.send({ type: 'run', code: request.code, tools: request.tools, inputs: request.inputs, installs: installsForRun(context.config, context.packages ?? null) });
+    sandbox.send({
+      type: 'run', code: request.code, tools: request.tools, inputs: request.inputs,
+      installs: installsForRun(context.config, context.packages ?? null), ...runEndings(request),
+    });
     this.mark('run');
     const timer = setTimeout(() => this.stop('timeout'), request.timeoutMs);
     // Without cgroups there is nothing to watch (RLIMIT_CPU is the backstop).
@@ -225,4 +229,12 @@ export class Execution {
     this.log.warn({ problem }, 'bridge protocol problem');
     this.bridgeProblem ??= problem;
   }
+}
+
+// The fields of `run` about how the code ends: Node's trailing expression (found here, as the prelude has no
+// parser), Python's figure capture.
+function runEndings(request: ExecutionRequest): { resultExpression?: ResultExpression; captureFigures?: boolean } {
+  if (request.runtime !== 'node') return { captureFigures: request.captureFigures };
+  const resultExpression = findResultExpression(request.code);
+  return resultExpression === null ? {} : { resultExpression };
 }

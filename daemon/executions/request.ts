@@ -29,11 +29,13 @@ export interface ExecutionRequest {
   readonly validateResults: boolean;
   /** What the code may spend on its tools. */
   readonly budgets: ToolBudgets;
+  /** Python: matplotlib figures left open or shown come back as PNG files. */
+  readonly captureFigures: boolean;
 }
 
 const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const MAX_TOOLS = 256;
-const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'inputs', 'limits', 'sessionId', 'budgets', 'validateResults']);
+const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'inputs', 'limits', 'sessionId', 'budgets', 'validateResults', 'captureFigures']);
 
 export type RequestLimits = Pick<Config, 'defaultTimeoutMs' | 'maxTimeoutMs' | 'maxCodeBytes' | 'maxFileBytes' | 'maxTotalFileBytes' | LowerableLimit>;
 
@@ -77,6 +79,7 @@ export function parseExecutionRequest(
     validators: compileSchemas(tools, options.schemas ?? new SchemaCompiler(), validateResults),
     validateResults,
     budgets,
+    captureFigures: parseBoolean('captureFigures', fields.captureFigures, true),
   };
 }
 
@@ -100,6 +103,12 @@ function compileSchemas(tools: readonly ToolDeclaration[], schemas: SchemaCompil
 function parseSessionId(raw: unknown): string | null {
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'string') throw new WireError('invalid_request', `sessionId: expected a string from POST /v1/sessions, received ${describeReceived(raw)}`);
+  return raw;
+}
+
+function parseBoolean(field: string, raw: unknown, fallback: boolean): boolean {
+  if (raw === undefined || raw === null) return fallback;
+  if (typeof raw !== 'boolean') throw new WireError('invalid_request', `${field}: expected true or false, received ${describeReceived(raw)}`);
   return raw;
 }
 

@@ -47,7 +47,7 @@ class Execution {
 
   // Starts the user's code as the program; its completion is reported when the event loop is empty.
   // The sandbox starts outside the workspace: nothing the workspace holds is read before the code arrives.
-  run({ code, tools, inputs, installs }) {
+  run({ code, tools, inputs, installs, resultExpression }) {
     this.state = 'running';
     this.toolCalls.installs = installs ?? null;
     if (typeof code !== 'string') return this.onBridgeLost('the run message has no code');
@@ -63,7 +63,7 @@ class Execution {
     this.updateKeepAlive();
     let program;
     try {
-      program = compileProgram(code, this.filename, inputNames);
+      program = compileProgram(code, this.filename, inputNames, resultExpression);
     } catch (err) {
       const error = err instanceof SyntaxError ? describeSyntaxError(err, this.filename) : describeError(err);
       return this.finish(error);
@@ -167,11 +167,37 @@ class Execution {
   }
 }
 
-// Wraps the code so top-level await and return work, keeping line 1 of the code on line 1 of main.js.
-function compileProgram(code, filename, parameterNames = []) {
+// Wraps the code so top-level await and return work, keeping line 1 of the code on line 1 of main.js. A trailing
+// expression the daemon found (`resultExpression`, docs/protocol.md "The bridge") becomes `return (<expression>)`;
+// should that not compile, the code is compiled as it came, so its own SyntaxError is the one reported.
+function compileProgram(code, filename, parameterNames = [], resultExpression = undefined) {
+  const returned = returnTrailingExpression(code, resultExpression);
+  if (returned !== null) {
+    try {
+      return compileWrapped(returned.head, returned.body, filename, parameterNames);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+    }
+  }
+  return compileWrapped('', code, filename, parameterNames);
+}
+
+// The code with its trailing expression returned, or null when there is none (or the range is not one):
+// `;return (` goes at `start` (the end of the statement before; for the first statement, the wrapper's line,
+// `head`) and `)` at `end`, so no line moves and the expression's columns stay where they were.
+function returnTrailingExpression(code, range) {
+  const { start, end } = range ?? {};
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > code.length) return null;
+  const closed = `${code.slice(0, end)})${code.slice(end)}`;
+  if (start === 0) return { head: 'return (', body: closed };
+  return { head: '', body: `${closed.slice(0, start)};return (${closed.slice(start)}` };
+}
+
+// Compiles the code as the body of an async function whose parameters are the inputs.
+function compileWrapped(head, code, filename, parameterNames) {
   const vm = require('node:vm');
   const body = code.startsWith('#!') ? `//${code}` : code;
-  const script = new vm.Script(`(async function (${parameterNames.join(', ')}) {\n${body}\n})`, {
+  const script = new vm.Script(`(async function (${parameterNames.join(', ')}) {${head}\n${body}\n})`, {
     filename,
     lineOffset: -1,
     importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,

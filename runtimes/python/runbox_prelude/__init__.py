@@ -19,6 +19,7 @@ code needs them. Standard library only.
   toolsapi.py   the models by name and the `tools.api` module (loaded when first needed)
   program.py    compiling, running and reporting the code
   imports.py    the code's missing imports: a hint, or the install (import_names.py, loaded then, maps names)
+  figures.py    matplotlib figures saved as PNG files (acting only once the code has pyplot)
 """
 
 import os
@@ -39,7 +40,7 @@ def main():
         die("RUNBOX_BRIDGE_SOCKET, RUNBOX_BRIDGE_TOKEN and RUNBOX_WORKSPACE must all be set")
     try:
         websocket = connect_websocket(socket_path, token)
-        source, tools, inputs, installs = receive_run(websocket)
+        source, tools, inputs, installs, capture_figures = receive_run(websocket)
     except (OSError, ValueError, BridgeError) as exc:
         die(f"cannot open the bridge to the daemon at {socket_path}: {exc}")
     # The sandbox starts outside the workspace, so nothing there (a matplotlibrc, a module) is read before the code.
@@ -48,6 +49,6 @@ def main():
     except OSError as exc:
         die(f"cannot enter the workspace {workspace}: {exc}")
     client = BridgeClient(websocket)
-    execution = Execution(source, tools, client, inputs)  # its finder of tools.api comes before the one below
+    execution = Execution(source, tools, client, inputs, capture_figures)  # its finder of tools.api comes before the one below
     sys.meta_path.append(MissingImports(client, installs))  # last: consulted only when an import fails
     execution.finish(execution.run())

@@ -29,7 +29,7 @@ class ToolError(Exception):
         self.code = code
 
 
-# Waits for the daemon's `run` message: (code, tools, inputs, installs). A warm sandbox may first get `preload`: modules to
+# Waits for the daemon's `run` message: (code, tools, inputs, installs, capture_figures). A warm sandbox may first get `preload`: modules to
 # import on a background thread while it waits, so the code finds them loaded.
 def receive_run(websocket):
     while True:
@@ -51,6 +51,7 @@ def receive_run(websocket):
         [tool for tool in tools if isinstance(tool, dict)] if isinstance(tools, list) else [],
         inputs if isinstance(inputs, dict) else {},
         message.get("installs"),
+        message.get("captureFigures") is not False,
     )
 
 

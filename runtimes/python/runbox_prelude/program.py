@@ -1,7 +1,8 @@
 """One run of the user's code: compiled as main.py, run as the __main__ module, its ending reported.
 
 The code may use top-level `await` (it then runs under asyncio.run, the only case asyncio is imported) and
-top-level `return value`, which sets the result unless set_result was called. A raised exception is
+top-level `return value`, which sets the result unless set_result was called; so does a trailing expression
+(the last statement, as in a notebook). A raised exception is
 reported with a traceback of the code's own frames (and the libraries it called), never the prelude's.
 """
 
@@ -9,13 +10,17 @@ import os
 import sys
 
 from .bridge import apply_workspace_config, flush_stdio
+from .figures import FigureCapture  # imported now: prelude.py removes the package from sys.modules before the code
 from .jsonable import ResultError, encode_json, safe_str
 from .namespace import build_globals
 
 USER_FILENAME = "main.py"
 PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, without importing ast
+PYCF_ONLY_AST = 0x400  # ast.PyCF_ONLY_AST: compile() returns the tree
 CO_COROUTINE = 0x80  # inspect.CO_COROUTINE: compile() made the module a coroutine (top-level await)
 RETURN_MARK = "runbox: top-level return"  # first argument of the exception a rewritten `return` raises
+TRAILING_MARK = "runbox: trailing expression"  # the same, for a trailing expression
+_TRAILING_TEMPLATE = f"raise BaseException({TRAILING_MARK!r}, None)"  # the node a trailing expression becomes
 
 
 # Names that code written for other code-mode executors uses without importing them, and what each is bound to:
@@ -45,8 +50,10 @@ def _names_read(code):
 class Execution:
     """The code's module, its result and declared files, and how it ended."""
 
-    def __init__(self, source, tools, client, inputs=None):
+    def __init__(self, source, tools, client, inputs=None, capture_figures=True):
         self.source = source
+        self.capture_figures = capture_figures
+        self.figures = None  # a FigureCapture while the code runs, when figures are captured
         self.client = client
         self.result_json = "null"
         self.result_set = False
@@ -81,6 +88,9 @@ class Execution:
         sys.path.insert(0, os.getcwd())
         _add_packages_to_path()
         apply_workspace_config()
+        if self.capture_figures:
+            self.figures = FigureCapture(os.getcwd())
+            self.figures.start()
         if os.path.lexists(USER_FILENAME):  # linecache would read that file for the code's lines otherwise
             _register_source(self.source)
         try:
@@ -96,7 +106,7 @@ class Execution:
         except SystemExit as exc:
             return self._record_exit(exc)
         except BaseException as exc:
-            if type(exc) is BaseException and len(exc.args) == 2 and exc.args[0] == RETURN_MARK:
+            if type(exc) is BaseException and len(exc.args) == 2 and exc.args[0] in (RETURN_MARK, TRAILING_MARK):
                 return self._record_return(exc)
             self.error = self._describe(exc)
             _write_stderr(self.error["traceback"])  # as the interpreter would print it
@@ -105,6 +115,8 @@ class Execution:
     # Reports the ending to the daemon, then exits without waiting for threads the code left running.
     def finish(self, exit_code):
         _flush_open_files(self.globals.values())
+        if self.figures is not None:  # before atexit, where matplotlib destroys its figures
+            self.files = self.files + self.figures.finish(self.files)
         _run_atexit_handlers()
         try:
             files_json, error_json = encode_json(self.files), encode_json(self.error)
@@ -117,13 +129,15 @@ class Execution:
         flush_stdio()
         os._exit(exit_code)
 
-    # A top-level `return value`: the result, unless set_result was called. A conversion error points at
-    # the `return` line.
+    # A top-level `return value` or a trailing expression: the result, unless set_result was called. A conversion
+    # error points at that line. A trailing None, or matplotlib objects (`ax.bar(...)`, `plt.title(...)` as the last
+    # line: drawing, whose figure comes back as a file), are no result.
     def _record_return(self, marker):
-        if self.result_set:
+        value = marker.args[1]
+        if self.result_set or (marker.args[0] == TRAILING_MARK and (value is None or _is_drawing(value))):
             return 0
         try:
-            self.set_result(marker.args[1])
+            self.set_result(value)
             return 0
         except ResultError as exc:
             exc.__suppress_context__ = True
@@ -163,12 +177,15 @@ class _SourceLoader:
         return self._source
 
 
-# Compiles the code as main.py with top-level await allowed. A `return` at top level (outside def and
-# class) is rewritten to raise BaseException(RETURN_MARK, value), keeping every line number; ast is
-# imported only for code that has one.
+# Compiles the code as main.py with top-level await allowed. Parsed to a tree first (compile's PyCF_ONLY_AST,
+# no ast import): a trailing expression statement is rewritten to raise BaseException(TRAILING_MARK, value), as a
+# `return value` is to raise BaseException(RETURN_MARK, value). A `return` at top level (outside def and class) is rewritten the same way, with ast
+# imported only for code that has one. Every node keeps its line and column, so tracebacks point at the code.
 def compile_user_code(source):
+    tree = compile(source, USER_FILENAME, "exec", PYCF_ONLY_AST | PYCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    _return_trailing_expression(tree)
     try:
-        return compile(source, USER_FILENAME, "exec", PYCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        return _compile_tree(tree, source)
     except SyntaxError as exc:
         if exc.msg != "'return' outside function":
             raise
@@ -187,13 +204,43 @@ def compile_user_code(source):
             marker = ast.Call(ast.Name("BaseException", ast.Load()), [ast.Constant(RETURN_MARK), value], [])
             return ast.copy_location(ast.Raise(marker, None), node)
 
-    tree = ast.fix_missing_locations(TopLevelReturns().visit(ast.parse(source, USER_FILENAME)))
+    return _compile_tree(ast.fix_missing_locations(TopLevelReturns().visit(tree)), source)
+
+
+# Compiles a tree of the code; a SyntaxError found then (compiled from a tree) lacks its line's text: add it back.
+def _compile_tree(tree, source):
     try:
         return compile(tree, USER_FILENAME, "exec", PYCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
-    except SyntaxError as exc:  # compiled from a tree, the error lacks its line's text: add it back
+    except SyntaxError as exc:
         if exc.text is None and exc.lineno:
             exc.text = (source.splitlines() + [""] * exc.lineno)[exc.lineno - 1] + "\n"
         raise
+
+
+# When the last top-level statement is an expression (`df.describe()`, `x + y`, `await main()`), makes it the
+# result as a notebook would: it becomes `raise BaseException(TRAILING_MARK, <expression>)` at its own position,
+# which Execution reads like a top-level return. A lone string literal is the module's docstring, not a result.
+# The nodes come from parsing a template, so no ast import is needed.
+def _return_trailing_expression(tree):
+    body = tree.body
+    if not body or type(body[-1]).__name__ != "Expr":
+        return
+    expression = body[-1].value
+    if len(body) == 1 and type(expression).__name__ == "Constant" and isinstance(expression.value, str):
+        return
+    (raise_node,) = compile(_TRAILING_TEMPLATE, USER_FILENAME, "exec", PYCF_ONLY_AST, dont_inherit=True).body
+    call = raise_node.exc
+    call.args[1] = expression
+    for node in (raise_node, call, call.func, call.args[0]):
+        for attribute in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+            setattr(node, attribute, getattr(body[-1], attribute))
+    body[-1] = raise_node
+
+
+# True for a matplotlib object, or a non-empty list or tuple of them (what plt.plot and ax.bar return).
+def _is_drawing(value):
+    items = value if isinstance(value, (list, tuple)) and value else (value,)
+    return all((type(item).__module__ or "").startswith("matplotlib.") for item in items)
 
 
 # Puts the code in linecache for good (mtime None: never checked against a file on disk).
