@@ -71,7 +71,7 @@ describe('figures', () => {
     assert.deepEqual(body.files.map(pngSize), [[400, 100], [200, 200]]);
   });
 
-  test('a figure the code saved to a file it declared is not captured again, shown or not; an undeclared save is', async () => {
+  test('a figure the code saved itself comes back as that file, never as a copy: declared or not, shown or not', async () => {
     const declared = await run(`${PLOT}fig, ax = plt.subplots()\nax.plot([1, 2])\nfig.savefig("chart.png")\nset_result("ok", files=["chart.png"])`);
     assert.deepEqual(paths(declared), ['chart.png']);
     pngSize(declared.files[0]);
@@ -80,8 +80,13 @@ describe('figures', () => {
       files: [{ path: 'out/.keep', content: '' }],
     });
     assert.deepEqual(paths(shown), ['out/chart.png']);
+    // Saved into the workspace without declaring it: that file comes back, the other figure as figure_1.png.
     const undeclared = await run(`${PLOT}plt.plot([1, 2])\nplt.savefig("kept.png")\nplt.figure()\nplt.plot([3, 4])`);
-    assert.deepEqual(paths(undeclared), ['figure_1.png', 'figure_2.png']);
+    assert.deepEqual(paths(undeclared), ['kept.png', 'figure_1.png']);
+    pngSize(undeclared.files[0]);
+    // Saved outside the workspace (or to a buffer): the code kept no file here, so the figure is captured.
+    const elsewhere = await run(`${PLOT}import io\nplt.plot([1, 2])\nplt.savefig("/tmp/away.png")\nplt.figure()\nplt.plot([3])\nplt.savefig(io.BytesIO())`);
+    assert.deepEqual(paths(elsewhere), ['figure_1.png', 'figure_2.png']);
   });
 
   test('captureFigures: false turns it off: no file, and show() leaves figures open as before', async () => {

@@ -3,8 +3,8 @@
 Nothing here imports matplotlib: it acts only once the code has imported matplotlib.pyplot (or a warm sandbox
 preloaded it). Then `plt.show()` saves every open figure and closes it, and the figures still open when the
 code ends are saved too. Each becomes the next free `figure_<n>.png` of the workspace (never a name that exists
-or that the code declared), in the order captured. A figure the code saved itself to a file it declared is not
-captured again. docs/protocol.md, "Inside the sandbox", is the contract.
+or that the code declared), in the order captured. A figure the code saved itself into the workspace comes back
+as that file (once, and not at all when the code declared it), never as a second copy. docs/protocol.md, "Inside the sandbox", is the contract.
 """
 
 import os
@@ -49,9 +49,22 @@ class FigureCapture:
             _note(f"{self._dropped} figures beyond the first {MAX_FIGURES} were not saved")
         declared_names = {os.path.normpath(path) for path in declared if isinstance(path, str)}
         declared_paths = {os.path.join(self.workspace, name) for name in declared_names}
-        kept = [png for png, saved in self._captured if not saved & declared_paths]
+        kept, saved_files = [], []
+        for png, saved in self._captured:
+            if saved & declared_paths:
+                continue
+            # A figure the code saved into the workspace itself comes back as that file, not as a copy.
+            own = sorted(path for path in saved if self._in_workspace(path) and os.path.isfile(path))
+            if own:
+                saved_files += [name for name in (os.path.relpath(path, self.workspace) for path in own) if name not in saved_files]
+            else:
+                kept.append(png)
         self._captured = []
-        return self._write(kept, declared_names)
+        return saved_files + self._write(kept, declared_names | set(saved_files))
+
+    # True for a path inside the workspace (the files list takes workspace-relative paths only).
+    def _in_workspace(self, path):
+        return path.startswith(os.path.join(self.workspace, ""))
 
     # Renders every open figure to PNG bytes (matplotlib's savefig defaults) and closes it.
     def _capture_open_figures(self):
