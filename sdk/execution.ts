@@ -1,5 +1,5 @@
 // One execution on a shared connection: sends `execute`, streams output to the callbacks, answers tool calls
-// with the local handlers, and settles on the daemon's `result` or `error`, an abort, or a lost connection.
+// (tool-calls.ts: the approval, then the local handler), and settles on the daemon's `result` or `error`, an abort, or a lost connection.
 
 import type { Connection, ConnectionTarget } from './connection.js';
 import { createRunboxError, type RunboxError } from './errors.js';
@@ -45,11 +45,6 @@ export class RemoteExecution implements ConnectionTarget {
     this.#settings = settings;
   }
 
-  // Asks the daemon to cancel; run()'s promise then settles with failure's error once the daemon has answered
-  // (or cancelTimeoutMs passed). Does nothing once the execution has ended or a cancel is under way.
-  cancel(failure: CancelFailure): void {
-    this.#cancel(failure);
-  }
 
   // Starts the execution on the daemon; settles with its result (any status) or rejects with a RunboxError.
   run(): Promise<ExecutionResult> {

@@ -36,7 +36,7 @@ export interface RunboxClientOptions {
   cancelTimeoutMs?: number;
   /**
    * Gets daemon errors that belong to no running execution (an `error` message without an id, a frame that
-   * is not JSON). Late answers that crossed a finished execution (`unknown_execution`, `unknown_call`) are
+   * is not JSON), and a RunboxHookError when an execution's `onToolCallFinish` throws. Late answers that crossed a finished execution (`unknown_execution`, `unknown_call`) are
    * dropped, not reported.
    * @default emits the error as a process warning (`process.emitWarning`)
    */

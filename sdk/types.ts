@@ -187,7 +187,7 @@ export interface ExecuteOptions {
    */
   onToolCall?: (call: ToolCallRequest) => ToolCallDecision | Promise<ToolCallDecision>;
   /**
-   * How long a call may wait for its approval decision; past it the call is denied
+   * How long a call may wait for its approval decision (needsApproval and onToolCall together); past it the call is denied
    * (`no approval decision within <approvalTimeoutMs> ms`), the code goes on, and a late decision is ignored.
    * @default 60000
    */
