@@ -51,14 +51,14 @@ export async function answerToolCall(
     timeoutMs: options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS,
   });
   if (decision === undefined || isAbandoned()) return undefined;
-  const extra: Partial<ToolCallRecord> = {};
-  let approval: ToolCallApproval | undefined;
-  if (decision.decision !== 'none') {
-    extra.approvalMs = performance.now() - started;
-    approval = decision.decision === 'denied' ? { decision: 'denied', reason: decision.reason } : { decision: decision.decision };
-    extra.approval = approval;
+  const extra: Partial<ToolCallRecord> = decision.decision === 'none' ? {} : { approvalMs: performance.now() - started };
+  if (decision.decision === 'denied') {
+    const encoded = buildToolResult(callId, { denied: decision.reason });
+    // The record holds the reason as sent (cut to what the daemon takes).
+    return finish(encoded, 'denied', { ...extra, approval: { decision: 'denied', reason: encoded.error } });
   }
-  if (decision.decision === 'denied') return finish(buildToolResult(callId, { denied: decision.reason }, approval), 'denied', extra);
+  const approval: ToolCallApproval | undefined = decision.decision === 'none' ? undefined : { decision: decision.decision };
+  if (approval !== undefined) extra.approval = approval;
   if (decision.decision === 'modified') extra.modifiedArgs = decision.args;
 
   let value: unknown;

@@ -61,8 +61,9 @@ export function buildToolResult(
   const base = { type: 'tool_result', callId };
   const tail = approval === undefined ? {} : { approval };
   if ('denied' in outcome) {
-    const text = JSON.stringify({ ...base, error: { message: outcome.denied, code: 'approval_denied' }, ...tail });
-    return { text, error: outcome.denied };
+    const reason = cutReason(outcome.denied);
+    const text = JSON.stringify({ ...base, error: { message: reason, code: 'approval_denied' }, approval: { decision: 'denied', reason } });
+    return { text, error: reason };
   }
   const failed = (message: string): EncodedToolResult => ({ text: JSON.stringify({ ...base, error: { message }, ...tail }), error: message });
   if ('error' in outcome) return failed(errorMessage(outcome.error));
@@ -78,6 +79,18 @@ export function buildToolResult(
   const head = JSON.stringify(base).slice(0, -1);
   const approvalText = approval === undefined ? '' : `,"approval":${JSON.stringify(approval)}`;
   return { text: `${head},"result":${json}${approvalText}}`, resultBytes: Buffer.byteLength(json, 'utf8') };
+}
+
+/** The longest approval reason the daemon takes (it refuses a tool_result with a longer one). */
+export const MAX_APPROVAL_REASON_CHARS = 1000;
+
+// A denial's reason cut to what the daemon takes, marked with `…` when cut (never splitting a surrogate pair).
+export function cutReason(reason: string): string {
+  if (reason.length <= MAX_APPROVAL_REASON_CHARS) return reason;
+  let end = MAX_APPROVAL_REASON_CHARS - 1;
+  const last = reason.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${reason.slice(0, end)}…`;
 }
 
 function errorMessage(error: unknown): string {

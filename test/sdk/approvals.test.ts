@@ -216,8 +216,11 @@ describe('tool-call approvals', () => {
       4: () => ({ decision: 'approve', args: { when: new Date(0) } }),
       5: () => ({ decision: 'deny' }),
       6: () => undefined,
+      7: () => ({ decision: 'deny', reason: 'no. '.repeat(750) }),
     };
-    const seen = await echoEach('node', [1, 2, 3, 4, 5, 6], {
+    const records: ToolCallRecord[] = [];
+    const seen = await echoEach('node', [1, 2, 3, 4, 5, 6, 7], {
+      onToolCallFinish: (record) => records.push(record),
       tools: { echo: echoTool(ran) },
       onToolCall: ({ args }) => answers[(args as { value: number }).value]() as ToolCallDecision,
     });
@@ -229,7 +232,11 @@ describe('tool-call approvals', () => {
       ['ToolError', 'onToolCall approved echo with args that are not a plain JSON object: received {"when":"1970-01-01T00:00:00.000Z"}'],
       ['ToolError', `${invalid} {"decision":"deny"}`],
       ['ToolError', `${invalid} undefined`],
+      // A reason longer than the daemon takes (1000 characters) is cut, marked with `…`.
+      ['ToolError', `${'no. '.repeat(750).slice(0, 999)}…`],
     ]);
+    assert.deepEqual(records.map((record) => record.outcome), Array(7).fill('denied'));
+    assert.equal(records[6].approval?.reason, seen[6][1], 'the record holds the reason as the code got it');
     assert.deepEqual(ran, [], 'no handler ran');
   });
 
