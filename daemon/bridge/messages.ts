@@ -8,10 +8,19 @@ import { jsonNestsDeeper, topLevelStrings } from './json-scan.js';
 
 export type BridgeOutbound =
   | { type: 'preload'; modules: readonly string[] }
-  | { type: 'run'; code: string; tools: readonly ToolDeclaration[]; inputs?: Readonly<Record<string, unknown>> }
+  | { type: 'run'; code: string; tools: readonly ToolDeclaration[]; inputs?: Readonly<Record<string, unknown>>; installs?: RunInstalls | null }
   | { type: 'tool_result'; callId: string; result: unknown }
   | { type: 'tool_result'; callId: string; error: { code: CodeErrorCode; message: string } };
 
+
+/** What the prelude is told about installs, for its hints and install-on-import (null: the daemon installs nothing). */
+export interface RunInstalls {
+  /** A missing top-level import of the code's own installs its distribution (config installOnImport). */
+  readonly onImport: boolean;
+  /** The operator's packageAllow and packageDeny, so a hint never suggests an install that would be refused. */
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+}
 
 /** What a `done` reports. */
 export interface DoneReport {

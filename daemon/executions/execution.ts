@@ -14,6 +14,7 @@ import type { ExitInfo } from '../sandbox/spawn.js';
 import { acquireSandbox, type TakeWarmSandbox } from './acquire-sandbox.js';
 import { CpuWatch } from './cpu-watch.js';
 import { routerFor } from './execution-tools.js';
+import { installsForRun } from './install-tool.js';
 import { OutputCapture } from './output.js';
 import type { ExecutionRequest } from './request.js';
 import { buildResult, startFailedResult, type CancelReason, type ExecutionResult, type KillReason } from './result.js';
@@ -139,7 +140,7 @@ export class Execution {
   private async runCode(sandbox: SandboxInstance): Promise<ExitInfo> {
     const { request, context } = this.options;
     await writeInputFiles(sandbox.workspaceDir, request.files, context.facts.owner);
-    sandbox.send({ type: 'run', code: request.code, tools: request.tools, inputs: request.inputs });
+    sandbox.send({ type: 'run', code: request.code, tools: request.tools, inputs: request.inputs, installs: installsForRun(context.config, context.packages ?? null) });
     this.mark('run');
     const timer = setTimeout(() => this.stop('timeout'), request.timeoutMs);
     // Without cgroups there is nothing to watch (RLIMIT_CPU is the backstop).

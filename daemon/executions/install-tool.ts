@@ -4,8 +4,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { ToolCallError } from '../bridge/tools.js';
+import type { RunInstalls } from '../bridge/messages.js';
 import type { DaemonToolHandler } from '../bridge/tool-router.js';
-import { MAX_INSTALLS_PER_EXECUTION } from '../config.js';
+import { MAX_INSTALLS_PER_EXECUTION, type Config } from '../config.js';
 import { InstallError } from '../packages/errors.js';
 import type { PackageService } from '../packages/service.js';
 import type { PackageRuntime } from '../packages/specs.js';
@@ -22,6 +23,13 @@ export interface InstallToolOptions {
   /** The packages directory the sandbox sees read-only (python/, node/), where the packages go. */
   readonly packagesDir: string;
   readonly log: Logger;
+}
+
+// The `installs` field of the run message: whether a missing import installs, and the policy, so the prelude's
+// hint for a missing module never suggests an install this daemon would refuse; null when it installs nothing.
+export function installsForRun(config: Pick<Config, 'installOnImport' | 'packageAllow' | 'packageDeny'>, packages: PackageService | null): RunInstalls | null {
+  if (!packages) return null;
+  return { onImport: config.installOnImport, allow: config.packageAllow, deny: config.packageDeny };
 }
 
 // The handler of runbox.install for one execution: at most MAX_INSTALLS_PER_EXECUTION installs, each stopped

@@ -138,6 +138,14 @@ function buildPythonPackages(files: Map<string, ServedFile>, foreignUrl: string,
         ]),
       },
     ],
+    // Distributions whose import name differs (import_names.py maps yaml, attr and bs4 to them): fakes, so an
+    // import of the mapped name can be seen installing the right distribution.
+    ...Object.fromEntries(
+      [['pyyaml', 'yaml'], ['attrs', 'attr'], ['beautifulsoup4', 'bs4']].map(([project, module]) => [
+        project,
+        [wheel(project, '1.0.0', [], { [`${module}/__init__.py`]: `DISTRIBUTION = ${JSON.stringify(project)}\n` })],
+      ]),
+    ),
     // Depends on a wheel by direct URL on the foreign server: installers must not fetch it.
     'runbox-url-dep': [
       wheel('runbox_url_dep', '1.0.0', [`runbox-demo @ ${foreignUrl}/files/runbox_demo-1.0.0-py3-none-any.whl`], { 'runbox_url_dep/__init__.py': 'import runbox_demo\n' }),

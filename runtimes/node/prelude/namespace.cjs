@@ -45,6 +45,16 @@ class ToolCalls {
     this.pendingCalls = new Map();
     this.lastCallId = 0;
     this.lastInstallId = 0;
+    /** The run message's `installs` (null: the daemon installs nothing), for the hint of a missing package. */
+    this.installs = null;
+  }
+
+  // Adds the install hint (imports.cjs) to an error of a package the code's own require or import() did not find.
+  hintMissingPackage(error, specifier, fromFilename) {
+    if (specifier === null && error?.code !== 'ERR_MODULE_NOT_FOUND') return error;
+    const { addInstallHint, importedSpecifier } = require('./imports.cjs');
+    const request = specifier ?? importedSpecifier(error, fromFilename);
+    return request === null ? error : addInstallHint(error, request, fromFilename, this.installs);
   }
 
   // The number of calls waiting for their answer.
@@ -128,7 +138,7 @@ class ToolCalls {
 
 // Defines the globals a script and the prelude's API give the code; returns the code's module (require.main).
 function definePreludeGlobals(filename, toolCalls, recordResult) {
-  const { userModule, userRequire } = createUserModule(filename);
+  const { userModule, userRequire } = createUserModule(filename, toolCalls);
   defineGlobal('require', userRequire);
   defineGlobal('module', userModule);
   defineGlobal('exports', userModule.exports);
@@ -189,9 +199,19 @@ function bindToolArguments(toolName, parameterNames, args) {
   return bound;
 }
 
-// Makes the CommonJS pieces a script expects (require, module, …), resolving from the workspace.
-function createUserModule(filename) {
+// Makes the CommonJS pieces a script expects (require, module, …), resolving from the workspace. A package the
+// code's own require does not find gets the install hint in its error (libraries' requires are left alone).
+function createUserModule(filename, toolCalls) {
   const { Module, createRequire } = require('node:module');
+  const resolveFilename = Module._resolveFilename;
+  Module._resolveFilename = function _resolveFilename(request, parent) {
+    try {
+      return Reflect.apply(resolveFilename, this, arguments);
+    } catch (err) {
+      if (err?.code === 'MODULE_NOT_FOUND' && parent?.filename === filename) toolCalls.hintMissingPackage(err, request, filename);
+      throw err;
+    }
+  };
   const userModule = new Module(filename, null);
   userModule.filename = filename;
   userModule.paths = Module._nodeModulePaths?.(path.dirname(filename)) ?? [];

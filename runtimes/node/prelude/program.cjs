@@ -47,8 +47,9 @@ class Execution {
 
   // Starts the user's code as the program; its completion is reported when the event loop is empty.
   // The sandbox starts outside the workspace: nothing the workspace holds is read before the code arrives.
-  run({ code, tools, inputs }) {
+  run({ code, tools, inputs, installs }) {
     this.state = 'running';
+    this.toolCalls.installs = installs ?? null;
     if (typeof code !== 'string') return this.onBridgeLost('the run message has no code');
     try {
       process.chdir(this.workspaceDir);
@@ -77,7 +78,7 @@ class Execution {
         this.isBodySettled = true;
         this.returnValue = value;
       },
-      (err) => this.finish(describeError(err)),
+      (err) => this.finish(describeError(this.toolCalls.hintMissingPackage(err, null, this.filename))),
     );
   }
 

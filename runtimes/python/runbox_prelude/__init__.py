@@ -15,11 +15,14 @@ code needs them. Standard library only.
   jsonable.py   JSON in and out, and the conversions of results and tool arguments
   namespace.py  the globals the code gets: call_tool, set_result, one function per tool...
   program.py    compiling, running and reporting the code
+  imports.py    the code's missing imports: a hint, or the install (import_names.py, loaded then, maps names)
 """
 
 import os
+import sys
 
 from .bridge import BridgeClient, BridgeError, die, receive_run
+from .imports import MissingImports
 from .program import Execution
 from .websocket import connect_websocket
 
@@ -33,7 +36,7 @@ def main():
         die("RUNBOX_BRIDGE_SOCKET, RUNBOX_BRIDGE_TOKEN and RUNBOX_WORKSPACE must all be set")
     try:
         websocket = connect_websocket(socket_path, token)
-        source, tools, inputs = receive_run(websocket)
+        source, tools, inputs, installs = receive_run(websocket)
     except (OSError, ValueError, BridgeError) as exc:
         die(f"cannot open the bridge to the daemon at {socket_path}: {exc}")
     # The sandbox starts outside the workspace, so nothing there (a matplotlibrc, a module) is read before the code.
@@ -41,5 +44,7 @@ def main():
         os.chdir(workspace)
     except OSError as exc:
         die(f"cannot enter the workspace {workspace}: {exc}")
-    execution = Execution(source, tools, BridgeClient(websocket), inputs)
+    client = BridgeClient(websocket)
+    sys.meta_path.append(MissingImports(client, installs))  # last: consulted only when an import fails
+    execution = Execution(source, tools, client, inputs)
     execution.finish(execution.run())

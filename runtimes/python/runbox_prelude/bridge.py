@@ -29,7 +29,7 @@ class ToolError(Exception):
         self.code = code
 
 
-# Waits for the daemon's `run` message: (code, tools). A warm sandbox may first get `preload`: modules to
+# Waits for the daemon's `run` message: (code, tools, inputs, installs). A warm sandbox may first get `preload`: modules to
 # import on a background thread while it waits, so the code finds them loaded.
 def receive_run(websocket):
     while True:
@@ -50,6 +50,7 @@ def receive_run(websocket):
         message["code"],
         [tool for tool in tools if isinstance(tool, dict)] if isinstance(tools, list) else [],
         inputs if isinstance(inputs, dict) else {},
+        message.get("installs"),
     )
 
 
