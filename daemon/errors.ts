@@ -43,6 +43,10 @@ export const CODE_ERRORS = {
   install_failed: { message: 'The install failed' },
   install_timeout: { message: 'The install ran longer than installTimeoutMs' },
   install_too_large: { message: 'The install is larger than maxPackageBytes' },
+  invalid_arguments: { message: 'The arguments do not match the tool\'s parameters schema' },
+  invalid_result: { message: 'The tool\'s result does not match its outputSchema' },
+  budget_exceeded: { message: 'A budget of the execution\'s tool calls is spent' },
+  approval_denied: { message: 'The call was denied by the client' },
 } as const;
 
 export type CodeErrorCode = keyof typeof CODE_ERRORS;

@@ -13,6 +13,7 @@ import { admitUpgrade, dispatchRequest, type DispatchContext } from './api/dispa
 import { refuseSocket, sendError, wireErrorOfClientError } from './api/respond.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './api/request-id.js';
 import { handleWsConnection } from './api/ws.js';
+import { SchemaCompiler } from './bridge/validation.js';
 import { sweepLeftovers } from './executions/work-dir.js';
 import { ExecutionService } from './executions/service.js';
 import { PackageService } from './packages/service.js';
@@ -68,6 +69,8 @@ function serve(config: Config, logger: Logger, host: PreparedHost): Daemon {
   /** The request id of each upgrade under way, for its 101 answer or its refusal. */
   const upgradeIds = new WeakMap<http.IncomingMessage, string>();
   let connectionSeq = 0;
+  // Tool schemas compiled for this daemon's executions, kept by their text (clients declare the same tools again).
+  const schemas = new SchemaCompiler();
 
   const server = http.createServer(
     {
@@ -95,7 +98,7 @@ function serve(config: Config, logger: Logger, host: PreparedHost): Daemon {
     }
     upgradeIds.set(req, requestId);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      handleWsConnection(ws, { config, service, state, logger: logger.child({ connection: ++connectionSeq, requestId }) });
+      handleWsConnection(ws, { config, service, state, schemas, logger: logger.child({ connection: ++connectionSeq, requestId }) });
     });
   });
   // The 101 answer carries the upgrade's request id too.

@@ -50,6 +50,59 @@ export interface WireExecutionResult {
   durationMs: number;
   /** How many tool calls the code made. */
   toolCalls: number;
+  /** Each tool call of the code, in the order they finished (at most 1000; see `toolCallLogTruncated`). */
+  toolCallLog: ToolCallLogEntry[];
+  /** True when the code made more calls than the log keeps; left out otherwise. */
+  toolCallLogTruncated?: boolean;
+  /** The request's `budgets` the code went past, each budget (and tool) once; empty when none. */
+  budgetsExceeded: BudgetExceeded[];
+}
+
+/** How a client decided on a call that needed approval, as its `tool_result` reports it. */
+export interface ToolApproval {
+  decision: 'approved' | 'modified' | 'denied';
+  /** Why, in at most 1000 characters. */
+  reason?: string;
+}
+
+/** How one tool call ended. */
+export type ToolCallOutcome = 'ok' | 'error' | 'invalid_arguments' | 'invalid_result' | 'budget_exceeded' | 'denied' | 'unknown_tool' | 'limit_exceeded' | 'cancelled';
+
+/** One tool call of the code, as the result's `toolCallLog` records it. */
+export interface ToolCallLogEntry {
+  /** The `callId` of the `tool_call` the client got (`c17`); `code:<id>` for a call no client saw. */
+  callId: string;
+  tool: string;
+  /** The code's arguments; when their JSON is over 1 KiB, a string of its first 1 KiB and a marker instead. */
+  args: unknown;
+  /** When the call arrived, in ms since the execution's sandbox was ready. */
+  startedAtMs: number;
+  durationMs: number;
+  outcome: ToolCallOutcome;
+  /** The error the code got, cut at 1000 characters; left out for `ok`. */
+  error?: string;
+  /** Bytes of the result's JSON; 0 on error. */
+  resultBytes: number;
+  /** The client's decision, when its answer carried one. */
+  approval?: ToolApproval;
+}
+
+/** A budget of the request the code went past. */
+export interface BudgetExceeded {
+  budget: 'maxCallsPerTool' | 'maxConcurrentToolCalls' | 'maxToolResultBytes';
+  /** The tool, for maxCallsPerTool. */
+  tool?: string;
+  limit: number;
+}
+
+/** What an execution may spend on its tools (the request's `budgets`); each is unlimited when left out. */
+export interface ToolBudgets {
+  /** Calls each tool may get: one number for every tool, or a number per tool name. */
+  maxCallsPerTool?: number | Record<string, number>;
+  /** Tool calls waiting for the client at once. */
+  maxConcurrentToolCalls?: number;
+  /** Bytes of the client's tool results (their JSON) in all. */
+  maxToolResultBytes?: number;
 }
 
 /** A tool as an execution declares it: the code gets a function of this name. */
@@ -154,9 +207,13 @@ export type ClientMessage =
       /** JSON values the code reads as variables of these names. */
       inputs?: Record<string, unknown>;
       tools: ToolDeclaration[];
+      /** What the code may spend on its tools. */
+      budgets?: ToolBudgets;
+      /** Check the client's results against the tools' outputSchema (default true). */
+      validateResults?: boolean;
     }
-  | { type: 'tool_result'; callId: string; result: unknown }
-  | { type: 'tool_result'; callId: string; error: { message: string } }
+  | { type: 'tool_result'; callId: string; result: unknown; approval?: ToolApproval }
+  | { type: 'tool_result'; callId: string; error: { message: string; code?: string }; approval?: ToolApproval }
   | { type: 'cancel'; id: string };
 
 /** What the daemon sends on /v1/ws. */

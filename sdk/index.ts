@@ -38,6 +38,10 @@ export type {
   ToolCallApproval,
   ToolCallRecord,
   ExecutionEvent,
+  ToolCallLogEntry,
+  ToolCallOutcome,
+  ToolBudgets,
+  BudgetExceeded,
   RequestOptions,
   RuntimeInfo,
   HealthStatus,
@@ -53,3 +57,33 @@ export type {
   DownloadedFile,
   FileContent,
 } from './session-types.js';
+export { pythonStubs } from './stubs/python.js';
+export { typescriptStubs } from './stubs/typescript.js';
+export type { StubOptions } from './stubs/text.js';
+export type { ToolDeclaration } from '../daemon/wire-types.js';
+export {
+  createCodeTool,
+  DEFAULT_CODE_TOOL_NAME,
+  DEFAULT_MAX_RESULT_CHARS,
+  DEFAULT_MAX_OUTPUT_CHARS,
+  type CodeTool,
+  type CodeToolOptions,
+  type CodeToolExecuteOptions,
+  type CodeToolInput,
+  type CodeToolOutput,
+  type CodeToolRunOptions,
+} from './code-tool.js';
+export {
+  toOpenAITool,
+  toOpenAIResponsesTool,
+  runOpenAIToolCall,
+  runOpenAIResponsesCall,
+  type OpenAIChatTool,
+  type OpenAIResponsesTool,
+  type OpenAIChatToolCall,
+  type OpenAIChatAnswerMessage,
+  type OpenAIResponsesCall,
+  type OpenAIResponsesCallOutput,
+} from './adapters/openai.js';
+export { toAnthropicTool, runAnthropicToolUse, type AnthropicTool, type AnthropicToolUse, type AnthropicToolResult } from './adapters/anthropic.js';
+export type { ImageMediaType } from './adapters/images.js';

@@ -101,7 +101,7 @@ export function deriveUrls(url: string): { httpUrl: URL; wsUrl: string } {
 // Checks what execute() itself relies on (file contents to encode, functions to call); throws a TypeError naming the option.
 export function validateExecuteOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) fail('execute(options)', 'an object', options);
-  const { code, files, tools, onStdout, onStderr, signal, sessionId, inputs, onToolCall, onToolCallFinish, approvalTimeoutMs } = options as Record<string, unknown>;
+  const { code, files, tools, onStdout, onStderr, signal, sessionId, inputs, budgets, validateResults, onToolCall, onToolCallFinish, approvalTimeoutMs } = options as Record<string, unknown>;
   if (typeof code !== 'string') fail('options.code', 'a string', code);
   if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs))) fail('options.inputs', 'an object of named JSON values', inputs);
   if (sessionId !== undefined && typeof sessionId !== 'string') fail('options.sessionId', 'a string from createSession()', sessionId);
@@ -127,6 +127,10 @@ export function validateExecuteOptions(options: unknown): void {
       if (name.startsWith(PROTOCOL.reservedToolPrefix)) fail(`options.tools.${name}`, `a name that does not start with "${PROTOCOL.reservedToolPrefix}" (kept for the daemon's own tools)`, name);
     }
   }
+  if (budgets !== undefined && (typeof budgets !== 'object' || budgets === null || Array.isArray(budgets))) {
+    fail('options.budgets', 'an object {maxCallsPerTool, maxConcurrentToolCalls, maxToolResultBytes}', budgets);
+  }
+  if (validateResults !== undefined && typeof validateResults !== 'boolean') fail('options.validateResults', 'true or false', validateResults);
   if (onStdout !== undefined && typeof onStdout !== 'function') fail('options.onStdout', 'a function', onStdout);
   if (onStderr !== undefined && typeof onStderr !== 'function') fail('options.onStderr', 'a function', onStderr);
   if (signal !== undefined && !(signal instanceof AbortSignal)) fail('options.signal', 'an AbortSignal', signal);

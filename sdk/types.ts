@@ -1,8 +1,8 @@
 // The SDK's public types: what execute() takes and returns. What crosses the wire as it is comes from the
 // daemon's wire-types.ts (docs/protocol.md), the one copy both sides use.
-import type { CodeError, Runtime, WireExecutionResult } from '../daemon/wire-types.js';
+import type { CodeError, Runtime, ToolApproval, ToolBudgets, WireExecutionResult } from '../daemon/wire-types.js';
 
-export type { ExecutionStatus, FileError, HealthStatus, Runtime, RuntimeInfo } from '../daemon/wire-types.js';
+export type { BudgetExceeded, ExecutionStatus, FileError, HealthStatus, Runtime, RuntimeInfo, ToolApproval, ToolBudgets, ToolCallLogEntry, ToolCallOutcome } from '../daemon/wire-types.js';
 
 /** A JSON Schema object describing a tool's arguments; the order of `properties` is the positional order. */
 export type JsonSchema = Record<string, unknown>;
@@ -108,12 +108,8 @@ export type ToolCallDecision =
   | { decision: 'deny'; reason: string }
   | boolean;
 
-/** How a call's approval went, as sent to the daemon: `modified` when the hook changed the arguments. */
-export interface ToolCallApproval {
-  decision: 'approved' | 'modified' | 'denied';
-  /** Why it was denied (only for `denied`). */
-  reason?: string;
-}
+/** How a call's approval went, as sent to the daemon (`tool_result.approval`): `modified` when the hook changed the arguments. */
+export type ToolCallApproval = ToolApproval;
 
 /** One tool call this client answered, as `onToolCallFinish` gets it. */
 export interface ToolCallRecord {
@@ -169,6 +165,19 @@ export interface ExecuteOptions {
    * @default {}
    */
   tools?: ToolSet;
+  /**
+   * What the code may spend on the tools: calls per tool (one number for all, or by tool name), calls waiting at
+   * once, bytes of results in all. A call past one raises `ToolError` with code `budget_exceeded` in the code, and
+   * the result's `budgetsExceeded` lists it.
+   * @default {} (no budget beyond the daemon's maxToolCalls and maxToolCallBytes)
+   */
+  budgets?: ToolBudgets;
+  /**
+   * Check each tool's result against its `outputSchema` in the daemon; a mismatch raises `ToolError` with code
+   * `invalid_result` in the code.
+   * @default true
+   */
+  validateResults?: boolean;
   /**
    * Receives each chunk of stdout as the code prints it (the full text is also in the result).
    * @default undefined

@@ -1,7 +1,7 @@
 // The WebSocket messages of docs/protocol.md and the conversions between them and the SDK's types
 // (bytes ↔ base64, tool definitions → declarations). Pure functions, no I/O.
 
-import type { ClientMessage, EncodedInputFile, ToolDeclaration } from '../daemon/wire-types.js';
+import type { BudgetExceeded, ClientMessage, EncodedInputFile, ToolCallLogEntry, ToolDeclaration } from '../daemon/wire-types.js';
 import type { ExecuteOptions, ExecutionError, ExecutionResult, FileError, InputFile, OutputFile, ToolCallApproval, ToolSet } from './types.js';
 
 /** A daemon message as received: `type` is known to be a string, the rest is checked where it is used. */
@@ -39,6 +39,8 @@ export function buildExecuteMessage(id: string, options: ExecuteOptions): Client
     ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
     ...(options.inputs === undefined ? {} : { inputs: options.inputs }),
     tools: declareTools(options.tools ?? {}),
+    ...(options.budgets === undefined ? {} : { budgets: options.budgets }),
+    ...(options.validateResults === undefined ? {} : { validateResults: options.validateResults }),
   };
 }
 
@@ -126,6 +128,9 @@ export function decodeExecutionResult(id: string, raw: Record<string, unknown>):
     exitCode: typeof raw.exitCode === 'number' ? raw.exitCode : null,
     durationMs: typeof raw.durationMs === 'number' ? raw.durationMs : 0,
     toolCalls: typeof raw.toolCalls === 'number' ? raw.toolCalls : 0,
+    toolCallLog: Array.isArray(raw.toolCallLog) ? (raw.toolCallLog as ToolCallLogEntry[]) : [],
+    ...(raw.toolCallLogTruncated === true ? { toolCallLogTruncated: true } : {}),
+    budgetsExceeded: Array.isArray(raw.budgetsExceeded) ? (raw.budgetsExceeded as BudgetExceeded[]) : [],
   };
 }
 

@@ -7,8 +7,9 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import { describeReceived, toWireError, WireError } from '../errors.js';
-import type { DaemonMessage } from '../wire-types.js';
+import type { DaemonMessage, ToolApproval } from '../wire-types.js';
 import { ClientToolRouter } from '../bridge/client-tools.js';
+import { SchemaCompiler } from '../bridge/validation.js';
 import { parseExecutionRequest } from '../executions/request.js';
 import type { ExecutionService, StartedExecution } from '../executions/service.js';
 import { checkRuntimeAvailable, type DaemonState } from './availability.js';
@@ -21,9 +22,13 @@ export interface WsDeps {
   readonly state: DaemonState;
   /** The connection's logger (with the upgrade's requestId); its executions log as its children. */
   readonly logger: Logger;
+  /** Compiles (and caches) the tools' schemas. @default a compiler of this connection's own */
+  readonly schemas?: SchemaCompiler;
 }
 
 const MAX_ID_LENGTH = 128;
+const MAX_APPROVAL_REASON_CHARS = 1000;
+const APPROVAL_DECISIONS = ['approved', 'modified', 'denied'] as const;
 /** The close code for a client that lets too much data pile up unread (policy violation). */
 const SLOW_CLIENT_CLOSE_CODE = 1008;
 /** How long a slow client's close handshake may take before its socket is cut (it is not reading, after all). */
@@ -57,6 +62,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
     setTimeout(() => ws.terminate(), SLOW_CLIENT_CLOSE_MS).unref();
   };
   const router = new ClientToolRouter(send, deps.config.maxToolCallBytes);
+  const schemas = deps.schemas ?? new SchemaCompiler();
 
   const onMessage = (data: Buffer, isBinary: boolean): void => {
     let id: string | undefined;
@@ -99,7 +105,7 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
   const startExecution = (message: Record<string, unknown>): void => {
     const id = checkId(message.id);
     if (executions.has(id)) throw new WireError('duplicate_id', `id ${JSON.stringify(id)} is already running on this connection`);
-    const request = parseExecutionRequest(message, deps.config, { toolsAllowed: true, envelope: ['type', 'id'] });
+    const request = parseExecutionRequest(message, deps.config, { toolsAllowed: true, envelope: ['type', 'id'], schemas });
     checkRuntimeAvailable(deps.state, request.runtime);
     const toolHost = router.hostFor(id);
     let started: StartedExecution;
@@ -132,7 +138,12 @@ export function handleWsConnection(ws: WebSocket, deps: WsDeps): void {
       router.answer(callId, { error: 'the client sent a malformed tool_result (expected exactly one of "result" or "error")' });
       throw new WireError('invalid_request', `tool_result ${callId}: expected exactly one of "result" or "error"`);
     }
-    const delivered = router.answer(callId, hasError ? { error: message.error } : { result: message.result }, bytes);
+    const approval = parseApproval(message.approval);
+    if (typeof approval === 'string') {
+      router.answer(callId, { error: `the client sent a malformed tool_result (${approval})` });
+      throw new WireError('invalid_request', `tool_result ${callId}: ${approval}`);
+    }
+    const delivered = router.answer(callId, hasError ? { error: message.error } : { result: message.result }, bytes, approval);
     if (!delivered) throw new WireError('unknown_call', `no pending tool call has callId ${JSON.stringify(callId)} (unknown, already answered, or its execution ended)`);
   };
 
@@ -177,6 +188,22 @@ function parseMessage(data: Buffer, isBinary: boolean): Record<string, unknown> 
     throw new WireError('invalid_request', `expected a JSON object, received ${describeReceived(value)}`);
   }
   return value as Record<string, unknown>;
+}
+
+// A tool_result's `approval` ({decision, reason?}), undefined when there is none, or the problem naming the field.
+function parseApproval(raw: unknown): ToolApproval | undefined | string {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) return `approval: expected an object {decision, reason}, received ${describeReceived(raw)}`;
+  const { decision, reason, ...rest } = raw as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length > 0) return `approval.${extra[0].slice(0, 40)}: unknown field; expected decision, reason`;
+  if (!(APPROVAL_DECISIONS as readonly unknown[]).includes(decision)) {
+    return `approval.decision: expected ${APPROVAL_DECISIONS.map((d) => `"${d}"`).join(', ')}, received ${describeReceived(decision)}`;
+  }
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > MAX_APPROVAL_REASON_CHARS)) {
+    return `approval.reason: expected a string of at most ${MAX_APPROVAL_REASON_CHARS} characters, received ${typeof reason === 'string' ? `${reason.length} characters` : describeReceived(reason)}`;
+  }
+  return { decision: decision as ToolApproval['decision'], ...(reason === undefined ? {} : { reason }) };
 }
 
 function checkId(id: unknown): string {

@@ -1,14 +1,14 @@
 // Routes tool calls of a connection's executions to the client that owns the tools and matches its answers.
 // Call ids are the daemon's own (unique per connection), so executions can neither collide nor answer
 // each other's calls.
-import type { DaemonMessage } from '../wire-types.js';
-import { ToolCallError, type ToolHost } from './tools.js';
+import type { DaemonMessage, ToolApproval } from '../wire-types.js';
+import { ToolCallError, type ToolAnswer, type ToolHost } from './tools.js';
 
 export type ToolCallMessage = Extract<DaemonMessage, { type: 'tool_call' }>;
 
 interface PendingCall {
   executionId: string;
-  resolve: (result: unknown) => void;
+  resolve: (answer: ToolAnswer) => void;
   reject: (error: ToolCallError) => void;
 }
 
@@ -26,10 +26,11 @@ export class ClientToolRouter {
   hostFor(executionId: string): ToolHost {
     return {
       canAnswer: true,
-      call: (name, args) =>
+      call: (name, args, onAsked) =>
         new Promise((resolve, reject) => {
           const callId = `c${this.nextCallId++}`;
           this.pending.set(callId, { executionId, resolve, reject });
+          onAsked?.(callId);
           this.sendToClient({ type: 'tool_call', id: executionId, callId, name, args });
         }),
       dispose: () => {
@@ -40,22 +41,33 @@ export class ClientToolRouter {
 
   // Delivers the client's answer; false when no call is waiting under that id (unknown, answered, or ended).
   // `bytes` is the size of the client's message, so an oversized result fails the call instead of reaching the code.
-  answer(callId: string, outcome: { result: unknown } | { error: unknown }, bytes = 0): boolean {
+  // An error with code `approval_denied`, or an approval decision `denied`, reaches the code as approval_denied;
+  // any other error as tool_error, whatever code the client gave it.
+  answer(callId: string, outcome: { result: unknown } | { error: unknown }, bytes = 0, approval?: ToolApproval): boolean {
     const call = this.pending.get(callId);
     if (!call) return false;
     this.pending.delete(callId);
-    if ('error' in outcome) call.reject(new ToolCallError('tool_error', toolErrorMessage(outcome.error)));
-    else if (bytes > this.maxResultBytes) call.reject(new ToolCallError('limit_exceeded', `the tool's result is ${bytes} bytes, over maxToolCallBytes ${this.maxResultBytes}`));
-    else call.resolve(outcome.result);
+    const facts = { clientCallId: callId, ...(approval ? { approval } : {}) };
+    if (approval?.decision === 'denied' || ('error' in outcome && errorCode(outcome.error) === 'approval_denied')) {
+      const message = 'error' in outcome ? toolErrorMessage(outcome.error, 'the call was denied') : approval?.reason || 'the call was denied';
+      call.reject(new ToolCallError('approval_denied', message, facts));
+    } else if ('error' in outcome) call.reject(new ToolCallError('tool_error', toolErrorMessage(outcome.error), facts));
+    else if (bytes > this.maxResultBytes) call.reject(new ToolCallError('limit_exceeded', `the tool's result is ${bytes} bytes, over maxToolCallBytes ${this.maxResultBytes}`, facts));
+    else call.resolve({ result: outcome.result, ...facts });
     return true;
   }
 }
 
+// The code a client gave its error, if it gave one.
+function errorCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+}
+
 // The message of a client's tool error, whatever shape the client sent.
-function toolErrorMessage(error: unknown): string {
+function toolErrorMessage(error: unknown, fallback = 'the tool failed'): string {
   if (typeof error === 'string') return error;
   if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
     return (error as { message: string }).message;
   }
-  return 'the tool failed';
+  return fallback;
 }

@@ -64,6 +64,30 @@ export function topLevelStrings(text: Buffer): Map<string, string> {
   }
 }
 
+// Where the value of a top-level field of a JSON object text starts and ends (end exclusive), or null when the
+// object has no such field; other values are skipped without being parsed.
+export function topLevelValueRange(text: Buffer, wanted: string): { start: number; end: number } | null {
+  let i = skipSpace(text, 0);
+  if (text[i] !== OPEN_OBJECT) return null;
+  i += 1;
+  for (;;) {
+    i = skipSpace(text, i);
+    if (text[i] !== QUOTE) return null;
+    const keyEnd = skipString(text, i);
+    if (keyEnd < 0) return null;
+    const key = keyEnd - i <= MAX_FIELD_BYTES ? readString(text, i, keyEnd) : null;
+    i = skipSpace(text, keyEnd);
+    if (text[i] !== COLON) return null;
+    const start = skipSpace(text, i + 1);
+    const end = text[start] === QUOTE ? skipString(text, start) : skipValue(text, start);
+    if (end < 0) return null;
+    if (key === wanted) return { start, end };
+    i = skipSpace(text, end);
+    if (text[i] !== COMMA) return null;
+    i += 1;
+  }
+}
+
 // The index just past the string that starts at text[start] (a quote), or -1 when it never ends.
 function skipString(text: Buffer, start: number): number {
   let from = start + 1;

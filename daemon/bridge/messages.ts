@@ -3,7 +3,7 @@
 import type { CodeErrorCode } from '../errors.js';
 import { PROTOCOL } from '../protocol.js';
 import type { CodeError, ToolDeclaration } from '../wire-types.js';
-import { jsonNestsDeeper, topLevelStrings } from './json-scan.js';
+import { jsonNestsDeeper, topLevelStrings, topLevelValueRange } from './json-scan.js';
 
 
 export type BridgeOutbound =
@@ -29,6 +29,14 @@ export interface DoneReport {
   readonly error: CodeError | null;
 }
 
+/** The start of a tool call's arguments as JSON text (read from the message's bytes, never parsed), and their size. */
+export interface ArgsText {
+  /** At most the bytes asked for, cut at a character's end. */
+  readonly text: string;
+  /** Bytes of the arguments' JSON text in all (0 when the message has none). */
+  readonly bytes: number;
+}
+
 /** A payload parsed on demand: its value, or why it is not valid. */
 export type Payload<T> = { value: T } | { problem: string };
 
@@ -39,7 +47,7 @@ export type Payload<T> = { value: T } | { problem: string };
  */
 export type BridgeInbound =
   /** `refusal`, when set, is why the call is answered with an error at once and never reaches a client. */
-  | { type: 'tool_call'; callId: string; name: string; bytes: number; refusal?: string; readArgs(): Payload<unknown> }
+  | { type: 'tool_call'; callId: string; name: string; bytes: number; refusal?: string; readArgs(): Payload<unknown>; argsText(maxBytes: number): ArgsText }
   | { type: 'done'; bytes: number; read(): Payload<DoneReport> };
 
 const MAX_CALL_ID_LENGTH = 64;
@@ -60,8 +68,9 @@ export function parseBridgeMessage(data: Buffer, isBinary: boolean): { message: 
   if (type === 'tool_call') {
     const checked = checkCall(fields.get('callId'), fields.get('name'));
     if ('problem' in checked) return checked;
-    if (tooDeep) return { message: { type: 'tool_call', ...checked, bytes: data.length, refusal: `the arguments of ${checked.name} are ${TOO_DEEP}`, readArgs: () => ({ value: null }) } };
-    return { message: { type: 'tool_call', ...checked, bytes: data.length, readArgs: () => readArgs(data) } };
+    const argsText = (maxBytes: number) => readArgsText(data, maxBytes);
+    if (tooDeep) return { message: { type: 'tool_call', ...checked, bytes: data.length, refusal: `the arguments of ${checked.name} are ${TOO_DEEP}`, readArgs: () => ({ value: null }), argsText } };
+    return { message: { type: 'tool_call', ...checked, bytes: data.length, readArgs: () => readArgs(data), argsText } };
   }
   if (type === 'done') {
     if (tooDeep) {
@@ -78,6 +87,15 @@ export function parseBridgeMessage(data: Buffer, isBinary: boolean): { message: 
 function readArgs(data: Buffer): Payload<unknown> {
   const message = parseObject(data);
   return 'problem' in message ? message : { value: message.value.args ?? {} };
+}
+
+function readArgsText(data: Buffer, maxBytes: number): ArgsText {
+  const range = topLevelValueRange(data, 'args');
+  if (!range) return { text: '', bytes: 0 };
+  const end = Math.min(range.end, range.start + maxBytes);
+  // A character cut in two decodes as U+FFFD at the end; it is dropped.
+  const text = data.toString('utf8', range.start, end);
+  return { text: end < range.end ? text.replace(/\uFFFD$/, '') : text, bytes: range.end - range.start };
 }
 
 function readDone(data: Buffer): Payload<DoneReport> {

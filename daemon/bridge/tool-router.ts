@@ -1,12 +1,17 @@
 // Routes one execution's tool calls from its bridge: applies the policy (a refusal from the parser, maxToolCalls,
-// maxToolCallBytes, undeclared tools), hands each call to one of the daemon's own tools (by name) or to the
-// client's ToolHost, and sends the answer back into the sandbox as a tool_result, a failure as `{code, message}`.
+// maxToolCallBytes, undeclared tools, the tool's parameters schema, the request's budgets), hands each call to one
+// of the daemon's own tools (by name) or to the client's ToolHost, checks the client's result (outputSchema,
+// maxToolResultBytes), sends the answer back into the sandbox as a tool_result, a failure as `{code, message}`,
+// and records every call in the execution's tool-call log.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { PROTOCOL } from '../protocol.js';
-import type { ToolDeclaration } from '../wire-types.js';
+import type { BudgetExceeded, ToolBudgets, ToolCallLogEntry, ToolDeclaration } from '../wire-types.js';
+import { ToolCallBudgets } from './call-budgets.js';
+import { loggedArgs, MAX_LOGGED_ARGS_BYTES, outcomeOf, ToolCallLog } from './call-log.js';
 import type { BridgeInbound, BridgeOutbound, Payload } from './messages.js';
-import { ToolCallError, type ToolHost } from './tools.js';
+import { ToolCallError, type ClientCallFacts, type ToolHost } from './tools.js';
+import { checkValue, type ToolValidators } from './validation.js';
 
 /** Tool names starting with this are the daemon's own; a client may declare none of them. */
 export const RESERVED_TOOL_PREFIX = PROTOCOL.reservedToolPrefix;
@@ -65,15 +70,47 @@ export interface ToolRouterOptions {
   /** Aborted when the execution stops or ends: the daemon's tools still running give up. */
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /** The compiled schemas of the declared tools, by name. @default none: nothing is checked */
+  readonly validators?: ReadonlyMap<string, ToolValidators>;
+  /** Check the client's results against the tools' outputSchema. @default true */
+  readonly validateResults?: boolean;
+  /** What the calls to the client may spend. @default {} (nothing beyond maxToolCalls and maxToolCallBytes) */
+  readonly budgets?: ToolBudgets;
 }
+
+/** What the result reports of an execution's tool calls. */
+export interface ToolCallReport {
+  readonly toolCallLog: ToolCallLogEntry[];
+  readonly toolCallLogTruncated: boolean;
+  readonly budgetsExceeded: BudgetExceeded[];
+}
+
+/** A call on its way: what its log entry needs. */
+interface CallInFlight {
+  readonly call: BridgeToolCall;
+  readonly startedAt: number;
+  /** The id of the `tool_call` the client got, once it was sent one. */
+  clientCallId?: string;
+}
+
+/** How a call ended, for its answer and its log entry. */
+type Settled = { result: unknown; resultBytes: number; facts: ClientCallFacts } | { error: ToolCallError } | { stopped: true };
 
 // The tool calls of one execution, from its bridge to whoever answers them and back.
 export class ToolRouter {
   private calls = 0;
   /** Answers of daemon tools not sent yet; settled() waits for them. */
   private readonly running = new Set<Promise<void>>();
+  /** Calls not answered yet; report() records those still here as cancelled. */
+  private readonly inFlight = new Set<CallInFlight>();
+  private readonly budgets: ToolCallBudgets;
+  private readonly callLog: ToolCallLog;
+  private reported = false;
 
-  constructor(private readonly options: ToolRouterOptions) {}
+  constructor(private readonly options: ToolRouterOptions) {
+    this.budgets = new ToolCallBudgets(options.budgets ?? {});
+    this.callLog = new ToolCallLog(performance.now(), options.log, () => performance.now());
+  }
 
   /** Calls counted against maxToolCalls so far (all but the daemon's own tools): the result's toolCalls. */
   get toolCalls(): number {
@@ -82,20 +119,24 @@ export class ToolRouter {
 
   // Answers one call of the code: a daemon tool's handler, a refusal, or the client's answer.
   route(call: BridgeToolCall): void {
+    const started: CallInFlight = { call, startedAt: performance.now() };
     const handler = call.refusal === undefined ? this.options.daemonTools.get(call.name) : undefined;
-    if (handler) return this.callDaemonTool(call, handler);
+    if (handler) return this.callDaemonTool(started, handler);
     this.calls += 1;
-    const { toolHost } = this.options;
     const refusal = this.refuse(call);
-    // The arguments are parsed only for a call that goes to a client (a refused one, or one nobody can answer,
-    // needs none of them).
-    const args = refusal === null && toolHost.canAnswer ? call.readArgs() : { value: null };
-    const answer = refusal
-      ? Promise.reject(refusal)
-      : 'problem' in args
-        ? Promise.reject(new ToolCallError('tool_error', `the call was refused: ${args.problem}`))
-        : toolHost.call(call.name, args.value);
-    void this.answer(call, answer);
+    if (refusal) return void this.answer(started, Promise.reject(refusal));
+    const { toolHost } = this.options;
+    if (!toolHost.canAnswer) return void this.answer(started, toolHost.call(call.name, null));
+    // The arguments are parsed only for a call that may go to a client (a refused one needs none of them).
+    const args = call.readArgs();
+    if ('problem' in args) return void this.answer(started, Promise.reject(new ToolCallError('tool_error', `the call was refused: ${args.problem}`)));
+    const validate = this.options.validators?.get(call.name)?.args;
+    const invalid = validate ? checkValue(validate, args.value, call.name, 'arguments') : null;
+    if (invalid) return void this.answer(started, Promise.reject(new ToolCallError('invalid_arguments', invalid)));
+    const over = this.budgets.admit(call.name);
+    if (over) return void this.answer(started, Promise.reject(over));
+    const asked = toolHost.call(call.name, args.value, (clientCallId) => (started.clientCallId = clientCallId)).finally(() => this.budgets.finish());
+    void this.answer(started, asked.then((answer) => this.checkResult(call.name, answer.result, answer)));
   }
 
   // Settles once every daemon tool call has been answered or given up (abort the signal first to hurry them).
@@ -103,11 +144,23 @@ export class ToolRouter {
     while (this.running.size > 0) await Promise.all([...this.running]);
   }
 
-  private callDaemonTool(call: BridgeToolCall, handler: DaemonToolHandler): void {
+  // The log and budgets for the result, once the execution is over: calls still unanswered are recorded as
+  // cancelled, and calls that end later are not recorded.
+  report(): ToolCallReport {
+    if (!this.reported) {
+      this.reported = true;
+      for (const started of this.inFlight) this.record(started, { stopped: true });
+      this.inFlight.clear();
+    }
+    return { toolCallLog: this.callLog.entries, toolCallLogTruncated: this.callLog.truncated, budgetsExceeded: this.budgets.budgetsExceeded };
+  }
+
+  private callDaemonTool(started: CallInFlight, handler: DaemonToolHandler): void {
     const { signal } = this.options;
+    const { call } = started;
     // Called at once, in the order the calls came; a handler that throws synchronously fails its call too.
     const outcome = new Promise<unknown>((resolve) => resolve(handler({ name: call.name, readArgs: () => call.readArgs(), signal })));
-    const answered = this.answer(call, outcome);
+    const answered = this.answer(started, outcome.then((result) => ({ result })));
     this.running.add(answered);
     void answered.finally(() => this.running.delete(answered));
   }
@@ -129,26 +182,68 @@ export class ToolRouter {
     return null;
   }
 
-  // Sends the outcome of a call back into the sandbox: its result, or its error as `{code, message}`.
-  private answer(call: BridgeToolCall, outcome: Promise<unknown>): Promise<void> {
+  // The client's result as the code gets it: checked against the tool's outputSchema (unless the request turned
+  // that off) and charged to maxToolResultBytes; a failure of either fails the call.
+  private checkResult(tool: string, result: unknown, facts: ClientCallFacts): { result: unknown; resultBytes: number; facts: ClientCallFacts } {
+    const validate = this.options.validateResults === false ? undefined : this.options.validators?.get(tool)?.result;
+    const invalid = validate ? checkValue(validate, result, tool, 'result') : null;
+    if (invalid) throw new ToolCallError('invalid_result', invalid, facts);
+    const resultBytes = Buffer.byteLength(JSON.stringify(result ?? null));
+    const over = this.budgets.chargeResult(tool, resultBytes);
+    if (over) throw new ToolCallError(over.code, over.message, facts);
+    return { result, resultBytes, facts };
+  }
+
+  // Sends the outcome of a call back into the sandbox (its result, or its error as `{code, message}`) and records it.
+  private answer(started: CallInFlight, outcome: Promise<{ result: unknown; resultBytes?: number; facts?: ClientCallFacts }>): Promise<void> {
     const { send, signal, log } = this.options;
+    const { call } = started;
     const { callId } = call;
-    const startedAt = performance.now();
+    this.inFlight.add(started);
     return outcome
       .then(
-        (result) => send({ type: 'tool_result', callId, result: result ?? null }),
-        (error: unknown) => {
-          if (error instanceof ToolCallError) return send({ type: 'tool_result', callId, error: { code: error.code, message: error.message } });
+        (answer): Settled => ({ result: answer.result ?? null, resultBytes: answer.resultBytes ?? jsonBytes(answer.result), facts: answer.facts ?? {} }),
+        (error: unknown): Settled => {
+          if (error instanceof ToolCallError) return { error };
           if (signal.aborted) {
             // The code that asked is gone: nobody is left to answer.
-            log.info({ tool: call.name, ms: Math.round(performance.now() - startedAt) }, 'tool call stopped: the execution ended');
-            return;
+            log.info({ tool: call.name, ms: Math.round(performance.now() - started.startedAt) }, 'tool call stopped: the execution ended');
+            return { stopped: true };
           }
           log.error({ err: error, tool: call.name }, 'tool call failed unexpectedly');
-          const failure = new ToolCallError('tool_error', 'the tool failed');
-          send({ type: 'tool_result', callId, error: { code: failure.code, message: failure.message } });
+          return { error: new ToolCallError('tool_error', 'the tool failed') };
         },
       )
+      .then((settled) => {
+        if ('result' in settled) send({ type: 'tool_result', callId, result: settled.result });
+        else if ('error' in settled) send({ type: 'tool_result', callId, error: { code: settled.error.code, message: settled.error.message } });
+        if (this.inFlight.delete(started)) this.record(started, settled);
+      })
       .catch((error: unknown) => log.error({ err: error }, 'could not answer a tool call'));
+  }
+
+  private record(started: CallInFlight, settled: Settled): void {
+    const { call } = started;
+    const facts = 'result' in settled ? settled.facts : 'error' in settled ? settled.error.facts : {};
+    const denied = facts.approval?.decision === 'denied';
+    this.callLog.record({
+      callId: facts.clientCallId ?? started.clientCallId ?? `code:${call.callId}`,
+      tool: call.name,
+      args: loggedArgs(call.argsText(MAX_LOGGED_ARGS_BYTES)),
+      startedAt: started.startedAt,
+      outcome: 'result' in settled ? 'ok' : 'error' in settled ? (denied ? 'denied' : outcomeOf(settled.error.code)) : 'cancelled',
+      ...('error' in settled ? { error: settled.error.message } : {}),
+      resultBytes: 'result' in settled ? settled.resultBytes : 0,
+      ...(facts.approval ? { approval: facts.approval } : {}),
+    });
+  }
+}
+
+// Bytes of a daemon tool's result as JSON (small answers: an install's report).
+function jsonBytes(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value ?? null));
+  } catch {
+    return 0;
   }
 }

@@ -12,7 +12,7 @@ import type { SandboxInstance } from './sandbox-instance.js';
 
 /** What the tool calls of one execution are routed with. */
 export interface ExecutionToolsOptions {
-  readonly request: Pick<ExecutionRequest, 'tools' | 'limits'>;
+  readonly request: Pick<ExecutionRequest, 'tools' | 'limits'> & Partial<Pick<ExecutionRequest, 'validators' | 'validateResults' | 'budgets'>>;
   readonly config: Pick<Config, 'maxToolCallBytes'>;
   /** Installs packages; null refuses every install. */
   readonly packages: PackageService | null;
@@ -37,6 +37,9 @@ export function routerFor(options: ExecutionToolsOptions): ToolRouter {
     send: (message) => sandbox.send(message),
     signal: options.signal,
     log,
+    validators: request.validators,
+    validateResults: request.validateResults,
+    budgets: request.budgets,
   });
 }
 

@@ -176,6 +176,7 @@ export class Execution {
       codeSent ? sandbox.workspaceUsage() : null,
     ]);
     const toolCalls = this.tools?.toolCalls ?? 0;
+    const toolReport = this.tools?.report();
     const workspace = workspaceUsage && facts.workspaceSize ? { usage: workspaceUsage, size: facts.workspaceSize } : null;
     const result = buildResult(
       {
@@ -183,7 +184,7 @@ export class Execution {
         exit, done: this.done, bridgeProblem: this.bridgeProblem, bridgeLimit: this.bridgeLimit, sandboxProblem: ran.problem,
         fileErrors: collected.errors, sandboxed: facts.bwrapPath !== null, kernel, workspace,
       },
-      { stdout: ran.stdout.text(), stderr: ran.stderr.text(), files: collected.files, durationMs: performance.now() - this.options.acceptedAt, toolCalls },
+      { stdout: ran.stdout.text(), stderr: ran.stderr.text(), files: collected.files, durationMs: performance.now() - this.options.acceptedAt, toolCalls, ...toolReport },
     );
     this.mark('collected');
     this.log.info({ status: result.status, exitCode: exit.exitCode, signal: exit.signal, toolCalls, kernel, phasesMs: this.phases }, 'execution finished');

@@ -2,10 +2,12 @@
 // Every failure is a WireError whose message names the field, what was expected and what was received.
 import type { Config } from '../config.js';
 import { describeReceived, WireError } from '../errors.js';
-import type { ToolDeclaration } from '../wire-types.js';
+import type { ToolBudgets, ToolDeclaration } from '../wire-types.js';
 import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
 import { RESERVED_TOOL_PREFIX } from '../bridge/tool-router.js';
+import { parseToolBudgets } from '../bridge/call-budgets.js';
+import { SchemaCompiler, type ToolValidators } from '../bridge/validation.js';
 import { parseInputs } from './inputs.js';
 import { resolveLimits, type ExecutionLimits, type LowerableLimit } from './limits.js';
 
@@ -21,19 +23,26 @@ export interface ExecutionRequest {
   readonly limits: ExecutionLimits;
   /** The session whose workspace and packages the execution uses (shaped like an id; existence is checked later). */
   readonly sessionId: string | null;
+  /** The compiled schemas of the tools, by name: arguments always, results unless validateResults is false. */
+  readonly validators: ReadonlyMap<string, ToolValidators>;
+  /** Check the client's results against the tools' outputSchema. */
+  readonly validateResults: boolean;
+  /** What the code may spend on its tools. */
+  readonly budgets: ToolBudgets;
 }
 
 const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const MAX_TOOLS = 256;
-const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'inputs', 'limits', 'sessionId']);
+const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'inputs', 'limits', 'sessionId', 'budgets', 'validateResults']);
 
 export type RequestLimits = Pick<Config, 'defaultTimeoutMs' | 'maxTimeoutMs' | 'maxCodeBytes' | 'maxFileBytes' | 'maxTotalFileBytes' | LowerableLimit>;
 
-// Checks and normalizes a request; `envelope` lists extra fields the transport itself uses (`type`, `id`).
+// Checks and normalizes a request; `envelope` lists extra fields the transport itself uses (`type`, `id`). The
+// tools' schemas are compiled here (by `schemas`, which caches them), so one that does not compile refuses it.
 export function parseExecutionRequest(
   body: unknown,
   limits: RequestLimits,
-  options: { toolsAllowed: boolean; envelope?: readonly string[] },
+  options: { toolsAllowed: boolean; envelope?: readonly string[]; schemas?: SchemaCompiler },
 ): ExecutionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new WireError('invalid_request', `expected a JSON object, received ${describeReceived(body)}`);
@@ -53,6 +62,9 @@ export function parseExecutionRequest(
     throw new WireError('payload_too_large', `code: ${codeBytes} bytes exceeds maxCodeBytes ${limits.maxCodeBytes}`);
   }
   const tools = parseTools(fields.tools, options.toolsAllowed);
+  const { validateResults = true } = fields;
+  if (typeof validateResults !== 'boolean') throw new WireError('invalid_request', `validateResults: expected true or false, received ${describeReceived(validateResults)}`);
+  const budgets = parseToolBudgets(fields.budgets, tools.map((tool) => tool.name));
   return {
     runtime,
     code,
@@ -62,7 +74,27 @@ export function parseExecutionRequest(
     inputs: parseInputs(fields.inputs, tools),
     limits: resolveLimits(fields.limits, limits),
     sessionId: parseSessionId(fields.sessionId),
+    validators: compileSchemas(tools, options.schemas ?? new SchemaCompiler(), validateResults),
+    validateResults,
+    budgets,
   };
+}
+
+// The validators of each tool's parameters (and outputSchema, when results are checked); a schema that does not
+// compile refuses the request, naming it and ajv's reason.
+function compileSchemas(tools: readonly ToolDeclaration[], schemas: SchemaCompiler, withResults: boolean): Map<string, ToolValidators> {
+  const compile = (schema: Record<string, unknown>, where: string) => {
+    try {
+      return schemas.compile(schema);
+    } catch (error) {
+      throw new WireError('invalid_request', `${where}: ${(error as Error).message}`.slice(0, 2000));
+    }
+  };
+  return new Map(tools.map((tool, index) => {
+    const args = compile(tool.parameters, `tools[${index}].parameters`);
+    const result = withResults && tool.outputSchema ? compile(tool.outputSchema, `tools[${index}].outputSchema`) : undefined;
+    return [tool.name, result ? { args, result } : { args }];
+  }));
 }
 
 function parseSessionId(raw: unknown): string | null {

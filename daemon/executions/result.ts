@@ -6,7 +6,7 @@ import type { OutputFile } from '../files/outputs.js';
 import type { CgroupCounters } from '../sandbox/cgroups.js';
 import type { WorkspaceSize, WorkspaceUsage } from '../sandbox/mounts.js';
 import type { ExitInfo } from '../sandbox/spawn.js';
-import type { CodeError, EncodedFile, ExecutionStatus, FileError, WireExecutionResult } from '../wire-types.js';
+import type { BudgetExceeded, CodeError, EncodedFile, ExecutionStatus, FileError, ToolCallLogEntry, WireExecutionResult } from '../wire-types.js';
 
 /** The result of an execution, as it goes out on the wire. */
 export type ExecutionResult = WireExecutionResult;
@@ -160,6 +160,12 @@ export interface Gathered {
   /** From the execution's acceptance (its wait for a slot included) to its end. */
   readonly durationMs: number;
   readonly toolCalls: number;
+  /** The calls' log. @default [] */
+  readonly toolCallLog?: readonly ToolCallLogEntry[];
+  /** More calls finished than the log keeps. @default false */
+  readonly toolCallLogTruncated?: boolean;
+  /** The request's budgets the code went past. @default [] */
+  readonly budgetsExceeded?: readonly BudgetExceeded[];
 }
 
 // The result of an execution that ran: its outcome decided from what was observed, with what it gathered. The
@@ -177,6 +183,9 @@ export function buildResult(observed: Observed, gathered: Gathered): ExecutionRe
     exitCode: observed.exit.exitCode,
     durationMs: roundMs(gathered.durationMs),
     toolCalls: gathered.toolCalls,
+    toolCallLog: [...(gathered.toolCallLog ?? [])],
+    ...(gathered.toolCallLogTruncated ? { toolCallLogTruncated: true } : {}),
+    budgetsExceeded: [...(gathered.budgetsExceeded ?? [])],
   };
 }
 
@@ -192,7 +201,7 @@ export function cancelledBeforeStart(reason: CancelReason, waitedMs: number): Ex
 }
 
 function neverRan(status: 'error' | 'cancelled', failure: CodeError, durationMs: number): ExecutionResult {
-  return { status, result: null, stdout: '', stderr: '', files: [], fileErrors: [], error: failure, exitCode: null, durationMs: roundMs(durationMs), toolCalls: 0 };
+  return { status, result: null, stdout: '', stderr: '', files: [], fileErrors: [], error: failure, exitCode: null, durationMs: roundMs(durationMs), toolCalls: 0, toolCallLog: [], budgetsExceeded: [] };
 }
 
 // Milliseconds to two decimals, as results carry them.

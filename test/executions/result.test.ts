@@ -45,6 +45,8 @@ test('an execution cancelled while it waited for a slot never ran, and says who 
       exitCode: null,
       durationMs: 12.35,
       toolCalls: 0,
+      toolCallLog: [],
+      budgetsExceeded: [],
     });
   }
 });
@@ -72,6 +74,8 @@ test('a result carries what the code gathered; the code\'s own result only when 
     exitCode: 0,
     durationMs: 101.24,
     toolCalls: 3,
+    toolCallLog: [],
+    budgetsExceeded: [],
   });
   const timedOut = buildResult({ ...ran, killReason: 'timeout' }, gathered);
   assert.equal(timedOut.status, 'timeout');

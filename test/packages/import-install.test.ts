@@ -171,6 +171,8 @@ describe('Python with installOnImport', () => {
           '        out[name] = str(e)',
           'import probe_lib',
           'out["library"] = probe_lib.MESSAGE',
+          'import tools.api',  // the prelude's own module of tool models: never an install of PyPI's "tools"
+          'out["tools"] = tools.api.__name__',
           'set_result(out)',
         ].join('\n'),
       }),
@@ -182,6 +184,7 @@ describe('Python with installOnImport', () => {
       'numpy.runbox_nosuch': "No module named 'numpy.runbox_nosuch'",
       'café': "No module named 'café'",
       library: "No module named 'runbox_url_dep'",
+      tools: 'tools.api',
     });
     assert.deepEqual(requests, [], 'the index got no request');
   });

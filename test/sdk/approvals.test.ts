@@ -13,6 +13,7 @@ import {
   type Runtime,
   type ToolCallDecision,
   type ToolCallRecord,
+  type ToolCallLogEntry,
   type ToolCallRequest,
   type ToolDefinition,
 } from 'runbox/sdk';
@@ -72,9 +73,10 @@ describe('tool-call approvals', () => {
   });
 
   // Runs ECHO_EACH over values with these options; returns what the code saw.
-  async function echoEach(runtime: Runtime, values: unknown[], options: Partial<ExecuteOptions>): Promise<Outcome[]> {
+  async function echoEach(runtime: Runtime, values: unknown[], options: Partial<ExecuteOptions>, log: ToolCallLogEntry[] = []): Promise<Outcome[]> {
     const out = await client.execute({ runtime, code: ECHO_EACH[runtime], inputs: { values }, timeoutMs: 30_000, ...options });
     assert.equal(out.status, 'ok', JSON.stringify(out.error));
+    log.push(...out.toolCallLog);
     return out.result as Outcome[];
   }
 
@@ -91,6 +93,7 @@ describe('tool-call approvals', () => {
         4: true,
         5: false,
       };
+      const daemonLog: ToolCallLogEntry[] = [];
       const tool = echoTool(ran);
       const handler = tool.handler;
       tool.handler = (args, context) => {
@@ -107,7 +110,7 @@ describe('tool-call approvals', () => {
           return decisions[value];
         },
         onToolCallFinish: (record) => records.push(record),
-      });
+      }, daemonLog);
       assert.deepEqual(seen.map((entry) => entry.slice(0, 2)), [
         ['ok', { echoed: 1 }],
         ['ok', { echoed: 20 }],
@@ -115,9 +118,7 @@ describe('tool-call approvals', () => {
         ['ok', { echoed: 4 }],
         ['ToolError', 'onToolCall denied echo'],
       ]);
-      // The code's ToolError .code: `approval_denied` once the daemon forwards the SDK's error code (fix/dpolicy);
-      // until then the daemon passes every client error in as `tool_error`.
-      for (const entry of [seen[2], seen[4]]) assert.ok(['approval_denied', 'tool_error'].includes(entry[2] as string), String(entry[2]));
+      assert.deepEqual([seen[2][2], seen[4][2]], ['approval_denied', 'approval_denied'], "the code's ToolError .code");
       assert.deepEqual(ran, [1, 20, 4]);
       assert.deepEqual(events, ['hook 1', 'handler 1', 'hook 2', 'handler 20', 'hook 3', 'hook 4', 'handler 4', 'hook 5']);
 
@@ -137,6 +138,8 @@ describe('tool-call approvals', () => {
         [requests[3].callId, 'ok', { decision: 'approved' }],
         [requests[4].callId, 'denied', { decision: 'denied', reason: 'onToolCall denied echo' }],
       ]);
+      // The daemon's log of the execution holds the decisions the SDK sent with its answers.
+      assert.deepEqual(daemonLog.map((entry) => [entry.callId, entry.outcome, entry.approval]), records.map((record) => [record.callId, record.outcome, record.approval]));
       assert.deepEqual(records[1].args, { value: 2 }, 'the record keeps what the code asked for');
       assert.deepEqual(records[1].modifiedArgs, { value: 20 });
       assert.equal(records[0].resultBytes, Buffer.byteLength(JSON.stringify({ echoed: 1 })));
@@ -167,6 +170,7 @@ describe('tool-call approvals', () => {
       });
       assert.equal(seen[0][0], 'ToolError');
       assert.equal(seen[0][1], 'no approval decision within 300 ms');
+      assert.equal(seen[0][2], 'approval_denied');
       assert.deepEqual(seen[1], ['ok', { echoed: 2 }]);
       assert.equal(signals[0].aborted, true, "the hook's signal told it the decision is no longer wanted");
       lateDecision?.({ decision: 'approve' }); // Too late: ignored.
@@ -238,6 +242,7 @@ describe('tool-call approvals', () => {
     assert.deepEqual(records.map((record) => record.outcome), Array(7).fill('denied'));
     assert.equal(records[6].approval?.reason, seen[6][1], 'the record holds the reason as the code got it');
     assert.deepEqual(ran, [], 'no handler ran');
+    assert.deepEqual(seen.map((entry) => entry[2]), Array(7).fill('approval_denied'));
   });
 
   it('a call that needs approval is denied when the client has no onToolCall hook', async () => {
@@ -245,6 +250,7 @@ describe('tool-call approvals', () => {
     const seen = await echoEach('python', [1], { tools: { echo: echoTool(ran) } });
     assert.equal(seen[0][0], 'ToolError');
     assert.equal(seen[0][1], 'echo needs approval and this client has no onToolCall hook');
+    assert.equal(seen[0][2], 'approval_denied');
     assert.deepEqual(ran, []);
   });
 

@@ -14,6 +14,9 @@ code needs them. Standard library only.
   bridge.py     the messages: `run` in, tool calls out and back, `done`
   jsonable.py   JSON in and out, and the conversions of results and tool arguments
   namespace.py  the globals the code gets: call_tool, set_result, one function per tool...
+  values.py     tool results as dicts whose keys read as attributes (loaded on the first tool result)
+  models.py     the tools' Input and Output models, from their schemas (loaded when first needed)
+  toolsapi.py   the models by name and the `tools.api` module (loaded when first needed)
   program.py    compiling, running and reporting the code
   imports.py    the code's missing imports: a hint, or the install (import_names.py, loaded then, maps names)
 """
@@ -45,6 +48,6 @@ def main():
     except OSError as exc:
         die(f"cannot enter the workspace {workspace}: {exc}")
     client = BridgeClient(websocket)
+    execution = Execution(source, tools, client, inputs)  # its finder of tools.api comes before the one below
     sys.meta_path.append(MissingImports(client, installs))  # last: consulted only when an import fails
-    execution = Execution(source, tools, client, inputs)
     execution.finish(execution.run())

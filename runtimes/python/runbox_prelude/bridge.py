@@ -124,7 +124,7 @@ class BridgeClient:
 
     # Sends every call at once, waits for all of them, then raises the first error in order, if any.
     def call_parallel(self, calls):
-        requests = [_parse_parallel_item(item) for item in calls]
+        requests = [parse_parallel_item(item) for item in calls]
         waiters = [_Waiter() for _ in requests]
         self._send([self._request(name, args, waiter.settle) for (name, args), waiter in zip(requests, waiters)])
         answers = [waiter.wait() for waiter in waiters]
@@ -226,7 +226,7 @@ class _Waiter:
 
 
 # Reads one item of call_tools_parallel: (name, args), (name,), name, or {"name": ..., "args": ...}.
-def _parse_parallel_item(item):
+def parse_parallel_item(item):
     if isinstance(item, str):
         return item, None
     if isinstance(item, dict) and "name" in item:

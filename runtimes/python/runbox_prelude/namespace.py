@@ -3,9 +3,15 @@
 call_tool, call_tools_parallel, set_result, ToolError, install_package, InstallError, and one async function
 per declared tool. They look
 like the code's own (`__module__` is `__main__`), so reprs, help() and pickling behave as for user code.
+Tool answers get attribute access and models (values.py, models.py, toolsapi.py: loaded on first use by
+load_prelude_module), and `tools.api` is importable.
 """
 
-from .bridge import ToolError
+import sys
+
+import _thread
+
+from .bridge import ToolError, parse_parallel_item
 from .protocol import INSTALL_TOOL  # the daemon's reserved tool that installs packages
 
 PRELUDE_NAMES = ("call_tool", "call_tools_parallel", "set_result", "ToolError", "install_package", "InstallError")
@@ -22,15 +28,21 @@ class InstallError(Exception):
         self.code = code
 
 
-# Builds the globals: the four documented names and one async function per usable tool name.
+# Builds the globals: the documented names and one async function per usable tool name. Also makes `tools.api`
+# importable (a finder consulted last, so a `tools` module of the code's own wins).
 def build_globals(client, tools, record_result):
+    results = _tool_values(tools)
+
     def call_tool(name, args=None):
         """Calls a tool and returns its JSON result (also awaitable); a tool error raises ToolError."""
-        return _awaitable(client.call(name, args))
+        return _awaitable(results.convert(name, client.call(name, args)))
 
     def call_tools_parallel(calls):
         """Calls tools concurrently, [(name, args), ...]: results in order, or the first ToolError once all ended."""
-        return _awaitable(client.call_parallel(calls))
+        calls = list(calls)
+        answers = client.call_parallel(calls)
+        names = [parse_parallel_item(item)[0] for item in calls]
+        return _awaitable([results.convert(name, answer) for name, answer in zip(names, answers)])
 
     def set_result(value, files=None):
         """Sets the result (it wins over a top-level return) and, when given, the workspace files to return."""
@@ -51,7 +63,9 @@ def build_globals(client, tools, record_result):
         importlib.invalidate_caches()
         return _awaitable(answer)
 
-    names = {name: _as_global(function, name) for name, function in _tool_functions(client, tools).items()}
+    names = {name: _as_global(function, name) for name, function in _tool_functions(client, tools, results).items()}
+    results.functions.update(names)
+    sys.meta_path.append(results)
     names.update(call_tool=_as_global(call_tool), call_tools_parallel=_as_global(call_tools_parallel),
                  set_result=_as_global(set_result), ToolError=ToolError,
                  install_package=_as_global(install_package), InstallError=InstallError)
@@ -60,7 +74,7 @@ def build_globals(client, tools, record_result):
 
 # One async function per declared tool whose name is a usable identifier (not a keyword, a dunder, a builtin
 # such as print or open, or one of the prelude's names); tools with other names stay reachable through call_tool.
-def _tool_functions(client, tools):
+def _tool_functions(client, tools, results):
     functions = {}
     if not tools:
         return functions
@@ -76,15 +90,20 @@ def _tool_functions(client, tools):
         parameters = tool.get("parameters")
         properties = parameters.get("properties") if isinstance(parameters, dict) else None
         parameter_names = list(properties) if isinstance(properties, dict) else []
-        functions[name] = _tool_function(client, name, tool.get("description"), parameter_names)
+        first = properties[parameter_names[0]] if parameter_names else None
+        first_type = first.get("type") if isinstance(first, dict) else None
+        first_takes_object = first_type == "object" or (isinstance(first_type, list) and "object" in first_type)
+        functions[name] = _tool_function(client, results, name, tool.get("description"), parameter_names,
+                                         first_takes_object)
     return functions
 
 
 # Builds the async function of one tool; its docstring is the tool's description and argument names.
-def _tool_function(client, name, description, parameter_names):
+def _tool_function(client, results, name, description, parameter_names, first_takes_object):
     # Binds the arguments, then waits for the tool's answer without blocking the event loop.
     async def tool_function(*args, **kwargs):
-        return await client.call_async(name, _bind_arguments(name, parameter_names, args, kwargs))
+        arguments = _bind_arguments(name, parameter_names, args, kwargs, first_takes_object)
+        return results.convert(name, await client.call_async(name, arguments))
 
     doc = description if isinstance(description, str) else ""
     if parameter_names:
@@ -94,7 +113,15 @@ def _tool_function(client, name, description, parameter_names):
 
 
 # Binds positional arguments to the declared parameters in order, then keywords by name, with Python's errors.
-def _bind_arguments(name, parameter_names, args, kwargs):
+# One dict alone is the arguments object when it is this tool's Input model, or when its keys are all declared
+# parameters (any keys, for a tool that declares none) and the first parameter is not itself an object.
+def _bind_arguments(name, parameter_names, args, kwargs, first_takes_object=False):
+    if len(args) == 1 and not kwargs and isinstance(args[0], dict):
+        only = args[0]
+        if getattr(type(only), "_runbox_input_of", None) == name:
+            return only
+        if not parameter_names or (not first_takes_object and all(key in parameter_names for key in only)):
+            return only
     if len(args) > len(parameter_names):
         takes = len(parameter_names)
         raise TypeError(
@@ -107,6 +134,76 @@ def _bind_arguments(name, parameter_names, args, kwargs):
             raise TypeError(f"{name}() got multiple values for argument '{key}'")
         bound[key] = value
     return bound
+
+
+_PACKAGE = sys.modules[__package__]  # the prelude package: prelude.py removes it from sys.modules once loaded
+_LOAD_LOCK = _thread.allocate_lock()  # threads that get their first results at once load the modules once
+
+
+# Imports a module of the prelude after start-up (values, models, toolsapi), once: the package and its loaded
+# modules go back into sys.modules for the import only, so the code still cannot import or shadow them.
+def load_prelude_module(name):
+    module = getattr(_PACKAGE, name, None)
+    if module is not None:
+        return module
+    with _LOAD_LOCK:
+        return getattr(_PACKAGE, name, None) or _import_prelude_module(name)
+
+
+# The import itself, under _LOAD_LOCK (another thread's cleanup must not remove the package mid-import).
+def _import_prelude_module(name):
+    prefix = f"{__package__}."
+    modules = sys.modules
+    codes_own = {key: value for key, value in modules.items() if key == __package__ or key.startswith(prefix)}
+    loaded = {prefix + attr: value for attr, value in vars(_PACKAGE).items()
+              if type(value) is type(sys) and getattr(value, "__name__", None) == prefix + attr}
+    modules[__package__] = _PACKAGE
+    modules.update(loaded)
+    try:
+        __import__(prefix + name)
+        return getattr(_PACKAGE, name)
+    finally:
+        for key in [key for key in modules if key == __package__ or key.startswith(prefix)]:
+            del modules[key]
+        modules.update(codes_own)
+
+
+# What tool answers become in the code: dicts with attribute access (values.py), and the Output model of a tool
+# that declared an outputSchema (models.py, toolsapi.py); also the import finder of `tools` and `tools.api`, put
+# last on sys.meta_path. Closures rather than a class, so the prelude's start-up defines none: code that calls
+# no tool and imports no tools.api pays nothing more, and those modules load on first use.
+def _tool_values(tools):
+    with_output_schema = {tool.get("name") for tool in tools if isinstance(tool.get("outputSchema"), dict)}
+    functions = {}  # the tool functions, by name (tools.api lists them too), filled in by build_globals
+    built = []  # the tools' models (toolsapi.ToolModels), once made
+    building = _thread.allocate_lock()  # one set of model classes, whichever thread asks first
+
+    # The tools' models, built on first use.
+    def models():
+        if not built:
+            with building:
+                if not built:
+                    built.append(load_prelude_module("toolsapi").ToolModels(tools, functions))
+        return built[0]
+
+    # One tool answer as the code gets it.
+    def convert(name, value):
+        if type(value) is dict or type(value) is list:
+            value = load_prelude_module("values").with_attributes(value)
+            if name in with_output_schema:
+                value = models().wrap_result(name, value)
+        return value
+
+    # The import system asks here only when no other finder has `tools` or `tools.api` (the code's own win).
+    def find_spec(fullname, path=None, target=None):
+        if fullname != "tools" and fullname != "tools.api":
+            return None
+        return models().module_spec(fullname)
+
+    return _Namespace(convert=convert, find_spec=find_spec, functions=functions)
+
+
+_Namespace = type(sys.implementation)  # types.SimpleNamespace, without importing types
 
 
 # Names a function as a global of the code's module.

@@ -1,0 +1,36 @@
+// What the agent examples share: the shape of a finished run, saving the charts the code returned, and telling
+// whether a module was started as the script.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CodeToolOutput } from 'runbox/sdk';
+
+/** A finished agent run. */
+export interface AgentRun<Message> {
+  /** The model's final answer ('' when the loop stopped at maxTurns). */
+  text: string;
+  /** `answered`: the model replied without tool calls; `max_turns`: the loop gave up first. */
+  stopReason: 'answered' | 'max_turns';
+  /** Requests made to the model. */
+  turns: number;
+  /** Every message sent to or received from the model, in order, in the API's own format. */
+  transcript: Message[];
+  /** Every code tool call's output, in the order the model made the calls. */
+  executions: CodeToolOutput[];
+}
+
+// Writes every attachment of the executions to dir under its base name (later ones win) and returns the paths.
+export async function saveAttachments(executions: readonly CodeToolOutput[], dir = '.'): Promise<string[]> {
+  const saved: string[] = [];
+  for (const file of executions.flatMap((execution) => execution.attachments)) {
+    const target = path.join(dir, path.basename(file.path));
+    await writeFile(target, file.content);
+    saved.push(`${target} (${file.mimeType}, ${file.size} bytes)`);
+  }
+  return saved;
+}
+
+// Whether the module at moduleUrl is the script node was started with (not imported by a test or the bench).
+export function isMainModule(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && pathToFileURL(path.resolve(process.argv[1])).href === moduleUrl;
+}
