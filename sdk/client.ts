@@ -2,7 +2,7 @@
 
 import { Connection } from './connection.js';
 import { createRunboxError, type RunboxError } from './errors.js';
-import { RemoteExecution, abortError } from './execution.js';
+import { RemoteExecution, abortError, type ExecutionObserver } from './execution.js';
 import { requestJson, sendRequest, type DaemonRequest, type HttpRequest } from './http.js';
 import {
   resolveClientOptions,
@@ -13,6 +13,7 @@ import {
   type RunboxClientOptions,
 } from './options.js';
 import { RunboxSession, type RunboxSessionHost } from './session.js';
+import { ExecutionStream } from './stream.js';
 import type { CreateSessionOptions, SessionInfo } from './session-types.js';
 import type { ExecuteOptions, ExecutionResult, HealthStatus, RequestOptions, RuntimeInfo } from './types.js';
 import type { ReceivedMessage } from './wire.js';
@@ -30,6 +31,7 @@ export class RunboxClient {
     send: (request) => sendRequest(this.#request(request)),
     sendJson: (request) => requestJson(this.#request(request)),
     execute: (options) => this.execute(options),
+    stream: (options) => this.stream(options),
   };
   #connecting: Promise<Connection> | undefined;
   #executionCount = 0;
@@ -42,11 +44,14 @@ export class RunboxClient {
   // Runs code in a sandbox and answers its tool calls; resolves with the result whatever its status.
   async execute<T = unknown>(options: ExecuteOptions): Promise<ExecutionResult<T>> {
     validateExecuteOptions(options);
-    const { signal } = options;
-    if (signal?.aborted) throw abortError(signal, undefined);
-    const connection = await whileNotAborted(this.#connect(), signal);
-    const execution = new RemoteExecution(`e${++this.#executionCount}`, connection, options, this.#options.cancelTimeoutMs);
-    return (await execution.run()) as ExecutionResult<T>;
+    return (await this.#run(options, undefined)) as ExecutionResult<T>;
+  }
+
+  // Runs code like execute(), yielding its events as they happen (output, tool calls and their answers, files,
+  // the result last). The execution starts now; leaving the loop early cancels it. Bad options throw here.
+  stream<T = unknown>(options: ExecuteOptions): ExecutionStream<T> {
+    validateExecuteOptions(options);
+    return new ExecutionStream<T>((signal, observer) => this.#run({ ...options, signal }, observer), options.signal);
   }
 
   // Asks the daemon whether it can run code: `{ok: true, runtimes}` or, on its 503, `{ok: false, problems}`.
@@ -88,6 +93,14 @@ export class RunboxClient {
     if (!connecting) return;
     const connection = await connecting.catch(() => undefined);
     await connection?.close();
+  }
+
+  async #run(options: ExecuteOptions, observer: ExecutionObserver | undefined): Promise<ExecutionResult> {
+    const { signal } = options;
+    if (signal?.aborted) throw abortError(signal, undefined);
+    const connection = await whileNotAborted(this.#connect(), signal);
+    const settings = { cancelTimeoutMs: this.#options.cancelTimeoutMs, onError: (error: RunboxError) => this.#report(error), observer };
+    return new RemoteExecution(`e${++this.#executionCount}`, connection, options, settings).run();
   }
 
   #get(path: string, options: RequestOptions, answerStatuses?: number[]): Promise<unknown> {

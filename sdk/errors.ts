@@ -5,7 +5,7 @@ import type { ExecutionResult } from './types.js';
 
 /** Base class of every error the SDK throws; `code` is a stable string to branch on. */
 export class RunboxError extends Error {
-  /** A stable string: the daemon's error code for API errors, else `connection_error`, `timeout` or `aborted`. */
+  /** A stable string: the daemon's error code for API errors, else `connection_error`, `timeout`, `aborted` or `hook_error`. */
   readonly code: string;
 
   constructor(message: string, code: string, options?: { cause?: unknown }) {
@@ -68,12 +68,25 @@ export class RunboxAbortError extends RunboxError {
   }
 }
 
+/** A hook of the caller's (e.g. `onToolCallFinish`) threw; reported to the client's `onError`, the execution goes on. */
+export class RunboxHookError extends RunboxError {
+  /** The option whose function threw. */
+  readonly hook: string;
+
+  constructor(message: string, hook: string, options?: { cause?: unknown }) {
+    super(message, 'hook_error', options);
+    this.name = 'RunboxHookError';
+    this.hook = hook;
+  }
+}
+
 /** What createRunboxError needs for each kind of error. */
 export type RunboxErrorDetails =
   | { kind: 'connection'; message: string; cause?: unknown }
   | { kind: 'timeout'; message: string; timeoutMs: number; cause?: unknown }
   | { kind: 'api'; message?: string; code?: string; status?: number; requestId?: string; executionId?: string; retryAfterMs?: number; cause?: unknown }
-  | { kind: 'abort'; message?: string; result?: ExecutionResult; cause?: unknown };
+  | { kind: 'abort'; message?: string; result?: ExecutionResult; cause?: unknown }
+  | { kind: 'hook'; hook: string; executionId?: string; cause: unknown };
 
 // Builds the right RunboxError subclass: the single place SDK errors are made, so messages and codes stay uniform.
 export function createRunboxError(details: RunboxErrorDetails): RunboxError {
@@ -90,5 +103,10 @@ export function createRunboxError(details: RunboxErrorDetails): RunboxError {
     }
     case 'abort':
       return new RunboxAbortError(details.message ?? 'The operation was aborted', details);
+    case 'hook': {
+      const thrown = details.cause instanceof Error ? details.cause.message : String(details.cause);
+      const where = details.executionId === undefined ? '' : ` (execution ${details.executionId})`;
+      return new RunboxHookError(`Runbox: ${details.hook} threw${where}: ${thrown}`, details.hook, { cause: details.cause });
+    }
   }
 }

@@ -1,19 +1,35 @@
 // One execution on a shared connection: sends `execute`, streams output to the callbacks, answers tool calls
-// with the local handlers, and settles on the daemon's `result` or `error`, an abort, or a lost connection.
+// (tool-calls.ts: the approval, then the local handler), and settles on the daemon's `result` or `error`, an abort, or a lost connection.
 
 import type { Connection, ConnectionTarget } from './connection.js';
 import { createRunboxError, type RunboxError } from './errors.js';
+import { answerToolCall, type IncomingToolCall, type ToolCallAnswer } from './tool-calls.js';
 import type { ExecuteOptions, ExecutionResult, ToolCallContext } from './types.js';
-import { buildExecuteMessage, buildToolResult, decodeExecutionResult, type ReceivedMessage } from './wire.js';
+import { buildExecuteMessage, decodeExecutionResult, type ReceivedMessage } from './wire.js';
 
 /** Turns the way an execution ended into the error to reject with, once a cancel has been asked for. */
 type CancelFailure = (result: ExecutionResult | undefined, cause: RunboxError | undefined) => unknown;
+
+/** Who else hears what happens during the execution (client.stream()); it must not throw. */
+export interface ExecutionObserver {
+  output(type: 'stdout' | 'stderr', chunk: string): void;
+  toolCall(call: IncomingToolCall): void;
+  toolAnswered(answer: ToolCallAnswer): void;
+}
+
+/** What an execution needs from its client besides the caller's options. */
+export interface ExecutionSettings {
+  cancelTimeoutMs: number;
+  /** The client's onError: where a throwing onToolCallFinish is reported. */
+  onError: (error: RunboxError) => void;
+  observer?: ExecutionObserver;
+}
 
 export class RemoteExecution implements ConnectionTarget {
   readonly id: string;
   readonly #connection: Connection;
   readonly #options: ExecuteOptions;
-  readonly #cancelTimeoutMs: number;
+  readonly #settings: ExecutionSettings;
   /** Aborted when the execution settles, so tool handlers can stop work nobody will read. */
   readonly #settled = new AbortController();
   readonly #onAbort = () => this.#cancel((result) => abortError(this.#options.signal, result));
@@ -22,12 +38,13 @@ export class RemoteExecution implements ConnectionTarget {
   #resolve: (result: ExecutionResult) => void = () => {};
   #reject: (error: unknown) => void = () => {};
 
-  constructor(id: string, connection: Connection, options: ExecuteOptions, cancelTimeoutMs: number) {
+  constructor(id: string, connection: Connection, options: ExecuteOptions, settings: ExecutionSettings) {
     this.id = id;
     this.#connection = connection;
     this.#options = options;
-    this.#cancelTimeoutMs = cancelTimeoutMs;
+    this.#settings = settings;
   }
+
 
   // Starts the execution on the daemon; settles with its result (any status) or rejects with a RunboxError.
   run(): Promise<ExecutionResult> {
@@ -81,6 +98,7 @@ export class RemoteExecution implements ConnectionTarget {
   }
 
   #stream(type: 'stdout' | 'stderr', chunk: string): void {
+    this.#settings.observer?.output(type, chunk);
     const callback = type === 'stdout' ? this.#options.onStdout : this.#options.onStderr;
     try {
       callback?.(chunk);
@@ -92,24 +110,20 @@ export class RemoteExecution implements ConnectionTarget {
 
   async #answerToolCall(message: ReceivedMessage): Promise<void> {
     if (this.#cancelFailure) return; // Being cancelled: the code will never read the answer.
-    const callId = String(message.callId);
-    const name = String(message.name);
-    const tools = this.#options.tools ?? {};
-    const tool = Object.hasOwn(tools, name) ? tools[name] : undefined;
-    let outcome: { value: unknown } | { error: unknown };
-    if (tool === undefined) {
-      outcome = { error: new Error(`this client has no tool named ${JSON.stringify(name)}`) };
-    } else {
-      const context: ToolCallContext = { executionId: this.id, callId, signal: this.#settled.signal };
-      try {
-        outcome = { value: await tool.handler(message.args ?? {}, context) };
-      } catch (error) {
-        outcome = { error };
-      }
-    }
+    const call: IncomingToolCall = { callId: String(message.callId), tool: String(message.name), args: message.args ?? {} };
+    this.#settings.observer?.toolCall(call);
+    const context: ToolCallContext = { executionId: this.id, callId: call.callId, signal: this.#settled.signal };
     // Once the execution has ended or is being cancelled, nobody is waiting for the answer.
-    if (this.#settled.signal.aborted || this.#cancelFailure) return;
-    this.#connection.send(buildToolResult(callId, outcome));
+    const abandoned = () => this.#settled.signal.aborted || this.#cancelFailure !== undefined;
+    const answer = await answerToolCall(call, this.#options, context, abandoned);
+    if (answer === undefined || abandoned()) return;
+    if (!this.#connection.send(answer.text)) return;
+    this.#settings.observer?.toolAnswered(answer);
+    try {
+      this.#options.onToolCallFinish?.(answer.record);
+    } catch (cause) {
+      this.#settings.onError(createRunboxError({ kind: 'hook', hook: 'onToolCallFinish', executionId: this.id, cause }));
+    }
   }
 
   // Asks the daemon to cancel, then waits (at most cancelTimeoutMs) for its final answer before failing.
@@ -117,7 +131,7 @@ export class RemoteExecution implements ConnectionTarget {
     if (this.#settled.signal.aborted || this.#cancelFailure) return;
     this.#cancelFailure = failure;
     if (!this.#connection.send({ type: 'cancel', id: this.id })) return;
-    this.#cancelTimer = setTimeout(() => this.#settle({ error: failure(undefined, undefined) }), this.#cancelTimeoutMs);
+    this.#cancelTimer = setTimeout(() => this.#settle({ error: failure(undefined, undefined) }), this.#settings.cancelTimeoutMs);
   }
 
   #settle(outcome: { result: ExecutionResult } | { error: unknown }): void {

@@ -9,7 +9,10 @@ export {
   RunboxTimeoutError,
   RunboxAPIError,
   RunboxAbortError,
+  RunboxHookError,
 } from './errors.js';
+export { ExecutionStream } from './stream.js';
+export { DEFAULT_APPROVAL_TIMEOUT_MS } from './approvals.js';
 export {
   DEFAULT_URL,
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -30,6 +33,15 @@ export type {
   ToolDefinition,
   ToolSet,
   ToolCallContext,
+  ToolCallRequest,
+  ToolCallDecision,
+  ToolCallApproval,
+  ToolCallRecord,
+  ExecutionEvent,
+  ToolCallLogEntry,
+  ToolCallOutcome,
+  ToolBudgets,
+  BudgetExceeded,
   RequestOptions,
   RuntimeInfo,
   HealthStatus,

@@ -36,7 +36,7 @@ export interface RunboxClientOptions {
   cancelTimeoutMs?: number;
   /**
    * Gets daemon errors that belong to no running execution (an `error` message without an id, a frame that
-   * is not JSON). Late answers that crossed a finished execution (`unknown_execution`, `unknown_call`) are
+   * is not JSON), and a RunboxHookError when an execution's `onToolCallFinish` throws. Late answers that crossed a finished execution (`unknown_execution`, `unknown_call`) are
    * dropped, not reported.
    * @default emits the error as a process warning (`process.emitWarning`)
    */
@@ -101,7 +101,10 @@ export function deriveUrls(url: string): { httpUrl: URL; wsUrl: string } {
 // Checks what execute() itself relies on (file contents to encode, functions to call); throws a TypeError naming the option.
 export function validateExecuteOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) fail('execute(options)', 'an object', options);
-  const { code, files, tools, onStdout, onStderr, signal, sessionId, inputs, budgets, validateResults, captureFigures } = options as Record<string, unknown>;
+  const {
+    code, files, tools, onStdout, onStderr, signal, sessionId, inputs, budgets, validateResults, captureFigures,
+    onToolCall, onToolCallFinish, approvalTimeoutMs,
+  } = options as Record<string, unknown>;
   if (typeof code !== 'string') fail('options.code', 'a string', code);
   if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs))) fail('options.inputs', 'an object of named JSON values', inputs);
   if (captureFigures !== undefined && typeof captureFigures !== 'boolean') fail('options.captureFigures', 'true or false', captureFigures);
@@ -121,6 +124,10 @@ export function validateExecuteOptions(options: unknown): void {
     for (const [name, tool] of Object.entries(tools)) {
       const handler = typeof tool === 'object' && tool !== null ? (tool as Record<string, unknown>).handler : undefined;
       if (typeof handler !== 'function') fail(`options.tools.${name}.handler`, 'a function', handler);
+      const { needsApproval } = tool as Record<string, unknown>;
+      if (needsApproval !== undefined && typeof needsApproval !== 'boolean' && typeof needsApproval !== 'function') {
+        fail(`options.tools.${name}.needsApproval`, 'a boolean or a function (args, context) => boolean', needsApproval);
+      }
       if (name.startsWith(PROTOCOL.reservedToolPrefix)) fail(`options.tools.${name}`, `a name that does not start with "${PROTOCOL.reservedToolPrefix}" (kept for the daemon's own tools)`, name);
     }
   }
@@ -131,7 +138,18 @@ export function validateExecuteOptions(options: unknown): void {
   if (onStdout !== undefined && typeof onStdout !== 'function') fail('options.onStdout', 'a function', onStdout);
   if (onStderr !== undefined && typeof onStderr !== 'function') fail('options.onStderr', 'a function', onStderr);
   if (signal !== undefined && !(signal instanceof AbortSignal)) fail('options.signal', 'an AbortSignal', signal);
+  if (onToolCall !== undefined && typeof onToolCall !== 'function') fail('options.onToolCall', 'a function (call) => decision', onToolCall);
+  if (onToolCallFinish !== undefined && typeof onToolCallFinish !== 'function') fail('options.onToolCallFinish', 'a function (record) => void', onToolCallFinish);
+  if (approvalTimeoutMs !== undefined) {
+    // setTimeout fires at once for delays past 2^31 - 1 ms, which would deny every call.
+    if (typeof approvalTimeoutMs !== 'number' || !Number.isInteger(approvalTimeoutMs) || approvalTimeoutMs < 1 || approvalTimeoutMs > MAX_TIMER_MS) {
+      fail('options.approvalTimeoutMs', `an integer number of milliseconds from 1 to ${MAX_TIMER_MS}`, approvalTimeoutMs);
+    }
+  }
 }
+
+/** The longest delay setTimeout keeps. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 // Checks the options of a request helper (createSession(), info(), the file API): an object, its signal an AbortSignal.
 export function validateRequestOptions(method: string, options: unknown): void {
@@ -174,7 +192,8 @@ function fail(option: string, expected: string, received: unknown): never {
   throw new TypeError(`Runbox: ${option}: expected ${expected}, received ${describeReceived(received)}`);
 }
 
-function describeReceived(value: unknown): string {
+// Describes a received value for an error message: short JSON, else its String() (functions, cycles, BigInts).
+export function describeReceived(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (value instanceof Uint8Array) return `a ${value.constructor.name}`;
   try {

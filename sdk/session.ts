@@ -4,12 +4,14 @@
 import { RunboxAPIError } from './errors.js';
 import { validateRequestOptions, validateSessionExecuteOptions } from './options.js';
 import { SessionFiles, type SessionHost } from './session-files.js';
+import type { ExecutionStream } from './stream.js';
 import type { SessionExecuteOptions, SessionInfo } from './session-types.js';
 import type { ExecuteOptions, ExecutionResult, RequestOptions } from './types.js';
 
 /** What a session needs from its client: HTTP requests, and executions on the client's WebSocket. */
 export interface RunboxSessionHost extends SessionHost {
   execute(options: ExecuteOptions): Promise<ExecutionResult>;
+  stream<T>(options: ExecuteOptions): ExecutionStream<T>;
 }
 
 /**
@@ -40,6 +42,13 @@ export class RunboxSession {
   async execute<T = unknown>(options: SessionExecuteOptions): Promise<ExecutionResult<T>> {
     validateSessionExecuteOptions(options);
     return (await this.#host.execute({ ...options, sessionId: this.id })) as ExecutionResult<T>;
+  }
+
+  // Streams an execution in the session's workspace, like client.stream(): its events as they happen, the
+  // result last; it waits its turn after the session's earlier executions.
+  stream<T = unknown>(options: SessionExecuteOptions): ExecutionStream<T> {
+    validateSessionExecuteOptions(options);
+    return this.#host.stream<T>({ ...options, sessionId: this.id });
   }
 
   // Asks the daemon about the session: when it expires, and how full its workspace is.

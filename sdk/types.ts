@@ -1,6 +1,6 @@
 // The SDK's public types: what execute() takes and returns. What crosses the wire as it is comes from the
 // daemon's wire-types.ts (docs/protocol.md), the one copy both sides use.
-import type { CodeError, Runtime, ToolBudgets, WireExecutionResult } from '../daemon/wire-types.js';
+import type { CodeError, Runtime, ToolApproval, ToolBudgets, WireExecutionResult } from '../daemon/wire-types.js';
 
 export type { BudgetExceeded, ExecutionStatus, FileError, HealthStatus, Runtime, RuntimeInfo, ToolApproval, ToolBudgets, ToolCallLogEntry, ToolCallOutcome } from '../daemon/wire-types.js';
 
@@ -72,10 +72,70 @@ export interface ToolDefinition<Args = any, Result = unknown> {
    * code's call raises `ToolError` with the thrown error's message.
    */
   handler: (args: Args, context: ToolCallContext) => Result | Promise<Result>;
+  /**
+   * Whether a call must be approved by the execution's `onToolCall` hook before the handler runs: `true` for
+   * every call, or a function deciding per call from its arguments. The code waits while the decision is
+   * pending; a denial raises `ToolError` in the code with the reason. A function that throws denies the call.
+   * @default false
+   */
+  needsApproval?: boolean | ((args: Args, context: ToolCallContext) => boolean | Promise<boolean>);
 }
 
 /** Tools by name: the name is what the code calls (`await get_users()`). */
 export type ToolSet = Record<string, ToolDefinition>;
+
+/** A tool call that needs approval, as the `onToolCall` hook gets it. */
+export interface ToolCallRequest {
+  /** The tool's name. */
+  tool: string;
+  /** The arguments the code passed (a JSON value, usually an object). */
+  args: unknown;
+  /** The daemon's id for this call. */
+  callId: string;
+  /** The execution's id on this client. */
+  executionId: string;
+  /** Aborted when the decision is no longer wanted: its deadline (`approvalTimeoutMs`) passed or the execution ended. */
+  signal: AbortSignal;
+}
+
+/**
+ * The `onToolCall` hook's answer: approve, approve with other arguments (a plain JSON object the handler then
+ * gets instead), or deny with a reason the code sees. `true` and `false` are short for approve and deny.
+ */
+export type ToolCallDecision =
+  | { decision: 'approve' }
+  | { decision: 'approve'; args: Record<string, unknown> }
+  | { decision: 'deny'; reason: string }
+  | boolean;
+
+/** How a call's approval went, as sent to the daemon (`tool_result.approval`): `modified` when the hook changed the arguments. */
+export type ToolCallApproval = ToolApproval;
+
+/** One tool call this client answered, as `onToolCallFinish` gets it. */
+export interface ToolCallRecord {
+  /** The daemon's id for this call. */
+  callId: string;
+  /** The tool's name. */
+  tool: string;
+  /** The arguments the code passed (in full: nothing is cut on the client side). */
+  args: unknown;
+  /** The arguments the handler ran with instead, when the `onToolCall` hook modified them. */
+  modifiedArgs?: Record<string, unknown>;
+  /** When the call reached this client. */
+  startedAt: Date;
+  /** From the call reaching this client to its answer being sent, approval wait included, in ms. */
+  durationMs: number;
+  /** How long the approval took (needsApproval and onToolCall), in ms; only for calls that needed approval. */
+  approvalMs?: number;
+  /** `ok` (a result was sent), `error` (the handler threw, its result was not JSON, or no such tool) or `denied`. */
+  outcome: 'ok' | 'error' | 'denied';
+  /** The error message sent to the code, for `error` and `denied`. */
+  error?: string;
+  /** Size of the result's JSON in UTF-8 bytes, for `ok`. */
+  resultBytes?: number;
+  /** The approval decision, for calls that needed approval. */
+  approval?: ToolCallApproval;
+}
 
 /** What execute() runs and how. */
 export interface ExecuteOptions {
@@ -136,6 +196,25 @@ export interface ExecuteOptions {
    */
   onStderr?: (chunk: string) => void;
   /**
+   * Decides each call of a tool whose `needsApproval` says so, before its handler runs; the code waits
+   * meanwhile. An answer that is not a valid ToolCallDecision, or a hook that throws, denies the call saying
+   * why. Without this hook, every call that needs approval is denied.
+   * @default undefined
+   */
+  onToolCall?: (call: ToolCallRequest) => ToolCallDecision | Promise<ToolCallDecision>;
+  /**
+   * How long a call may wait for its approval decision (needsApproval and onToolCall together); past it the call is denied
+   * (`no approval decision within <approvalTimeoutMs> ms`), the code goes on, and a late decision is ignored.
+   * @default 60000
+   */
+  approvalTimeoutMs?: number;
+  /**
+   * Gets a record of each tool call once this client has answered it (not calls left unanswered because the
+   * execution ended first). An error it throws goes to the client's `onError`, never into the execution.
+   * @default undefined
+   */
+  onToolCallFinish?: (record: ToolCallRecord) => void;
+  /**
    * Runs the code in this session's workspace (from createSession()), after the session's earlier executions:
    * the files the session's earlier code wrote are there. session.execute() fills it in.
    * @default undefined (a fresh, empty workspace removed after the execution)
@@ -148,6 +227,30 @@ export interface ExecuteOptions {
    */
   signal?: AbortSignal;
 }
+
+/**
+ * What client.stream() yields, in the order it happened: output as the code prints it, each tool call when it
+ * arrives and when this client has answered it, then each output file and the result (always last).
+ */
+export type ExecutionEvent<T = unknown> =
+  | { type: 'stdout'; data: string }
+  | { type: 'stderr'; data: string }
+  | { type: 'tool_call'; callId: string; tool: string; args: unknown }
+  | {
+      type: 'tool_result';
+      callId: string;
+      tool: string;
+      outcome: ToolCallRecord['outcome'];
+      durationMs: number;
+      /** The handler's value, for `ok`. */
+      result?: unknown;
+      /** The message the code got, for `error` and `denied`. */
+      error?: string;
+      /** The approval decision, for calls that needed approval. */
+      approval?: ToolCallApproval;
+    }
+  | { type: 'file'; file: OutputFile }
+  | { type: 'result'; result: ExecutionResult<T> };
 
 /** Options of the plain HTTP helpers. */
 export interface RequestOptions {

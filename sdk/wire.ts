@@ -2,7 +2,7 @@
 // (bytes ↔ base64, tool definitions → declarations). Pure functions, no I/O.
 
 import type { BudgetExceeded, ClientMessage, EncodedInputFile, ToolCallLogEntry, ToolDeclaration } from '../daemon/wire-types.js';
-import type { ExecuteOptions, ExecutionError, ExecutionResult, FileError, InputFile, OutputFile, ToolSet } from './types.js';
+import type { ExecuteOptions, ExecutionError, ExecutionResult, FileError, InputFile, OutputFile, ToolCallApproval, ToolSet } from './types.js';
 
 /** A daemon message as received: `type` is known to be a string, the rest is checked where it is used. */
 export type ReceivedMessage = { type: string; id?: unknown; [field: string]: unknown };
@@ -45,15 +45,55 @@ export function buildExecuteMessage(id: string, options: ExecuteOptions): Client
   };
 }
 
-// Builds the answer to a tool call: the handler's value (undefined → null) or, if it threw, its message.
-export function buildToolResult(callId: string, outcome: { value: unknown } | { error: unknown }): string {
-  if ('error' in outcome) return JSON.stringify({ type: 'tool_result', callId, error: { message: errorMessage(outcome.error) } });
+/** A `tool_result` message ready to send, with what the call's record needs to know about it. */
+export interface EncodedToolResult {
+  text: string;
+  /** UTF-8 bytes of the result's JSON, when a result was sent. */
+  resultBytes?: number;
+  /** The error message sent, when an error was. */
+  error?: string;
+}
+
+// Builds the answer to a tool call: the handler's value (undefined → null) or, if it threw, its message; a
+// denial as an `approval_denied` error. `approval` (docs/protocol.md) says how the call's approval went.
+export function buildToolResult(
+  callId: string,
+  outcome: { value: unknown } | { error: unknown } | { denied: string },
+  approval?: ToolCallApproval,
+): EncodedToolResult {
+  const base = { type: 'tool_result', callId };
+  const tail = approval === undefined ? {} : { approval };
+  if ('denied' in outcome) {
+    const reason = cutReason(outcome.denied);
+    const text = JSON.stringify({ ...base, error: { message: reason, code: 'approval_denied' }, approval: { decision: 'denied', reason } });
+    return { text, error: reason };
+  }
+  const failed = (message: string): EncodedToolResult => ({ text: JSON.stringify({ ...base, error: { message }, ...tail }), error: message });
+  if ('error' in outcome) return failed(errorMessage(outcome.error));
+  let json: string | undefined;
   try {
-    return JSON.stringify({ type: 'tool_result', callId, result: outcome.value === undefined ? null : outcome.value });
+    json = JSON.stringify(outcome.value === undefined ? null : outcome.value);
   } catch (error) {
     // A BigInt or a cycle: the code gets a ToolError saying so rather than never hearing back.
-    return JSON.stringify({ type: 'tool_result', callId, error: { message: `the tool's result is not JSON: ${errorMessage(error)}` } });
+    return failed(`the tool's result is not JSON: ${errorMessage(error)}`);
   }
+  if (json === undefined) return failed(`the tool's result is not JSON: a ${typeof outcome.value}`);
+  // The result's JSON is spliced in as it is, so a large result is serialized once.
+  const head = JSON.stringify(base).slice(0, -1);
+  const approvalText = approval === undefined ? '' : `,"approval":${JSON.stringify(approval)}`;
+  return { text: `${head},"result":${json}${approvalText}}`, resultBytes: Buffer.byteLength(json, 'utf8') };
+}
+
+/** The longest approval reason the daemon takes (it refuses a tool_result with a longer one). */
+export const MAX_APPROVAL_REASON_CHARS = 1000;
+
+// A denial's reason cut to what the daemon takes, marked with `…` when cut (never splitting a surrogate pair).
+export function cutReason(reason: string): string {
+  if (reason.length <= MAX_APPROVAL_REASON_CHARS) return reason;
+  let end = MAX_APPROVAL_REASON_CHARS - 1;
+  const last = reason.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${reason.slice(0, end)}…`;
 }
 
 function errorMessage(error: unknown): string {
