@@ -70,7 +70,8 @@ function newAjv(): Ajv2020 {
 // Compiles JSON Schemas with the checks above, keeping the last ones used by their text: tool declarations repeat
 // from one execution to the next, and compiling one costs about a millisecond of the main thread.
 export class SchemaCompiler {
-  private ajv = newAjv();
+  /** Made on the first compile: an ajv instance costs milliseconds to build, and most executions declare no tool. */
+  private ajv: Ajv2020 | undefined;
   private compiles = 0;
   private readonly cache = new Map<string, ValidateFunction>();
 
@@ -90,8 +91,8 @@ export class SchemaCompiler {
       this.cache.set(key, cached);
       return cached;
     }
-    if (this.compiles >= COMPILES_PER_INSTANCE) {
-      // What the old instance holds goes with the validators compiled by it, as the cache drops them.
+    if (this.ajv === undefined || this.compiles >= COMPILES_PER_INSTANCE) {
+      // What an old instance holds goes with the validators compiled by it, as the cache drops them.
       this.ajv = newAjv();
       this.compiles = 0;
     }
