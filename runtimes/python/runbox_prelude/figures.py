@@ -40,34 +40,40 @@ class FigureCapture:
     def finish(self, declared):
         if self._watcher in sys.meta_path:
             sys.meta_path.remove(self._watcher)
+        declared_names = {os.path.normpath(path) for path in declared if isinstance(path, str)}
+        declared_paths = {os.path.join(self.workspace, name) for name in declared_names}
         if self._pyplot is not None:
             try:
-                self._capture_open_figures()
+                self._capture_open_figures(lambda saved: self._kept_by_code(saved, declared_paths))
             except Exception as exc:  # noqa: BLE001 - a figure that cannot be drawn must not lose the result
                 _note(f"the open figures could not be saved: {type(exc).__name__}: {exc}")
         if self._dropped:
             _note(f"{self._dropped} figures beyond the first {MAX_FIGURES} were not saved")
-        declared_names = {os.path.normpath(path) for path in declared if isinstance(path, str)}
-        declared_paths = {os.path.join(self.workspace, name) for name in declared_names}
         kept, saved_files = [], []
         for png, saved in self._captured:
             if saved & declared_paths:
                 continue
-            # A figure the code saved into the workspace itself comes back as that file, not as a copy.
-            own = sorted(path for path in saved if self._in_workspace(path) and os.path.isfile(path))
+            own = self._saved_in_workspace(saved)
             if own:
-                saved_files += [name for name in (os.path.relpath(path, self.workspace) for path in own) if name not in saved_files]
-            else:
+                saved_files += [name for name in own if name not in saved_files]
+            elif png is not None:
                 kept.append(png)
         self._captured = []
         return saved_files + self._write(kept, declared_names | set(saved_files))
 
-    # True for a path inside the workspace (the files list takes workspace-relative paths only).
-    def _in_workspace(self, path):
-        return path.startswith(os.path.join(self.workspace, ""))
+    # The workspace files (relative paths) a figure's savefig wrote that are still there.
+    def _saved_in_workspace(self, saved):
+        inside = os.path.join(self.workspace, "")
+        return [os.path.relpath(path, self.workspace) for path in sorted(saved) if path.startswith(inside) and os.path.isfile(path)]
 
-    # Renders every open figure to PNG bytes (matplotlib's savefig defaults) and closes it.
-    def _capture_open_figures(self):
+    # True when the code kept a figure itself (saved to a declared file, or into the workspace): it comes back as
+    # that file, so drawing it again at the end would be wasted time (a chart takes tens of milliseconds).
+    def _kept_by_code(self, saved, declared_paths):
+        return bool(saved & declared_paths) or bool(self._saved_in_workspace(saved))
+
+    # Renders every open figure to PNG bytes (matplotlib's savefig defaults) and closes it; one for which
+    # skip(its saved paths) is true is closed without being drawn.
+    def _capture_open_figures(self, skip=None):
         pyplot = self._pyplot
         from io import BytesIO
         from matplotlib._pylab_helpers import Gcf
@@ -77,12 +83,15 @@ class FigureCapture:
             if manager is None:
                 continue
             figure = manager.canvas.figure
-            if len(self._captured) >= MAX_FIGURES:
+            saved = figure.__dict__.setdefault(_SAVED_PATHS, set())
+            if skip is not None and skip(saved):
+                self._captured.append((None, saved))  # not drawn: it comes back as the file the code saved
+            elif len(self._captured) >= MAX_FIGURES:
                 self._dropped += 1
             else:
                 buffer = BytesIO()
                 self._savefig(figure, buffer, format="png")
-                self._captured.append((buffer.getvalue(), figure.__dict__.setdefault(_SAVED_PATHS, set())))
+                self._captured.append((buffer.getvalue(), saved))
             pyplot.close(figure)
 
     # Writes each PNG to the next free figure_<n>.png: never over an entry that exists (O_EXCL) or a declared name.
