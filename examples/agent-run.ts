@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CodeToolOutput } from 'runbox/sdk';
+import { RunboxClient, type CodeToolOutput } from 'runbox/sdk';
 
 /** A finished agent run. */
 export interface AgentRun<Message> {
@@ -33,4 +33,24 @@ export async function saveAttachments(executions: readonly CodeToolOutput[], dir
 // Whether the module at moduleUrl is the script node was started with (not imported by a test or the bench).
 export function isMainModule(moduleUrl: string): boolean {
   return process.argv[1] !== undefined && pathToFileURL(path.resolve(process.argv[1])).href === moduleUrl;
+}
+
+// Runs an example as a script (not when a test or the bench imports it): the agent with a client of RUNBOX_URL and
+// RUNBOX_TOKEN, then its answer printed and the charts saved here; a failure is printed and exits 1.
+export function runAsScript(moduleUrl: string, runAgent: (client: RunboxClient) => Promise<AgentRun<unknown>>): void {
+  if (!isMainModule(moduleUrl)) return;
+  const main = async () => {
+    const client = new RunboxClient();
+    try {
+      const run = await runAgent(client);
+      console.log(`${run.turns} turns, ${run.executions.length} executions (${run.stopReason})\n\n${run.text}`);
+      for (const saved of await saveAttachments(run.executions)) console.log(`saved ${saved}`);
+    } finally {
+      await client.close();
+    }
+  };
+  main().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
 }

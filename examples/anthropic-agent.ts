@@ -6,9 +6,9 @@
 //   npm run build && ANTHROPIC_API_KEY=sk-ant-... node dist/examples/anthropic-agent.js
 import Anthropic from '@anthropic-ai/sdk';
 import type { MessageParam, ToolUseBlock } from '@anthropic-ai/sdk/resources/messages';
-import { RunboxClient, createCodeTool, runAnthropicToolUse, toAnthropicTool, type CodeToolOutput, type Runtime, type ToolSet } from 'runbox/sdk';
+import { createCodeTool, type RunboxClient, runAnthropicToolUse, toAnthropicTool, type CodeToolOutput, type Runtime, type ToolSet } from 'runbox/sdk';
 import { AGENT_SYSTEM_PROMPT, SALES_TASK, createSalesTools } from './agent-tools.js';
-import { isMainModule, saveAttachments, type AgentRun } from './agent-run.js';
+import { runAsScript, type AgentRun } from './agent-run.js';
 
 /** The model main() uses when ANTHROPIC_MODEL is not set. */
 export const DEFAULT_ANTHROPIC_MODEL = 'claude-sonnet-5-5';
@@ -84,23 +84,9 @@ export async function runAnthropicAgent(options: AnthropicAgentOptions): Promise
 }
 
 // Runs the sales task against the real API (or ANTHROPIC_BASE_URL), prints the answer and saves the charts here.
-async function main(): Promise<void> {
+runAsScript(import.meta.url, (client) => {
   const apiKey = process.env.ANTHROPIC_API_KEY;
   if (!apiKey) throw new Error('ANTHROPIC_API_KEY is not set: export your Anthropic API key to run this example');
   const anthropic = new Anthropic({ apiKey, baseURL: process.env.ANTHROPIC_BASE_URL || undefined });
-  const client = new RunboxClient(); // RUNBOX_URL, RUNBOX_TOKEN
-  try {
-    const run = await runAnthropicAgent({ client, anthropic, model: process.env.ANTHROPIC_MODEL || DEFAULT_ANTHROPIC_MODEL });
-    console.log(`${run.turns} turns, ${run.executions.length} executions (${run.stopReason})\n\n${run.text}`);
-    for (const saved of await saveAttachments(run.executions)) console.log(`saved ${saved}`);
-  } finally {
-    await client.close();
-  }
-}
-
-if (isMainModule(import.meta.url)) {
-  main().catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+  return runAnthropicAgent({ client, anthropic, model: process.env.ANTHROPIC_MODEL || DEFAULT_ANTHROPIC_MODEL });
+});

@@ -6,9 +6,9 @@
 //   npm run build && OPENAI_API_KEY=sk-... node dist/examples/openai-agent.js
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { RunboxClient, createCodeTool, runOpenAIToolCall, toOpenAITool, type CodeToolOutput, type Runtime, type ToolSet } from 'runbox/sdk';
+import { createCodeTool, type RunboxClient, runOpenAIToolCall, toOpenAITool, type CodeToolOutput, type Runtime, type ToolSet } from 'runbox/sdk';
 import { AGENT_SYSTEM_PROMPT, SALES_TASK, createSalesTools } from './agent-tools.js';
-import { isMainModule, saveAttachments, type AgentRun } from './agent-run.js';
+import { runAsScript, type AgentRun } from './agent-run.js';
 
 /** The model main() uses when OPENAI_MODEL is not set. */
 export const DEFAULT_OPENAI_MODEL = 'gpt-5.5';
@@ -79,23 +79,9 @@ export async function runOpenAIAgent(options: OpenAIAgentOptions): Promise<Agent
 }
 
 // Runs the sales task against the real API (or OPENAI_BASE_URL), prints the answer and saves the charts here.
-async function main(): Promise<void> {
+runAsScript(import.meta.url, (client) => {
   const apiKey = process.env.OPENAI_API_KEY;
   if (!apiKey) throw new Error('OPENAI_API_KEY is not set: export your OpenAI API key to run this example');
   const openai = new OpenAI({ apiKey, baseURL: process.env.OPENAI_BASE_URL || undefined });
-  const client = new RunboxClient(); // RUNBOX_URL, RUNBOX_TOKEN
-  try {
-    const run = await runOpenAIAgent({ client, openai, model: process.env.OPENAI_MODEL || DEFAULT_OPENAI_MODEL });
-    console.log(`${run.turns} turns, ${run.executions.length} executions (${run.stopReason})\n\n${run.text}`);
-    for (const saved of await saveAttachments(run.executions)) console.log(`saved ${saved}`);
-  } finally {
-    await client.close();
-  }
-}
-
-if (isMainModule(import.meta.url)) {
-  main().catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+  return runOpenAIAgent({ client, openai, model: process.env.OPENAI_MODEL || DEFAULT_OPENAI_MODEL });
+});
