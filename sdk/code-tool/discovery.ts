@@ -64,7 +64,7 @@ export function describeDiscovery(tools: ToolSet, runtimes: readonly Runtime[]):
   const describe = python ? `\`describe_tool(${JSON.stringify(example)})\`` : `\`describeTool(${JSON.stringify(example)})\``;
   const both = runtimes.length > 1 ? ' (Node: `searchTools`, `describeTool`)' : '';
   const lines = [
-    `- Tools: ${names.length} are declared, too many to show here; find the ones you need from code. ${search} returns the best matches ` +
+    `- Tools: ${names.length} are declared and not shown here; find the ones you need from code. ${search} returns the best matches ` +
       `(10 unless you pass a limit) with each one's name, the function to call (none: use ${python ? 'call_tool' : 'callTool'}) and a one-line description; ` +
       `${describe} returns one tool's full signature${both}. Print or return what you found, then call the tools in your next program ` +
       '(or in the same one when you are sure of the name and arguments).',
