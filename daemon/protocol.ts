@@ -15,6 +15,8 @@ export interface ProtocolConstants {
   readonly installTool: string;
   /** Tool names the daemon keeps for itself; a client may declare none that starts with it. */
   readonly reservedToolPrefix: string;
+  /** The longest tool name a request may declare (MCP's own limit; a server prefix comes on top of an MCP tool's name). */
+  readonly maxToolNameChars: number;
   /** The exit code of a prelude whose bridge could not be opened or broke. */
   readonly bridgeFailureExitCode: number;
   /** The most UTF-8 bytes of a tool declaration's `stub` (what describe_tool returns in the sandbox). */
@@ -24,3 +26,8 @@ export interface ProtocolConstants {
 // The compiled module is dist/daemon/protocol.js, two levels below runtimes/ (which the package ships). The SDK
 // reads it through this module too.
 export const PROTOCOL: ProtocolConstants = Object.freeze(createRequire(import.meta.url)('../../runtimes/protocol.json') as ProtocolConstants);
+
+// What a declared tool's name must match: 1 to maxChars characters of [A-Za-z0-9_.-], starting with a letter or _.
+export function toolNamePattern(maxChars: number): RegExp {
+  return new RegExp(`^[A-Za-z_][A-Za-z0-9_.-]{0,${maxChars - 1}}$`);
+}

@@ -5,7 +5,7 @@ import type { ExecutionResult } from './types.js';
 
 /** Base class of every error the SDK throws; `code` is a stable string to branch on. */
 export class RunboxError extends Error {
-  /** A stable string: the daemon's error code for API errors, else `connection_error`, `timeout`, `aborted` or `hook_error`. */
+  /** A stable string: the daemon's error code for API errors, else `connection_error`, `timeout`, `aborted`, `hook_error` or `mcp_error`. */
   readonly code: string;
 
   constructor(message: string, code: string, options?: { cause?: unknown }) {
@@ -80,13 +80,26 @@ export class RunboxHookError extends RunboxError {
   }
 }
 
+/** An MCP server given to connectMcpServers could not be started, reached or listed; `server` is its name. */
+export class RunboxMcpError extends RunboxError {
+  /** The server's name (the key of connectMcpServers' `servers`). */
+  readonly server: string;
+
+  constructor(message: string, server: string, options?: { cause?: unknown }) {
+    super(message, 'mcp_error', options);
+    this.name = 'RunboxMcpError';
+    this.server = server;
+  }
+}
+
 /** What createRunboxError needs for each kind of error. */
 export type RunboxErrorDetails =
   | { kind: 'connection'; message: string; cause?: unknown }
   | { kind: 'timeout'; message: string; timeoutMs: number; cause?: unknown }
   | { kind: 'api'; message?: string; code?: string; status?: number; requestId?: string; executionId?: string; retryAfterMs?: number; cause?: unknown }
   | { kind: 'abort'; message?: string; result?: ExecutionResult; cause?: unknown }
-  | { kind: 'hook'; hook: string; executionId?: string; cause: unknown };
+  | { kind: 'hook'; hook: string; executionId?: string; cause: unknown }
+  | { kind: 'mcp'; server: string; message: string; cause?: unknown };
 
 // Builds the right RunboxError subclass: the single place SDK errors are made, so messages and codes stay uniform.
 export function createRunboxError(details: RunboxErrorDetails): RunboxError {
@@ -107,6 +120,10 @@ export function createRunboxError(details: RunboxErrorDetails): RunboxError {
       const thrown = details.cause instanceof Error ? details.cause.message : String(details.cause);
       const where = details.executionId === undefined ? '' : ` (execution ${details.executionId})`;
       return new RunboxHookError(`Runbox: ${details.hook} threw${where}: ${thrown}`, details.hook, { cause: details.cause });
+    }
+    case 'mcp': {
+      const reason = details.cause instanceof Error ? `: ${details.cause.message}` : '';
+      return new RunboxMcpError(`Runbox: MCP server "${details.server}" ${details.message}${reason}`, details.server, { cause: details.cause });
     }
   }
 }

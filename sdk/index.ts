@@ -10,6 +10,7 @@ export {
   RunboxAPIError,
   RunboxAbortError,
   RunboxHookError,
+  RunboxMcpError,
 } from './errors.js';
 export { ExecutionStream } from './stream.js';
 export { DEFAULT_APPROVAL_TIMEOUT_MS } from './approvals.js';
@@ -89,3 +90,26 @@ export {
 } from './adapters/openai.js';
 export { toAnthropicTool, runAnthropicToolUse, type AnthropicTool, type AnthropicToolUse, type AnthropicToolResult } from './adapters/anthropic.js';
 export type { ImageMediaType } from './adapters/images.js';
+export {
+  connectMcpServers,
+  DEFAULT_MCP_CALL_TIMEOUT_MS,
+  DEFAULT_MCP_CONNECT_TIMEOUT_MS,
+  type ConnectMcpServersOptions,
+  type McpToolSources,
+  type McpServerSummary,
+  type McpSkippedTool,
+} from './mcp/tools.js';
+export { isMcpClient, type McpClientLike, type McpServerSource } from './mcp/connect.js';
+export {
+  parseMcpConfig,
+  parseMcpConfigText,
+  parseMcpServer,
+  McpConfigError,
+  MCP_SERVER_NAME,
+  type McpServerDescription,
+  type McpServerDescriptions,
+  type McpStdioServer,
+  type McpHttpServer,
+  type ParseMcpConfigOptions,
+} from './mcp/config.js';
+export { mapMcpAnswer, type McpCallAnswer, type McpMappedAnswer } from './mcp/results.js';

@@ -5,11 +5,11 @@ import { describeReceived, WireError } from '../errors.js';
 import type { ToolBudgets, ToolDeclaration } from '../wire-types.js';
 import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
-import { PROTOCOL } from '../protocol.js';
 import { RESERVED_TOOL_PREFIX } from '../bridge/tool-router.js';
 import { parseToolBudgets } from '../bridge/call-budgets.js';
 import { SchemaCompiler, type ToolValidators } from '../bridge/validation.js';
 import { parseInputs } from './inputs.js';
+import { PROTOCOL, toolNamePattern } from '../protocol.js';
 import { resolveLimits, type ExecutionLimits, type LowerableLimit } from './limits.js';
 
 export interface ExecutionRequest {
@@ -34,7 +34,7 @@ export interface ExecutionRequest {
   readonly captureFigures: boolean;
 }
 
-const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+const TOOL_NAME = toolNamePattern(PROTOCOL.maxToolNameChars);
 const MAX_TOOLS = 256;
 const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'inputs', 'limits', 'sessionId', 'budgets', 'validateResults', 'captureFigures']);
 
@@ -137,7 +137,7 @@ function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
     if (!isSchemaObject(entry)) throw new WireError('invalid_request', `${where}: expected an object {name, description, parameters, outputSchema, stub}`);
     const { name, description, parameters, outputSchema, stub } = entry as Record<string, unknown>;
     if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
-      throw new WireError('invalid_request', `${where}.name: expected 1-64 characters of [A-Za-z0-9_.-] starting with a letter or _, received ${describeReceived(name)}`);
+      throw new WireError('invalid_request', `${where}.name: expected 1-${PROTOCOL.maxToolNameChars} characters of [A-Za-z0-9_.-] starting with a letter or _, received ${describeReceived(name)}`);
     }
     if (name.startsWith(RESERVED_TOOL_PREFIX)) throw new WireError('invalid_request', `${where}.name: "${name}" starts with "${RESERVED_TOOL_PREFIX}", which is reserved for the daemon's own tools`);
     if (names.has(name)) throw new WireError('invalid_request', `${where}.name: "${name}" is declared twice`);

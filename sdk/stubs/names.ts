@@ -91,3 +91,37 @@ export function pascalCase(name: string): string {
   if (joined === '') return 'Model';
   return /^[0-9]/.test(joined) ? `M${joined}` : joined;
 }
+
+// The function name a dotted tool name also gets in both preludes: `github.search-issues` → `github__search_issues`
+// (the first dot becomes `__`, other dots and `-` become `_`); null for a name without a dot.
+export function dottedAlias(name: string): string | null {
+  const dot = name.indexOf('.');
+  if (dot === -1) return null;
+  return `${name.slice(0, dot)}__${name.slice(dot + 1)}`.replace(/[.-]/g, '_');
+}
+
+// The function each tool is bound as in the Python prelude, by tool name (a tool missing has none: call_tool).
+export function pythonToolFunctionNames(names: readonly string[]): Map<string, string> {
+  return toolFunctionNames(names, isPythonToolFunction);
+}
+
+// The function each tool is bound as in the Node prelude, by tool name (a tool missing has none: callTool).
+export function nodeToolFunctionNames(names: readonly string[]): Map<string, string> {
+  return toolFunctionNames(names, isNodeToolFunction);
+}
+
+// A tool's own name when usable, else its dotted alias when usable, taken by no tool and by no other alias.
+function toolFunctionNames(names: readonly string[], usable: (name: string) => boolean): Map<string, string> {
+  const declared = new Set(names);
+  const byAlias = new Map<string, string[]>();
+  for (const name of names) {
+    const alias = dottedAlias(name);
+    if (alias !== null) byAlias.set(alias, [...(byAlias.get(alias) ?? []), name]);
+  }
+  const functions = new Map<string, string>();
+  for (const name of names) if (usable(name)) functions.set(name, name);
+  for (const [alias, same] of byAlias) {
+    if (same.length === 1 && !declared.has(alias) && usable(alias)) functions.set(same[0], alias);
+  }
+  return functions;
+}

@@ -4,7 +4,7 @@
 
 import type { ToolDeclaration } from '../../daemon/wire-types.js';
 import type { ToolSet } from '../types.js';
-import { isPythonName, isPythonToolFunction } from './names.js';
+import { isPythonName, pythonToolFunctionNames } from './names.js';
 import { buildStubModel, splitNull, type Field, type ObjectModel, type ToolModel, type TypeNode } from './schema.js';
 import { cutDescription, DEFAULT_MAX_DESCRIPTION_CHARS, fieldHint, toDeclarations, type StubOptions } from './text.js';
 
@@ -111,11 +111,13 @@ export function pythonStubs(tools: ToolSet | readonly ToolDeclaration[], options
   }
   const functions: string[] = [];
   const callToolLines: string[] = [];
+  const functionNames = pythonToolFunctionNames(model.tools.map((tool) => tool.name));
   for (const tool of model.tools) {
     const returns = tool.output === null ? 'Any' : renderer.type(tool.output);
-    const bound = isPythonToolFunction(tool.name) && tool.parameters.every((field) => isPythonName(field.name));
+    const functionName = functionNames.get(tool.name);
+    const bound = functionName !== undefined && tool.parameters.every((field) => isPythonName(field.name));
     if (inputModels) renderer.objectClass({ name: tool.inputName, fields: tool.parameters }, tool.inputName);
-    if (bound) functions.push(toolFunction(tool, returns, renderer));
+    if (bound) functions.push(toolFunction(tool, functionName, returns, renderer));
     else callToolLines.push(...callToolLine(tool, returns, renderer));
   }
   const sections = [
@@ -128,7 +130,7 @@ export function pythonStubs(tools: ToolSet | readonly ToolDeclaration[], options
 }
 
 // `async def name(a: str, b: int | None = None) -> NameOutput:` with its docstring.
-function toolFunction(tool: ToolModel, returns: string, renderer: PythonRenderer): string {
+function toolFunction(tool: ToolModel, functionName: string, returns: string, renderer: PythonRenderer): string {
   let optionalSeen = false;
   const parameters = tool.parameters.map((field) => {
     const { type, text } = renderer.annotation(field);
@@ -137,7 +139,7 @@ function toolFunction(tool: ToolModel, returns: string, renderer: PythonRenderer
     // After an optional parameter Python needs defaults; `= ...` marks a required one (binding stays positional).
     return `${field.name}: ${!optional && optionalSeen ? `${type} = ...` : text}`;
   });
-  const head = `async def ${tool.name}(${parameters.join(', ')}) -> ${returns}:`;
+  const head = `async def ${functionName}(${parameters.join(', ')}) -> ${returns}:`;
   const doc = cutDescription(tool.description, renderer.maxChars);
   const argumentLines = tool.parameters
     .map((field) => ({ field, hint: fieldHint(field, renderer.maxChars) }))

@@ -4,7 +4,7 @@
 
 import type { ToolDeclaration } from '../../daemon/wire-types.js';
 import type { ToolSet } from '../types.js';
-import { isNodeToolFunction, isTypeScriptName } from './names.js';
+import { isTypeScriptName, nodeToolFunctionNames } from './names.js';
 import { buildStubModel, type Field, type ObjectModel, type TypeNode } from './schema.js';
 import { cutDescription, DEFAULT_MAX_DESCRIPTION_CHARS, fieldHint, toDeclarations, type StubOptions } from './text.js';
 
@@ -31,6 +31,7 @@ export function typescriptStubs(tools: ToolSet | readonly ToolDeclaration[], opt
   );
   const functions: string[] = [];
   const overloads: string[] = [];
+  const functionNames = nodeToolFunctionNames(model.tools.map((tool) => tool.name));
   for (const tool of model.tools) {
     let returns = 'unknown';
     if (tool.output?.kind === 'object') {
@@ -46,8 +47,9 @@ export function typescriptStubs(tools: ToolSet | readonly ToolDeclaration[], opt
     }
     const optional = tool.parameters.every((field) => !field.required);
     const doc = render.doc(tool.description, '');
-    if (isNodeToolFunction(tool.name)) {
-      functions.push(`${doc}declare function ${tool.name}(${args === '' ? '' : `args${optional ? '?' : ''}: ${args}`}): Promise<${returns}>;`);
+    const functionName = functionNames.get(tool.name);
+    if (functionName !== undefined) {
+      functions.push(`${doc}declare function ${functionName}(${args === '' ? '' : `args${optional ? '?' : ''}: ${args}`}): Promise<${returns}>;`);
     } else {
       overloads.push(`${doc}declare function callTool(name: ${JSON.stringify(tool.name)}${args === '' ? '' : `, args${optional ? '?' : ''}: ${args}`}): Promise<${returns}>;`);
     }

@@ -279,7 +279,7 @@ describe('Python tool results and tool models', () => {
     assert.deepEqual(out.result, [
       ['EchoInput', 'EchoOutput', 'GetCompanyInput', 'GetCompanyOutput', 'GetOffersInput', 'GetOffersOutput', 'GetUserInput',
         'GetUserOutput', 'ListItemsInput', 'ListItemsOutput', 'SearchDocsInput', 'SearchDocsOutput', 'SearchLeadsInput',
-        'SearchLeadsOutput', 'echo', 'getUser', 'get_company', 'get_offers', 'get_user', 'search_leads'],
+        'SearchLeadsOutput', 'echo', 'getUser', 'get_company', 'get_offers', 'get_user', 'search__docs', 'search_leads'],
       ['user_id', 'include_orders'],
       { q: 'x' },
     ]);

@@ -189,14 +189,29 @@ describe('stubs: schema features', () => {
   });
 
   it('reaches tools the preludes do not bind through call_tool / callTool, and names models in PascalCase', () => {
-    const tools = ['search.docs', 'print', 'class', 'fetch', '__init__', 'call_tool', 'toString'].map((name) => tool(name, { type: 'object', properties: {} }, { type: 'object', properties: { ok: { type: 'boolean' } } }));
+    const tools = ['search-docs', 'print', 'class', 'fetch', '__init__', 'call_tool', 'toString'].map((name) => tool(name, { type: 'object', properties: {} }, { type: 'object', properties: { ok: { type: 'boolean' } } }));
     const python = pythonStubs(tools);
-    for (const name of ['search.docs', 'print', 'class', '__init__', 'call_tool']) assert.ok(python.includes(`# await call_tool(${JSON.stringify(name)}, {}) ->`), `${name}:\n${python}`);
+    for (const name of ['search-docs', 'print', 'class', '__init__', 'call_tool']) assert.ok(python.includes(`# await call_tool(${JSON.stringify(name)}, {}) ->`), `${name}:\n${python}`);
     assert.match(python, /^async def fetch\(\) -> FetchOutput: \.\.\.$/m);
     assert.match(python, /^class SearchDocsOutput:/m);
     const typescript = typescriptStubs(tools);
-    for (const name of ['search.docs', 'class', 'fetch', 'toString']) assert.ok(typescript.includes(`declare function callTool(name: ${JSON.stringify(name)}): Promise<`), `${name}:\n${typescript}`);
+    for (const name of ['search-docs', 'class', 'fetch', 'toString']) assert.ok(typescript.includes(`declare function callTool(name: ${JSON.stringify(name)}): Promise<`), `${name}:\n${typescript}`);
     assert.match(typescript, /^declare function print\(\): Promise<PrintOutput>;$/m);
+  });
+
+  it('shows a dotted tool (an MCP server\'s) as its server__tool function, unless that name is taken or ambiguous', () => {
+    const output = { type: 'object', properties: { ok: { type: 'boolean' } } };
+    const names = ['github.search-issues', 'docs.get.page', 'dup.a-b', 'dup.a_b', 'taken.x', 'taken__x', 'x.print'];
+    const tools = names.map((name) => tool(name, { type: 'object', properties: {} }, output));
+    const python = pythonStubs(tools, { prelude: false });
+    assert.match(python, /^async def github__search_issues\(\) -> GithubSearchIssuesOutput: \.\.\.$/m);
+    assert.match(python, /^async def docs__get_page\(\) -> DocsGetPageOutput: \.\.\.$/m);
+    assert.match(python, /^async def x__print\(\)/m);
+    assert.match(python, /^async def taken__x\(\) -> TakenXOutput2: \.\.\.$/m);
+    for (const name of ['dup.a-b', 'dup.a_b', 'taken.x']) assert.ok(python.includes(`# await call_tool(${JSON.stringify(name)}, {}) ->`), `${name}:\n${python}`);
+    const typescript = typescriptStubs(tools, { prelude: false });
+    assert.match(typescript, /^declare function github__search_issues\(\): Promise<GithubSearchIssuesOutput>;$/m);
+    for (const name of ['dup.a-b', 'dup.a_b', 'taken.x']) assert.ok(typescript.includes(`declare function callTool(name: ${JSON.stringify(name)}): Promise<`), `${name}:\n${typescript}`);
   });
 
   it('escapes descriptions so no text can end a docstring or a comment early, and cuts long ones', () => {
@@ -245,7 +260,7 @@ describe('stubs: valid code', () => {
       '  const email: string = user.email;',
       '  const found = await search_users({ query: "ann", limit: 5 });',
       '  const first: string | undefined = found.users[0]?.manager?.email;',
-      '  const hits = await callTool("search.docs", { query: "refunds" });',
+      '  const hits = await search__docs({ query: "refunds" });',
       '  const title: string = hits.hits[0].title;',
       '  const [a, b] = await Promise.all([get_weather({ city: "Oslo" }), list_orders({ user_id: "u1", status: ["paid"] })]);',
       '  setResult({ email, first, title, t: a.temperature, n: b.length });',
@@ -282,8 +297,11 @@ function typeCheck(declarations: string, usage: string): string[] {
 describe('stubs: the functions shown are the ones the preludes bind', () => {
   let daemon: TestDaemon;
   let client: RunboxClient;
-  const names = ['get_user', 'search.docs', 'search-docs', 'print', 'len', 'class', 'fetch', 'toString', 'console', '__init__', 'call_tool', 'setResult', 'open', 'Map', 'None'];
-  const tools: ToolSet = Object.fromEntries(names.map((name) => [name, { description: '', parameters: { type: 'object', properties: {} }, handler: () => name }]));
+  const toolNames = ['get_user', 'search.docs', 'search-docs', 'print', 'len', 'class', 'fetch', 'toString', 'console', '__init__', 'call_tool', 'setResult', 'open', 'Map', 'None',
+    'mcp.get-item', 'a.b.c', 'dup.a-b', 'dup.a_b', 'taken.x', 'taken__x', 'class.def', '__.x__', 'x.print', 'set.result'];
+  /** Every name a function could be bound as: the tools' own and their dotted aliases (dottedAlias's rule). */
+  const names = [...toolNames, 'search__docs', 'mcp__get_item', 'a__b_c', 'dup__a_b', 'class__def', '____x__', 'x__print', 'set__result'];
+  const tools: ToolSet = Object.fromEntries(toolNames.map((name) => [name, { description: '', parameters: { type: 'object', properties: {} }, handler: () => name }]));
 
   before(async () => {
     daemon = await startDaemon();
@@ -301,6 +319,7 @@ describe('stubs: the functions shown are the ones the preludes bind', () => {
     const stubs = pythonStubs(tools, { prelude: false });
     assert.deepEqual(names.filter((name) => stubs.includes(`async def ${name}(`)), out.result);
     assert.ok((out.result as string[]).includes('get_user'));
+    assert.ok((out.result as string[]).includes('mcp__get_item'));
   });
 
   it('Node', async () => {
@@ -310,5 +329,6 @@ describe('stubs: the functions shown are the ones the preludes bind', () => {
     const stubs = typescriptStubs(tools, { prelude: false });
     assert.deepEqual(names.filter((name) => stubs.includes(`declare function ${name}(`)), out.result);
     assert.ok((out.result as string[]).includes('print'));
+    assert.ok((out.result as string[]).includes('mcp__get_item'));
   });
 });

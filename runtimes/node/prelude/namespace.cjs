@@ -176,22 +176,41 @@ function defineDiscoveryGlobals(toolCalls) {
   });
 }
 
-// Defines one async function per tool whose name is a usable identifier that shadows nothing.
+// Defines one async function per tool whose name is a usable identifier that shadows nothing. A dotted name
+// `server.tool` (an MCP server's tool) is also defined as `server__tool` (the first dot becomes `__`, other dots
+// and `-` become `_`) when that is usable, no tool has that name and no other tool's alias is the same.
 function defineToolFunctions(tools, toolCalls) {
+  const usable = (name) =>
+    typeof name === 'string' && IDENTIFIER.test(name) && !RESERVED_WORDS.has(name) && !PRELUDE_GLOBALS.includes(name) && !(name in globalThis);
+  const declared = new Set(tools.map((tool) => tool?.name));
+  const aliases = new Map();
   toolCalls.declaredTools = tools;
   for (const tool of tools) {
-    const name = tool?.name;
-    if (typeof name !== 'string' || !IDENTIFIER.test(name) || RESERVED_WORDS.has(name)) continue;
-    if (PRELUDE_GLOBALS.includes(name) || name in globalThis) continue;
+    const alias = dottedAlias(tool?.name);
+    if (alias !== null) aliases.set(alias, [...(aliases.get(alias) ?? []), tool]);
+  }
+  const bindings = tools.filter((tool) => usable(tool?.name)).map((tool) => [tool.name, tool]);
+  for (const [alias, same] of aliases) {
+    if (same.length === 1 && !declared.has(alias) && usable(alias)) bindings.push([alias, same[0]]);
+  }
+  for (const [functionName, tool] of bindings) {
+    const { name } = tool;
     const properties = tool.parameters?.properties;
     const parameterNames = typeof properties === 'object' && properties !== null ? Object.keys(properties) : [];
     const toolFunction = async function (...args) {
       return await toolCalls.call(name, bindToolArguments(name, parameterNames, args));
     };
-    Object.defineProperty(toolFunction, 'name', { value: name });
-    defineGlobal(name, toolFunction);
-    toolCalls.functionNames.set(name, name);
+    Object.defineProperty(toolFunction, 'name', { value: functionName });
+    defineGlobal(functionName, toolFunction);
+    toolCalls.functionNames.set(name, functionName);
   }
+}
+
+// The function name a dotted tool name also gets: `github.search-issues` -> `github__search_issues` (null: no dot).
+function dottedAlias(name) {
+  if (typeof name !== 'string' || !name.includes('.')) return null;
+  const dot = name.indexOf('.');
+  return `${name.slice(0, dot)}__${name.slice(dot + 1)}`.replace(/[.-]/g, '_');
 }
 
 // Binds a tool function's arguments: one plain object of declared names is the arguments object, else positional.

@@ -70,7 +70,7 @@ def build_globals(client, tools, record_result):
     names.update(call_tool=_as_global(call_tool), call_tools_parallel=_as_global(call_tools_parallel),
                  set_result=_as_global(set_result), ToolError=ToolError,
                  install_package=_as_global(install_package), InstallError=InstallError)
-    names.update(_discovery_functions(tools, {name: name for name in results.functions}))
+    names.update(_discovery_functions(tools, _function_names(tools, results.functions)))
     return names
 
 
@@ -93,6 +93,8 @@ def _discovery_functions(tools, function_names):
 
 # One async function per declared tool whose name is a usable identifier (not a keyword, a dunder, a builtin
 # such as print or open, or one of the prelude's names); tools with other names stay reachable through call_tool.
+# A dotted name `server.tool` (an MCP server's tool) is also bound as `server__tool` (the first dot becomes `__`,
+# other dots and `-` become `_`) when that is usable, no tool has that name and no other tool's alias is the same.
 def _tool_functions(client, tools, results):
     functions = {}
     if not tools:
@@ -100,21 +102,51 @@ def _tool_functions(client, tools, results):
     import builtins
     import keyword
 
+    def usable(name):
+        if not isinstance(name, str) or not name.isascii() or not name.isidentifier() or keyword.iskeyword(name):
+            return False
+        return not (name in PRELUDE_NAMES or hasattr(builtins, name) or (name.startswith("__") and name.endswith("__")))
+
+    declared = {tool.get("name") for tool in tools}
+    aliases = {}
     for tool in tools:
+        alias = _dotted_alias(tool.get("name"))
+        if alias is not None:
+            aliases.setdefault(alias, []).append(tool)
+    bindings = [(tool.get("name"), tool) for tool in tools if usable(tool.get("name"))]
+    bindings += [(alias, same[0]) for alias, same in aliases.items()
+                 if len(same) == 1 and alias not in declared and usable(alias)]
+    for function_name, tool in bindings:
         name = tool.get("name")
-        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-            continue
-        if name in PRELUDE_NAMES or hasattr(builtins, name) or (name.startswith("__") and name.endswith("__")):
-            continue
         parameters = tool.get("parameters")
         properties = parameters.get("properties") if isinstance(parameters, dict) else None
         parameter_names = list(properties) if isinstance(properties, dict) else []
         first = properties[parameter_names[0]] if parameter_names else None
         first_type = first.get("type") if isinstance(first, dict) else None
         first_takes_object = first_type == "object" or (isinstance(first_type, list) and "object" in first_type)
-        functions[name] = _tool_function(client, results, name, tool.get("description"), parameter_names,
-                                         first_takes_object)
+        functions[function_name] = _tool_function(client, results, name, tool.get("description"), parameter_names,
+                                                  first_takes_object)
     return functions
+
+
+# Each tool's name → the name of the function the code calls it by (its own name, or its dotted alias).
+def _function_names(tools, functions):
+    names = {}
+    for tool in tools:
+        name = tool.get("name")
+        if name in functions:
+            names[name] = name
+        elif _dotted_alias(name) in functions:
+            names[name] = _dotted_alias(name)
+    return names
+
+
+# The function name a dotted tool name also gets: `github.search-issues` -> `github__search_issues` (None: no dot).
+def _dotted_alias(name):
+    if not isinstance(name, str) or "." not in name:
+        return None
+    server, _, tool = name.partition(".")
+    return f"{server}__{tool}".replace(".", "_").replace("-", "_")
 
 
 # Builds the async function of one tool; its docstring is the tool's description and argument names.
