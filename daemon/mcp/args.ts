@@ -7,7 +7,7 @@ import { ConfigError } from '../config.js';
 export interface McpCommandSettings {
   /** The daemon's URL. @default RUNBOX_URL, else http://127.0.0.1:9000 */
   readonly url: string;
-  /** The daemon's bearer token. @default RUNBOX_TOKEN, else none */
+  /** The daemon's bearer token, from the environment only (never a flag: argv is visible to every user in ps). @default RUNBOX_TOKEN, else none */
   readonly token: string | undefined;
   /** The languages execute_code accepts, the first the default. @default ['python', 'node'] */
   readonly runtimes: readonly ('python' | 'node')[];
@@ -22,7 +22,7 @@ Serves Runbox over MCP on stdin/stdout (for MCP clients: Claude Desktop, editors
 session tools, run by a Runbox daemon that is already running (start one with \`runbox serve\`, as root).
 Options (flag, environment variable):
   --url <url>          RUNBOX_URL    the daemon's URL (default http://127.0.0.1:9000)
-  --token <token>      RUNBOX_TOKEN  the daemon's bearer token (default none)
+                       RUNBOX_TOKEN  the daemon's bearer token (environment only, never a flag; default none)
   --runtimes <list>                  languages execute_code accepts, first the default (default python,node)
   --mcp-config <file>                upstream MCP servers ({"mcpServers": {...}}) whose tools the code may call
 `;
@@ -37,7 +37,7 @@ export function parseMcpArgs(argv: readonly string[], env: Readonly<Record<strin
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: { url: { type: 'string' }, token: { type: 'string' }, runtimes: { type: 'string' }, 'mcp-config': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { url: { type: 'string' }, runtimes: { type: 'string' }, 'mcp-config': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: false,
     }));
@@ -46,7 +46,7 @@ export function parseMcpArgs(argv: readonly string[], env: Readonly<Record<strin
   }
   const url = (values.url as string | undefined) ?? env.RUNBOX_URL ?? DEFAULT_URL;
   if (!/^(https?|wss?):\/\//.test(url)) problems.push(`--url (RUNBOX_URL): expected an http(s):// URL, received ${JSON.stringify(url)}`);
-  const token = (values.token as string | undefined) ?? env.RUNBOX_TOKEN;
+  const token = env.RUNBOX_TOKEN;
   const runtimes = ((values.runtimes as string | undefined) ?? RUNTIMES.join(',')).split(',').map((name) => name.trim());
   if (runtimes.length === 0 || runtimes.some((name) => !(RUNTIMES as readonly string[]).includes(name)) || new Set(runtimes).size !== runtimes.length) {
     problems.push(`--runtimes: expected a comma-separated list of python and/or node, received ${JSON.stringify(values.runtimes)}`);
