@@ -29,25 +29,27 @@ Options (flag, environment variable):
 
 const DEFAULT_URL = 'http://127.0.0.1:9000';
 const RUNTIMES = ['python', 'node'] as const;
+const KNOWN = ['url', 'runtimes', 'mcp-config', 'help'];
 
 // The settings of `runbox mcp` from its arguments (after `mcp`) and the environment; throws ConfigError with every problem.
 export function parseMcpArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): McpCommandSettings {
   const problems: string[] = [];
-  let values: Record<string, string | boolean | undefined> = {};
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: { url: { type: 'string' }, runtimes: { type: 'string' }, 'mcp-config': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    problems.push((error as Error).message);
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { url: { type: 'string' }, runtimes: { type: 'string' }, 'mcp-config': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: false,
+    allowPositionals: true,
+  });
+  for (const name of Object.keys(values)) {
+    if (name === 'token') problems.push('--token: not a flag (argv is visible to every user in ps): set RUNBOX_TOKEN in the environment');
+    else if (!KNOWN.includes(name)) problems.push(`--${name}: unknown option; see runbox mcp --help`);
+    else if (name !== 'help' && typeof values[name] !== 'string') problems.push(`--${name}: expected a value after it`);
   }
-  const url = (values.url as string | undefined) ?? env.RUNBOX_URL ?? DEFAULT_URL;
+  if (positionals.length > 0) problems.push(`unexpected argument ${JSON.stringify(positionals[0])}; see runbox mcp --help`);
+  const url = (typeof values.url === 'string' ? values.url : undefined) ?? env.RUNBOX_URL ?? DEFAULT_URL;
   if (!/^(https?|wss?):\/\//.test(url)) problems.push(`--url (RUNBOX_URL): expected an http(s):// URL, received ${JSON.stringify(url)}`);
   const token = env.RUNBOX_TOKEN;
-  const runtimes = ((values.runtimes as string | undefined) ?? RUNTIMES.join(',')).split(',').map((name) => name.trim());
+  const runtimes = ((typeof values.runtimes === 'string' ? values.runtimes : undefined) ?? RUNTIMES.join(',')).split(',').map((name) => name.trim());
   if (runtimes.length === 0 || runtimes.some((name) => !(RUNTIMES as readonly string[]).includes(name)) || new Set(runtimes).size !== runtimes.length) {
     problems.push(`--runtimes: expected a comma-separated list of python and/or node, received ${JSON.stringify(values.runtimes)}`);
   }
@@ -56,7 +58,7 @@ export function parseMcpArgs(argv: readonly string[], env: Readonly<Record<strin
     url,
     token: token === '' ? undefined : token,
     runtimes: runtimes as ('python' | 'node')[],
-    mcpConfig: values['mcp-config'] as string | undefined,
+    mcpConfig: typeof values['mcp-config'] === 'string' ? values['mcp-config'] : undefined,
     help: values.help === true,
   };
 }
