@@ -17,6 +17,8 @@ export interface ProtocolConstants {
   readonly reservedToolPrefix: string;
   /** The exit code of a prelude whose bridge could not be opened or broke. */
   readonly bridgeFailureExitCode: number;
+  /** The most UTF-8 bytes of a tool declaration's `stub` (what describe_tool returns in the sandbox). */
+  readonly maxToolStubBytes: number;
 }
 
 // The compiled module is dist/daemon/protocol.js, two levels below runtimes/ (which the package ships). The SDK

@@ -113,6 +113,9 @@ export interface ToolDeclaration {
   parameters: Record<string, unknown>;
   /** JSON Schema of the tool's result, as MCP tools declare one; left out when the tool has none. */
   outputSchema?: Record<string, unknown>;
+  /** The tool's stub in the execution's language, as the SDK renders it (at most `maxToolStubBytes`): what
+   * `describe_tool` / `describeTool` return in the sandbox. Left out, they render the schemas as JSON. */
+  stub?: string;
 }
 
 /** How full a session's workspace is. Each number is `null` when the daemon cannot tell (no workspace quota here). */

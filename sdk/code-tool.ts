@@ -5,8 +5,10 @@
 import type { RunboxClient } from './client.js';
 import { describeBadInput, describeExecution } from './code-tool/answer.js';
 import { codeToolInputSchema, describeCodeTool } from './code-tool/describe.js';
+import { resolveDiscovery, type DiscoveryOption } from './code-tool/discovery.js';
 import { RunboxAPIError } from './errors.js';
 import type { StubOptions } from './stubs/text.js';
+import { renderToolStubs } from './stubs/tool-stubs.js';
 import type { ExecuteOptions, ExecutionResult, JsonSchema, OutputFile, Runtime, ToolSet } from './types.js';
 
 /** What every execution of the code tool gets besides the model's code (the same options as execute()). */
@@ -52,6 +54,14 @@ export interface CodeToolOptions {
    * @default {}
    */
   stubs?: StubOptions;
+  /**
+   * Progressive discovery: the description lists the tool groups (`github.*`...) and how to find tools from
+   * code (`search_tools` / `describe_tool`, `searchTools` / `describeTool` in Node) instead of every tool's stub.
+   * `'auto'` turns it on past 30 tools or 12 KB of stubs in any allowed runtime. Either way, every execution
+   * sends each tool's stub, so describe_tool returns the same text the description would show.
+   * @default 'auto'
+   */
+  discovery?: DiscoveryOption;
 }
 
 /** What the model sends: its program, and the language when more than one is allowed. */
@@ -88,6 +98,8 @@ export interface CodeTool {
   /** JSON Schema of the input: `{code}`, plus `runtime` when more than one is allowed. */
   readonly inputSchema: JsonSchema;
   readonly runtimes: readonly Runtime[];
+  /** Whether the description lists tool groups and discovery rules instead of every tool's stub. */
+  readonly discovery: boolean;
   /**
    * Runs one call of the model. Bad input (no code, a runtime not allowed, code over the daemon's maxCodeBytes) is
    * an isError answer, never thrown; what the model cannot fix (no daemon, bad execute options, an abort) throws.
@@ -108,25 +120,38 @@ const RUNTIMES: readonly Runtime[] = ['python', 'node'];
 export function createCodeTool(client: RunboxClient, options: CodeToolOptions): CodeTool {
   const settings = resolveOptions(client, options);
   const { name, runtimes, execute, limits } = settings;
+  const stubOptions = options.stubs ?? {};
+  const discovery = resolveDiscovery(settings.discovery, options.tools, runtimes, stubOptions);
+  // Each tool's stub in each runtime, rendered once: sent with every execution for describe_tool.
+  const toolStubs = Object.fromEntries(runtimes.map((runtime) => [runtime, renderToolStubs(options.tools, runtime, stubOptions)]));
   const description = describeCodeTool({
     tools: options.tools,
     runtimes,
     inputs: execute.inputs ?? {},
     maxOutputChars: limits.maxOutputChars,
     instructions: options.instructions ?? '',
-    stubs: options.stubs ?? {},
+    stubs: stubOptions,
+    discovery,
   });
   return {
     name,
     description,
     inputSchema: codeToolInputSchema(runtimes),
     runtimes,
+    discovery,
     async run(input, runOptions = {}) {
       const parsed = parseInput(input, runtimes);
       if ('problem' in parsed) return { result: null, isError: true, text: describeBadInput(parsed.problem), attachments: [] };
       let result: ExecutionResult;
       try {
-        result = await client.execute({ ...execute, code: parsed.code, runtime: parsed.runtime, tools: options.tools, signal: runOptions.signal });
+        result = await client.execute({
+          toolStubs: toolStubs[parsed.runtime],
+          ...execute,
+          code: parsed.code,
+          runtime: parsed.runtime,
+          tools: options.tools,
+          signal: runOptions.signal,
+        });
       } catch (error) {
         if (error instanceof RunboxAPIError && MODEL_FIXABLE_CODES.has(error.code)) {
           return { result: null, isError: true, text: `status: not run\nerror: ${error.message}`, attachments: [] };
@@ -161,12 +186,13 @@ function parseInput(input: unknown, runtimes: readonly Runtime[]): { code: strin
 function resolveOptions(client: RunboxClient, options: CodeToolOptions) {
   if (typeof client !== 'object' || client === null || typeof client.execute !== 'function') fail('createCodeTool(client)', 'a RunboxClient', client);
   if (typeof options !== 'object' || options === null) fail('createCodeTool(client, options)', 'an object', options);
-  const { tools, runtimes = ['python'], name = DEFAULT_CODE_TOOL_NAME, execute = {} } = options;
+  const { tools, runtimes = ['python'], name = DEFAULT_CODE_TOOL_NAME, execute = {}, discovery = 'auto' } = options;
   if (typeof tools !== 'object' || tools === null || Array.isArray(tools)) fail('options.tools', 'an object of tools by name', tools);
   if (!Array.isArray(runtimes) || runtimes.length === 0 || runtimes.some((runtime) => !RUNTIMES.includes(runtime)) || new Set(runtimes).size !== runtimes.length) {
     fail('options.runtimes', 'a non-empty list of "python" and/or "node"', runtimes);
   }
   if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) fail('options.name', '1-64 characters of A-Z a-z 0-9 _ -', name);
+  if (discovery !== 'auto' && typeof discovery !== 'boolean') fail('options.discovery', '"auto", true or false', discovery);
   if (typeof execute !== 'object' || execute === null) fail('options.execute', 'an object of execute() options', execute);
   for (const key of ['code', 'runtime', 'tools', 'signal']) {
     if (key in execute) fail(`options.execute.${key}`, `nothing (the code tool sets ${key} itself)`, (execute as Record<string, unknown>)[key]);
@@ -175,7 +201,7 @@ function resolveOptions(client: RunboxClient, options: CodeToolOptions) {
     maxResultChars: positiveInteger('maxResultChars', options.maxResultChars, DEFAULT_MAX_RESULT_CHARS),
     maxOutputChars: positiveInteger('maxOutputChars', options.maxOutputChars, DEFAULT_MAX_OUTPUT_CHARS),
   };
-  return { name, runtimes: Object.freeze([...runtimes]), execute, limits };
+  return { name, runtimes: Object.freeze([...runtimes]), execute, limits, discovery: discovery as DiscoveryOption };
 }
 
 function positiveInteger(option: string, value: unknown, fallback: number): number {

@@ -4,6 +4,7 @@
 import type { Connection, ConnectionTarget } from './connection.js';
 import { createRunboxError, type RunboxError } from './errors.js';
 import { answerToolCall, type IncomingToolCall, type ToolCallAnswer } from './tool-calls.js';
+import { renderToolStubs } from './stubs/tool-stubs.js';
 import type { ExecuteOptions, ExecutionResult, ToolCallContext } from './types.js';
 import { buildExecuteMessage, decodeExecutionResult, type ReceivedMessage } from './wire.js';
 
@@ -56,8 +57,15 @@ export class RemoteExecution implements ConnectionTarget {
     });
     this.#connection.register(this.id, this);
     signal?.addEventListener('abort', this.#onAbort, { once: true });
-    this.#connection.send(buildExecuteMessage(this.id, this.#options));
+    this.#connection.send(buildExecuteMessage(this.id, this.#options, this.#toolStubs()));
     return settled;
+  }
+
+  // The tools' stubs to send (ExecuteOptions.toolStubs): rendered now for `true`, as given for an object.
+  #toolStubs(): Readonly<Record<string, string>> | undefined {
+    const { toolStubs, tools = {}, runtime } = this.#options;
+    if (toolStubs === true) return renderToolStubs(tools, runtime);
+    return typeof toolStubs === 'object' ? toolStubs : undefined;
   }
 
   onMessage(message: ReceivedMessage): void {

@@ -58,6 +58,7 @@ export type {
   FileContent,
 } from './session-types.js';
 export { pythonStubs } from './stubs/python.js';
+export { renderToolStub, renderToolStubs } from './stubs/tool-stubs.js';
 export { typescriptStubs } from './stubs/typescript.js';
 export type { StubOptions } from './stubs/text.js';
 export type { ToolDeclaration } from '../daemon/wire-types.js';
@@ -73,6 +74,7 @@ export {
   type CodeToolOutput,
   type CodeToolRunOptions,
 } from './code-tool.js';
+export { DISCOVERY_MIN_TOOLS, DISCOVERY_MIN_STUB_BYTES, type DiscoveryOption } from './code-tool/discovery.js';
 export {
   toOpenAITool,
   toOpenAIResponsesTool,

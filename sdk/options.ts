@@ -103,7 +103,7 @@ export function validateExecuteOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) fail('execute(options)', 'an object', options);
   const {
     code, files, tools, onStdout, onStderr, signal, sessionId, inputs, budgets, validateResults, captureFigures,
-    onToolCall, onToolCallFinish, approvalTimeoutMs,
+    onToolCall, onToolCallFinish, approvalTimeoutMs, toolStubs,
   } = options as Record<string, unknown>;
   if (typeof code !== 'string') fail('options.code', 'a string', code);
   if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs))) fail('options.inputs', 'an object of named JSON values', inputs);
@@ -135,6 +135,9 @@ export function validateExecuteOptions(options: unknown): void {
     fail('options.budgets', 'an object {maxCallsPerTool, maxConcurrentToolCalls, maxToolResultBytes}', budgets);
   }
   if (validateResults !== undefined && typeof validateResults !== 'boolean') fail('options.validateResults', 'true or false', validateResults);
+  if (toolStubs !== undefined && typeof toolStubs !== 'boolean' && (typeof toolStubs !== 'object' || toolStubs === null || Array.isArray(toolStubs) || !Object.values(toolStubs).every((stub) => typeof stub === 'string'))) {
+    fail('options.toolStubs', 'true, false or an object of stub strings by tool name (renderToolStubs())', toolStubs);
+  }
   if (onStdout !== undefined && typeof onStdout !== 'function') fail('options.onStdout', 'a function', onStdout);
   if (onStderr !== undefined && typeof onStderr !== 'function') fail('options.onStderr', 'a function', onStderr);
   if (signal !== undefined && !(signal instanceof AbortSignal)) fail('options.signal', 'an AbortSignal', signal);

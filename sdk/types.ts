@@ -186,6 +186,14 @@ export interface ExecuteOptions {
    */
   validateResults?: boolean;
   /**
+   * Send each tool's stub in the execution's language, which `describe_tool(name)` / `describeTool(name)` return
+   * in the sandbox: `true` renders them for this execution (renderToolStubs()), an object gives them by tool name
+   * (render once with `renderToolStubs(tools, runtime)`, send with many executions). Without stubs,
+   * describe_tool shows the tool's JSON Schemas. Each stub is at most 16 KiB (`maxToolStubBytes`).
+   * @default false
+   */
+  toolStubs?: boolean | Readonly<Record<string, string>>;
+  /**
    * Receives each chunk of stdout as the code prints it (the full text is also in the result).
    * @default undefined
    */

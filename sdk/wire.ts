@@ -17,18 +17,20 @@ export function encodeInputFiles(files: readonly InputFile[]): EncodedInputFile[
   }));
 }
 
-// Lists the tools as the daemon wants them declared, filling in the optional description and schema.
-export function declareTools(tools: ToolSet): ToolDeclaration[] {
+// Lists the tools as the daemon wants them declared, filling in the optional description and schema; `stubs`
+// (by tool name) become the declarations' `stub`, which describe_tool returns in the sandbox.
+export function declareTools(tools: ToolSet, stubs?: Readonly<Record<string, string>>): ToolDeclaration[] {
   return Object.entries(tools).map(([name, tool]) => ({
     name,
     description: tool.description ?? '',
     parameters: tool.parameters ?? { type: 'object', properties: {} },
     ...(tool.outputSchema === undefined ? {} : { outputSchema: tool.outputSchema }),
+    ...(typeof stubs?.[name] === 'string' && Object.hasOwn(stubs, name) ? { stub: stubs[name] } : {}),
   }));
 }
 
-// Builds the `execute` message for one execution.
-export function buildExecuteMessage(id: string, options: ExecuteOptions): ClientMessage {
+// Builds the `execute` message for one execution; `toolStubs` are the tools' rendered stubs by name, if sent.
+export function buildExecuteMessage(id: string, options: ExecuteOptions, toolStubs?: Readonly<Record<string, string>>): ClientMessage {
   return {
     type: 'execute',
     id,
@@ -39,7 +41,7 @@ export function buildExecuteMessage(id: string, options: ExecuteOptions): Client
     ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
     ...(options.inputs === undefined ? {} : { inputs: options.inputs }),
     ...(options.captureFigures === undefined ? {} : { captureFigures: options.captureFigures }),
-    tools: declareTools(options.tools ?? {}),
+    tools: declareTools(options.tools ?? {}, toolStubs),
     ...(options.budgets === undefined ? {} : { budgets: options.budgets }),
     ...(options.validateResults === undefined ? {} : { validateResults: options.validateResults }),
   };

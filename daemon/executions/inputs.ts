@@ -18,6 +18,7 @@ const RESERVED_NAMES = new Set(
     'arguments eval undefined NaN Infinity ' +
     // What the preludes bind: their functions and classes in both spellings, and Node's CommonJS names.
     'call_tool call_tools_parallel set_result install_package callTool callToolsParallel setResult installPackage ' +
+    'search_tools describe_tool searchTools describeTool ' +
     'ToolError InstallError require module exports').split(' '),
 );
 

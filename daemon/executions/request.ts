@@ -5,6 +5,7 @@ import { describeReceived, WireError } from '../errors.js';
 import type { ToolBudgets, ToolDeclaration } from '../wire-types.js';
 import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
+import { PROTOCOL } from '../protocol.js';
 import { RESERVED_TOOL_PREFIX } from '../bridge/tool-router.js';
 import { parseToolBudgets } from '../bridge/call-budgets.js';
 import { SchemaCompiler, type ToolValidators } from '../bridge/validation.js';
@@ -133,8 +134,8 @@ function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
   const names = new Set<string>();
   return raw.map((entry: unknown, index) => {
     const where = `tools[${index}]`;
-    if (!isSchemaObject(entry)) throw new WireError('invalid_request', `${where}: expected an object {name, description, parameters, outputSchema}`);
-    const { name, description, parameters, outputSchema } = entry as Record<string, unknown>;
+    if (!isSchemaObject(entry)) throw new WireError('invalid_request', `${where}: expected an object {name, description, parameters, outputSchema, stub}`);
+    const { name, description, parameters, outputSchema, stub } = entry as Record<string, unknown>;
     if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
       throw new WireError('invalid_request', `${where}.name: expected 1-64 characters of [A-Za-z0-9_.-] starting with a letter or _, received ${describeReceived(name)}`);
     }
@@ -149,8 +150,21 @@ function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
       throw new WireError('invalid_request', `${where}.outputSchema: expected a JSON Schema object, received ${describeReceived(outputSchema)}`);
     }
     const declaration: ToolDeclaration = { name, description: description ?? '', parameters: (parameters as Record<string, unknown>) ?? { type: 'object', properties: {} } };
-    return isSchemaObject(outputSchema) ? { ...declaration, outputSchema } : declaration;
+    if (isSchemaObject(outputSchema)) declaration.outputSchema = outputSchema;
+    const checkedStub = parseStub(stub, where);
+    if (checkedStub !== undefined) declaration.stub = checkedStub;
+    return declaration;
   });
+}
+
+// A declaration's `stub` (the SDK's rendering, which describe_tool returns in the sandbox): a string of at most
+// maxToolStubBytes, or absent.
+function parseStub(stub: unknown, where: string): string | undefined {
+  if (stub === undefined || stub === null) return undefined;
+  if (typeof stub !== 'string') throw new WireError('invalid_request', `${where}.stub: expected a string, received ${describeReceived(stub)}`);
+  const bytes = Buffer.byteLength(stub);
+  if (bytes > PROTOCOL.maxToolStubBytes) throw new WireError('invalid_request', `${where}.stub: ${bytes} bytes; at most ${PROTOCOL.maxToolStubBytes} (maxToolStubBytes)`);
+  return stub;
 }
 
 // A JSON object (what a schema must at least be): not null, not an array.

@@ -5,6 +5,7 @@ import type { JsonSchema, Runtime, ToolSet } from '../types.js';
 import { pythonStubs } from '../stubs/python.js';
 import type { StubOptions } from '../stubs/text.js';
 import { typescriptStubs } from '../stubs/typescript.js';
+import { describeDiscovery, PYTHON_DISCOVERY_STUBS, TYPESCRIPT_DISCOVERY_STUBS } from './discovery.js';
 
 /** What the description is built from. */
 export interface DescriptionParts {
@@ -15,17 +16,20 @@ export interface DescriptionParts {
   maxOutputChars: number;
   instructions: string;
   stubs: StubOptions;
+  /** Leave the tools' stubs out: list their groups and how to find them from code (search_tools, describe_tool). */
+  discovery: boolean;
 }
 
 const RUNTIME_TITLES: Record<Runtime, string> = { python: 'Python 3', node: 'Node.js 20 (JavaScript)' };
 
-// The code tool's description: a paragraph of rules per allowed runtime, then that runtime's stubs.
+// The code tool's description: a paragraph of rules per allowed runtime, then that runtime's stubs (with
+// discovery: the tool groups and how to find tools, then only the prelude's functions).
 export function describeCodeTool(parts: DescriptionParts): string {
   const { runtimes } = parts;
   const both = runtimes.length > 1;
   const lines = [
     `Runs ${runtimes.map((runtime) => RUNTIME_TITLES[runtime]).join(' or ')} code in a sandbox and returns its result, printed output, error and files. ` +
-      'Use it to call the tools below from code: loop, filter and combine their results in one call instead of one tool call each.',
+      `Use it to call the tools ${parts.discovery ? '(find them as below)' : 'below'} from code: ` + 'loop, filter and combine their results in one call instead of one tool call each.',
     '',
     'Rules:',
     '- Call tools with await; top-level await works. Run independent calls at once ' +
@@ -52,9 +56,12 @@ export function describeCodeTool(parts: DescriptionParts): string {
     lines.push(`- Already set as variables: ${inputNames.map((name) => `\`${name}\` (${jsonTypeWord(parts.inputs[name])})`).join(', ')}.`);
   }
   if (both) lines.push('- Set `runtime` to choose the language (default: ' + runtimes[0] + ').');
+  if (parts.discovery) lines.push(...describeDiscovery(parts.tools, runtimes));
   if (parts.instructions.trim() !== '') lines.push('', parts.instructions.trim());
+  const shown = parts.discovery ? {} : parts.tools;
   for (const runtime of runtimes) {
-    const stubs = runtime === 'python' ? pythonStubs(parts.tools, parts.stubs) : typescriptStubs(parts.tools, parts.stubs);
+    let stubs = runtime === 'python' ? pythonStubs(shown, parts.stubs) : typescriptStubs(shown, parts.stubs);
+    if (parts.discovery) stubs = [stubs.trimEnd(), runtime === 'python' ? PYTHON_DISCOVERY_STUBS : TYPESCRIPT_DISCOVERY_STUBS].filter(Boolean).join('\n');
     const fence = runtime === 'python' ? 'python' : 'ts';
     lines.push('', `${runtime === 'python' ? 'Python' : 'Node'} API${both ? ` (runtime "${runtime}")` : ''}:`, `\`\`\`${fence}`, stubs.trimEnd(), '```');
   }

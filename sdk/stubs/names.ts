@@ -26,7 +26,7 @@ const PYTHON_BUILTINS = new Set(
     'reversed round set setattr slice sorted staticmethod str sum super tuple type vars zip').split(' '),
 );
 
-const PYTHON_PRELUDE_NAMES = new Set(['call_tool', 'call_tools_parallel', 'set_result', 'ToolError', 'install_package', 'InstallError']);
+const PYTHON_PRELUDE_NAMES = new Set(['call_tool', 'call_tools_parallel', 'set_result', 'ToolError', 'install_package', 'InstallError', 'search_tools', 'describe_tool']);
 
 const NODE_RESERVED_WORDS = new Set(
   ('break case catch class const continue debugger default delete do else enum export extends false finally ' +
@@ -57,7 +57,7 @@ const NODE_GLOBALS = new Set(
     'toString unescape valueOf require module exports __filename __dirname').split(' '),
 );
 
-const NODE_PRELUDE_NAMES = new Set(['callTool', 'callToolsParallel', 'setResult', 'ToolError', 'installPackage', 'InstallError']);
+const NODE_PRELUDE_NAMES = new Set(['callTool', 'callToolsParallel', 'setResult', 'ToolError', 'installPackage', 'InstallError', 'searchTools', 'describeTool']);
 
 const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const NODE_IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;

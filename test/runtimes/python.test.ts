@@ -386,7 +386,7 @@ describe('tools', () => {
     const { result } = await runWithTools(code);
     ok(result);
     assert.deepEqual(result.result, [
-      ['InstallError', 'ToolError', 'call_tool', 'call_tools_parallel', 'echo', 'fail', 'gate', 'get_users', 'install_package', 'set_result', '__doc__'],
+      ['InstallError', 'ToolError', 'call_tool', 'call_tools_parallel', 'describe_tool', 'echo', 'fail', 'gate', 'get_users', 'install_package', 'search_tools', 'set_result', '__doc__'],
       'weird ok', 'keyword ok', 'dunder ok', 'tool ok', true, 'builtin ok',
     ]);
     assert.equal(result.stdout, 'print is still print\n');

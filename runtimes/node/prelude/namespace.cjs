@@ -1,14 +1,14 @@
 'use strict';
 // What the code sees (docs/protocol.md, "Inside the sandbox"): the CommonJS pieces a script expects (require,
 // module, exports, __filename, __dirname), callTool, callToolsParallel, setResult, ToolError, installPackage,
-// InstallError, and one async function per declared tool; and the tool calls behind them.
+// InstallError, searchTools, describeTool, and one async function per declared tool; and the tool calls behind them.
 
 const path = require('node:path');
 const { INSTALL_TOOL } = require('./protocol.cjs');
 const { describeThrown } = require('./errors.cjs');
 const { IDENTIFIER, describeFailure, toJsonValue } = require('./jsonable.cjs');
 
-const PRELUDE_GLOBALS = ['callTool', 'callToolsParallel', 'setResult', 'ToolError', 'installPackage', 'InstallError'];
+const PRELUDE_GLOBALS = ['callTool', 'callToolsParallel', 'setResult', 'ToolError', 'installPackage', 'InstallError', 'searchTools', 'describeTool'];
 const RESERVED_WORDS = new Set(
   ('break case catch class const continue debugger default delete do else enum export extends false finally ' +
     'for function if import in instanceof new null return super switch this throw true try typeof var void ' +
@@ -47,6 +47,9 @@ class ToolCalls {
     this.lastInstallId = 0;
     /** The run message's `installs` (null: the daemon installs nothing), for the hint of a missing package. */
     this.installs = null;
+    /** The run message's tools, and the name of each one's function (for those that have one): discovery's. */
+    this.declaredTools = [];
+    this.functionNames = new Map();
   }
 
   // Adds the install hint (imports.cjs) to an error of a package the code's own require or import() did not find.
@@ -158,11 +161,24 @@ function definePreludeGlobals(filename, toolCalls, recordResult) {
     return toolCalls.install(packages.flat());
   });
   defineGlobal('InstallError', InstallError);
+  defineDiscoveryGlobals(toolCalls);
   return userModule;
+}
+
+// searchTools(query, {limit}) and describeTool(name) over the declared tools (discovery.cjs, loaded on the
+// first call); both return their value at once (awaiting it works too).
+function defineDiscoveryGlobals(toolCalls) {
+  defineGlobal('searchTools', function searchTools(query = '', options = undefined) {
+    return require('./discovery.cjs').searchTools(toolCalls.declaredTools, toolCalls.functionNames, query, options);
+  });
+  defineGlobal('describeTool', function describeTool(name) {
+    return require('./discovery.cjs').describeTool(toolCalls.declaredTools, toolCalls.functionNames, name);
+  });
 }
 
 // Defines one async function per tool whose name is a usable identifier that shadows nothing.
 function defineToolFunctions(tools, toolCalls) {
+  toolCalls.declaredTools = tools;
   for (const tool of tools) {
     const name = tool?.name;
     if (typeof name !== 'string' || !IDENTIFIER.test(name) || RESERVED_WORDS.has(name)) continue;
@@ -174,6 +190,7 @@ function defineToolFunctions(tools, toolCalls) {
     };
     Object.defineProperty(toolFunction, 'name', { value: name });
     defineGlobal(name, toolFunction);
+    toolCalls.functionNames.set(name, name);
   }
 }
 

@@ -17,6 +17,7 @@ code needs them. Standard library only.
   values.py     tool results as dicts whose keys read as attributes (loaded on the first tool result)
   models.py     the tools' Input and Output models, from their schemas (loaded when first needed)
   toolsapi.py   the models by name and the `tools.api` module (loaded when first needed)
+  discovery.py  search_tools and describe_tool over the declared tools (loaded on their first call)
   program.py    compiling, running and reporting the code
   imports.py    the code's missing imports: a hint, or the install (import_names.py, loaded then, maps names)
   figures.py    matplotlib figures saved as PNG files (acting only once the code has pyplot)

@@ -14,7 +14,8 @@ import _thread
 from .bridge import ToolError, parse_parallel_item
 from .protocol import INSTALL_TOOL  # the daemon's reserved tool that installs packages
 
-PRELUDE_NAMES = ("call_tool", "call_tools_parallel", "set_result", "ToolError", "install_package", "InstallError")
+PRELUDE_NAMES = ("call_tool", "call_tools_parallel", "set_result", "ToolError", "install_package", "InstallError",
+                 "search_tools", "describe_tool")
 
 
 class InstallError(Exception):
@@ -69,7 +70,25 @@ def build_globals(client, tools, record_result):
     names.update(call_tool=_as_global(call_tool), call_tools_parallel=_as_global(call_tools_parallel),
                  set_result=_as_global(set_result), ToolError=ToolError,
                  install_package=_as_global(install_package), InstallError=InstallError)
+    names.update(_discovery_functions(tools, {name: name for name in results.functions}))
     return names
+
+
+# search_tools and describe_tool over the declared tools (discovery.py, loaded on the first call); function_names
+# maps a tool's name to the name of its function, for the tools that have one.
+def _discovery_functions(tools, function_names):
+    def search_tools(query="", limit=10):
+        """The tools matching the query's words, best first (at most limit; None: all): a list of
+        {name, function, description}; function is the name to call, or None for call_tool. Also awaitable."""
+        found = load_prelude_module("discovery").search_tools(tools, function_names, query, limit)
+        return _awaitable(load_prelude_module("values").with_attributes(found))
+
+    def describe_tool(name):
+        """The full stub of a tool (by its name or its function's), as text; also awaitable. An unknown name
+        raises ValueError listing close names."""
+        return _awaitable(load_prelude_module("discovery").describe_tool(tools, function_names, name))
+
+    return {"search_tools": _as_global(search_tools), "describe_tool": _as_global(describe_tool)}
 
 
 # One async function per declared tool whose name is a usable identifier (not a keyword, a dunder, a builtin
