@@ -6,6 +6,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { RunboxClient } from '../client.js';
 import { createCodeTool, DEFAULT_MAX_OUTPUT_CHARS, DEFAULT_MAX_RESULT_CHARS, type CodeToolExecuteOptions } from '../code-tool.js';
 import { RunboxAbortError, RunboxConnectionError, RunboxError, RunboxTimeoutError } from '../errors.js';
+import type { DiscoveryOption } from '../code-tool/discovery.js';
 import type { StubOptions } from '../stubs/text.js';
 import type { InputFile, JsonSchema, Runtime, ToolSet } from '../types.js';
 import { errorAnswer, executionAnswer, jsonAnswer, readFileAnswer, encodeUriPath, type McpToolAnswer } from './server-content.js';
@@ -50,6 +51,12 @@ export interface RunboxMcpToolsOptions {
    */
   stubs?: StubOptions;
   /**
+   * Progressive discovery in execute_code's description (tool groups and search_tools/describe_tool instead of every
+   * stub), as for createCodeTool.
+   * @default 'auto'
+   */
+  discovery?: DiscoveryOption;
+  /**
    * The session tools (create_session, list_files, read_file, write_file, close_session).
    * @default true
    */
@@ -81,7 +88,7 @@ export function createRunboxMcpTools(client: RunboxClient, options: RunboxMcpToo
   const tools = options.tools ?? {};
   const codeTool = createCodeTool(client, {
     tools, runtimes, instructions: options.instructions, execute: options.execute, maxResultChars: options.maxResultChars,
-    maxOutputChars: options.maxOutputChars, stubs: options.stubs,
+    maxOutputChars: options.maxOutputChars, stubs: options.stubs, discovery: options.discovery,
   });
   const limits = { maxResultChars: options.maxResultChars ?? DEFAULT_MAX_RESULT_CHARS, maxOutputChars: options.maxOutputChars ?? DEFAULT_MAX_OUTPUT_CHARS };
   const list: RunboxMcpTool[] = [
@@ -95,11 +102,11 @@ export function createRunboxMcpTools(client: RunboxClient, options: RunboxMcpToo
         const files = ((args.files ?? []) as { path: string; content: string; encoding?: string }[]).map((file): InputFile => ({
           path: file.path, content: decodeContent(file.content, file.encoding),
         }));
-        const result = await client.execute({
-          ...options.execute, code: args.code as string, runtime: (args.runtime as Runtime | undefined) ?? runtimes[0], tools, files, sessionId, signal,
-        });
+        // Through the code tool's run(), so executions get what it sends (the tools' stubs for describe_tool).
+        const output = await codeTool.run({ code: args.code, runtime: args.runtime }, { signal, sessionId, files });
+        if (output.result === null) return errorAnswer(output.text);
         const uriBase = sessionId === undefined ? 'runbox://outputs/' : `runbox://sessions/${encodeURIComponent(sessionId)}/files/`;
-        return executionAnswer(result, limits, uriBase);
+        return executionAnswer(output.result, limits, uriBase);
       },
     },
   ];

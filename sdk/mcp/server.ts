@@ -7,6 +7,9 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import type { RunboxClient } from '../client.js';
 import { createRunboxMcpTools, type RunboxMcpTools, type RunboxMcpToolsOptions } from './server-tools.js';
 
+export { createRunboxMcpTools, type RunboxMcpTool, type RunboxMcpTools, type RunboxMcpToolsOptions } from './server-tools.js';
+export type { McpContent, McpToolAnswer } from './server-content.js';
+
 /** Options of createRunboxMcpServer(). */
 export interface RunboxMcpServerOptions extends RunboxMcpToolsOptions {
   /**
