@@ -45,7 +45,8 @@ export function parseMcpArgs(argv: readonly string[], env: Readonly<Record<strin
     else if (!KNOWN.includes(name)) problems.push(`--${name}: unknown option; see runbox mcp --help`);
     else if (name !== 'help' && typeof values[name] !== 'string') problems.push(`--${name}: expected a value after it`);
   }
-  if (positionals.length > 0) problems.push(`unexpected argument ${JSON.stringify(positionals[0])}; see runbox mcp --help`);
+  // Not echoed: after a mistaken `--token`, the stray argument is the token.
+  if (positionals.length > 0) problems.push(`${positionals.length} unexpected argument${positionals.length === 1 ? '' : 's'}: runbox mcp takes only the options of runbox mcp --help`);
   const url = (typeof values.url === 'string' ? values.url : undefined) ?? env.RUNBOX_URL ?? DEFAULT_URL;
   if (!/^(https?|wss?):\/\//.test(url)) problems.push(`--url (RUNBOX_URL): expected an http(s):// URL, received ${JSON.stringify(url)}`);
   const token = env.RUNBOX_TOKEN;
