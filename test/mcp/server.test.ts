@@ -161,6 +161,12 @@ describe('runbox mcp over stdio', () => {
   });
 
   it('lists the tools, returns a chart as image content, and answers failing code with a tool error', () => checkEssentials(client));
+  it('runs Node code when asked for runtime node', async () => {
+    const answer = await call(client, 'execute_code', { runtime: 'node', code: 'return [1, 2, 3].map((n) => n * 2)' });
+    assert.equal(answer.isError, false, textOf(answer));
+    assert.deepEqual(answer.structuredContent?.result, [2, 4, 6]);
+  });
+
   it('keeps a session: write, execute in it, list, read text and image, close', () => checkSession(client));
 
   it('answers a tool error saying no daemon answers, and says so on stderr at start', async () => {
@@ -200,6 +206,18 @@ describe('the daemon\'s /mcp over Streamable HTTP', () => {
     assert.equal(response.status, 401);
     assert.equal((await response.json() as { error: { code: string } }).error.code, 'unauthorized');
     await assert.rejects(httpClient(undefined));
+  });
+
+  it('takes only application/json bodies (a browser cannot post one without a preflight)', async () => {
+    const response = await fetch(new URL('/mcp', daemon.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    assert.equal(response.status, 415);
+    const preflight = await fetch(new URL('/mcp', daemon.url), { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    assert.notEqual(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), null);
   });
 
   it('answers GET with 405 (stateless: no server-sent stream to open)', async () => {
