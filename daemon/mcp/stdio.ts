@@ -4,6 +4,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { RunboxClient } from '../../sdk/client.js';
+import { RunboxAPIError } from '../../sdk/errors.js';
 import { createRunboxMcpServer } from '../../sdk/mcp/server.js';
 import type { ToolSet } from '../../sdk/types.js';
 import type { McpCommandSettings } from './args.js';
@@ -37,7 +38,10 @@ export async function serveMcpStdio(settings: McpCommandSettings, io: McpStdio, 
     (health) => {
       if (!health.ok) say(`the daemon at ${client.url} cannot run code yet: ${JSON.stringify((health as { problems?: unknown }).problems ?? [])}`);
     },
-    (error: unknown) => say(`no Runbox daemon answers at ${client.url} (${(error as Error).message}): start one with \`runbox serve\` (as root), or set RUNBOX_URL / --url`),
+    (error: unknown) => {
+      if (error instanceof RunboxAPIError) say(`the daemon at ${client.url} refused: ${error.message}${error.code === 'unauthorized' ? ' (set RUNBOX_TOKEN to its token)' : ''}`);
+      else say(`no Runbox daemon answers at ${client.url} (${(error as Error).message}): start one with \`runbox serve\` (as root), or set RUNBOX_URL / --url`);
+    },
   );
   await closed;
   await client.close();

@@ -187,6 +187,19 @@ describe('runbox mcp over stdio', () => {
     }
   });
 
+  it('says on stderr and in tool errors when the token is wrong', async () => {
+    const { client: refused, stderr } = await stdioClient(['--url', daemon.url], { RUNBOX_TOKEN: 'not-the-token' });
+    try {
+      const answer = await call(refused, 'execute_code', { code: 'print(1)' });
+      assert.equal(answer.isError, true);
+      assert.match(textOf(answer), /unauthorized/);
+      await waitFor(() => stderr().includes('refused'));
+      assert.match(stderr(), /the daemon at .* refused: 401 unauthorized: .*\(set RUNBOX_TOKEN to its token\)/);
+    } finally {
+      await refused.close();
+    }
+  });
+
   it('refuses a token on the command line and a runtime it does not know', async () => {
     const { spawnSync } = await import('node:child_process');
     const run = spawnSync(process.execPath, [BIN, 'mcp', '--token', 'x', '--runtimes', 'ruby'], { encoding: 'utf8' });
