@@ -2,20 +2,23 @@
 import { constants } from 'node:os';
 import { pino } from 'pino';
 import { ConfigError, describeOptions, loadConfig } from './config.js';
+import { MCP_USAGE, parseMcpArgs } from './mcp/args.js';
 import { resolveExecutable } from './sandbox/host.js';
 import { runInForeground } from './sandbox/spawn.js';
 import { createDaemon } from './server.js';
 import { StartupError } from './startup.js';
 
 const USAGE = `Usage: runbox serve [options]
+       runbox mcp [options]    Runbox as an MCP server on stdio, over a running daemon (runbox mcp --help)
 
-Runs the Runbox daemon: Python and Node.js code in bubblewrap sandboxes, over HTTP and WebSocket.
+Runs the Runbox daemon: Python and Node.js code in bubblewrap sandboxes, over HTTP and WebSocket (and MCP at /mcp).
 Options (flag, environment variable):
 ${describeOptions()}
 `;
 
 async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
+  if (command === 'mcp') return runMcp(rest);
   if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
     process.stdout.write(USAGE);
     return;
@@ -61,6 +64,21 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+// `runbox mcp`: MCP on stdin/stdout over a running daemon; exits when the MCP client closes stdin.
+async function runMcp(argv: string[]): Promise<void> {
+  const settings = parseMcpArgs(argv, process.env);
+  if (settings.help) {
+    process.stdout.write(MCP_USAGE);
+    return;
+  }
+  // Refused rather than ignored until connectMcpServers (sdk/mcp/tools.ts, issue 11) is merged: see branch
+  // fix/mcpserver-mcpconfig for the wiring.
+  if (settings.mcpConfig !== undefined) throw new ConfigError(['--mcp-config: upstream MCP servers are not available in this build yet']);
+  const { serveMcpStdio } = await import('./mcp/stdio.js');
+  await serveMcpStdio(settings, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+  process.exit(0);
 }
 
 // The kernel hands every orphaned process to pid 1, which must reap it. Node reaps only the children it started,

@@ -19,6 +19,7 @@ import { ExecutionService } from './executions/service.js';
 import { PackageService } from './packages/service.js';
 import type { RuntimeStatus } from './sandbox/probe.js';
 import { SessionManager } from './sessions/manager.js';
+import { createMcpHttpEndpoint, loopbackUrl } from './mcp/http.js';
 import { prepareHost, type PreparedHost, type StartupDeps } from './startup.js';
 
 export interface CloseOptions {
@@ -64,7 +65,13 @@ function serve(config: Config, logger: Logger, host: PreparedHost): Daemon {
   const service = new ExecutionService({ config, facts, logger, cgroups, packages }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
   const state = { runtimes, sandboxed: facts.bwrapPath !== null, closing: false };
   const guard = new ConnectionGuard(config, logger);
-  const context: DispatchContext = { config, service, sessions, owner: facts.owner, state, logger, guard };
+  // /mcp's client reaches this daemon on loopback, at the address it listens on.
+  const selfUrl = () => {
+    const address = server.address() as AddressInfo;
+    return loopbackUrl(address.address, address.port);
+  };
+  const mcp = createMcpHttpEndpoint({ config, logger: logger.child({ route: '/mcp' }), selfUrl });
+  const context: DispatchContext = { config, service, sessions, owner: facts.owner, state, logger, guard, mcp };
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes, perMessageDeflate: false });
   /** The request id of each upgrade under way, for its 101 answer or its refusal. */
   const upgradeIds = new WeakMap<http.IncomingMessage, string>();
@@ -162,6 +169,7 @@ function serve(config: Config, logger: Logger, host: PreparedHost): Daemon {
       const drained = service.drain(options.graceMs ?? 0);
       closed ??= (async () => {
         await drained;
+        await mcp.close();
         await sessions.close();
         await closeConnections();
         // Whatever a failed clean-up left (an unmount given up while the daemon was out of descriptors): swept now,

@@ -9,7 +9,7 @@ import { resolveDiscovery, type DiscoveryOption } from './code-tool/discovery.js
 import { RunboxAPIError } from './errors.js';
 import type { StubOptions } from './stubs/text.js';
 import { renderToolStubs } from './stubs/tool-stubs.js';
-import type { ExecuteOptions, ExecutionResult, JsonSchema, OutputFile, Runtime, ToolSet } from './types.js';
+import type { ExecuteOptions, ExecutionResult, InputFile, JsonSchema, OutputFile, Runtime, ToolSet } from './types.js';
 
 /** What every execution of the code tool gets besides the model's code (the same options as execute()). */
 export type CodeToolExecuteOptions = Omit<Partial<ExecuteOptions>, 'code' | 'runtime' | 'tools' | 'signal'>;
@@ -89,6 +89,17 @@ export interface CodeToolRunOptions {
    * @default undefined
    */
   signal?: AbortSignal;
+  /**
+   * Runs this call in a session's workspace (over `execute.sessionId`), e.g. one the model named (the MCP server's
+   * execute_code).
+   * @default execute.sessionId
+   */
+  sessionId?: string;
+  /**
+   * Input files of this call, written after `execute.files`.
+   * @default []
+   */
+  files?: InputFile[];
 }
 
 /** A code tool: what to show the model, and run() for its calls. */
@@ -151,6 +162,8 @@ export function createCodeTool(client: RunboxClient, options: CodeToolOptions): 
           runtime: parsed.runtime,
           tools: options.tools,
           signal: runOptions.signal,
+          ...(runOptions.sessionId === undefined ? {} : { sessionId: runOptions.sessionId }),
+          ...(runOptions.files === undefined ? {} : { files: [...(execute.files ?? []), ...runOptions.files] }),
         });
       } catch (error) {
         if (error instanceof RunboxAPIError && MODEL_FIXABLE_CODES.has(error.code)) {

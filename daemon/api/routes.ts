@@ -3,6 +3,7 @@
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { WireError } from '../errors.js';
 import type { ExecutionService } from '../executions/service.js';
 import type { SessionManager } from '../sessions/manager.js';
 import type { ClosingRefusal, DaemonState } from './availability.js';
@@ -18,6 +19,13 @@ export interface ApiContext {
   /** The sandbox user that owns uploaded files (when the daemon is root). */
   readonly owner?: { readonly uid: number; readonly gid: number };
   readonly state: DaemonState;
+  /** The /mcp endpoint (daemon/mcp/http.ts, a layer above this one, hands it in); absent, /mcp is not_found. */
+  readonly mcp?: McpEndpoint;
+}
+
+/** What serves MCP's Streamable HTTP transport at /mcp (after the route's token check). */
+export interface McpEndpoint {
+  handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
 }
 
 /** One request as a handler gets it: its parameters from the pattern, and its child logger (with its requestId). */
@@ -91,8 +99,20 @@ export const ROUTES: readonly Route[] = [
     kind: 'http', pattern: '/v1/executions', whenClosing: 'execution',
     methods: { POST: ({ req, res, log }, api) => handleCreateExecution(req, res, { config: api.config, service: api.service, state: api.state, log }) },
   },
+  {
+    // MCP over Streamable HTTP, stateless: POST carries each JSON-RPC message; GET (a server-sent stream) and
+    // DELETE (ending an MCP session) have nothing to serve without MCP sessions, so they get 405 as the spec allows.
+    kind: 'http', pattern: '/mcp', whenClosing: 'execution',
+    methods: { POST: ({ req, res }, api) => serveMcp(req, res, api) },
+  },
   { kind: 'upgrade', pattern: '/v1/ws', whenClosing: 'connection' },
 ];
+
+// Hands /mcp to its endpoint, or answers not_found on a daemon built without one.
+function serveMcp(req: http.IncomingMessage, res: http.ServerResponse, api: ApiContext): Promise<void> {
+  if (!api.mcp) throw new WireError('not_found', 'this daemon serves no /mcp');
+  return api.mcp.handle(req, res);
+}
 
 export interface RouteMatch<R extends Route = Route> {
   /** The route, or null when none matches (404). */

@@ -23,6 +23,8 @@ describe('matchRoute', () => {
     assert.equal(file.route?.pattern, '/v1/sessions/:id/files/*path');
     assert.deepEqual(file.params, { id: 's-123', path: 'out/chart.png' });
     assert.equal(matchRoute('upgrade', '/v1/ws').route?.pattern, '/v1/ws');
+    assert.equal(routeOf('/mcp'), '/mcp');
+    assert.equal(allowedMethods(httpRoute('/mcp')), 'POST');
   });
 
   test('the files routes read the raw target: dot segments and %2e%2e reach the path rules', () => {
