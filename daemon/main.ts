@@ -74,9 +74,6 @@ async function runMcp(argv: string[]): Promise<void> {
     process.stdout.write(MCP_USAGE);
     return;
   }
-  // Refused rather than ignored until connectMcpServers (sdk/mcp/tools.ts, issue 11) is merged: see branch
-  // fix/mcpserver-mcpconfig for the wiring.
-  if (settings.mcpConfig !== undefined) throw new ConfigError(['--mcp-config: upstream MCP servers are not available in this build yet']);
   const { serveMcpStdio } = await import('./mcp/stdio.js');
   let upstream: Awaited<ReturnType<typeof import('./mcp/upstream.js').connectUpstream>> | undefined;
   if (settings.mcpConfig !== undefined) {
