@@ -246,6 +246,9 @@ const OPTIONS = {
   packageCacheMaxBytes: option({ env: 'RUNBOX_PACKAGE_CACHE_MAX_BYTES', flag: 'package-cache-max-bytes', default: () => 2048 * MiB, parse: integer(0), describe: 'most bytes the download cache keeps (least recently used go first; 0 keeps nothing)' }),
   /** Origins besides pythonIndexUrl that Python installers may download files from. */
   pythonFileOrigins: option({ env: 'RUNBOX_PYTHON_FILE_ORIGINS', flag: 'python-file-origins', default: () => Object.freeze(['https://files.pythonhosted.org']), parse: originList, describe: 'comma-separated origins besides the index that Python installers may download files from ("" for none)' }),
+  /** A JSON file of upstream MCP servers (`{"mcpServers": {...}}`) connected at start, whose tools the code run through
+   * `/mcp` may call; their stdio servers run as the daemon's user. '' for none. */
+  mcpConfig: option({ env: 'RUNBOX_MCP_CONFIG', flag: 'mcp-config', default: () => '', parse: optionalAbsolutePath, describe: 'JSON file of upstream MCP servers ({"mcpServers": ...}) whose tools /mcp\'s code may call; stdio ones run as the daemon\'s user ("" for none)' }),
   /** pino log level. */
   logLevel: option({ env: 'RUNBOX_LOG_LEVEL', flag: 'log-level', default: () => 'info', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'), describe: 'log level' }),
 };

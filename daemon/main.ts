@@ -1,5 +1,6 @@
 // The `runbox` command. The only module that reads process.env and argv, handles signals and exits.
 import { constants } from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import { ConfigError, describeOptions, loadConfig } from './config.js';
 import { MCP_USAGE, parseMcpArgs } from './mcp/args.js';
@@ -73,11 +74,14 @@ async function runMcp(argv: string[]): Promise<void> {
     process.stdout.write(MCP_USAGE);
     return;
   }
-  // Refused rather than ignored until connectMcpServers (sdk/mcp/tools.ts, issue 11) is merged: see branch
-  // fix/mcpserver-mcpconfig for the wiring.
-  if (settings.mcpConfig !== undefined) throw new ConfigError(['--mcp-config: upstream MCP servers are not available in this build yet']);
   const { serveMcpStdio } = await import('./mcp/stdio.js');
-  await serveMcpStdio(settings, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+  let upstream: Awaited<ReturnType<typeof import('./mcp/upstream.js').connectUpstream>> | undefined;
+  if (settings.mcpConfig !== undefined) {
+    const { connectUpstream } = await import('./mcp/upstream.js');
+    upstream = await connectUpstream(path.resolve(settings.mcpConfig));
+    process.stderr.write(`runbox mcp: the code may call the tools of ${upstream.summary || 'no server'}\n`);
+  }
+  await serveMcpStdio(settings, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, upstream);
   process.exit(0);
 }
 
@@ -99,8 +103,8 @@ async function runUnderInit(initName: string, argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StartupError) {
-    process.stderr.write(`runbox: ${error.message}\n`);
+  if (error instanceof ConfigError || error instanceof StartupError || (error as Error)?.name === 'UpstreamError') {
+    process.stderr.write(`runbox: ${(error as Error).message}\n`);
     process.exit(2);
   }
   process.stderr.write(`runbox: ${(error as Error)?.stack ?? String(error)}\n`);

@@ -20,7 +20,9 @@ import { PackageService } from './packages/service.js';
 import type { RuntimeStatus } from './sandbox/probe.js';
 import { SessionManager } from './sessions/manager.js';
 import { createMcpHttpEndpoint, loopbackUrl } from './mcp/http.js';
-import { prepareHost, type PreparedHost, type StartupDeps } from './startup.js';
+import { prepareHost, StartupError, type PreparedHost, type StartupDeps } from './startup.js';
+import type { UpstreamTools } from './mcp/stdio.js';
+import { connectUpstream } from './mcp/upstream.js';
 
 export interface CloseOptions {
   /**
@@ -49,16 +51,30 @@ const CLOSE_CONNECTIONS_MS = 1000;
 // Builds a daemon: checks the sandbox and the runtimes, then returns a server ready to listen.
 export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
   const host = await prepareHost(config, deps);
+  let upstream: UpstreamTools | undefined;
   try {
-    return serve(config, deps.logger, host);
+    if (config.mcpConfig !== '') upstream = await connectUpstreamAtStart(config.mcpConfig, deps.logger);
+    return serve(config, deps.logger, host, upstream);
   } catch (error) {
+    await upstream?.close();
     await host.claim.release();
     throw error;
   }
 }
 
+// The upstream MCP servers of `mcpConfig`, connected before the daemon listens; a failure is a StartupError.
+async function connectUpstreamAtStart(file: string, logger: Logger): Promise<UpstreamTools> {
+  try {
+    const upstream = await connectUpstream(file);
+    logger.info({ mcpConfig: file, servers: upstream.summary }, 'connected the upstream MCP servers');
+    return upstream;
+  } catch (error) {
+    throw new StartupError((error as Error).message);
+  }
+}
+
 // The serving daemon: its services, the HTTP server with its upgrade and error handling, and close().
-function serve(config: Config, logger: Logger, host: PreparedHost): Daemon {
+function serve(config: Config, logger: Logger, host: PreparedHost, upstream: UpstreamTools | undefined): Daemon {
   const { facts, runtimes, cgroups, claim } = host;
   const sessions = new SessionManager(config, { owner: facts.owner, workspaceSize: facts.workspaceSize ?? null }, logger);
   const packages = new PackageService(config, facts);
@@ -70,7 +86,7 @@ function serve(config: Config, logger: Logger, host: PreparedHost): Daemon {
     const address = server.address() as AddressInfo;
     return loopbackUrl(address.address, address.port);
   };
-  const mcp = createMcpHttpEndpoint({ config, logger: logger.child({ route: '/mcp' }), selfUrl });
+  const mcp = createMcpHttpEndpoint({ config, logger: logger.child({ route: '/mcp' }), selfUrl, tools: upstream?.tools });
   const context: DispatchContext = { config, service, sessions, owner: facts.owner, state, logger, guard, mcp };
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes, perMessageDeflate: false });
   /** The request id of each upgrade under way, for its 101 answer or its refusal. */
@@ -170,6 +186,7 @@ function serve(config: Config, logger: Logger, host: PreparedHost): Daemon {
       closed ??= (async () => {
         await drained;
         await mcp.close();
+        await upstream?.close();
         await sessions.close();
         await closeConnections();
         // Whatever a failed clean-up left (an unmount given up while the daemon was out of descriptors): swept now,

@@ -25,7 +25,6 @@ Options (flag, environment variable):
                        RUNBOX_TOKEN  the daemon's bearer token (environment only, never a flag; default none)
   --runtimes <list>                  languages execute_code accepts, first the default (default python,node)
   --mcp-config <file>                upstream MCP servers ({"mcpServers": {...}}) whose tools the code may call
-                                     (not available in this build yet)
 `;
 
 const DEFAULT_URL = 'http://127.0.0.1:9000';

@@ -206,10 +206,6 @@ describe('runbox mcp over stdio', () => {
     assert.equal(run.status, 2);
     assert.match(run.stderr, /--token: not a flag .*RUNBOX_TOKEN/);
     assert.match(run.stderr, /--runtimes: expected a comma-separated list of python and\/or node, received "ruby"/);
-    // Refused, never silently ignored, while upstream MCP servers are not in this build.
-    const upstream = spawnSync(process.execPath, [BIN, 'mcp', '--mcp-config', 'servers.json'], { encoding: 'utf8', input: '' });
-    assert.equal(upstream.status, 2);
-    assert.match(upstream.stderr, /--mcp-config: upstream MCP servers are not available in this build yet/);
   });
 });
 

@@ -1,0 +1,31 @@
+// Upstream MCP servers from an `mcpServers` file (sdk/mcp/config.ts) connected as tools the code may call
+// (sdk/mcp/tools.ts), for `runbox mcp --mcp-config` and the daemon's `mcpConfig`: one execute_code in front of them all.
+import fs from 'node:fs/promises';
+import { parseMcpConfigText } from '../../sdk/mcp/config.js';
+import { connectMcpServers } from '../../sdk/mcp/tools.js';
+import type { UpstreamTools } from './stdio.js';
+
+/** A configuration file that could not be read, parsed or connected: the message names the file and the server. */
+export class UpstreamError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UpstreamError';
+  }
+}
+
+// Reads the file, starts or reaches its servers and lists their tools; throws UpstreamError naming what failed.
+export async function connectUpstream(file: string): Promise<UpstreamTools & { summary: string }> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    throw new UpstreamError(`cannot read the MCP configuration ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const connected = await connectMcpServers(parseMcpConfigText(text, { source: file }));
+    const summary = connected.servers.map((server) => `${server.name} (${server.toolCount} tools)`).join(', ');
+    return { tools: connected.tools, close: () => connected.close(), summary };
+  } catch (error) {
+    throw new UpstreamError(`MCP configuration ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
