@@ -30,9 +30,16 @@ const TOOLS: ToolSet = Object.fromEntries(DECLARATIONS.map(({ name, ...rest }) =
 /** What search_tools("search issue") must answer, in order: both words first, then more in the name, then order. */
 const SEARCH_ISSUE = ['github.search_issues', 'jira.search_issues', 'github.get_issue', 'search_tools', 'issue_stats', 'slack.post_message'];
 /** The function each tool has (Node binds `search_tools`: its prelude's name is `searchTools`). */
+/** A dotted name's function is its `server__tool` alias (docs/protocol.md), in both runtimes. */
+const DOTTED_FUNCTIONS = {
+  'github.search_issues': 'github__search_issues',
+  'github.get_issue': 'github__get_issue',
+  'jira.search_issues': 'jira__search_issues',
+  'slack.post_message': 'slack__post_message',
+};
 const FUNCTIONS: Record<Runtime, Record<string, string | null>> = {
-  python: { get_user: 'get_user', issue_stats: 'issue_stats' },
-  node: { get_user: 'get_user', issue_stats: 'issue_stats', search_tools: 'search_tools' },
+  python: { get_user: 'get_user', issue_stats: 'issue_stats', ...DOTTED_FUNCTIONS },
+  node: { get_user: 'get_user', issue_stats: 'issue_stats', search_tools: 'search_tools', ...DOTTED_FUNCTIONS },
 };
 /** Tools named like the discovery functions of either runtime, beside the others. */
 const SHADOW_TOOLS: ToolSet = {
@@ -130,7 +137,7 @@ describe('discovery in the sandbox', () => {
       assert.equal(result.status, 'ok', JSON.stringify(result.error));
       assert.equal(result.result, [
         '# github.get_issue: Fetch one issue.',
-        '# call: await call_tool("github.get_issue", {...})',
+        '# call: await github__get_issue(...) or await call_tool("github.get_issue", {...})',
         `parameters = ${JSON.stringify(DECLARATIONS[2].parameters)}`,
         '',
       ].join('\n'));
