@@ -77,7 +77,8 @@ export async function connectMcpServers(servers: Record<string, McpServerSource>
   const tools: ToolSet = {};
   const summaries: McpServerSummary[] = [];
   try {
-    const listed = await Promise.all(
+    // Every server settles before any failure is thrown, so close() reaches the ones still connecting then.
+    const settled = await Promise.allSettled(
       Object.entries(servers).map(async ([name, source]) => {
         const signal = AbortSignal.timeout(settings.connectTimeoutMs);
         let link: McpLink;
@@ -94,6 +95,9 @@ export async function connectMcpServers(servers: Record<string, McpServerSource>
         }
       }),
     );
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const listed = settled.map((outcome) => (outcome as PromiseFulfilledResult<{ name: string; link: McpLink; tools: ListedTool[] }>).value);
     for (const { name, link, tools: serverTools } of listed) {
       const summary: McpServerSummary = { name, toolCount: 0, skipped: [] };
       for (const tool of serverTools) {
