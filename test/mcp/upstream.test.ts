@@ -1,10 +1,12 @@
 // One execute_code in front of upstream MCP servers: `runbox mcp --mcp-config` and the daemon's `mcpConfig` connect
-// to the servers of an `mcpServers` file (here a real one-tool stdio server, test/fixtures/mcp-upstream-server.mjs),
+// to the servers of an `mcpServers` file (here a one-tool stdio server, test/fixtures/mcp-upstream-server.mjs, and the
+// real reference server @modelcontextprotocol/server-everything from node_modules),
 // name their tools in execute_code's description, and the code calls them. Driven by the MCP SDK's own Client.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -14,6 +16,12 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 const BIN = path.join(root, 'bin/runbox.js');
 const FIXTURE = path.join(root, 'test/fixtures/mcp-upstream-server.mjs');
+// The reference server's bin from its own manifest, run with this node (no npx, no network).
+const EVERYTHING = (() => {
+  const manifestPath = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/package.json');
+  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as { bin: Record<string, string> };
+  return path.join(path.dirname(manifestPath), manifest.bin['mcp-server-everything']!);
+})();
 const CODE = [
   'import json',
   'answer = await call_tool("prices.lookup_price", {"fruit": "pear"})',
@@ -23,7 +31,8 @@ const CODE = [
   '    missing = "no error"',
   'except ToolError as error:',
   '    missing = str(error)',
-  '{"price": answer["price"], "upstream_pid": answer["pid"], "missing": missing}',
+  'echoed = await everything__echo("hi")',
+  '{"price": answer["price"], "upstream_pid": answer["pid"], "missing": missing, "echoed": echoed}',
 ].join('\n');
 
 type Answer = { content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown>; isError?: boolean };
@@ -34,7 +43,7 @@ let daemon: TestDaemon;
 before(async () => {
   configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runbox-mcp-config-'));
   configFile = path.join(configDir, 'mcp.json');
-  fs.writeFileSync(configFile, JSON.stringify({ mcpServers: { prices: { command: process.execPath, args: [FIXTURE] } } }));
+  fs.writeFileSync(configFile, JSON.stringify({ mcpServers: { prices: { command: process.execPath, args: [FIXTURE] }, everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] } } }));
   daemon = await startDaemon({ mcpConfig: configFile });
 });
 after(async () => {
@@ -50,8 +59,9 @@ async function checkUpstream(client: Client): Promise<number> {
   assert.match(executeCode.description ?? '', /The price of a fruit, in euros\./);
   const answer = (await client.callTool({ name: 'execute_code', arguments: { code: CODE } })) as Answer;
   assert.equal(answer.isError, false, answer.content.map((block) => block.text).join('\n'));
-  const result = answer.structuredContent?.result as { price: number; upstream_pid: number; missing: string };
+  const result = answer.structuredContent?.result as { price: number; upstream_pid: number; missing: string; echoed: unknown };
   assert.equal(result.price, 2.5);
+  assert.equal(result.echoed, 'Echo: hi'); // the real reference server, through the same execute_code
   assert.match(result.missing, /no price for kiwi/);
   return result.upstream_pid;
 }
