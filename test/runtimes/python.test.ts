@@ -386,7 +386,8 @@ describe('tools', () => {
     const { result } = await runWithTools(code);
     ok(result);
     assert.deepEqual(result.result, [
-      ['InstallError', 'ToolError', 'call_tool', 'call_tools_parallel', 'echo', 'fail', 'gate', 'get_users', 'install_package', 'set_result', '__doc__'],
+      // The dotted tool also has its server__tool function (docs/protocol.md, "Inside the sandbox").
+      ['InstallError', 'ToolError', 'call_tool', 'call_tools_parallel', 'echo', 'fail', 'gate', 'get_users', 'install_package', 'set_result', 'weird__name_1', '__doc__'],
       'weird ok', 'keyword ok', 'dunder ok', 'tool ok', true, 'builtin ok',
     ]);
     assert.equal(result.stdout, 'print is still print\n');
