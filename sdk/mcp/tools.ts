@@ -196,7 +196,9 @@ function describeCallFailure(server: string, fullName: string, error: unknown, l
     link.closedReason ??= 'the connection closed';
     return `MCP server "${server}" closed the connection during ${fullName}${stderrNote(link)}`;
   }
-  return `MCP server "${server}" refused ${fullName}: ${message}`;
+  // A JSON-RPC error is the server's refusal; anything else (an HTTP request that failed...) the way there failing.
+  if (typeof code === 'number') return `MCP server "${server}" refused ${fullName}: ${message}`;
+  return `MCP server "${server}" could not be reached for ${fullName}: ${message}`;
 }
 
 // The last line the server wrote to stderr, to say why it died.

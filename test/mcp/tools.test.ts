@@ -8,6 +8,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -193,6 +196,66 @@ describe('MCP tools inside the code', () => {
     const [errorCode, message] = out.result as [string, string];
     assert.equal(errorCode, 'tool_error');
     assert.match(message, /Access denied|outside allowed/i);
+  });
+});
+
+// A free loopback port (listened on and released at once).
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+describe('MCP tools: a server reached over Streamable HTTP', () => {
+  let daemon: TestDaemon;
+  let client: RunboxClient;
+  let server: ChildProcess;
+  let port: number;
+
+  before(async () => {
+    daemon = await startDaemon();
+    client = new RunboxClient({ url: daemon.url });
+    port = await freePort();
+    // The operator's server, started by the test: everything's Streamable HTTP transport on the port.
+    server = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      server.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('listening on port')) resolve();
+      });
+      server.once('exit', (code) => reject(new Error(`server-everything exited (${code}): ${stderr}`)));
+    });
+  });
+  after(async () => {
+    if (server && server.exitCode === null && server.signalCode === null) {
+      server.kill();
+      await once(server, 'exit');
+    }
+    await client?.close();
+    await daemon?.close();
+    await assertGone(EVERYTHING);
+  });
+
+  it('calls its tools from the code, and a call after the server stopped fails with a message naming it', async () => {
+    const mcp = await connectMcpServers({ web: { url: `http://127.0.0.1:${port}/mcp` } }, { callTimeoutMs: 5000 });
+    try {
+      const out = await client.execute({ runtime: 'python', code: 'return [await web__echo("over http"), await call_tool("web.get-sum", {"a": 1, "b": 2})]', tools: mcp.tools });
+      assert.equal(out.status, 'ok', JSON.stringify(out.error));
+      assert.deepEqual(out.result, ['Echo: over http', 'The sum of 1 and 2 is 3.']);
+      server.kill();
+      await once(server, 'exit');
+      const later = await client.execute({ runtime: 'node', code: 'try { await web__echo("x"); } catch (error) { return [error.name, error.message]; }', tools: mcp.tools });
+      assert.equal(later.status, 'ok', JSON.stringify(later.error));
+      const [name, message] = later.result as string[];
+      assert.equal(name, 'ToolError');
+      assert.match(message, /^MCP server "web" could not be reached for web\.echo: /);
+    } finally {
+      await mcp.close();
+    }
   });
 });
 
