@@ -208,6 +208,7 @@ const OPTIONS = {
   /** Sandboxes per runtime kept started and waiting for code (0 turns the warm pool off). */
   warmSandboxes: option({ env: 'RUNBOX_WARM_SANDBOXES', flag: 'warm-sandboxes', default: () => 1, parse: integer(0, 64), describe: 'sandboxes per runtime kept started, waiting for code' }),
   /** Python modules an idle warm sandbox imports while it waits for code, so charts start fast. */
+  forkServer: option({ env: 'RUNBOX_FORK_SERVER', flag: 'fork-server', default: () => true, parse: bool, describe: 'fork Python sandboxes from one sandboxed interpreter with the preload modules imported (root only; off: each sandbox starts its own)' }),
   pythonPreload: option({ env: 'RUNBOX_PYTHON_PRELOAD', flag: 'python-preload', default: () => Object.freeze(['numpy', 'pandas', 'matplotlib.pyplot']), parse: moduleList, describe: 'comma-separated Python modules idle warm sandboxes import ahead ("" for none)' }),
   /** A session is removed after this long without executions or file operations, unless it asks for another TTL. */
   sessionTtlMs: option({ env: 'RUNBOX_SESSION_TTL_MS', flag: 'session-ttl-ms', default: () => 30 * 60_000, parse: integer(1000), describe: 'idle time after which a session is removed' }),

@@ -17,6 +17,7 @@ import { buildLaunchSpec, type SandboxFacts } from '../sandbox/launch.js';
 import { mountWorkspace, unmountWorkspace, workspaceUsage, type WorkspaceUsage } from '../sandbox/mounts.js';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../sandbox/spawn.js';
+import { ForkServerUnavailable, type ForkServer } from '../sandbox/fork-server/server.js';
 import { removeTree } from '../files/held-dir.js';
 
 /** What every sandbox of a daemon is started with. */
@@ -26,6 +27,8 @@ export interface SandboxContext {
   readonly logger: Logger;
   /** Kernel limits per sandbox, from setUpCgroups() at daemon start; null or left out runs without them. */
   readonly cgroups?: SandboxCgroups | null;
+  /** The Python fork server (fork-server/server.ts); null or left out starts every sandbox on its own. */
+  readonly forkServer?: ForkServer | null;
 }
 
 /** How applying an execution's limits went: `memory_in_use` means the sandbox already holds more than memoryBytes. */
@@ -68,6 +71,8 @@ interface SandboxParts {
   readonly workspaceMounted: boolean;
   /** Output kept from before an execution attaches, at most. */
   readonly maxEarlyOutputBytes: number;
+  /** Forked from the fork server, which has the preload modules imported already. */
+  readonly forked: boolean;
 }
 
 type Event = { kind: 'output'; stream: 'stdout' | 'stderr'; chunk: Buffer } | { kind: 'message'; message: BridgeInbound } | { kind: 'problem'; problem: string } | { kind: 'limit'; problem: string };
@@ -75,6 +80,19 @@ type Event = { kind: 'output'; stream: 'stdout' | 'stderr'; chunk: Buffer } | { 
 // What the code of one execution may send over its bridge (daemon options).
 function bridgeBudgetOf(config: Config): BridgeBudgetLimits {
   return { maxInboundBytes: config.maxBridgeInboundBytes, maxMessages: config.maxBridgeMessages, maxRefusedConnections: config.maxBridgeRefusedConnections };
+}
+
+// A child of the fork server for a sandbox without a session, or null when there is no server, it is not ready,
+// or this fork failed: the sandbox then starts on its own. A session's sandbox always does (its packages may
+// shadow a module the server imported).
+async function forkFrom(server: ForkServer | null | undefined, request: Parameters<ForkServer['fork']>[0]): Promise<SpawnedProcess | null> {
+  if (!server?.ready) return null;
+  try {
+    return await server.fork(request);
+  } catch (error) {
+    if (error instanceof ForkServerUnavailable) return null;
+    throw error;
+  }
 }
 
 // One sandbox, from start() to dispose(); it serves at most one execution.
@@ -102,6 +120,8 @@ export class SandboxInstance {
   readonly workspaceDir: string;
   /** The packages directory (python/, node/) the sandbox sees read-only, where installs for it go. */
   readonly packagesDir: string;
+  /** True when the sandbox was forked from the fork server: its preload modules are imported already. */
+  readonly forked: boolean;
   /** The session the sandbox works for, if any. */
   private readonly session: SessionBinding | null;
   private readonly rootDir: string;
@@ -117,6 +137,7 @@ export class SandboxInstance {
     this.runtime = parts.runtime;
     this.workspaceDir = parts.workspaceDir;
     this.packagesDir = parts.packagesDir;
+    this.forked = parts.forked;
     this.session = parts.session;
     this.rootDir = parts.rootDir;
     this.bridge = parts.bridge;
@@ -175,7 +196,8 @@ export class SandboxInstance {
       );
       await mounting;
       const cgroup = await making;
-      const child = spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token, packagesDir }));
+      const forked = runtime === 'python' && !session ? await forkFrom(context.forkServer, { rootDir, workspaceDir: workspace, packagesDir, token }) : null;
+      const child = forked ?? spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token, packagesDir }));
       instance = new SandboxInstance({
         runtime,
         workspaceDir: workspace,
@@ -189,6 +211,7 @@ export class SandboxInstance {
         cgroup,
         workspaceMounted,
         maxEarlyOutputBytes: 2 * config.maxOutputBytes,
+        forked: forked !== null,
       });
       return instance;
     } catch (error) {

@@ -72,7 +72,7 @@ export class ExecutionService {
     // More warm sandboxes of one runtime than executions may run at once would only wait and use memory.
     const poolSize = Math.min(config.warmSandboxes, config.maxConcurrent);
     const preloadIdle = (instance: SandboxInstance) => {
-      if (instance.runtime === 'python' && preload.length > 0) instance.send({ type: 'preload', modules: preload });
+      if (instance.runtime === 'python' && !instance.forked && preload.length > 0) instance.send({ type: 'preload', modules: preload });
     };
     const { logger: log } = context;
     const startSandbox = (runtime: RuntimeName) => SandboxInstance.start(runtime, context);

@@ -59,22 +59,78 @@ export interface SandboxArgsInput {
 // namespaces), a read-only system and root, a private writable workspace, size-limited /tmp and /dev/shm,
 // the bridge socket, the seccomp filter, and nothing else of the host.
 export function buildSandboxArgs(input: SandboxArgsInput): string[] {
-  const { layout } = input;
-  const sized = input.tmpBytes === undefined ? [] : ['--size', String(input.tmpBytes)];
-  const args = [
+  const args = [...namespaceArgs(input.seccompFd, []), ...systemArgs(input)];
+  for (const [hostPath, sandboxPath] of input.readOnlyFiles) args.push('--ro-bind', hostPath, sandboxPath);
+  if (input.packagesDir) {
+    // A link, not a bind of node_modules itself: an install swaps that directory for a new one, which the link finds.
+    args.push('--ro-bind', input.packagesDir, SANDBOX_PATHS.packages, '--symlink', NODE_MODULES_LINK, '/node_modules');
+  }
+  args.push('--bind', input.workspaceDir, SANDBOX_PATHS.workspace, '--ro-bind', input.bridgeSocket, SANDBOX_PATHS.bridgeSocket);
+  return [...args, ...closingArgs(input.workingDir, input.command)];
+}
+
+/** Where a fork server sees the daemon's work directory, from which each child binds its own directories. */
+export const FORK_SERVER_WORK_ROOT = '/runbox-work';
+
+/** The capabilities a fork server keeps inside its user namespace, and only there: unshare and mount for its
+ * children (CAP_SYS_ADMIN), and dropping the children's bounding set (CAP_SETPCAP). Children drop all of them. */
+export const FORK_SERVER_CAPS = ['CAP_SYS_ADMIN', 'CAP_SETPCAP'] as const;
+const NODE_MODULES_LINK = `${SANDBOX_PATHS.packages}/node/node_modules`;
+
+export interface ForkServerArgsInput {
+  readonly layout: HostLayout;
+  readonly runtimeDir: string;
+  readonly readOnlyPaths: readonly string[];
+  /** Bound read-only at the same place in the server (the matplotlib font cache), for it to hand on to children. */
+  readonly readOnlyFiles: ReadonlyArray<readonly [hostPath: string, sandboxPath: string]>;
+  /** The daemon's work directory: each child binds its workspace, packages and bridge socket from there. */
+  readonly workDir: string;
+  readonly command: readonly string[];
+  readonly seccompFd?: number;
+  readonly tmpBytes?: number;
+}
+
+// The bubblewrap arguments of a fork server: the same namespaces and read-only system as a sandbox, two
+// capabilities inside its own user namespace, mount points for what each child binds (workspace, packages,
+// bridge socket), and the work directory, from which a child takes its own directories before unmounting it.
+export function buildForkServerArgs(input: ForkServerArgsInput): string[] {
+  const caps = FORK_SERVER_CAPS.flatMap((cap) => ['--cap-add', cap]);
+  const args = [...namespaceArgs(input.seccompFd, caps), ...systemArgs(input)];
+  for (const [hostPath, sandboxPath] of input.readOnlyFiles) args.push('--ro-bind', hostPath, sandboxPath);
+  args.push(
+    '--dir', SANDBOX_PATHS.workspace,
+    '--dir', SANDBOX_PATHS.packages,
+    '--symlink', NODE_MODULES_LINK, '/node_modules',
+    '--ro-bind', `${input.runtimeDir}/${EMPTY_FILE}`, SANDBOX_PATHS.bridgeSocket,
+    '--bind', input.workDir, FORK_SERVER_WORK_ROOT,
+  );
+  return [...args, ...closingArgs('/', input.command)];
+}
+
+// Every namespace unshared, no new user namespaces, the seccomp filter, tied to its parent, no capability but caps.
+function namespaceArgs(seccompFd: number | undefined, caps: readonly string[]): string[] {
+  return [
     '--unshare-all',
     // explicit, because --unshare-all only tries, and --disable-userns needs a user namespace to lock
     '--unshare-user',
     '--disable-userns',
-    ...(input.seccompFd === undefined ? [] : ['--seccomp', String(input.seccompFd)]),
+    ...(seccompFd === undefined ? [] : ['--seccomp', String(seccompFd)]),
     '--die-with-parent',
     '--new-session',
     '--cap-drop', 'ALL',
+    ...caps,
     '--uid', String(SANDBOX_INNER_ID),
     '--gid', String(SANDBOX_INNER_ID),
     '--hostname', 'runbox',
-    '--ro-bind', '/usr', '/usr',
   ];
+}
+
+// The read-only system: /usr, the root's links and directories, /etc entries, the synthetic passwd, group and
+// hosts, extra read-only paths, /proc with host files covered, /dev, sized /dev/shm and /tmp, and the runtimes.
+function systemArgs(input: { layout: HostLayout; runtimeDir: string; readOnlyPaths: readonly string[]; tmpBytes?: number }): string[] {
+  const { layout } = input;
+  const sized = input.tmpBytes === undefined ? [] : ['--size', String(input.tmpBytes)];
+  const args = ['--ro-bind', '/usr', '/usr'];
   for (const [name, target] of Object.entries(layout.rootSymlinks)) args.push('--symlink', target, `/${name}`);
   for (const dir of layout.rootDirs) args.push('--ro-bind', `/${dir}`, `/${dir}`);
   for (const entry of layout.etcEntries) args.push('--ro-bind', `/etc/${entry}`, `/etc/${entry}`);
@@ -92,23 +148,13 @@ export function buildSandboxArgs(input: SandboxArgsInput): string[] {
     '--ro-bind', `${input.runtimeDir}/node`, `${SANDBOX_PATHS.runtimes}/node`,
     '--ro-bind', `${input.runtimeDir}/protocol.json`, `${SANDBOX_PATHS.runtimes}/protocol.json`,
   );
-  for (const [hostPath, sandboxPath] of input.readOnlyFiles) args.push('--ro-bind', hostPath, sandboxPath);
-  if (input.packagesDir) {
-    // A link, not a bind of node_modules itself: an install swaps that directory for a new one, which the link finds.
-    args.push('--ro-bind', input.packagesDir, SANDBOX_PATHS.packages, '--symlink', `${SANDBOX_PATHS.packages}/node/node_modules`, '/node_modules');
-  }
-  args.push(
-    '--bind', input.workspaceDir, SANDBOX_PATHS.workspace,
-    '--ro-bind', input.bridgeSocket, SANDBOX_PATHS.bridgeSocket,
-    // Last: the root tmpfs and /dev hold only what bubblewrap made, and their directories belong to the sandbox
-    // user, so without this they would take unlimited files (/var, /run/runbox, /dev). Mounts on them stay writable.
-    '--remount-ro', '/dev',
-    '--remount-ro', '/',
-    '--chdir', input.workingDir,
-    '--',
-    ...input.command,
-  );
   return args;
+}
+
+// Last: the root tmpfs and /dev hold only what bubblewrap made, and their directories belong to the sandbox
+// user, so without this they would take unlimited files (/var, /run/runbox, /dev). Mounts on them stay writable.
+function closingArgs(workingDir: string, command: readonly string[]): string[] {
+  return ['--remount-ro', '/dev', '--remount-ro', '/', '--chdir', workingDir, '--', ...command];
 }
 
 export interface SandboxEnvInput {

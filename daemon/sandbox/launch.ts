@@ -97,6 +97,6 @@ export function sandboxLimitsFrom(config: SandboxLimits): SandboxLimits {
 }
 
 // The paths not already visible through the read-only /usr bind (and not / itself), without duplicates.
-function outsideUsr(paths: readonly string[]): string[] {
+export function outsideUsr(paths: readonly string[]): string[] {
   return [...new Set(paths)].filter((p) => p !== '/' && p !== '/usr' && !p.startsWith('/usr/'));
 }

@@ -21,13 +21,20 @@ export interface ProcessLimits {
 // starts in 1 GiB, but each WebAssembly memory reserves about 10 GiB), so it stays far above memoryBytes.
 // Deliberately absent: RLIMIT_NPROC (counted per host user, which every sandbox shares).
 export function buildRlimitArgs(limits: ProcessLimits): string[] {
+  return [...Object.entries(rlimitValues(limits)).map(([name, [soft, hard]]) => `--${name}=${soft}:${hard}`), '--'];
+}
+
+/** Each limit as [soft, hard], by prlimit's name for it (nofile, fsize, core, as, cpu). */
+export type RlimitValues = Readonly<Record<'nofile' | 'fsize' | 'core' | 'as' | 'cpu', readonly [number, number]>>;
+
+// The values behind buildRlimitArgs, for a fork server's children, which set their own (setrlimit).
+export function rlimitValues(limits: ProcessLimits): RlimitValues {
   const cpuSeconds = Math.ceil(limits.cpuTimeMs / 1000) + 1;
-  return [
-    `--nofile=${limits.maxOpenFiles}:${limits.maxOpenFiles}`,
-    `--fsize=${limits.fileSizeBytes}:${limits.fileSizeBytes}`,
-    '--core=0:0',
-    `--as=${limits.addressSpaceBytes}:${limits.addressSpaceBytes}`,
-    `--cpu=${cpuSeconds}:${cpuSeconds + 1}`,
-    '--',
-  ];
+  return {
+    nofile: [limits.maxOpenFiles, limits.maxOpenFiles],
+    fsize: [limits.fileSizeBytes, limits.fileSizeBytes],
+    core: [0, 0],
+    as: [limits.addressSpaceBytes, limits.addressSpaceBytes],
+    cpu: [cpuSeconds, cpuSeconds + 1],
+  };
 }

@@ -176,8 +176,19 @@ const ARCHES: ReadonlyArray<{ arch: SeccompArch; audit: number; column: 0 | 1 }>
   { arch: 'aarch64', audit: AUDIT_ARCH_AARCH64, column: 1 },
 ];
 
+/** What a fork server may do that its children may not: make their namespaces and mounts (docs/security.md, "Fork server"). */
+export const FORK_SERVER_ALLOWED: readonly SyscallName[] = ['unshare', 'mount', 'umount2'];
+/** include/uapi/linux/sched.h: unshare(CLONE_NEWUSER) stays denied to a fork server (bubblewrap's --disable-userns too). */
+export const CLONE_NEWUSER = 0x10000000;
+
+export interface SeccompOptions {
+  /** The filter of a fork server (daemon/sandbox/fork-server/): unshare without CLONE_NEWUSER, mount and umount2
+   * are allowed, so it can make each child a sandbox of its own; every child then loads the full filter on top. */
+  readonly forkServer?: boolean;
+}
+
 // The rules for one architecture, given its system call numbers; labels are prefixed so sections do not clash.
-function archSection(arch: SeccompArch, column: 0 | 1): Item[] {
+function archSection(arch: SeccompArch, column: 0 | 1, options: SeccompOptions): Item[] {
   const nr = (name: SyscallName): number | null => SYSCALL_NUMBERS[name][column];
   const at = (name: string) => `${arch}:${name}`;
   const items: Item[] = [label(at('start')), load(DATA_NR)];
@@ -185,8 +196,10 @@ function archSection(arch: SeccompArch, column: 0 | 1): Item[] {
   const checked: Array<[SyscallName, string]> = [
     ['clone', 'clone'], ['clone3', 'enosys'], ['socket', 'family'], ['socketpair', 'family'], ['ioctl', 'ioctl'], ['personality', 'personality'],
   ];
+  if (options.forkServer) checked.push(['unshare', 'unshare']);
   for (const [name, target] of checked) items.push(ifEqual(nr(name) as number, at(target)));
-  for (const name of DENIED_SYSCALLS) {
+  const denied = options.forkServer ? DENIED_SYSCALLS.filter((name) => !FORK_SERVER_ALLOWED.includes(name)) : DENIED_SYSCALLS;
+  for (const name of denied) {
     const number = nr(name);
     if (number !== null) items.push(ifEqual(number, at('eperm')));
   }
@@ -194,6 +207,8 @@ function archSection(arch: SeccompArch, column: 0 | 1): Item[] {
     ret(SECCOMP_RET_ALLOW),
     // clone: no new namespace of any kind
     label(at('clone')), load(argLow(0)), ifAnyBit(CLONE_NAMESPACE_FLAGS, at('eperm'), at('allow')),
+    // unshare (a fork server only): any namespace but a user namespace
+    ...(options.forkServer ? [label(at('unshare')), load(argLow(0)), ifAnyBit(CLONE_NEWUSER, at('eperm'), at('allow'))] : []),
     // socket, socketpair: Unix sockets only (the bridge, socketpair); there is no network to reach anyway
     label(at('family')), load(argLow(0)), ifEqual(AF_UNIX, at('allow'), at('eperm')),
     // ioctl: no faking terminal input (TIOCSTI) or console tricks (TIOCLINUX)
@@ -211,10 +226,10 @@ function archSection(arch: SeccompArch, column: 0 | 1): Item[] {
 // The whole filter as bubblewrap's --seccomp reads it: an array of struct sock_filter. An architecture other
 // than x86_64 or aarch64 (the 32-bit int 0x80 entry on x86_64, arm32 compat) kills the process: nothing
 // legitimate in a sandbox uses one, and its system call numbers would slip past the tables above.
-export function buildSeccompFilter(): Buffer {
+export function buildSeccompFilter(options: SeccompOptions = {}): Buffer {
   const items: Item[] = [load(DATA_ARCH)];
   for (const { arch, audit } of ARCHES) items.push(ifEqual(audit, `${arch}:start`));
   items.push(ret(SECCOMP_RET_KILL_PROCESS));
-  for (const { arch, column } of ARCHES) items.push(...archSection(arch, column));
+  for (const { arch, column } of ARCHES) items.push(...archSection(arch, column, options));
   return assemble(items);
 }

@@ -24,6 +24,8 @@ export interface SpawnSpec {
    * all of it), so its process group is never signalled after that: the id may belong to another group by then.
    */
   readonly endsItsTree?: boolean;
+  /** A pipe on standard input (SpawnedProcess.stdin) instead of none: a fork server's commands. */
+  readonly input?: boolean;
 }
 
 /** The descriptor on which a process finds SpawnSpec.extraInput. */
@@ -41,6 +43,8 @@ export interface SpawnedProcess {
   readonly pid: number | undefined;
   readonly stdout: Readable;
   readonly stderr: Readable;
+  /** Its standard input, when SpawnSpec.input asked for one. */
+  readonly stdin?: Writable;
   /** Settles when the process has exited and its output pipes are closed; never rejects. */
   readonly exited: Promise<ExitInfo>;
   /** SIGKILL the process and everything it started. Safe to call more than once, or after exit; throws only
@@ -60,7 +64,7 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
       cwd: spec.cwd,
       ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
       ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
-      stdio: ['ignore', 'pipe', 'pipe', ...extra],
+      stdio: [spec.input ? 'pipe' : 'ignore', 'pipe', 'pipe', ...extra],
       detached: spec.processGroup,
     });
   } catch (error) {
@@ -89,7 +93,9 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
     if (spec.processGroup && subprocess.pid && groupMayLive) signalProcess(-subprocess.pid);
     subprocess.kill('SIGKILL');
   };
-  return { pid: subprocess.pid, stdout, stderr, exited, kill };
+  const stdin = spec.input ? (subprocess.stdin ?? undefined) : undefined;
+  stdin?.on('error', () => undefined); // the process died: its exit says why
+  return { pid: subprocess.pid, stdout, stderr, ...(stdin ? { stdin } : {}), exited, kill };
 }
 
 // A process that never started: no output, and an exit that says why.

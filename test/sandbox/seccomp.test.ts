@@ -121,6 +121,26 @@ test('seccomp: clone without namespace flags is allowed, with any of them denied
   assert.equal(CLONE_NAMESPACE_FLAGS, 0x7e020000);
 });
 
+test("seccomp: a fork server's filter allows unshare (never of a user namespace), mount and umount2, and nothing else more", () => {
+  const server = decode(buildSeccompFilter({ forkServer: true }));
+  validate(server);
+  const NEWNS_PID_NET = 0x00020000 | 0x20000000 | 0x40000000;
+  for (const [arch, column] of [[AUDIT_ARCH_X86_64, 0], [AUDIT_ARCH_AARCH64, 1]] as const) {
+    const nr = (syscall: SyscallName) => SYSCALL_NUMBERS[syscall][column] as number;
+    assert.equal(decide(server, { arch, nr: nr('unshare'), args: [NEWNS_PID_NET] }), ALLOW, 'unshare of mount, pid and network namespaces');
+    assert.equal(decide(server, { arch, nr: nr('unshare'), args: [0x10000000] }), DENY_EPERM, 'unshare(CLONE_NEWUSER)');
+    assert.equal(decide(server, { arch, nr: nr('unshare'), args: [0x10000000 | NEWNS_PID_NET] }), DENY_EPERM, 'CLONE_NEWUSER among others');
+    assert.equal(decide(server, { arch, nr: nr('mount') }), ALLOW, 'mount');
+    assert.equal(decide(server, { arch, nr: nr('umount2') }), ALLOW, 'umount2');
+    assert.equal(decide(program, { arch, nr: nr('unshare'), args: [NEWNS_PID_NET] }), DENY_EPERM, 'the sandbox filter still denies unshare');
+    for (const syscall of DENIED_SYSCALLS.filter((each) => !['unshare', 'mount', 'umount2'].includes(each))) {
+      const number = SYSCALL_NUMBERS[syscall][column];
+      if (number !== null) assert.equal(decide(server, { arch, nr: number }), DENY_EPERM, `${syscall} stays denied`);
+    }
+    assert.equal(decide(server, { arch, nr: nr('clone'), args: [0x20000000 | 17] }), DENY_EPERM, 'clone with a namespace flag stays denied');
+  }
+});
+
 test('seccomp: sockets are Unix sockets only; TIOCSTI, TIOCLINUX and odd personalities are refused', () => {
   const [AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_ALG, AF_VSOCK] = [1, 2, 10, 16, 17, 38, 40];
   for (const [arch, socket, socketpair, ioctl, personality] of [

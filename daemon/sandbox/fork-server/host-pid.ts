@@ -1,0 +1,56 @@
+// Host pids of a fork server's processes. The server names its children by their pids in its own pid namespace;
+// the daemon moves them into their cgroups by host pid. /proc/<pid>/status says both (NSpid), and a child just
+// forked has one of the highest pids, so the walk starts there and usually reads a handful of files.
+import fs from 'node:fs';
+import { listProcessTree, parseParentPid } from '../process-tree.js';
+
+const STATUS_MAX_BYTES = 4096;
+/** Files read between two yields to the event loop. */
+const READS_PER_TURN = 32;
+
+// Pure: the pids of a process in each pid namespace it is in, outermost first, from the text of /proc/<pid>/status.
+export function parseNamespacePids(status: string): number[] {
+  const line = /^NSpid:\s*(.*)$/m.exec(status)?.[1];
+  return line ? line.trim().split(/\s+/).map(Number).filter((pid) => Number.isInteger(pid) && pid > 0) : [];
+}
+
+// The host pid of parentPid's child whose pid in its innermost namespace is nsPid, or null when there is none.
+export async function findChildByNamespacePid(parentPid: number, nsPid: number, procDir = '/proc'): Promise<number | null> {
+  const entries = (await fs.promises.readdir(procDir)).filter((entry) => /^\d+$/.test(entry)).map(Number).sort((a, b) => b - a);
+  const buffer = Buffer.allocUnsafe(STATUS_MAX_BYTES);
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0 && i % READS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+    const pid = entries[i];
+    if (parseParentPid(readSmall(`${procDir}/${pid}/stat`, buffer)) !== parentPid) continue;
+    if (parseNamespacePids(readSmall(`${procDir}/${pid}/status`, buffer)).at(-1) === nsPid) return pid;
+  }
+  return null;
+}
+
+// The host pid of the fork server's interpreter: the deepest process below the one the daemon spawned (setpriv,
+// then unshare, bubblewrap and its pid 1), once it runs the server's command; null when there is no such one.
+export async function findServerProcess(spawnedPid: number, marker: string, procDir = '/proc'): Promise<number | null> {
+  const tree = await listProcessTree(spawnedPid, procDir);
+  const buffer = Buffer.allocUnsafe(STATUS_MAX_BYTES);
+  for (const pid of tree.reverse()) {
+    if (readSmall(`${procDir}/${pid}/cmdline`, buffer).includes(marker)) return pid;
+  }
+  return null;
+}
+
+// One read of a small /proc file; '' when the process is gone.
+function readSmall(file: string, buffer: Buffer): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY);
+  } catch {
+    return '';
+  }
+  try {
+    return buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, buffer.length, null));
+  } catch {
+    return '';
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,88 @@
+// Pure: what to spawn for a fork server, and the configuration it reads first. A fork server is one sandbox
+// (bubblewrap, in the outer namespaces of every sandbox) whose interpreter has the prelude and the heavy modules
+// imported and forks a child per execution; each child makes itself a sandbox of its own before any code runs
+// (runtimes/python/runbox_zygote). docs/security.md ("Fork server") says what that keeps and what children share.
+import path from 'node:path';
+import { buildForkServerArgs, buildSandboxEnv, EMPTY_FILE, FORK_SERVER_WORK_ROOT, SANDBOX_PATHS } from '../args.js';
+import { outsideUsr, type SandboxFacts } from '../launch.js';
+import { buildOuterNamespaceArgs, SETPRIV_PATH } from '../outer-namespace.js';
+import { rlimitValues, type RlimitValues } from '../rlimits.js';
+import { buildSeccompFilter } from '../seccomp.js';
+import { EXTRA_INPUT_FD, type SpawnSpec } from '../spawn.js';
+
+/** The first line a fork server reads (runtimes/python/runbox_zygote/protocol.py has the same fields). */
+export interface ForkServerConfig {
+  readonly type: 'config';
+  /** Modules imported once, before the first fork. */
+  readonly preload: readonly string[];
+  /** The seccomp program (base64 of struct sock_filter[]) each child loads before its code runs. */
+  readonly seccomp: string;
+  readonly rlimits: RlimitValues;
+  readonly tmpBytes: number;
+  /** /proc files (relative to it) each child covers with emptyFile in its own /proc. */
+  readonly maskedProcFiles: readonly string[];
+  readonly emptyFile: string;
+  readonly workRoot: string;
+}
+
+// The spawn spec of the Python fork server: like an execution's (setpriv, unshare, bubblewrap), without prlimit
+// (each child sets its own limits; RLIMIT_CPU would end a long-lived server), with its own seccomp program.
+export function buildForkServerSpec(facts: SandboxFacts, workDir: string): SpawnSpec {
+  const bwrap = facts.bwrapPath;
+  if (bwrap === null) throw new Error('a fork server needs bubblewrap');
+  const command = [`${facts.pythonEnv}/bin/python3`, '-I', '-B', '-u', `${SANDBOX_PATHS.runtimes}/python/zygote.py`];
+  const args = buildForkServerArgs({
+    layout: facts.layout,
+    runtimeDir: facts.runtimeDir,
+    readOnlyPaths: outsideUsr([facts.pythonEnv, path.dirname(path.dirname(facts.nodePath))]),
+    readOnlyFiles: facts.matplotlibCache.map((file) => [file, `${SANDBOX_PATHS.matplotlibConfig}/${path.basename(file)}`] as const),
+    workDir,
+    command,
+    seccompFd: EXTRA_INPUT_FD,
+    tmpBytes: facts.limits.tmpBytes,
+  });
+  return {
+    file: SETPRIV_PATH,
+    args: [...buildOuterNamespaceArgs(), bwrap, ...args],
+    env: forkServerEnv(facts),
+    cwd: '/',
+    processGroup: true,
+    extraInput: buildSeccompFilter({ forkServer: true }),
+    endsItsTree: true,
+    input: true,
+    ...(facts.owner ? { uid: facts.owner.uid, gid: facts.owner.gid } : {}),
+  };
+}
+
+// The configuration line of a fork server.
+export function buildForkServerConfig(facts: SandboxFacts, preload: readonly string[]): ForkServerConfig {
+  return {
+    type: 'config',
+    preload,
+    seccomp: buildSeccompFilter().toString('base64'),
+    rlimits: rlimitValues(facts.limits),
+    tmpBytes: facts.limits.tmpBytes,
+    maskedProcFiles: facts.layout.maskedProcFiles,
+    emptyFile: `${SANDBOX_PATHS.runtimes}/${EMPTY_FILE}`,
+    workRoot: FORK_SERVER_WORK_ROOT,
+  };
+}
+
+// The environment of one forked execution: exactly what a sandbox of its own gets (buildLaunchSpec).
+export function buildForkedEnv(facts: SandboxFacts, token: string): Record<string, string> {
+  return buildSandboxEnv({
+    pathDirs: [`${facts.pythonEnv}/bin`],
+    bridgeSocket: SANDBOX_PATHS.bridgeSocket,
+    bridgeToken: token,
+    tmpDir: SANDBOX_PATHS.tmp,
+    packagesDir: SANDBOX_PATHS.packages,
+    workspaceDir: SANDBOX_PATHS.workspace,
+  });
+}
+
+// The server's own environment: a sandbox's, without a bridge (it never talks to one; its children do).
+function forkServerEnv(facts: SandboxFacts): Record<string, string> {
+  const env = buildForkedEnv(facts, '');
+  for (const name of ['RUNBOX_BRIDGE_SOCKET', 'RUNBOX_BRIDGE_TOKEN', 'RUNBOX_WORKSPACE', 'RUNBOX_PACKAGES']) delete env[name];
+  return env;
+}

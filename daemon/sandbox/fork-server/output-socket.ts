@@ -1,0 +1,61 @@
+// The standard output or error of a forked child: a Unix socket in the execution's private directory that the
+// child connects once and puts on descriptor 1 or 2. The stream reads what it writes, in order, as a pipe would.
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import { PassThrough, type Readable } from 'node:stream';
+
+/** How long an output socket still accepts the child's connection once the child has exited (it may be queued). */
+const LATE_CONNECTION_MS = 100;
+
+export class OutputSocket {
+  /** What the child writes; ends when it closes its end, or when it exited without ever connecting. */
+  readonly stream: Readable;
+  private readonly passThrough = new PassThrough();
+  private connected = false;
+  private ended = false;
+
+  private constructor(private readonly server: net.Server) {
+    this.stream = this.passThrough;
+    this.passThrough.on('end', () => (this.ended = true));
+    server.on('connection', (socket) => {
+      // Only the child's first connection counts; nothing else can reach the path, but nothing else is read either.
+      if (this.connected) return socket.destroy();
+      this.connected = true;
+      server.close();
+      socket.on('error', () => this.passThrough.end());
+      socket.pipe(this.passThrough);
+    });
+    server.on('error', () => this.passThrough.end());
+  }
+
+  // Listens at socketPath, owned by the sandbox user (who must connect to it) and by no one else.
+  static async listen(socketPath: string, owner?: { uid: number; gid: number }): Promise<OutputSocket> {
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    await fs.chmod(socketPath, 0o600);
+    if (owner) await fs.chown(socketPath, owner.uid, owner.gid);
+    return new OutputSocket(server);
+  }
+
+  // The child has exited: a connection it made is still read to its end; without one the stream ends shortly.
+  childExited(): void {
+    if (this.connected) return;
+    setTimeout(() => {
+      if (this.connected) return;
+      this.server.close();
+      if (!this.ended) this.passThrough.end();
+    }, LATE_CONNECTION_MS).unref();
+  }
+
+  // Stops listening and ends the stream (the fork never happened).
+  close(): void {
+    this.server.close();
+    this.passThrough.end();
+  }
+}

@@ -1,0 +1,243 @@
+// The Python fork server of a daemon: starts it (launch.ts), hands it its configuration, forks one child per
+// execution on request and tells each child's end. A server that dies takes its children with it (each child
+// dies with its parent, docs/security.md "Fork server") and is started again after a backoff; meanwhile, and
+// whenever it is not ready, fork() refuses and the caller starts a sandbox of its own.
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { SandboxFacts } from '../launch.js';
+import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../spawn.js';
+import { buildForkedEnv, buildForkServerConfig, buildForkServerSpec } from './launch.js';
+import { findChildByNamespacePid, findServerProcess } from './host-pid.js';
+import { encodeCommand, parseEvent, relativeToWorkDir, type ForkServerCommand, type ForkServerEvent } from './messages.js';
+import { OutputSocket } from './output-socket.js';
+
+/** How long a server may take to import its modules before it counts as failed. */
+const READY_TIMEOUT_MS = 60_000;
+/** How long a fork may take to be answered. */
+const FORK_TIMEOUT_MS = 10_000;
+const MAX_BACKOFF_MS = 30_000;
+/** Longest line of the server's log passed on to the daemon's. */
+const MAX_LOG_LINE = 2000;
+const SERVER_MARKER = '/runbox/python/zygote.py';
+
+export interface ForkServerOptions {
+  readonly facts: SandboxFacts;
+  readonly workDir: string;
+  readonly preload: readonly string[];
+  readonly logger: Logger;
+}
+
+/** What one execution's child is forked with: its private directories, all inside the work directory. */
+export interface ForkRequest {
+  /** The execution's private directory (the bridge socket and the output sockets are made in it). */
+  readonly rootDir: string;
+  readonly workspaceDir: string;
+  readonly packagesDir: string;
+  readonly token: string;
+}
+
+/** The fork server cannot fork now (starting, restarting, closed): start a sandbox of its own instead. */
+export class ForkServerUnavailable extends Error {}
+
+interface Child {
+  settle(exit: ExitInfo): void;
+  outputs: OutputSocket[];
+}
+
+export class ForkServer {
+  private process: SpawnedProcess | null = null;
+  private hostPid: number | null = null;
+  private state: 'starting' | 'ready' | 'down' | 'closed' = 'down';
+  private failures = 0;
+  private count = 0;
+  private readonly pending = new Map<string, (event: ForkServerEvent) => void>();
+  private readonly children = new Map<string, Child>();
+  private readyWaiters: Array<(ready: boolean) => void> = [];
+  private restartTimer: NodeJS.Timeout | null = null;
+
+  private constructor(private readonly options: ForkServerOptions) {}
+
+  // Starts the server; it becomes ready once its modules are imported (whenReady()).
+  static start(options: ForkServerOptions): ForkServer {
+    const server = new ForkServer(options);
+    server.launch();
+    return server;
+  }
+
+  /** True when fork() can be called. */
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  // True once ready; false if this start failed or the server was closed.
+  whenReady(): Promise<boolean> {
+    if (this.state === 'ready') return Promise.resolve(true);
+    if (this.state === 'closed') return Promise.resolve(false);
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  // Forks the child of one execution; its process ends with the code's interpreter. Throws
+  // ForkServerUnavailable when the server is not ready, or when this fork failed.
+  async fork(request: ForkRequest): Promise<SpawnedProcess> {
+    if (this.state !== 'ready' || !this.process?.stdin || this.hostPid === null) throw new ForkServerUnavailable('the fork server is not ready');
+    const { workDir, facts, logger } = this.options;
+    const id = `f${++this.count}`;
+    const command: ForkServerCommand = {
+      type: 'fork',
+      id,
+      dir: relativeToWorkDir(workDir, request.rootDir),
+      workspace: relativeToWorkDir(workDir, request.workspaceDir),
+      packages: relativeToWorkDir(workDir, request.packagesDir),
+      env: buildForkedEnv(facts, request.token),
+    };
+    const outputs = await Promise.all(['stdout', 'stderr'].map((name) => OutputSocket.listen(path.join(request.rootDir, `${name}.sock`), facts.owner)));
+    let settleExit!: (exit: ExitInfo) => void;
+    const exitReported = new Promise<ExitInfo>((resolve) => (settleExit = resolve));
+    this.children.set(id, { settle: settleExit, outputs });
+    const answer = await this.request(id, command);
+    if (answer.type !== 'forked') {
+      this.children.delete(id);
+      for (const output of outputs) output.close();
+      throw new ForkServerUnavailable(answer.type === 'fork_failed' ? `the fork server could not fork: ${answer.message}` : 'the fork server did not answer');
+    }
+    const pid = await findChildByNamespacePid(this.hostPid, answer.pid);
+    if (pid === null) {
+      this.send({ type: 'kill', id });
+      logger.error({ nsPid: answer.pid }, 'could not find the host pid of a forked child; killed it');
+      throw new ForkServerUnavailable('the forked child could not be found');
+    }
+    const ended = outputs.map((output) => new Promise<void>((resolve) => output.stream.once('close', resolve).once('end', resolve)));
+    const exited = exitReported.then(async (exit) => {
+      for (const output of outputs) output.childExited();
+      await Promise.all(ended);
+      return exit;
+    });
+    return {
+      pid,
+      stdout: outputs[0].stream,
+      stderr: outputs[1].stream,
+      exited,
+      // The server is the child's parent: only it knows whether the pid is still its child, so it signals it.
+      kill: () => this.send({ type: 'kill', id }),
+    };
+  }
+
+  // Stops the server; its children die with it.
+  async close(): Promise<void> {
+    this.state = 'closed';
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    for (const waiter of this.readyWaiters.splice(0)) waiter(false);
+    const process = this.process;
+    if (!process) return;
+    process.stdin?.end();
+    process.kill();
+    await process.exited;
+  }
+
+  private launch(): void {
+    const { facts, workDir, preload, logger } = this.options;
+    this.state = 'starting';
+    const child = spawnProcess(buildForkServerSpec(facts, workDir));
+    this.process = child;
+    child.stdin?.write(`${JSON.stringify(buildForkServerConfig(facts, preload))}\n`);
+    readLines(child.stdout, (line) => this.onLine(line));
+    readLines(child.stderr, (line) => logger.warn({ forkServer: line.slice(0, MAX_LOG_LINE) }, 'fork server says'));
+    const timer = setTimeout(() => {
+      if (this.process !== child || this.state !== 'starting') return;
+      logger.error({ timeoutMs: READY_TIMEOUT_MS }, 'the fork server did not get ready in time; killing it');
+      child.kill();
+    }, READY_TIMEOUT_MS);
+    timer.unref();
+    void child.exited.then((exit) => {
+      clearTimeout(timer);
+      this.onExit(child, exit);
+    });
+  }
+
+  private onLine(line: string): void {
+    const event = parseEvent(line);
+    if (typeof event === 'string') return this.options.logger.error({ problem: event }, 'the fork server said something unexpected');
+    if (event.type === 'ready') return void this.becomeReady();
+    if (event.type === 'failed') return this.options.logger.error({ problem: event.message }, 'the fork server could not start');
+    if (event.type === 'exited') {
+      const child = this.children.get(event.id);
+      this.children.delete(event.id);
+      child?.settle({ exitCode: event.code, signal: event.signal });
+      return;
+    }
+    this.pending.get(event.id)?.(event);
+  }
+
+  private async becomeReady(): Promise<void> {
+    const spawned = this.process?.pid;
+    const hostPid = spawned === undefined ? null : await findServerProcess(spawned, SERVER_MARKER);
+    if (hostPid === null) {
+      this.options.logger.error('the fork server is up but its process could not be found; killing it');
+      return this.process?.kill();
+    }
+    this.hostPid = hostPid;
+    this.state = 'ready';
+    this.failures = 0;
+    this.options.logger.info({ pid: hostPid }, 'Python fork server ready');
+    for (const waiter of this.readyWaiters.splice(0)) waiter(true);
+  }
+
+  // Its children died with it: each one's exit is a kill. Started again after a backoff, unless closed.
+  private onExit(child: SpawnedProcess, exit: ExitInfo): void {
+    if (this.process !== child) return;
+    this.process = null;
+    this.hostPid = null;
+    for (const [id, answer] of this.pending) answer({ type: 'fork_failed', id, message: 'the fork server exited' });
+    for (const each of this.children.values()) each.settle({ exitCode: null, signal: 'SIGKILL' });
+    this.children.clear();
+    if (this.state === 'closed') return;
+    const wasReady = this.state === 'ready';
+    this.state = 'down';
+    for (const waiter of this.readyWaiters.splice(0)) waiter(false);
+    this.failures = wasReady ? 1 : this.failures + 1;
+    const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.failures);
+    this.options.logger.error({ exit, restartInMs: delay }, 'the fork server exited; Python executions start sandboxes of their own until it is back');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.state !== 'closed') this.launch();
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  // Sends a command and waits for its answer (or a timeout, which counts as a failed fork).
+  private request(id: string, command: ForkServerCommand): Promise<ForkServerEvent> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.send({ type: 'kill', id }); // a fork that is answered later must not live on
+        finish({ type: 'fork_failed', id, message: `no answer in ${FORK_TIMEOUT_MS} ms` });
+      }, FORK_TIMEOUT_MS);
+      const finish = (event: ForkServerEvent) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        resolve(event);
+      };
+      this.pending.set(id, finish);
+      this.send(command);
+    });
+  }
+
+  private send(command: ForkServerCommand): void {
+    this.process?.stdin?.write(encodeCommand(command));
+  }
+}
+
+// Calls onLine for each complete line of a stream.
+function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.trim()) onLine(line);
+    }
+  });
+  stream.on('error', () => undefined);
+}
