@@ -78,6 +78,9 @@ export class ExecutionService {
     const startSandbox = (runtime: RuntimeName) => SandboxInstance.start(runtime, context);
     this.pool = new WarmPool({ sizePerRuntime: poolSize, runtimes, startSandbox, log, onIdle: preloadIdle, idleDelayMs: PRELOAD_AFTER_IDLE_MS });
     this.pool.fill();
+    // Python sandboxes started before the fork server was ready give way to its children, which start faster
+    // and have the preload modules imported.
+    context.forkServer?.onReady(() => this.pool.replaceIdle('python', (instance) => !instance.forked));
     // Sessions used lately keep one sandbox ready for their next execution (none when the warm pool is off).
     const sessionWarmCount = config.warmSandboxes === 0 ? 0 : config.maxConcurrent;
     const startForSession = (runtime: RuntimeName, binding: SessionBinding) => SandboxInstance.start(runtime, context, binding);

@@ -76,6 +76,8 @@ export const FORK_SERVER_WORK_ROOT = '/runbox-work';
  * children (CAP_SYS_ADMIN), and dropping the children's bounding set (CAP_SETPCAP). Children drop all of them. */
 export const FORK_SERVER_CAPS = ['CAP_SYS_ADMIN', 'CAP_SETPCAP'] as const;
 const NODE_MODULES_LINK = `${SANDBOX_PATHS.packages}/node/node_modules`;
+/** An empty file in a fork server, which each child binds over the host files of its own /proc. */
+export const FORK_SERVER_EMPTY_FILE = `${SANDBOX_PATHS.runtimes}/empty`;
 
 export interface ForkServerArgsInput {
   readonly layout: HostLayout;
@@ -95,13 +97,16 @@ export interface ForkServerArgsInput {
 // bridge socket), and the work directory, from which a child takes its own directories before unmounting it.
 export function buildForkServerArgs(input: ForkServerArgsInput): string[] {
   const caps = FORK_SERVER_CAPS.flatMap((cap) => ['--cap-add', cap]);
-  const args = [...namespaceArgs(input.seccompFd, caps), ...systemArgs(input)];
+  // No host file of /proc is covered in the server's own /proc: a child could not mount a /proc of its own then
+  // (the kernel refuses a new proc where the existing one is not fully visible), and covers them in that one.
+  const args = [...namespaceArgs(input.seccompFd, caps), ...systemArgs({ ...input, layout: { ...input.layout, maskedProcFiles: [] } })];
   for (const [hostPath, sandboxPath] of input.readOnlyFiles) args.push('--ro-bind', hostPath, sandboxPath);
   args.push(
     '--dir', SANDBOX_PATHS.workspace,
     '--dir', SANDBOX_PATHS.packages,
     '--symlink', NODE_MODULES_LINK, '/node_modules',
     '--ro-bind', `${input.runtimeDir}/${EMPTY_FILE}`, SANDBOX_PATHS.bridgeSocket,
+    '--ro-bind', `${input.runtimeDir}/${EMPTY_FILE}`, FORK_SERVER_EMPTY_FILE,
     '--bind', input.workDir, FORK_SERVER_WORK_ROOT,
   );
   return [...args, ...closingArgs('/', input.command)];

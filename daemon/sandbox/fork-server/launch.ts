@@ -3,7 +3,7 @@
 // imported and forks a child per execution; each child makes itself a sandbox of its own before any code runs
 // (runtimes/python/runbox_zygote). docs/security.md ("Fork server") says what that keeps and what children share.
 import path from 'node:path';
-import { buildForkServerArgs, buildSandboxEnv, EMPTY_FILE, FORK_SERVER_WORK_ROOT, SANDBOX_PATHS } from '../args.js';
+import { buildForkServerArgs, buildSandboxEnv, FORK_SERVER_EMPTY_FILE, FORK_SERVER_WORK_ROOT, SANDBOX_PATHS } from '../args.js';
 import { outsideUsr, type SandboxFacts } from '../launch.js';
 import { buildOuterNamespaceArgs, SETPRIV_PATH } from '../outer-namespace.js';
 import { rlimitValues, type RlimitValues } from '../rlimits.js';
@@ -63,7 +63,7 @@ export function buildForkServerConfig(facts: SandboxFacts, preload: readonly str
     rlimits: rlimitValues(facts.limits),
     tmpBytes: facts.limits.tmpBytes,
     maskedProcFiles: facts.layout.maskedProcFiles,
-    emptyFile: `${SANDBOX_PATHS.runtimes}/${EMPTY_FILE}`,
+    emptyFile: FORK_SERVER_EMPTY_FILE,
     workRoot: FORK_SERVER_WORK_ROOT,
   };
 }

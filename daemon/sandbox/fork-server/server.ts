@@ -2,6 +2,7 @@
 // execution on request and tells each child's end. A server that dies takes its children with it (each child
 // dies with its parent, docs/security.md "Fork server") and is started again after a backoff; meanwhile, and
 // whenever it is not ready, fork() refuses and the caller starts a sandbox of its own.
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { SandboxFacts } from '../launch.js';
@@ -16,6 +17,8 @@ const READY_TIMEOUT_MS = 60_000;
 /** How long a fork may take to be answered. */
 const FORK_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
+/** How long a killed child may take to be reported gone before the server counts as hung and is killed itself. */
+const KILL_TIMEOUT_MS = 5_000;
 /** Longest line of the server's log passed on to the daemon's. */
 const MAX_LOG_LINE = 2000;
 const SERVER_MARKER = '/runbox/python/zygote.py';
@@ -36,6 +39,9 @@ export interface ForkRequest {
   readonly token: string;
 }
 
+/** The file in an execution's private directory that its child reads its bridge token from (see fork()). */
+export const TOKEN_FILE = 'bridge.token';
+
 /** The fork server cannot fork now (starting, restarting, closed): start a sandbox of its own instead. */
 export class ForkServerUnavailable extends Error {}
 
@@ -54,6 +60,7 @@ export class ForkServer {
   private readonly children = new Map<string, Child>();
   private readyWaiters: Array<(ready: boolean) => void> = [];
   private restartTimer: NodeJS.Timeout | null = null;
+  private readonly readyListeners: Array<() => void> = [];
 
   private constructor(private readonly options: ForkServerOptions) {}
 
@@ -76,6 +83,11 @@ export class ForkServer {
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
+  // Calls listener each time the server gets ready (at start, and after each restart).
+  onReady(listener: () => void): void {
+    this.readyListeners.push(listener);
+  }
+
   // Forks the child of one execution; its process ends with the code's interpreter. Throws
   // ForkServerUnavailable when the server is not ready, or when this fork failed.
   async fork(request: ForkRequest): Promise<SpawnedProcess> {
@@ -88,8 +100,13 @@ export class ForkServer {
       dir: relativeToWorkDir(workDir, request.rootDir),
       workspace: relativeToWorkDir(workDir, request.workspaceDir),
       packages: relativeToWorkDir(workDir, request.packagesDir),
-      env: buildForkedEnv(facts, request.token),
+      env: withoutToken(buildForkedEnv(facts, '')),
     };
+    // The token goes to the child through a file of its own directory, never through the server: what the server
+    // held would be in the memory of every child forked after (docs/security.md, "Fork server").
+    const tokenFile = path.join(request.rootDir, TOKEN_FILE);
+    await fs.writeFile(tokenFile, request.token, { mode: 0o600 });
+    if (facts.owner) await fs.chown(tokenFile, facts.owner.uid, facts.owner.gid);
     const outputs = await Promise.all(['stdout', 'stderr'].map((name) => OutputSocket.listen(path.join(request.rootDir, `${name}.sock`), facts.owner)));
     let settleExit!: (exit: ExitInfo) => void;
     const exitReported = new Promise<ExitInfo>((resolve) => (settleExit = resolve));
@@ -118,8 +135,23 @@ export class ForkServer {
       stderr: outputs[1].stream,
       exited,
       // The server is the child's parent: only it knows whether the pid is still its child, so it signals it.
-      kill: () => this.send({ type: 'kill', id }),
+      kill: () => this.killChild(id, exitReported),
     };
+  }
+
+  // Asks the server to kill a child; a server that does not report it gone in time is killed, and its children
+  // with it (so a disposal never waits forever on a hung server).
+  private killChild(id: string, exitReported: Promise<ExitInfo>): void {
+    const server = this.process;
+    if (!server || !this.children.has(id)) return;
+    this.send({ type: 'kill', id });
+    const timer = setTimeout(() => {
+      if (this.process !== server || !this.children.has(id)) return;
+      this.options.logger.error({ timeoutMs: KILL_TIMEOUT_MS }, 'the fork server did not report a killed child gone; killing the server');
+      server.kill();
+    }, KILL_TIMEOUT_MS);
+    timer.unref();
+    void exitReported.then(() => clearTimeout(timer));
   }
 
   // Stops the server; its children die with it.
@@ -180,6 +212,7 @@ export class ForkServer {
     this.failures = 0;
     this.options.logger.info({ pid: hostPid }, 'Python fork server ready');
     for (const waiter of this.readyWaiters.splice(0)) waiter(true);
+    for (const listener of this.readyListeners) listener();
   }
 
   // Its children died with it: each one's exit is a kill. Started again after a backoff, unless closed.
@@ -224,6 +257,12 @@ export class ForkServer {
   private send(command: ForkServerCommand): void {
     this.process?.stdin?.write(encodeCommand(command));
   }
+}
+
+// An environment without the bridge token, which the child reads from TOKEN_FILE instead.
+function withoutToken(env: Record<string, string>): Record<string, string> {
+  const { RUNBOX_BRIDGE_TOKEN: _token, ...rest } = env;
+  return rest;
 }
 
 // Calls onLine for each complete line of a stream.

@@ -1,0 +1,217 @@
+"""Runbox's Python fork server: one sandboxed interpreter with the prelude and the preload modules imported,
+forking a child per execution, which makes itself a sandbox of its own before any code runs (child.py).
+
+zygote.py (beside this package) is what the daemon starts, in a sandbox with two capabilities inside its own
+user namespace (CAP_SYS_ADMIN to make its children's namespaces and mounts, CAP_SETPCAP to drop their
+capabilities) and the daemon's work directory bound at /runbox-work. docs/security.md ("Fork server") says what
+children share and why that is acceptable.
+
+  protocol.py  the lines in (configuration, fork, kill) and out (ready, forked, exited)
+  child.py     C, G and H: the namespaces, the mounts, the limits, the capabilities and the filter
+  linux.py     the system calls, through ctypes
+"""
+
+import os
+import select
+import signal
+import sys
+
+from . import child, protocol
+
+MATPLOTLIB_DIR = "/tmp/matplotlib"
+
+
+def serve(prelude_main):
+    for name in [name for name in sys.modules if name.partition(".")[0] == "runbox_prelude"]:
+        del sys.modules[name]  # as prelude.py does: the code cannot import the prelude (main is kept)
+    lines = _Lines(0)
+    try:
+        config = protocol.parse_config(lines.next_blocking())
+    except (protocol.ProtocolError, EOFError) as exc:
+        _emit({"type": "failed", "message": str(exc)})
+        os._exit(1)
+    _preload(config["preload"])
+    fonts = _read_fonts()
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the wakeup descriptor is written
+    extra = [fd for fd in sorted(int(fd) for fd in os.listdir("/proc/self/fd")) if fd > 2 and fd not in (wake_r, wake_w) and _is_open(fd)]
+    if extra:
+        _log(f"descriptors open after the preload (closed in every child): {extra}")
+    _emit({"type": "ready"})
+    _Server(config, prelude_main, fonts, lines, wake_r).run()
+
+
+class _Server:
+    def __init__(self, config, prelude_main, fonts, lines, wake_r):
+        self.config = config
+        self.prelude_main = prelude_main
+        self.fonts = fonts
+        self.lines = lines
+        self.wake_r = wake_r
+        self.children = {}  # id -> pid of C
+        self.ids = {}  # pid of C -> id
+        self.pid = os.getpid()
+
+    def run(self):
+        poll = select.poll()
+        poll.register(0, select.POLLIN)
+        poll.register(self.wake_r, select.POLLIN)
+        while True:
+            for fd, _ in poll.poll():
+                if fd == self.wake_r:
+                    _drain(self.wake_r)
+                    self.reap()
+                elif not self.read_commands():
+                    self.stop()
+            self.reap()
+
+    # Handles the complete lines that arrived; False at end of input (the daemon is gone or closing).
+    def read_commands(self):
+        try:
+            for line in self.lines.available():
+                self.handle(line)
+        except EOFError:
+            return False
+        return True
+
+    def handle(self, line):
+        try:
+            kind, value = protocol.parse_command(line)
+        except protocol.ProtocolError as exc:
+            _log(f"refused a command: {exc}")
+            return
+        if kind == "kill":
+            pid = self.children.get(value)
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)  # still its unreaped child, so the pid is still this one
+            return
+        self.fork(value)
+
+    def fork(self, command):
+        ident = command["id"]
+        if ident in self.children:
+            return _emit({"type": "fork_failed", "id": ident, "message": "that id is in use"})
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            return _emit({"type": "fork_failed", "id": ident, "message": str(exc)})
+        if pid == 0:
+            child.become_sandbox(self.config, command, self.pid, self.prelude_main, self.fonts)
+            os._exit(child.SETUP_FAILED)
+        self.children[ident] = pid
+        self.ids[pid] = ident
+        _emit({"type": "forked", "id": ident, "pid": pid})
+
+    def reap(self):
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            ident = self.ids.pop(pid, None)
+            if ident is not None:
+                del self.children[ident]
+                _emit(protocol.exit_event(ident, status))
+
+    def stop(self):
+        for pid in self.children.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os._exit(0)
+
+
+class _Lines:
+    """Lines from a descriptor, read with os.read (no buffered reader that could hold a command back)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buffer = b""
+
+    def next_blocking(self):
+        while b"\n" not in self.buffer:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise EOFError("the daemon closed the fork server's input")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode()
+
+    # The complete lines after one read; EOFError at end of input.
+    def available(self):
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            raise EOFError
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        return [line.decode() for line in lines if line.strip()]
+
+
+# Imports the preload modules once for every child; with pyplot, a figure is drawn and thrown away, so that
+# fonts and the renderer are loaded before the first child (a chart's first draw costs tens of ms otherwise).
+def _preload(modules):
+    for name in modules:
+        try:
+            __import__(name)
+        except BaseException:  # noqa: BLE001 - a module that fails is left for the code to import (and fail)
+            pass
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        try:
+            import io
+
+            figure, axes = pyplot.subplots()
+            axes.plot([0, 1], [0, 1], label="runbox")
+            axes.set_title("runbox")
+            axes.legend()
+            figure.savefig(io.BytesIO(), format="png")
+            pyplot.close("all")
+        except BaseException:  # noqa: BLE001 - a warm-up that fails only leaves the first chart slower
+            pass
+
+
+def _read_fonts():
+    fonts = {}
+    try:
+        names = os.listdir(MATPLOTLIB_DIR)
+    except OSError:
+        return fonts
+    for name in names:
+        try:
+            with open(os.path.join(MATPLOTLIB_DIR, name), "rb") as file:
+                fonts[name] = file.read()
+        except OSError:
+            pass
+    return fonts
+
+
+# False for the descriptor os.listdir had open while it listed /proc/self/fd.
+def _is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _emit(event):
+    os.write(1, protocol.encode(event))
+
+
+def _log(text):
+    try:
+        os.write(2, (text + "\n").encode(errors="replace"))
+    except OSError:
+        pass

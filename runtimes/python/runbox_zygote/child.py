@@ -1,0 +1,214 @@
+"""One execution's child of the fork server, made a sandbox of its own before any code runs.
+
+C, the server's child, makes the namespaces (mount, pid, IPC, network, UTS, cgroup), forks G, waits for it and
+ends as the code ended. G is pid 1 of the new pid namespace: it takes its standard output and error from the
+execution's sockets, builds its mounts (a new /proc with the host's files covered, its own /dev/pts, /dev/shm and
+/tmp, its workspace, its packages read-only, its bridge socket), covers the server's view of the work directory,
+sets the rlimits, drops every capability, loads the seccomp filter, then forks H and reaps like an init. H, pid 2
+(as under bubblewrap's init), runs the prelude. Each one dies with its parent (PR_SET_PDEATHSIG).
+"""
+
+import os
+import resource
+import select
+import signal
+import sys
+
+from . import linux
+
+SANDBOX_FLAGS = linux.CLONE_NEWNS | linux.CLONE_NEWPID | linux.CLONE_NEWIPC | linux.CLONE_NEWNET | linux.CLONE_NEWUTS | linux.CLONE_NEWCGROUP
+PRELUDE_ARGV = ["/runbox/python/prelude.py"]
+SETUP_FAILED = 125
+_RLIMIT_IDS = {"nofile": resource.RLIMIT_NOFILE, "fsize": resource.RLIMIT_FSIZE, "core": resource.RLIMIT_CORE, "as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU}
+
+
+# Runs in C, right after the server's fork; never returns.
+def become_sandbox(config, command, server_pid, prelude_main, fonts):
+    try:
+        _leave_server()
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != server_pid:
+            os._exit(SETUP_FAILED)  # the server died before the parent-death signal was set
+        linux.unshare(SANDBOX_FLAGS)
+        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+        death_r, death_w = os.pipe()
+        status_r, status_w = os.pipe()
+        init = os.fork()
+    except BaseException as exc:  # noqa: BLE001 - the server's log says why; the exit code tells the daemon
+        _say(f"runbox fork server: cannot set up a sandbox: {exc}\n")
+        os._exit(SETUP_FAILED)
+    if init == 0:
+        _run_init(config, command, prelude_main, fonts, death_r, death_w, status_r, status_w)
+    os.close(death_r)
+    os.close(status_w)
+    _end_as(init, status_r)
+
+
+# C: waits for G and ends the way the code (H) ended: its exit code, or its signal; or as G ended, when G had no
+# code to wait for (its set-up failed, or it was killed).
+def _end_as(init, status_r):
+    _, init_status = os.waitpid(init, 0)
+    text = b""
+    while chunk := os.read(status_r, 64):
+        text += chunk
+    status = int(text) if text.strip().isdigit() else init_status
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if number not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+# The server's descriptors are closed (its commands and events are no business of a child's) and its signal
+# handling undone; 0 and 1 become /dev/null until G has the execution's own.
+def _leave_server():
+    signal.set_wakeup_fd(-1)
+    for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+    null = os.open("/dev/null", os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.closerange(3, 1 << 20)
+
+
+# G: pid 1 of the execution's pid namespace. Never returns.
+def _run_init(config, command, prelude_main, fonts, death_r, death_w, status_r, status_w):
+    try:
+        os.close(death_w)
+        os.close(status_r)
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if select.select([death_r], [], [], 0)[0]:
+            os._exit(SETUP_FAILED)  # C is already gone
+        root = os.path.join(config["work_root"], command["dir"])
+        _take_output(root)
+        token = _read_token(root)
+        _mount_sandbox(config, command, root, fonts)
+        _limit(config["rlimits"])
+        linux.drop_capabilities()
+        linux.load_seccomp(config["seccomp"])
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(number, signal.SIG_IGN)  # pid 1 keeps reaping whatever the code sends it
+        code = os.fork()
+    except BaseException as exc:  # noqa: BLE001 - reported on the execution's stderr (or the server's log)
+        _say(f"runbox fork server: cannot set up the sandbox: {exc}\n")
+        os._exit(SETUP_FAILED)
+    if code == 0:
+        os.close(status_w)
+        os.close(death_r)
+        _run_code(command["env"], token, prelude_main)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == code:
+            os.write(status_w, str(status).encode())
+            os._exit(0)
+
+
+# Descriptors 1 and 2 become the execution's output sockets (stdout.sock, stderr.sock in its directory).
+def _take_output(root):
+    import _socket
+
+    for fd, name in ((1, "stdout.sock"), (2, "stderr.sock")):
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.connect(os.path.join(root, name))
+        number = sock.detach()
+        os.dup2(number, fd)
+        os.close(number)
+
+
+# The bridge token: given through a file of the execution's directory, never through the server (whatever
+# the server held would be in the memory of every child forked after).
+def _read_token(root):
+    with open(os.path.join(root, "bridge.token"), "rb") as file:
+        return file.read().decode("ascii").strip()
+
+
+def _mount_sandbox(config, command, root, fonts):
+    work_root = config["work_root"]
+    sized = f"mode=0755,size={config['tmp_bytes']}"
+    linux.mount("proc", "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    for name in config["masked_proc_files"]:
+        target = os.path.join("/proc", name)
+        if os.path.exists(target):
+            _bind(config["empty_file"], target, read_only=True)
+    linux.mount("devpts", "/dev/pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+    linux.mount("tmpfs", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, sized)
+    linux.mount("tmpfs", "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, sized)
+    if fonts:
+        os.mkdir("/tmp/matplotlib", 0o700)
+        for name, content in fonts.items():
+            with open(os.path.join("/tmp/matplotlib", name), "wb") as file:
+                file.write(content)
+    _bind(os.path.join(work_root, command["workspace"]), "/workspace")
+    _bind(os.path.join(work_root, command["packages"]), "/runbox/packages", read_only=True)
+    _bind(os.path.join(root, "bridge.sock"), "/run/runbox/bridge.sock")
+    # Covered, not unmounted: the kernel keeps mounts that came from a more privileged namespace locked in place
+    # (umount says EINVAL). An empty read-only tmpfs on top hides every other execution's directory, and without
+    # capabilities, and with umount denied by the filter, the code cannot take it off.
+    linux.mount("tmpfs", work_root, "tmpfs", linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "size=4k,nr_inodes=1,mode=0555")
+    os.chdir("/")
+
+
+def _bind(source, target, read_only=False):
+    linux.mount(source, target, None, linux.MS_BIND)
+    if read_only:
+        linux.mount(None, target, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV)
+
+
+def _limit(rlimits):
+    for name, (soft, hard) in rlimits.items():
+        resource.setrlimit(_RLIMIT_IDS[name], (soft, hard))
+
+
+# H: the code's interpreter, with the execution's environment, as a freshly started prelude would be.
+def _run_code(env, token, prelude_main):
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(number, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(env)
+        os.environ["RUNBOX_BRIDGE_TOKEN"] = token
+        sys.argv = list(PRELUDE_ARGV)
+        for name in [name for name in sys.modules if name.partition(".")[0] == "runbox_zygote"]:
+            del sys.modules[name]
+        _reseed()
+        prelude_main()
+    except SystemExit as exc:
+        _flush()
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
+    except BaseException as exc:  # noqa: BLE001 - the prelude reports the code's errors itself; this is its own
+        _say(f"runbox: the prelude failed: {exc!r}\n")
+        os._exit(1)
+    _flush()
+    os._exit(0)
+
+
+# What fork copied that must differ between executions: numpy's global generator (random reseeds itself at fork).
+def _reseed():
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        try:
+            numpy.random.seed()
+        except Exception:  # noqa: BLE001 - a numpy without it has no global state to reseed
+            pass
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _say(text):
+    try:
+        os.write(2, text.encode(errors="replace"))
+    except OSError:
+        pass
