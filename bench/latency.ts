@@ -87,6 +87,19 @@ async function main(): Promise<number> {
   const jupyter = await startJupyter(host, options);
   const targets = new TargetBoard();
   const context: BenchContext = { host, daemon, runs: options.runs, targets, jupyter: jupyter.kernel, jupyterMissing: jupyter.missing, scratchDir, memo: new Memo(), figures: new Map() };
+  let closing: Promise<void> | undefined;
+  const cleanUp = () =>
+    (closing ??= (async () => {
+      await jupyter.kernel?.close();
+      await daemon.close();
+      await fs.rm(scratchDir, { recursive: true, force: true });
+    })());
+  // Interrupted (Ctrl-C, or a reader such as `| head` that went away): the kernel, the daemon and the
+  // directories still go, rather than being left behind in /tmp.
+  const stop = (code: number) => void cleanUp().finally(() => process.exit(code));
+  process.once('SIGINT', () => stop(130));
+  process.once('SIGTERM', () => stop(143));
+  process.stdout.on('error', () => stop(1));
   let failed = 0;
   try {
     for (const [name, section] of SECTIONS) {
@@ -103,9 +116,7 @@ async function main(): Promise<number> {
     targets.print();
     console.log(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s${failed ? `; ${failed} section(s) stopped by an error` : ''}`);
   } finally {
-    await jupyter.kernel?.close();
-    await daemon.close();
-    await fs.rm(scratchDir, { recursive: true, force: true });
+    await cleanUp();
   }
   return failed ? 1 : 0;
 }
