@@ -1,159 +1,130 @@
-// Prints, for this machine and run: latency of a trivial execution through the daemon for each runtime, next to
-// a bare spawn of the same interpreter without a sandbox; and tool-call round trips (1,000 sequential, and
-// 1,000 through asyncio.gather / Promise.all). Numbers only: nothing here passes or fails.
-//   npm run bench            (BENCH_RUNS=50 to change the sample size)
-import { spawn } from 'node:child_process';
+// `npm run bench`: Runbox against its peers, measured side by side in one run on this machine (issue 12).
+// Sections (BENCH_ONLY=throughput,tools to pick some): memory, throughput, trivial, chart, session, tools.
+// Peers: the bare interpreter spawn, the same spawn in a minimal bubblewrap sandbox, and a warm Jupyter kernel
+// without isolation (installed from PyPI into ~/.cache/runbox-bench/jupyter once; BENCH_JUPYTER=0 leaves it out).
+// Each target of the issue is printed as a ratio against its baseline of the same run, marked met or missed.
+// Numbers only: nothing here passes or fails on time (an error that stops a measurement exits 1).
+//   npm run bench            (BENCH_RUNS=40 timed runs per series)
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
-import { WebSocket } from 'ws';
-import { loadConfig } from '../daemon/config.js';
-import { createDaemon } from '../daemon/server.js';
+import { DaemonProcess } from './lib/daemon-process.js';
+import { describeHost, firstLineOf, type BenchHost } from './lib/host.js';
+import { parseBenchOptions, type BenchOptions, type SectionName } from './lib/options.js';
+import { CHART_SCRIPT, TRIVIAL } from './lib/programs.js';
+import { TargetBoard } from './lib/report.js';
+import { defaultJupyterDir, ensureJupyterEnv, JupyterKernel } from './peers/jupyter.js';
+import { chartSection } from './sections/chart.js';
+import { Memo, type BenchContext } from './sections/context.js';
+import { memoryAtEndSection, memoryAtStartSection } from './sections/memory.js';
+import { sessionSection } from './sections/session.js';
+import { throughputSection } from './sections/throughput.js';
+import { toolsSection } from './sections/tools.js';
+import { trivialSection } from './sections/trivial.js';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 40);
-const CALLS = 1000;
+const SECTIONS: ReadonlyArray<readonly [SectionName, (context: BenchContext) => Promise<void>]> = [
+  ['memory', memoryAtStartSection],
+  ['throughput', throughputSection],
+  ['trivial', trivialSection],
+  ['chart', chartSection],
+  ['session', sessionSection],
+  ['tools', toolsSection],
+  ['memory', memoryAtEndSection],
+];
 
-const quantile = (values: number[], q: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-};
-const fmt = (ms: number) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// Times `run` RUNS times after a warm-up, pausing pauseMs between runs (an agent's requests are seconds apart;
-// the pause lets the daemon's warm pool refill, and is applied to the baseline too).
-async function timeRuns(run: () => Promise<void>, pauseMs: number): Promise<number[]> {
-  return timeRunsN(RUNS, pauseMs, run);
+// The machine and the settings, first, so that numbers are never read without them.
+function printHeader(host: BenchHost, options: BenchOptions): void {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const commit = firstLineOf('git', ['-C', host.repoDir, 'describe', '--always', '--dirty']);
+  const settings = Object.keys(process.env).filter((name) => name.startsWith('RUNBOX_') && name !== 'RUNBOX_TOKEN');
+  console.log(`runbox bench (issue 12 targets), ${new Date().toISOString()}`);
+  console.log(`  machine: ${os.availableParallelism()} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}`);
+  console.log(`  node ${process.version}; ${firstLineOf(host.pythonPath, ['--version']) ?? 'no python'} (${host.pythonEnv}); ${host.bwrapPath ? firstLineOf(host.bwrapPath, ['--version']) : 'no bubblewrap'}`);
+  console.log(`  runbox ${commit ?? '(unknown commit)'}, the daemon in a child process with its defaults${settings.length ? `, and ${settings.map((name) => `${name}=${process.env[name]}`).join(' ')}` : ''}`);
+  console.log(`  BENCH_RUNS=${options.runs}, sections: ${[...options.sections].join(', ')} (medians and p95; these machines are shared and noisy)\n`);
 }
 
-async function timeRunsN(runs: number, pauseMs: number, run: () => Promise<void>): Promise<number[]> {
-  for (let i = 0; i < 3; i++) await run();
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    await sleep(pauseMs);
-    const start = performance.now();
-    await run();
-    samples.push(performance.now() - start);
-  }
-  return samples;
-}
-
-function bareSpawn(file: string, args: string[], extra: { cwd?: string; env?: Record<string, string> } = {}): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: extra.cwd, env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', ...extra.env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout.resume();
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited ${code}`))));
-  });
-}
-
-async function postTrivial(url: string, runtime: string, code: string, sessionId?: string): Promise<void> {
-  const response = await fetch(`${url}/v1/executions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runtime, code, sessionId }) });
-  const body = await response.json();
-  if (body.status !== 'ok') throw new Error(`trivial ${runtime} execution failed: ${JSON.stringify(body)}`);
-}
-
-// Runs code with an `echo` tool answered on this WebSocket; the code itself measures and returns its timings.
-function runWithEcho(wsUrl: string, runtime: string, code: string): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl);
-    ws.on('error', reject);
-    ws.on('open', () =>
-      ws.send(JSON.stringify({ type: 'execute', id: 'bench', runtime, code, timeoutMs: 120000, tools: [{ name: 'echo', description: 'echo', parameters: { type: 'object', properties: { i: { type: 'integer' } } } }] })),
+// The warm Jupyter kernel, or why there is none. Warmed with the trivial code and the chart, as a kernel that has
+// served a conversation would be.
+async function startJupyter(host: BenchHost, options: BenchOptions): Promise<{ kernel: JupyterKernel | null; missing: string | null }> {
+  if (!options.jupyter) return { kernel: null, missing: 'left out (BENCH_JUPYTER=0)' };
+  if (!options.sections.has('trivial') && !options.sections.has('chart')) return { kernel: null, missing: 'not needed by these sections' };
+  const envDir = defaultJupyterDir();
+  try {
+    const failure = await ensureJupyterEnv(
+      { envDir, requirementsFile: path.join(host.repoDir, 'runtimes', 'python', 'requirements.txt'), runtimePythonEnv: host.pythonEnv },
+      (line) => console.log(`[bench] ${line}`),
     );
-    ws.on('message', (data) => {
-      const message = JSON.parse(String(data));
-      if (message.type === 'tool_call') ws.send(JSON.stringify({ type: 'tool_result', callId: message.callId, result: message.args }));
-      if (message.type === 'result') {
-        ws.close();
-        if (message.status === 'ok') resolve(message.result);
-        else reject(new Error(`tool benchmark failed: ${JSON.stringify(message.error)} ${message.stderr}`));
+    if (failure) {
+      console.log(`[bench] Jupyter peer skipped: ${failure}\n`);
+      return { kernel: null, missing: 'skipped: install failed (see above)' };
+    }
+    const kernel = await JupyterKernel.start(envDir, path.join(host.repoDir, 'bench', 'peers', 'jupyter_driver.py'));
+    await kernel.run(TRIVIAL.python);
+    await kernel.run(CHART_SCRIPT);
+    const { info } = kernel;
+    console.log(`[bench] Jupyter peer: ipykernel ${info.ipykernel}, jupyter_client ${info.jupyter_client}, Python ${info.python}, kernel pid ${info.kernelPid} (${envDir})\n`);
+    return { kernel, missing: null };
+  } catch (error) {
+    console.log(`[bench] Jupyter peer skipped: ${(error as Error).message}\n`);
+    return { kernel: null, missing: 'skipped: the kernel did not start (see above)' };
+  }
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchOptions(process.env);
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}`);
+    return 2;
+  }
+  const host = describeHost();
+  printHeader(host, options);
+  const started = Date.now();
+  const daemon = await DaemonProcess.start({ repoDir: host.repoDir, nodePath: host.nodePath, pythonEnv: host.pythonEnv });
+  const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-bench-'));
+  const jupyter = await startJupyter(host, options);
+  const targets = new TargetBoard();
+  const context: BenchContext = { host, daemon, runs: options.runs, targets, jupyter: jupyter.kernel, jupyterMissing: jupyter.missing, scratchDir, memo: new Memo(), figures: new Map() };
+  let closing: Promise<void> | undefined;
+  const cleanUp = () =>
+    (closing ??= (async () => {
+      await jupyter.kernel?.close();
+      await daemon.close();
+      await fs.rm(scratchDir, { recursive: true, force: true });
+    })());
+  // Interrupted (Ctrl-C, or a reader such as `| head` that went away): the kernel, the daemon and the
+  // directories still go, rather than being left behind in /tmp.
+  const stop = (code: number) => void cleanUp().finally(() => process.exit(code));
+  process.once('SIGINT', () => stop(130));
+  process.once('SIGTERM', () => stop(143));
+  process.stdout.on('error', () => stop(1));
+  let failed = 0;
+  try {
+    for (const [name, section] of SECTIONS) {
+      if (!options.sections.has(name)) continue;
+      try {
+        await section(context);
+      } catch (error) {
+        // One section's failure (an execution that did not end ok) leaves the others' numbers standing.
+        failed += 1;
+        console.log(`  section ${name} stopped: ${(error as Error).stack ?? error}`);
       }
-    });
-  });
+      console.log('');
+    }
+    targets.print();
+    console.log(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s${failed ? `; ${failed} section(s) stopped by an error` : ''}`);
+  } finally {
+    await cleanUp();
+  }
+  return failed ? 1 : 0;
 }
 
-const CHART = `
-import matplotlib.pyplot as plt, numpy as np, pandas as pd
-df = pd.DataFrame({"x": np.arange(50), "y": np.random.default_rng(1).normal(size=50).cumsum()})
-df.plot(x="x", y="y")
-plt.savefig("chart.png")
-set_result(len(df), files=["chart.png"])
-`;
-const PY_TOOLS = `
-import time, asyncio
-seq = []
-for i in range(${CALLS}):
-    t = time.perf_counter(); call_tool("echo", {"i": i}); seq.append((time.perf_counter() - t) * 1000)
-t = time.perf_counter()
-await asyncio.gather(*[echo(i) for i in range(${CALLS})])
-set_result({"seq": seq, "gathered": (time.perf_counter() - t) * 1000})
-`;
-const NODE_TOOLS = `
-const seq = [];
-for (let i = 0; i < ${CALLS}; i++) { const t = performance.now(); await callTool("echo", { i }); seq.push(performance.now() - t); }
-const t = performance.now();
-await Promise.all(Array.from({ length: ${CALLS} }, (_, i) => echo(i)));
-return { seq, gathered: performance.now() - t };
-`;
-
-async function main(): Promise<void> {
-  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-bench-'));
-  const config = loadConfig(process.env, [], { port: 0, workDir, logLevel: 'silent' });
-  const daemon = await createDaemon(config, { logger: pino({ level: 'silent' }) });
-  const { port } = await daemon.listen();
-  const url = `http://127.0.0.1:${port}`;
-  const python = path.join(config.pythonEnv, 'bin', 'python3');
-  console.log(`runbox bench: ${os.cpus().length} cores, node ${process.version}, ${RUNS} runs each (medians; machines are shared and noisy)\n`);
-  const row = (label: string, samples: number[], baseline: number[]) =>
-    `  ${label.padEnd(28)} median ${fmt(quantile(samples, 0.5))}, p95 ${fmt(quantile(samples, 0.95))} | bare median ${fmt(quantile(baseline, 0.5))}, p95 ${fmt(quantile(baseline, 0.95))} | ratio ${(quantile(samples, 0.5) / quantile(baseline, 0.5)).toFixed(2)}x`;
-  console.log('trivial execution, end to end through the daemon (HTTP POST to answer) vs a bare spawn of the same interpreter:');
-  for (const [runtime, code, bare] of [
-    ['python', 'print(1)', () => bareSpawn(python, ['-I', '-c', 'print(1)'])],
-    ['node', 'console.log(1)', () => bareSpawn(config.nodePath, ['-e', 'console.log(1)'])],
-  ] as const) {
-    const spacedBare = await timeRuns(bare, 100);
-    const spaced = await timeRuns(() => postTrivial(url, runtime, code), 100);
-    const burstBare = await timeRuns(bare, 0);
-    const burst = await timeRuns(() => postTrivial(url, runtime, code), 0);
-    console.log(row(`${runtime}, 100 ms apart`, spaced, spacedBare));
-    console.log(row(`${runtime}, back to back`, burst, burstBare));
-  }
-  console.log(`  (warm sandboxes per runtime: ${config.warmSandboxes}; back to back, the pool cannot refill between requests)`);
-
-  // The typical request: a matplotlib chart from data. Warm sandboxes preload numpy, pandas and pyplot while
-  // idle; requests come 1.5 s apart, as an agent's would. The baseline runs the same program with a bare python3.
-  const chartDir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-bench-chart-'));
-  const chartRuns = Math.max(5, Math.round(RUNS / 4));
-  const bareChart = await timeRunsN(chartRuns, 1500, () =>
-    bareSpawn(python, ['-I', '-c', CHART.replace('set_result(len(df), files=["chart.png"])', '')], { cwd: chartDir, env: { MPLBACKEND: 'Agg', MPLCONFIGDIR: path.join(config.pythonEnv, 'mpl-cache') } }),
-  );
-  const chart = await timeRunsN(chartRuns, 1500, () => postTrivial(url, 'python', CHART));
-  console.log(row('python chart.png', chart, bareChart));
-  // The same chart in a session (a conversation): each execution gets a fresh sandbox bound to the session's
-  // workspace, which the session's own warm sandbox makes ready (and preloads) between its executions.
-  const session = (await (await fetch(`${url}/v1/sessions`, { method: 'POST', body: JSON.stringify({ runtime: 'python' }) })).json()) as { id: string };
-  const sessionChart = await timeRunsN(chartRuns, 1500, () => postTrivial(url, 'python', CHART, session.id));
-  console.log(row('python chart.png, session', sessionChart, bareChart));
-  const sessionTrivial = await timeRuns(() => postTrivial(url, 'python', 'print(1)', session.id), 100);
-  const trivialBare = await timeRuns(() => bareSpawn(python, ['-I', '-c', 'print(1)']), 100);
-  console.log(row('python, session, 100 ms', sessionTrivial, trivialBare));
-  await fetch(`${url}/v1/sessions/${session.id}`, { method: 'DELETE' });
-  console.log(`  (preloaded in idle warm sandboxes: ${config.pythonPreload.join(', ') || 'nothing'}; ${chartRuns} runs, 1.5 s apart)`);
-  await fs.rm(chartDir, { recursive: true, force: true });
-  console.log(`\ntool calls through the daemon to a WebSocket client (${CALLS} each):`);
-  for (const [runtime, code] of [['python', PY_TOOLS], ['node', NODE_TOOLS]] as const) {
-    const { seq, gathered } = await runWithEcho(`ws://127.0.0.1:${port}/v1/ws`, runtime, code);
-    console.log(`  ${runtime.padEnd(7)} sequential round trip median ${fmt(quantile(seq, 0.5))}, p95 ${fmt(quantile(seq, 0.95))} | ${CALLS} gathered: ${fmt(gathered)} total`);
-  }
-  await daemon.close();
-  await fs.rm(workDir, { recursive: true, force: true });
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
