@@ -6,7 +6,7 @@ import { ConfigError, describeOptions, loadConfig } from './config.js';
 import { MCP_USAGE, parseMcpArgs } from './mcp/args.js';
 import { resolveExecutable } from './sandbox/host.js';
 import { runInForeground } from './sandbox/spawn.js';
-import { createDaemon } from './server.js';
+import { createDaemon, type Daemon } from './server.js';
 import { StartupError } from './startup.js';
 
 const USAGE = `Usage: runbox serve [options]
@@ -31,21 +31,20 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig(process.env, rest);
   if (process.pid === 1) return runUnderInit(config.initPath, argv);
   const logger = pino({ level: config.logLevel, redact: ['token', 'req.headers.authorization'] });
-  const daemon = await createDaemon(config, { logger });
-  const { host, port } = await daemon.listen();
-  const shown = host.includes(':') ? `[${host}]` : host;
-  const url = `http://${shown}:${port}`;
-  logger.info({ url, sandboxed: daemon.sandboxed }, 'runbox listening');
-  const auth = config.token ? ` -H "Authorization: Bearer $RUNBOX_TOKEN"` : '';
-  process.stdout.write(
-    `Runbox is listening on ${url}\n` +
-      `Try: curl -s ${url}/v1/executions${auth} -H 'content-type: application/json' -d '{"runtime":"python","code":"print(6*7)"}'\n`,
-  );
   // First SIGTERM/SIGINT: drain (no new executions; admitted ones get shutdownGraceMs to finish, then are
-  // cancelled), clean up, exit 0. Second: cancel everything now, clean up, exit. Third: exit at once.
+  // cancelled), clean up, exit 0. Second: cancel everything now, clean up, exit. Third: exit at once. Handled from
+  // before start-up: a signal while the daemon starts (or just as it says it listens) waits for it to be up, then
+  // drains it, so that what start-up made (the work directory's bind for the fork server) is cleaned up too.
+  let daemon: Daemon | null = null;
   let signals = 0;
+  let signalled: NodeJS.Signals | null = null;
   const stop = (signal: NodeJS.Signals) => {
     signals += 1;
+    if (!daemon) {
+      if (signals > 1) process.exit(1); // a second signal while starting: the operator means it
+      signalled = signal;
+      return;
+    }
     if (signals === 1) {
       logger.info({ signal, graceMs: config.shutdownGraceMs }, 'draining: new executions are refused, running ones may finish');
       daemon.close({ graceMs: config.shutdownGraceMs }).then(() => {
@@ -65,6 +64,21 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const started = await createDaemon(config, { logger });
+  const { host, port } = await started.listen();
+  daemon = started;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shown}:${port}`;
+  logger.info({ url, sandboxed: started.sandboxed }, 'runbox listening');
+  const auth = config.token ? ` -H "Authorization: Bearer $RUNBOX_TOKEN"` : '';
+  process.stdout.write(
+    `Runbox is listening on ${url}\n` +
+      `Try: curl -s ${url}/v1/executions${auth} -H 'content-type: application/json' -d '{"runtime":"python","code":"print(6*7)"}'\n`,
+  );
+  if (signalled) {
+    signals = 0;
+    stop(signalled);
+  }
 }
 
 // `runbox mcp`: MCP on stdin/stdout over a running daemon; exits when the MCP client closes stdin.

@@ -15,7 +15,6 @@ import { REQUEST_ID_HEADER, requestIdOf } from './api/request-id.js';
 import { handleWsConnection } from './api/ws.js';
 import { SchemaCompiler } from './bridge/validation.js';
 import { sweepLeftovers } from './executions/work-dir.js';
-import { unshareWorkDir } from './sandbox/fork-server/shared-work-dir.js';
 import { ExecutionService } from './executions/service.js';
 import { PackageService } from './packages/service.js';
 import type { RuntimeStatus } from './sandbox/probe.js';
@@ -76,7 +75,7 @@ async function connectUpstreamAtStart(file: string, logger: Logger): Promise<Ups
 
 // The serving daemon: its services, the HTTP server with its upgrade and error handling, and close().
 function serve(config: Config, logger: Logger, host: PreparedHost, upstream: UpstreamTools | undefined): Daemon {
-  const { facts, runtimes, cgroups, claim, forkServer, workDirBound } = host;
+  const { facts, runtimes, cgroups, claim, forkServer } = host;
   const sessions = new SessionManager(config, { owner: facts.owner, workspaceSize: facts.workspaceSize ?? null }, logger);
   const packages = new PackageService(config, facts);
   const service = new ExecutionService({ config, facts, logger, cgroups, packages, forkServer }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
@@ -192,14 +191,13 @@ function serve(config: Config, logger: Logger, host: PreparedHost, upstream: Ups
         await forkServer?.close();
         await closeConnections();
         // Whatever a failed clean-up left (an unmount given up while the daemon was out of descriptors): swept now,
-        // as the next daemon would, so a closed daemon leaves no mount behind.
+        // as the next daemon would, so a closed daemon leaves no mount behind (the fork server's bind of the work
+        // directory onto itself included).
         const swept = await sweepLeftovers(config.workDir).catch((error: unknown) => {
           logger.error({ err: error }, 'could not sweep the work directory at shutdown');
           return [];
         });
         if (swept.length > 0) logger.warn({ swept }, 'removed what clean-up had left in the work directory');
-        const unbound = workDirBound ? await unshareWorkDir(config.workDir) : null;
-        if (unbound) logger.error({ problem: unbound }, 'could not remove the bind of the work directory');
         await claim.release();
       })();
       return closed;

@@ -38,8 +38,6 @@ export interface PreparedHost {
   readonly claim: WorkDirClaim;
   /** The Python fork server, starting (it is ready once its modules are imported); null when off or impossible. */
   readonly forkServer: ForkServer | null;
-  /** True when start-up bound the work directory onto itself for the fork server (the daemon removes it at close). */
-  readonly workDirBound: boolean;
 }
 
 const BWRAP_MISSING = (name: string) =>
@@ -79,8 +77,8 @@ export async function prepareHost(config: Config, deps: StartupDeps): Promise<Pr
       if (runtime.available) logger.info({ runtime: runtime.name, version: runtime.version }, 'runtime ready');
       else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
     }
-    const { forkServer, workDirBound } = await startForkServer(config, facts, runtimes, logger);
-    return { facts, runtimes, cgroups, claim, forkServer, workDirBound };
+    const forkServer = await startForkServer(config, facts, runtimes, logger);
+    return { facts, runtimes, cgroups, claim, forkServer };
   } catch (error) {
     await claim.release();
     throw error;
@@ -89,17 +87,15 @@ export async function prepareHost(config: Config, deps: StartupDeps): Promise<Pr
 
 // The Python fork server, when it is on and can work here: a sandbox (bubblewrap), root (it shares the work
 // directory's mounts with the server) and a working Python. Its start goes on in the background.
-async function startForkServer(config: Config, facts: SandboxFacts, runtimes: readonly RuntimeStatus[], logger: Logger): Promise<{ forkServer: ForkServer | null; workDirBound: boolean }> {
-  const off = { forkServer: null, workDirBound: false };
-  if (!config.forkServer || facts.bwrapPath === null || !facts.owner) return off;
-  if (!runtimes.some((runtime) => runtime.name === 'python' && runtime.available)) return off;
-  const shared = await shareWorkDir(config.workDir);
-  if (!shared.ok) {
-    logger.warn({ problem: shared.problem }, 'no Python fork server: each Python sandbox starts its own interpreter');
-    return off;
+async function startForkServer(config: Config, facts: SandboxFacts, runtimes: readonly RuntimeStatus[], logger: Logger): Promise<ForkServer | null> {
+  if (!config.forkServer || facts.bwrapPath === null || !facts.owner) return null;
+  if (!runtimes.some((runtime) => runtime.name === 'python' && runtime.available)) return null;
+  const problem = await shareWorkDir(config.workDir);
+  if (problem) {
+    logger.warn({ problem }, 'no Python fork server: each Python sandbox starts its own interpreter');
+    return null;
   }
-  const forkServer = ForkServer.start({ facts, workDir: config.workDir, preload: config.pythonPreload, logger });
-  return { forkServer, workDirBound: shared.bound };
+  return ForkServer.start({ facts, workDir: config.workDir, preload: config.pythonPreload, logger });
 }
 
 // Refuses to start when the connection and execution caps could take the daemon to its descriptor limit (where a

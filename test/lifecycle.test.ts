@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../daemon/config.js';
 import { resolveExecutable } from '../daemon/sandbox/host.js';
-import { unmountWorkspace, workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
+import { unmountSelfBinds, unmountWorkspace, workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
 import { createDaemon } from '../daemon/server.js';
 import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses, waitForNoProcessGroup } from './helpers/daemon.js';
 import { startPackageIndex } from './helpers/package-index.js';
@@ -71,6 +71,7 @@ async function removeDaemon(d: ChildDaemon): Promise<void> {
   await waitForNoProcessGroup(d.child.pid!);
   await waitForNoProcesses(d.workDir);
   for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
+  await unmountSelfBinds(d.workDir); // the fork server's bind of the work directory, which a SIGKILL leaves
   await fs.rm(d.workDir, { recursive: true, force: true });
 }
 
@@ -271,6 +272,7 @@ test('SIGKILLed while it creates sandboxes, at any moment of their set-up, the d
       }
     }
     for (const mountPoint of await workspaceMountsUnder(dir)) await unmountWorkspace(mountPoint);
+    await unmountSelfBinds(dir);
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
@@ -357,6 +359,7 @@ test('SIGKILLed while an install runs, the daemon leaves no installer process', 
       assert.deepEqual(await entries(d.workDir, 'install-'), [], 'and the next daemon swept it');
     } finally {
       for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
+      await unmountSelfBinds(d.workDir);
       await next.close();
     }
   } finally {

@@ -80,7 +80,8 @@ export class ExecutionService {
     this.pool.fill();
     // Python sandboxes started before the fork server was ready give way to its children, which start faster
     // and have the preload modules imported.
-    context.forkServer?.onReady(() => this.pool.replaceIdle('python', (instance) => !instance.forked));
+    const forkServer = context.forkServer;
+    forkServer?.onReady(() => this.pool.replaceIdle('python', (instance) => !instance.forked && forkServer.ready));
     // Sessions used lately keep one sandbox ready for their next execution (none when the warm pool is off).
     const sessionWarmCount = config.warmSandboxes === 0 ? 0 : config.maxConcurrent;
     const startForSession = (runtime: RuntimeName, binding: SessionBinding) => SandboxInstance.start(runtime, context, binding);

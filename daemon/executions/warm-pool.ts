@@ -33,6 +33,7 @@ export class WarmPool {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly tasks = new Set<Promise<void>>();
   private readonly waiters = new Map<RuntimeName, Array<(instance: SandboxInstance | null) => void>>();
+  private readonly replacing = new Map<RuntimeName, (instance: SandboxInstance) => boolean>();
   private closed = false;
   private readonly sizePerRuntime: number;
   private readonly runtimes: readonly RuntimeName[];
@@ -86,9 +87,11 @@ export class WarmPool {
     this.timers.add(timer);
   }
 
-  // Disposes of the idle sandboxes of a runtime that `replace` picks and starts others in their place (the fork
-  // server got ready: sandboxes started before it are slower to use than its children).
+  // Disposes of the idle sandboxes of a runtime that `replace` picks, and of those it picks when they get ready
+  // from now on, and starts others in their place (the fork server got ready: sandboxes started on their own are
+  // slower to use than its children).
   replaceIdle(runtime: RuntimeName, replace: (instance: SandboxInstance) => boolean): void {
+    this.replacing.set(runtime, replace);
     const list = this.ready.get(runtime);
     if (!list || this.closed) return;
     const stale = list.filter(replace);
@@ -137,6 +140,10 @@ export class WarmPool {
       return;
     }
     this.failures.set(runtime, 0);
+    if (this.replacing.get(runtime)?.(instance)) {
+      await instance.dispose();
+      return; // the finally of startOne starts the replacement
+    }
     const waiter = this.waiters.get(runtime)?.shift();
     if (waiter) {
       waiter(instance);

@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree } from '../files/held-dir.js';
-import { unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
+import { unmountSelfBinds, unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
 import { readStartTime } from '../sandbox/process-tree.js';
 
 const PID_FILE = 'daemon.pid';
@@ -51,6 +51,7 @@ export async function claimWorkDir(workDir: string): Promise<WorkDirClaim> {
 // directory by an earlier daemon. Only call it while holding the claim. Returns the names removed.
 export async function sweepLeftovers(workDir: string): Promise<string[]> {
   for (const mountPoint of await workspaceMountsUnder(workDir)) await unmountWorkspace(mountPoint);
+  await unmountSelfBinds(workDir);
   const names = (await fs.readdir(workDir)).filter((name) => LEFTOVER.test(name));
   for (const name of names) await removeTree(path.join(workDir, name));
   return names;

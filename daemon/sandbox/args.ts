@@ -85,7 +85,8 @@ export interface ForkServerArgsInput {
   readonly readOnlyPaths: readonly string[];
   /** Bound read-only at the same place in the server (the matplotlib font cache), for it to hand on to children. */
   readonly readOnlyFiles: ReadonlyArray<readonly [hostPath: string, sandboxPath: string]>;
-  /** The daemon's work directory: each child binds its workspace, packages and bridge socket from there. */
+  /** The daemon's work directory, as the path bubblewrap binds (a descriptor's /proc/self/fd path, so that no
+   * process of the server names the work directory: tests and operators find sandboxes by that path). */
   readonly workDir: string;
   readonly command: readonly string[];
   readonly seccompFd?: number;

@@ -5,6 +5,8 @@ import fs from 'node:fs/promises';
 
 /** One line of mountinfo (proc(5)), its fields decoded. */
 export interface MountEntry {
+  /** The device of the file system (`major:minor`). */
+  readonly device: string;
   /** Where the file system is mounted. */
   readonly mountPoint: string;
   /** The directory of the file system that is mounted there (`/` for the whole of it). */
@@ -32,9 +34,10 @@ export function parseMountinfo(text: string): MountEntry[] {
     const fields = line.split(' ');
     const separator = fields.indexOf('-', 6);
     if (separator === -1 || fields.length < separator + 3) continue;
-    const [, , , root, mountPoint, mountOptions] = fields;
+    const [, , device, root, mountPoint, mountOptions] = fields;
     const [fsType, source, superOptions = ''] = fields.slice(separator + 1);
     mounts.push({
+      device,
       mountPoint: unescapeMountField(mountPoint),
       root: unescapeMountField(root),
       fsType: unescapeMountField(fsType),

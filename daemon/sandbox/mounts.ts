@@ -4,7 +4,7 @@
 // directories and the daemon says so at start. mount(2) is not in Node, so util-linux's mount/umount run it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseMountinfo, readMountinfo } from './mountinfo.js';
+import { parseMountinfo, readMountinfo, type MountEntry } from './mountinfo.js';
 import { runCommand, type CommandResult } from './spawn.js';
 
 export const MOUNT_PATH = '/usr/bin/mount';
@@ -84,6 +84,33 @@ export function parseWorkspaceMounts(mountinfo: string, root: string): string[] 
     .filter(({ fsType, source, mountPoint }) => fsType === 'tmpfs' && source === WORKSPACE_FS_NAME && (mountPoint === root || mountPoint.startsWith(prefix)))
     .map(({ mountPoint }) => mountPoint)
     .sort((a, b) => b.length - a.length);
+}
+
+// Unmounts every bind of dir onto itself (the fork server's shared work directory, fork-server/shared-work-dir.ts,
+// which a killed daemon leaves behind), lazily: a fork server's processes that are still going away may hold
+// it, and the directory must be removable at once. Returns how many there were.
+export async function unmountSelfBinds(dir: string): Promise<number> {
+  const count = selfBinds(parseMountinfo(await readMountinfo()), dir).length;
+  for (let i = 0; i < count; i++) checkCommand('umount --lazy', await runCommand(UMOUNT_PATH, ['--lazy', dir]));
+  return count;
+}
+
+// Pure: the mounts at dir that bind dir onto itself: the same device and directory as the mount under them.
+export function selfBinds(entries: readonly MountEntry[], dir: string): MountEntry[] {
+  const binds: MountEntry[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i];
+    if (entry.mountPoint !== dir) continue;
+    const under = entries.slice(0, i).filter((other) => other.mountPoint !== dir && isWithin(dir, other.mountPoint)).sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+    if (!under || under.device !== entry.device) continue;
+    const expected = path.posix.join(under.root, path.posix.relative(under.mountPoint, dir));
+    if (entry.root === expected) binds.push(entry);
+  }
+  return binds;
+}
+
+function isWithin(dir: string, mountPoint: string): boolean {
+  return mountPoint === '/' || dir === mountPoint || dir.startsWith(`${mountPoint}/`);
 }
 
 async function isWorkspaceMount(dir: string): Promise<boolean> {

@@ -26,7 +26,12 @@ export interface SpawnSpec {
   readonly endsItsTree?: boolean;
   /** A pipe on standard input (SpawnedProcess.stdin) instead of none: a fork server's commands. */
   readonly input?: boolean;
+  /** A descriptor of the daemon's the process gets as descriptor 4 (PASSED_FD): the work directory a fork server binds. */
+  readonly passFd?: number;
 }
+
+/** The descriptor on which a process finds SpawnSpec.passFd. */
+export const PASSED_FD = 4;
 
 /** The descriptor on which a process finds SpawnSpec.extraInput. */
 export const EXTRA_INPUT_FD = 3;
@@ -56,7 +61,7 @@ export interface SpawnedProcess {
 // extraInput, if any, is written to its descriptor 3, which is then closed, so the reader sees end of file.
 // Never throws: a process that could not be started has empty output and `exited` says why (spawnError).
 export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
-  const extra: StdioOptions = spec.extraInput ? ['pipe'] : [];
+  const extra: StdioOptions = [...(spec.extraInput ? ['pipe' as const] : spec.passFd !== undefined ? ['ignore' as const] : []), ...(spec.passFd !== undefined ? [spec.passFd] : [])];
   let subprocess: ChildProcess;
   try {
     subprocess = spawn(spec.file, [...spec.args], {

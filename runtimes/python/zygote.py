@@ -13,4 +13,4 @@ try:
     import runbox_zygote
 finally:
     del sys.path[0]
-runbox_zygote.serve(runbox_prelude.main)
+runbox_zygote.serve(runbox_prelude.main)  # the last argument is room for each child's command line (child.py)

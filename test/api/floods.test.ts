@@ -101,7 +101,8 @@ describe('from inside: the bridge', () => {
     try {
       const code = [
         'import json, os, socket, struct',
-        'token = open("/proc/1/environ", "rb").read().split(b"RUNBOX_BRIDGE_TOKEN=")[1].split(b"\\0")[0].decode()',
+        // The token, as hostile code finds it: in the prelude's frames below its own (its environment no longer has it).
+        'import sys\nf = sys._getframe()\nwhile "token" not in f.f_locals: f = f.f_back\ntoken = f.f_locals["token"]',
         's = socket.socket(socket.AF_UNIX)',
         's.connect("/run/runbox/bridge.sock")',
         's.sendall(("GET /bridge/side HTTP/1.1\\r\\nHost: runbox\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"',

@@ -95,9 +95,10 @@ test('without a warm pool every execution starts its own sandbox', async () => {
   }
 });
 
-test('an idle warm Python sandbox preloads the configured modules; a cold one does not', async () => {
-  const warm = await startDaemon({ warmSandboxes: 1, pythonPreload: ['json', 'fractions'] });
-  const cold = await startDaemon({ warmSandboxes: 0, pythonPreload: ['json', 'fractions'] });
+// (The fork server's children all have the preload imported: test/sandbox/fork-server.test.ts.)
+test('without the fork server, an idle warm Python sandbox preloads the configured modules; a cold one does not', async () => {
+  const warm = await startDaemon({ warmSandboxes: 1, pythonPreload: ['json', 'fractions'], forkServer: false });
+  const cold = await startDaemon({ warmSandboxes: 0, pythonPreload: ['json', 'fractions'], forkServer: false });
   try {
     const code = 'import sys\nset_result("fractions" in sys.modules)';
     // Each probe uses up the warm sandbox, and its replacement preloads only after being idle a while: poll slowly.

@@ -33,12 +33,16 @@ const py = async (code: string, extra: Record<string, unknown> = {}) => {
   return body;
 };
 
-// The host pid of the fork server's interpreter (the one process running zygote.py of this daemon).
+// The host pid of the fork server's interpreter: the parent of this daemon's forked children (each names its
+// execution's directory in its command line; the server's own names no path of the daemon's).
 async function serverPid(): Promise<number> {
   const table = await listProcesses();
-  const servers = table.filter((p) => p.cmdline.includes('/runbox/python/zygote.py') && !p.cmdline.includes('bwrap') && table.some((q) => q.pid === p.ppid && q.cmdline.includes(d.workDir)));
-  assert.equal(servers.length, 1, `one fork server of this daemon: ${JSON.stringify(servers)}`);
-  return servers[0].pid;
+  const named = (pid: number) => table.find((p) => p.pid === pid)?.cmdline.startsWith(`runbox-sandbox ${d.workDir}/`) ?? false;
+  const servers = new Set(table.filter((p) => named(p.pid) && !named(p.ppid)).map((p) => p.ppid));
+  assert.equal(servers.size, 1, `one fork server of this daemon: ${JSON.stringify([...servers])}`);
+  const [pid] = servers;
+  assert.match(table.find((p) => p.pid === pid)?.cmdline ?? '', /\/runbox\/python\/zygote\.py/);
+  return pid;
 }
 
 describe('a forked child', { skip }, () => {

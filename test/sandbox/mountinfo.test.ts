@@ -11,9 +11,9 @@ test('mountinfo: every field of a line, with no, one or several optional fields'
     '90 22 0:50 / /w/exec-a/workspace rw,nosuid,nodev - tmpfs runbox-workspace rw,size=1024k,nr_inodes=16',
   ].join('\n');
   assert.deepEqual(parseMountinfo(text), [
-    { mountPoint: '/', root: '/', fsType: 'ext4', source: '/dev/sda1', mountOptions: ['rw', 'relatime'], superOptions: ['rw', 'errors=remount-ro'] },
-    { mountPoint: '/mnt/parent', root: '/mnt1', fsType: 'ext3', source: '/dev/root', mountOptions: ['rw', 'noatime'], superOptions: ['rw', 'errors=continue'] },
-    { mountPoint: '/w/exec-a/workspace', root: '/', fsType: 'tmpfs', source: 'runbox-workspace', mountOptions: ['rw', 'nosuid', 'nodev'], superOptions: ['rw', 'size=1024k', 'nr_inodes=16'] },
+    { device: '8:1', mountPoint: '/', root: '/', fsType: 'ext4', source: '/dev/sda1', mountOptions: ['rw', 'relatime'], superOptions: ['rw', 'errors=remount-ro'] },
+    { device: '98:0', mountPoint: '/mnt/parent', root: '/mnt1', fsType: 'ext3', source: '/dev/root', mountOptions: ['rw', 'noatime'], superOptions: ['rw', 'errors=continue'] },
+    { device: '0:50', mountPoint: '/w/exec-a/workspace', root: '/', fsType: 'tmpfs', source: 'runbox-workspace', mountOptions: ['rw', 'nosuid', 'nodev'], superOptions: ['rw', 'size=1024k', 'nr_inodes=16'] },
   ]);
 });
 
@@ -41,4 +41,21 @@ test('mountinfo: this process\'s own mount table parses, with / in it', async ()
   const mounts = parseMountinfo(await readMountinfo());
   assert.ok(mounts.some((mount) => mount.mountPoint === '/'), JSON.stringify(mounts.slice(0, 3)));
   assert.ok(mounts.every((mount) => mount.mountPoint.startsWith('/') && mount.fsType.length > 0));
+});
+
+test('a bind of a directory onto itself is told from a file system mounted there', async () => {
+  const { selfBinds } = await import('../../daemon/sandbox/mounts.js');
+  const text = [
+    '22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw',
+    '30 22 0:40 / /tmp rw - tmpfs tmpfs rw',
+    '31 30 0:40 /w /tmp/w rw shared:5 - tmpfs tmpfs rw',
+    '32 31 0:40 /w /tmp/w rw shared:5 - tmpfs tmpfs rw',
+    '33 22 8:1 /var/lib/runbox /var/lib/runbox rw - ext4 /dev/sda1 rw',
+    '34 22 8:2 / /srv/runbox rw - ext4 /dev/sdb1 rw',
+  ].join('\n');
+  const entries = parseMountinfo(text);
+  assert.equal(selfBinds(entries, '/tmp/w').length, 2, 'stacked binds of /tmp/w onto itself, on the /tmp tmpfs');
+  assert.equal(selfBinds(entries, '/var/lib/runbox').length, 1, 'on the root file system');
+  assert.equal(selfBinds(entries, '/srv/runbox').length, 0, "an operator's own file system mounted there is no bind");
+  assert.equal(selfBinds(entries, '/tmp').length, 0);
 });

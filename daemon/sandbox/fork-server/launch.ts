@@ -8,7 +8,10 @@ import { outsideUsr, type SandboxFacts } from '../launch.js';
 import { buildOuterNamespaceArgs, SETPRIV_PATH } from '../outer-namespace.js';
 import { rlimitValues, type RlimitValues } from '../rlimits.js';
 import { buildSeccompFilter } from '../seccomp.js';
-import { EXTRA_INPUT_FD, type SpawnSpec } from '../spawn.js';
+import { EXTRA_INPUT_FD, PASSED_FD, type SpawnSpec } from '../spawn.js';
+
+/** Room in the server's command line that each child overwrites with its execution's directory (child.py). */
+export const COMMAND_LINE_ROOM = 512;
 
 /** The first line a fork server reads (runtimes/python/runbox_zygote/protocol.py has the same fields). */
 export interface ForkServerConfig {
@@ -23,20 +26,27 @@ export interface ForkServerConfig {
   readonly maskedProcFiles: readonly string[];
   readonly emptyFile: string;
   readonly workRoot: string;
+  /** The work directory's host path: a child names its execution's directory in its command line. */
+  readonly hostWorkDir: string;
 }
 
 // The spawn spec of the Python fork server: like an execution's (setpriv, unshare, bubblewrap), without prlimit
-// (each child sets its own limits; RLIMIT_CPU would end a long-lived server), with its own seccomp program.
-export function buildForkServerSpec(facts: SandboxFacts, workDir: string): SpawnSpec {
+// (each child sets its own limits; RLIMIT_CPU would end a long-lived server), with its own seccomp program, and
+// the work directory passed as a descriptor (workDirFd, an open directory) so that no command line names it.
+export function buildForkServerSpec(facts: SandboxFacts, workDir: string, workDirFd: number): SpawnSpec {
   const bwrap = facts.bwrapPath;
   if (bwrap === null) throw new Error('a fork server needs bubblewrap');
-  const command = [`${facts.pythonEnv}/bin/python3`, '-I', '-B', '-u', `${SANDBOX_PATHS.runtimes}/python/zygote.py`];
+  const passed = `/proc/self/fd/${PASSED_FD}`;
+  // The runtime files are in the work directory too: named through the descriptor as well.
+  const runtimeDir = path.relative(workDir, facts.runtimeDir).startsWith('..') ? facts.runtimeDir : path.join(passed, path.relative(workDir, facts.runtimeDir));
+  const room = '.'.repeat(COMMAND_LINE_ROOM);
+  const command = [`${facts.pythonEnv}/bin/python3`, '-I', '-B', '-u', `${SANDBOX_PATHS.runtimes}/python/zygote.py`, room];
   const args = buildForkServerArgs({
     layout: facts.layout,
-    runtimeDir: facts.runtimeDir,
+    runtimeDir,
     readOnlyPaths: outsideUsr([facts.pythonEnv, path.dirname(path.dirname(facts.nodePath))]),
     readOnlyFiles: facts.matplotlibCache.map((file) => [file, `${SANDBOX_PATHS.matplotlibConfig}/${path.basename(file)}`] as const),
-    workDir,
+    workDir: passed,
     command,
     seccompFd: EXTRA_INPUT_FD,
     tmpBytes: facts.limits.tmpBytes,
@@ -50,12 +60,13 @@ export function buildForkServerSpec(facts: SandboxFacts, workDir: string): Spawn
     extraInput: buildSeccompFilter({ forkServer: true }),
     endsItsTree: true,
     input: true,
+    passFd: workDirFd,
     ...(facts.owner ? { uid: facts.owner.uid, gid: facts.owner.gid } : {}),
   };
 }
 
 // The configuration line of a fork server.
-export function buildForkServerConfig(facts: SandboxFacts, preload: readonly string[]): ForkServerConfig {
+export function buildForkServerConfig(facts: SandboxFacts, preload: readonly string[], hostWorkDir: string): ForkServerConfig {
   return {
     type: 'config',
     preload,
@@ -65,6 +76,7 @@ export function buildForkServerConfig(facts: SandboxFacts, preload: readonly str
     maskedProcFiles: facts.layout.maskedProcFiles,
     emptyFile: FORK_SERVER_EMPTY_FILE,
     workRoot: FORK_SERVER_WORK_ROOT,
+    hostWorkDir,
   };
 }
 

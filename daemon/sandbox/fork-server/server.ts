@@ -2,6 +2,7 @@
 // execution on request and tells each child's end. A server that dies takes its children with it (each child
 // dies with its parent, docs/security.md "Fork server") and is started again after a backoff; meanwhile, and
 // whenever it is not ready, fork() refuses and the caller starts a sandbox of its own.
+import { closeSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -169,9 +170,20 @@ export class ForkServer {
   private launch(): void {
     const { facts, workDir, preload, logger } = this.options;
     this.state = 'starting';
-    const child = spawnProcess(buildForkServerSpec(facts, workDir));
+    let child: SpawnedProcess;
+    let workDirFd: number | null = null;
+    try {
+      workDirFd = openSync(workDir, 'r');
+      child = spawnProcess(buildForkServerSpec(facts, workDir, workDirFd));
+    } catch (error) {
+      // A start that failed at once: a process that never started ends like any failed start (a backoff).
+      child = spawnProcess({ file: '/nonexistent/runbox-fork-server', args: [], env: {}, cwd: '/', processGroup: false });
+      logger.error({ err: error }, 'could not open the work directory for the fork server');
+    } finally {
+      if (workDirFd !== null) closeSync(workDirFd);
+    }
     this.process = child;
-    child.stdin?.write(`${JSON.stringify(buildForkServerConfig(facts, preload))}\n`);
+    child.stdin?.write(`${JSON.stringify(buildForkServerConfig(facts, preload, workDir))}\n`);
     readLines(child.stdout, (line) => this.onLine(line));
     readLines(child.stderr, (line) => logger.warn({ forkServer: line.slice(0, MAX_LOG_LINE) }, 'fork server says'));
     const timer = setTimeout(() => {

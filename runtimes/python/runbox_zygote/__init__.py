@@ -24,6 +24,7 @@ MATPLOTLIB_DIR = "/tmp/matplotlib"
 def serve(prelude_main):
     for name in [name for name in sys.modules if name.partition(".")[0] == "runbox_prelude"]:
         del sys.modules[name]  # as prelude.py does: the code cannot import the prelude (main is kept)
+    os.closerange(3, 1 << 20)  # what bubblewrap let through (the work directory's descriptor): it has /runbox-work
     lines = _Lines(0)
     try:
         config = protocol.parse_config(lines.next_blocking())

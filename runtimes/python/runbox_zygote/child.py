@@ -26,6 +26,9 @@ _RLIMIT_IDS = {"nofile": resource.RLIMIT_NOFILE, "fsize": resource.RLIMIT_FSIZE,
 def become_sandbox(config, command, server_pid, prelude_main, fonts):
     try:
         _leave_server()
+        # Named by its execution's directory, as a bubblewrap sandbox is by its binds: `ps`, and the tests that
+        # look for what a sandbox left, find it by the work directory's path (the server's own line names none).
+        linux.set_command_line(f"runbox-sandbox {os.path.join(config['host_work_dir'], command['dir'], '')}")
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != server_pid:
             os._exit(SETUP_FAILED)  # the server died before the parent-death signal was set

@@ -95,3 +95,16 @@ def load_seccomp(program):
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     _check(_libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.c_void_p(ctypes.addressof(fprog)), ctypes.c_ulong(0), ctypes.c_ulong(0)), "load seccomp")
+
+
+# Writes text over this process's command line (what /proc/<pid>/cmdline and ps show), within the room its
+# arguments had at exec: the server is started with a long placeholder argument for its children to fill.
+def set_command_line(text):
+    with open("/proc/self/stat", "rb") as file:
+        fields = file.read().rpartition(b")")[2].split()
+    start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end, fields 48 and 49 of stat
+    room = end - start
+    if room <= 1:
+        return
+    data = text.encode(errors="replace")[: room - 1]
+    ctypes.memmove(start, data + b"\0" * (room - len(data)), room)

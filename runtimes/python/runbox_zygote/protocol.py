@@ -34,6 +34,7 @@ def parse_config(line):
             "masked_proc_files": [name for name in config["maskedProcFiles"] if isinstance(name, str) and _plain(name)],
             "empty_file": str(config["emptyFile"]),
             "work_root": str(config["workRoot"]),
+            "host_work_dir": str(config["hostWorkDir"]),
         }
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ProtocolError(f"a malformed configuration: {exc!r}") from None
