@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import { postExecution, startDaemon } from '../helpers/daemon.js';
 
 test('a warm sandbox that writes more than maxOutputBytes before its code arrives is killed, and executions go on', { timeout: 60_000 }, async () => {
-  // `import this` prints the Zen of Python (857 bytes): a preload that talks, against a 100-byte cap.
-  const d = await startDaemon({ maxOutputBytes: 100, pythonPreload: ['this'], warmSandboxes: 1 }, { logs: true });
+  // `import this` prints the Zen of Python (857 bytes): a preload that talks, against a 100-byte cap. (Without the
+  // fork server, which preloads once, for every child, and logs what that says: fork-server.test.ts.)
+  const d = await startDaemon({ maxOutputBytes: 100, pythonPreload: ['this'], warmSandboxes: 1, forkServer: false }, { logs: true });
   try {
     const killed = () => d.logs.some((line) => line.msg.includes('said too much before its code arrived'));
     for (let i = 0; i < 100 && !killed(); i++) await new Promise((resolve) => setTimeout(resolve, 100));

@@ -147,12 +147,39 @@ describe('a forked child', { skip }, () => {
     await waitForNoProcesses(marker);
   });
 
+  test("holds none of the server's preload in its memory limit: a request's low memoryBytes applies, and is enforced", async () => {
+    const limits = { memoryBytes: 32 * 1024 * 1024 };
+    const fits = await py('import numpy\nset_result(int(numpy.ones(2_000_000).sum()))', { limits });
+    assert.equal(fits.status, 'ok', JSON.stringify(fits.error));
+    assert.equal(fits.result, 2_000_000);
+    const over = await py('import numpy\nkeep = [numpy.ones(1 << 20) for _ in range(64)]', { limits });
+    assert.equal(over.status, 'killed', JSON.stringify(over));
+    assert.equal(over.error.type, 'MemoryLimit');
+  });
+
   test('random state that fork copied is reseeded in each child (random, numpy)', async () => {
     const code = 'import random, numpy\nset_result([random.random(), float(numpy.random.random())])';
     const [a, b] = await Promise.all([py(code), py(code)]);
     assert.equal(a.status, 'ok', JSON.stringify(a.error));
     assert.notEqual(a.result[0], b.result[0]);
     assert.notEqual(a.result[1], b.result[1]);
+  });
+});
+
+describe('a fork server whose preload talks', { skip }, () => {
+  test('logs what it said; its children start clean, and executions go on', async () => {
+    // `import this` prints the Zen of Python: into the server's log, never into its events or a child's output.
+    const talkative = await startDaemon({ maxOutputBytes: 100, pythonPreload: ['this'] }, { logs: true });
+    try {
+      await waitForLog(talkative, 'Python fork server ready');
+      assert.ok(talkative.logs.some((line) => line.msg === 'fork server says' && String(line.forkServer).includes('Beautiful is better than ugly')), 'the preload\'s words are in the log');
+      assert.ok(!talkative.logs.some((line) => line.msg === 'the fork server said something unexpected'));
+      const { body } = await postExecution(talkative.url, { runtime: 'python', code: 'import sys\nprint("ok")\nset_result("this" in sys.modules)' });
+      assert.equal(body.status, 'ok', JSON.stringify(body));
+      assert.equal(body.stdout, 'ok\n');
+    } finally {
+      await talkative.close();
+    }
   });
 });
 

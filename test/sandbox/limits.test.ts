@@ -10,6 +10,7 @@ import { after, describe, test } from 'node:test';
 import type { Config } from '../../daemon/config.js';
 import { listSandboxGroups, SandboxCgroups, sweepStaleCgroups } from '../../daemon/sandbox/cgroups.js';
 import type { CgroupLayout } from '../../daemon/sandbox/cgroup-layout.js';
+import { unmountSelfBinds } from '../../daemon/sandbox/mounts.js';
 import { postExecution, startDaemon, waitForNoProcesses, type TestDaemon } from '../helpers/daemon.js';
 
 const MiB = 1024 * 1024;
@@ -113,7 +114,8 @@ describe('memory: memoryBytes for all processes together, swap included', { skip
   }
 
   test('a request lowering memoryBytes gets that limit, even when the warm sandbox preloaded more', async () => {
-    await withDaemon({ pythonPreload: ['numpy', 'pandas'] }, async (d) => {
+    // A sandbox of its own preloads in its own group; the fork server's children hold no preload (fork-server.test.ts).
+    await withDaemon({ pythonPreload: ['numpy', 'pandas'], forkServer: false }, async (d) => {
       const limits = { memoryBytes: 32 * MiB };
       // Let the idle warm sandbox preload (about 45 MB): until its group holds more than the lower limit and has
       // stopped growing (the same for 300 ms), so the lower limit cannot be applied to it.
@@ -310,6 +312,7 @@ describe('cgroup membership and clean-up', { skip }, () => {
       await waitForNoProcesses(workDir);
     } finally {
       child.kill('SIGKILL');
+      await unmountSelfBinds(workDir); // the fork server's bind of the work directory, which a SIGKILL leaves
       await fs.rm(workDir, { recursive: true, force: true });
     }
   });

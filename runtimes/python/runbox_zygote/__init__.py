@@ -25,7 +25,15 @@ def serve(prelude_main):
     for name in [name for name in sys.modules if name.partition(".")[0] == "runbox_prelude"]:
         del sys.modules[name]  # as prelude.py does: the code cannot import the prelude (main is kept)
     os.closerange(3, 1 << 20)  # what bubblewrap let through (the work directory's descriptor): it has /runbox-work
-    lines = _Lines(0)
+    # The protocol moves off descriptors 0 and 1: what a preloaded module prints goes to the log (descriptor 2),
+    # never into the events, and nothing reads the commands but the server.
+    global _EVENTS
+    commands, _EVENTS = os.dup(0), os.dup(1)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    lines = _Lines(commands)
     try:
         config = protocol.parse_config(lines.next_blocking())
     except (protocol.ProtocolError, EOFError) as exc:
@@ -56,7 +64,7 @@ class _Server:
 
     def run(self):
         poll = select.poll()
-        poll.register(0, select.POLLIN)
+        poll.register(self.lines.fd, select.POLLIN)
         poll.register(self.wake_r, select.POLLIN)
         while True:
             for fd, _ in poll.poll():
@@ -207,8 +215,11 @@ def _drain(fd):
         pass
 
 
+_EVENTS = 1  # the descriptor events are written to (serve() moves it off 1)
+
+
 def _emit(event):
-    os.write(1, protocol.encode(event))
+    os.write(_EVENTS, protocol.encode(event))
 
 
 def _log(text):
