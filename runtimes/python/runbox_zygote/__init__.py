@@ -78,10 +78,14 @@ class _Server:
     # Handles the complete lines that arrived; False at end of input (the daemon is gone or closing).
     def read_commands(self):
         try:
-            for line in self.lines.available():
-                self.handle(line)
+            lines = self.lines.available()
         except EOFError:
             return False
+        for line in lines:
+            try:
+                self.handle(line)
+            except Exception as exc:  # noqa: BLE001 - one bad command must not end the server and its children
+                _log(f"a command failed: {exc!r}")
         return True
 
     def handle(self, line):
