@@ -64,7 +64,7 @@ export async function listProcessTree(rootPid: number, procDir = '/proc'): Promi
 }
 
 // One read of a small virtual file into the shared buffer; '' when the process is gone.
-function readSync(file: string, buffer: Buffer): string {
+export function readSync(file: string, buffer: Buffer): string {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY);

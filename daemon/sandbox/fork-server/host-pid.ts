@@ -2,7 +2,7 @@
 // the daemon moves them into their cgroups by host pid. /proc/<pid>/status says both (NSpid), and a child just
 // forked has one of the highest pids, so the walk starts there and usually reads a handful of files.
 import fs from 'node:fs';
-import { listProcessTree, parseParentPid } from '../process-tree.js';
+import { listProcessTree, parseParentPid, readSync as readSmall } from '../process-tree.js';
 
 const STATUS_MAX_BYTES = 4096;
 /** Files read between two yields to the event loop. */
@@ -36,21 +36,4 @@ export async function findServerProcess(spawnedPid: number, marker: string, proc
     if (readSmall(`${procDir}/${pid}/cmdline`, buffer).includes(marker)) return pid;
   }
   return null;
-}
-
-// One read of a small /proc file; '' when the process is gone.
-function readSmall(file: string, buffer: Buffer): string {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY);
-  } catch {
-    return '';
-  }
-  try {
-    return buffer.toString('utf8', 0, fs.readSync(fd, buffer, 0, buffer.length, null));
-  } catch {
-    return '';
-  } finally {
-    fs.closeSync(fd);
-  }
 }
