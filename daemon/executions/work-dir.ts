@@ -50,8 +50,12 @@ export async function claimWorkDir(workDir: string): Promise<WorkDirClaim> {
 // Removes execution and probe directories (with their bridge sockets and workspace mounts) left in the work
 // directory by an earlier daemon. Only call it while holding the claim. Returns the names removed.
 export async function sweepLeftovers(workDir: string): Promise<string[]> {
-  for (const mountPoint of await workspaceMountsUnder(workDir)) await unmountWorkspace(mountPoint);
-  await unmountSelfBinds(workDir);
+  try {
+    for (const mountPoint of await workspaceMountsUnder(workDir)) await unmountWorkspace(mountPoint);
+  } finally {
+    // Even when a workspace would not unmount: detaching the bind takes what is mounted under it along.
+    await unmountSelfBinds(workDir);
+  }
   const names = (await fs.readdir(workDir)).filter((name) => LEFTOVER.test(name));
   for (const name of names) await removeTree(path.join(workDir, name));
   return names;
