@@ -108,7 +108,14 @@ export class ForkServer {
     const tokenFile = path.join(request.rootDir, TOKEN_FILE);
     await fs.writeFile(tokenFile, request.token, { mode: 0o600 });
     if (facts.owner) await fs.chown(tokenFile, facts.owner.uid, facts.owner.gid);
-    const outputs = await Promise.all(['stdout', 'stderr'].map((name) => OutputSocket.listen(path.join(request.rootDir, `${name}.sock`), facts.owner)));
+    // Out of descriptors, one socket may open and the other not: the one that did is closed, the error thrown.
+    const opened = await Promise.allSettled(['stdout', 'stderr'].map((name) => OutputSocket.listen(path.join(request.rootDir, `${name}.sock`), facts.owner)));
+    const failed = opened.find((result) => result.status === 'rejected');
+    if (failed) {
+      for (const result of opened) if (result.status === 'fulfilled') result.value.close();
+      throw failed.reason;
+    }
+    const outputs = opened.map((result) => (result as PromiseFulfilledResult<OutputSocket>).value);
     let settleExit!: (exit: ExitInfo) => void;
     const exitReported = new Promise<ExitInfo>((resolve) => (settleExit = resolve));
     this.children.set(id, { settle: settleExit, outputs });
@@ -118,9 +125,13 @@ export class ForkServer {
       for (const output of outputs) output.close();
       throw new ForkServerUnavailable(answer.type === 'fork_failed' ? `the fork server could not fork: ${answer.message}` : 'the fork server did not answer');
     }
-    const pid = await findChildByNamespacePid(this.hostPid, answer.pid);
+    const pid = await findChildByNamespacePid(this.hostPid, answer.pid).catch((error: unknown) => {
+      logger.error({ err: error }, 'could not look for the host pid of a forked child');
+      return null;
+    });
     if (pid === null) {
       this.send({ type: 'kill', id });
+      for (const output of outputs) output.close();
       logger.error({ nsPid: answer.pid }, 'could not find the host pid of a forked child; killed it');
       throw new ForkServerUnavailable('the forked child could not be found');
     }
@@ -201,7 +212,13 @@ export class ForkServer {
   private onLine(line: string): void {
     const event = parseEvent(line);
     if (typeof event === 'string') return this.options.logger.error({ problem: event }, 'the fork server said something unexpected');
-    if (event.type === 'ready') return void this.becomeReady();
+    if (event.type === 'ready') {
+      return void this.becomeReady().catch((error: unknown) => {
+        // Out of descriptors while reading /proc, say: this start fails, and the server is started again later.
+        this.options.logger.error({ err: error }, 'the fork server is up but could not be checked; killing it');
+        this.process?.kill();
+      });
+    }
     if (event.type === 'failed') return this.options.logger.error({ problem: event.message }, 'the fork server could not start');
     if (event.type === 'exited') {
       const child = this.children.get(event.id);

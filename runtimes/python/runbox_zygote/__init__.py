@@ -44,9 +44,10 @@ def serve(prelude_main):
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the wakeup descriptor is written
-    extra = [fd for fd in sorted(int(fd) for fd in os.listdir("/proc/self/fd")) if fd > 2 and fd not in (wake_r, wake_w) and _is_open(fd)]
+    own = (wake_r, wake_w, commands, _EVENTS)
+    extra = [fd for fd in sorted(int(fd) for fd in os.listdir("/proc/self/fd")) if fd > 2 and fd not in own and _is_open(fd)]
     if extra:
-        _log(f"descriptors open after the preload (closed in every child): {extra}")
+        _log(f"descriptors the preload left open (closed in every child): {[_describe_fd(fd) for fd in extra]}")
     _emit({"type": "ready"})
     _Server(config, prelude_main, fonts, lines, wake_r).run()
 
@@ -200,6 +201,13 @@ def _read_fonts():
         except OSError:
             pass
     return fonts
+
+
+def _describe_fd(fd):
+    try:
+        return f"{fd} {os.readlink(f'/proc/self/fd/{fd}')}"
+    except OSError:
+        return str(fd)
 
 
 # False for the descriptor os.listdir had open while it listed /proc/self/fd.
