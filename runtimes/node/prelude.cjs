@@ -10,10 +10,11 @@
 //   errors.cjs     what a thrown error becomes in `done`
 //   namespace.cjs  the globals the code gets, and the tool calls behind them
 //   program.cjs    compiling and running the code, and reporting how it ended
+//   warm-up.cjs    a first run of what every execution runs, while the sandbox waits for its code
 // Built-in modules only, and as few as possible: every execution pays for what these files load at start-up.
 // Only the bridge's modules load before connecting; the rest (each file costs Node about 0.3 ms) loads once the
-// upgrade request is sent, while the daemon answers it, and before any message is read. node:vm, node:module and
-// node:worker_threads load when first needed. Every file is loaded by its absolute path in /runbox/node, which
+// upgrade request is sent, while the daemon answers it, and before any message is read; node:vm with the
+// warm-up. node:module and node:worker_threads load when first needed. Every file is loaded by its absolute path in /runbox/node, which
 // the sandbox binds read-only, before any of the code runs.
 
 const { BRIDGE_FAILURE_EXIT_CODE } = require('./prelude/protocol.cjs');

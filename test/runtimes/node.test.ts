@@ -103,7 +103,7 @@ describe('the program', () => {
       'return [Object.keys(require.cache).sort(), write];',
     ].join('\n');
     const [loaded, write] = (await run(code)).result;
-    const modules = ['bridge', 'errors', 'jsonable', 'namespace', 'program', 'protocol', 'websocket'];
+    const modules = ['bridge', 'errors', 'jsonable', 'namespace', 'program', 'protocol', 'warm-up', 'websocket'];
     assert.deepEqual(loaded, ['/runbox/node/prelude.cjs', ...modules.map((name) => `/runbox/node/prelude/${name}.cjs`)]);
     assert.ok(['EROFS', 'EACCES'].includes(write), write);
   });

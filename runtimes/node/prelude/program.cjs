@@ -82,11 +82,13 @@ class Execution {
     );
   }
 
-  // Does the work that needs no code while the daemon answers the handshake: globals, stdio, warnings.
+  // Does the work that needs no code while the daemon answers the handshake: globals, stdio, warnings, and a
+  // first run of what the code's run uses (warm-up.cjs), with the warning hidden before that run can raise it.
   prepare() {
     hidePreludeWarning();
     makeStdioBlocking();
     this.userModule = definePreludeGlobals(this.filename, this.toolCalls, (value, files) => this.setResult(value, files));
+    require('./warm-up.cjs').warmUp(() => compileProgram('', this.filename), convertResult);
   }
 
   // setResult(value, files): the result and the workspace files to return; a later call replaces both.

@@ -289,4 +289,4 @@ class WebSocketClient {
   }
 }
 
-module.exports = { WebSocketClient, writeAllSync, WS_KEY };
+module.exports = { WebSocketClient, writeAllSync, WS_KEY, encodeFrame, OPCODE };
