@@ -44,12 +44,14 @@ export interface DescriptorNeeds {
   readonly maxConcurrent: number;
   /** Warm sandboxes per runtime (warmSandboxes). */
   readonly warmSandboxes: number;
+  /** The most the warm pool grows to per runtime (maxWarmSandboxes). @default warmSandboxes */
+  readonly maxWarmSandboxes?: number;
 }
 
 // Pure: the descriptors the daemon can need at once with these caps: every client connection open, every slot
 // running, every warm sandbox (of both runtimes, and one per recently used session) waiting, and its reserve.
 export function descriptorsNeeded(needs: DescriptorNeeds, runtimes = 2): number {
-  const poolPerRuntime = Math.min(needs.warmSandboxes, needs.maxConcurrent);
+  const poolPerRuntime = needs.warmSandboxes === 0 ? 0 : Math.min(Math.max(needs.warmSandboxes, needs.maxWarmSandboxes ?? 0), needs.maxConcurrent);
   const sessionWarm = needs.warmSandboxes === 0 ? 0 : needs.maxConcurrent;
   const sandboxes = needs.maxConcurrent + runtimes * poolPerRuntime + sessionWarm;
   return needs.maxConnections + sandboxes * DESCRIPTORS_PER_SANDBOX + DAEMON_RESERVE_DESCRIPTORS;
@@ -60,10 +62,16 @@ export function checkDescriptorBudget(needs: DescriptorNeeds, limit: number): st
   const needed = descriptorsNeeded(needs);
   if (needed <= limit) return null;
   return (
-    `maxConnections (${needs.maxConnections}), maxConcurrent (${needs.maxConcurrent}) and warmSandboxes (${needs.warmSandboxes}) can need ` +
+    `maxConnections (${needs.maxConnections}), maxConcurrent (${needs.maxConcurrent}) and ${warmPoolNamed(needs)} can need ` +
     `${needed} file descriptors at once (${DESCRIPTORS_PER_SANDBOX} per sandbox, ${DAEMON_RESERVE_DESCRIPTORS} kept for the daemon), ` +
     `but the daemon may open ${limit} (RLIMIT_NOFILE): lower those options or raise the hard limit (ulimit -Hn, systemd LimitNOFILE=)`
   );
+}
+
+// The warm-pool options in the budget's message: maxWarmSandboxes too when the pool may grow past warmSandboxes.
+function warmPoolNamed(needs: DescriptorNeeds): string {
+  const grows = needs.warmSandboxes > 0 && (needs.maxWarmSandboxes ?? 0) > needs.warmSandboxes;
+  return grows ? `warmSandboxes (${needs.warmSandboxes}) up to maxWarmSandboxes (${needs.maxWarmSandboxes})` : `warmSandboxes (${needs.warmSandboxes})`;
 }
 
 // True for an error caused by the process (EMFILE) or the system (ENFILE) running out of descriptors, whether it

@@ -81,7 +81,7 @@ test('Node raises the daemon\'s soft RLIMIT_NOFILE to the hard limit; caps that 
   const refused = await spawnDaemon([PRLIMIT, '--nofile=256:1024'], ['--max-concurrent', '4', '--warm-sandboxes', '1']);
   assert.ok(!('child' in refused));
   assert.equal(refused.exitCode, 2);
-  assert.match(refused.output, /maxConnections \(1024\), maxConcurrent \(4\) and warmSandboxes \(1\) can need 1600 file descriptors .* may open 1024/);
+  assert.match(refused.output, /maxConnections \(1024\), maxConcurrent \(4\) and warmSandboxes \(1\) up to maxWarmSandboxes \(4\) can need 1792 file descriptors .* may open 1024/);
 });
 
 // POSTs an execution over the one keep-alive connection of `agent` (already trusted by the daemon).

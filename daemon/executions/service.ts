@@ -76,7 +76,13 @@ export class ExecutionService {
     };
     const { logger: log } = context;
     const startSandbox = (runtime: RuntimeName) => SandboxInstance.start(runtime, context);
-    this.pool = new WarmPool({ sizePerRuntime: poolSize, runtimes, startSandbox, log, onIdle: preloadIdle, idleDelayMs: PRELOAD_AFTER_IDLE_MS });
+    this.pool = new WarmPool({
+      sizePerRuntime: poolSize,
+      maxPerRuntime: Math.min(config.warmSandboxes === 0 ? 0 : config.maxWarmSandboxes, config.maxConcurrent),
+      shrinkAfterMs: config.warmShrinkAfterMs,
+      runningExecutions: () => this.slots.activeCount,
+      runtimes, startSandbox, log, onIdle: preloadIdle, idleDelayMs: PRELOAD_AFTER_IDLE_MS,
+    });
     this.pool.fill();
     // Python sandboxes started before the fork server was ready give way to its children, which start faster
     // and have the preload modules imported.

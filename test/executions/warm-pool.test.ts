@@ -49,7 +49,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) 
 }
 
 test('each runtime keeps its warm sandboxes; every execution still gets a fresh workspace and /tmp', async () => {
-  const d = await startDaemon({ warmSandboxes: 2, pythonPreload: [] });
+  const d = await startDaemon({ warmSandboxes: 2, maxWarmSandboxes: 2, pythonPreload: [] });
   try {
     await waitFor('4 warm sandboxes', () => sandboxes(d.workDir), (pids) => pids.length === 4);
     const first = await postExecution(d.url, { runtime: 'python', code: 'import os\nopen("left.txt", "w").write("x")\nopen("/tmp/left", "w").write("x")\nset_result(os.listdir("."))' });
