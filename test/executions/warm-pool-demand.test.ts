@@ -11,13 +11,15 @@ import { loadConfig } from '../../daemon/config.js';
 import { listProcesses, postExecution, startDaemon, type ProcessEntry } from '../helpers/daemon.js';
 
 // The outermost process of each sandbox of this daemon running the runtime's prelude (bubblewrap's outer process
-// and the unshare before it carry the work directory and the prelude's path in their arguments).
+// and the unshare before it carry the work directory and the prelude's path in their arguments; a child of the
+// Python fork server names its execution's directory in its own).
 async function sandboxesOf(workDir: string, runtime: 'node' | 'python'): Promise<number[]> {
   const table = await listProcesses();
   const mine = table.filter((entry) => entry.cmdline.includes(workDir) && entry.state !== 'Z');
   const pids = new Set(mine.map((entry) => entry.pid));
   const prelude = runtime === 'node' ? '/runbox/node/prelude.cjs' : '/runbox/python/prelude.py';
-  return mine.filter((entry: ProcessEntry) => !pids.has(entry.ppid) && entry.cmdline.includes(prelude)).map((entry) => entry.pid);
+  const forked = (entry: ProcessEntry) => runtime === 'python' && entry.cmdline.startsWith(`runbox-sandbox ${workDir}/`);
+  return mine.filter((entry: ProcessEntry) => !pids.has(entry.ppid) && (entry.cmdline.includes(prelude) || forked(entry))).map((entry) => entry.pid);
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
