@@ -52,3 +52,13 @@ test('a fork server keeps two capabilities, binds the work directory and makes m
   assert.ok(!text.includes('/proc/kcore'), 'the server covers no /proc file (its children could not mount a /proc then); each child covers them in its own');
   assert.ok(!args.includes('/workspace') || args[args.indexOf('/workspace') - 1] === '--dir', 'no workspace is bound into the server itself');
 });
+
+test('a wait status reads as an exit code or a signal name', async () => {
+  const { parseWaitStatus } = await import('../../daemon/sandbox/fork-server/server.js');
+  assert.deepEqual(parseWaitStatus('0'), { exitCode: 0, signal: null });
+  assert.deepEqual(parseWaitStatus(String(3 << 8)), { exitCode: 3, signal: null });
+  assert.deepEqual(parseWaitStatus('9'), { exitCode: null, signal: 'SIGKILL' });
+  assert.deepEqual(parseWaitStatus('11'), { exitCode: null, signal: 'SIGSEGV' });
+  assert.equal(parseWaitStatus(''), null);
+  assert.equal(parseWaitStatus('x'), null);
+});

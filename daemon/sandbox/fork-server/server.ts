@@ -4,6 +4,7 @@
 // whenever it is not ready, fork() refuses and the caller starts a sandbox of its own.
 import { closeSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import { constants } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { SandboxFacts } from '../launch.js';
@@ -109,13 +110,14 @@ export class ForkServer {
     await fs.writeFile(tokenFile, request.token, { mode: 0o600 });
     if (facts.owner) await fs.chown(tokenFile, facts.owner.uid, facts.owner.gid);
     // Out of descriptors, one socket may open and the other not: the one that did is closed, the error thrown.
-    const opened = await Promise.allSettled(['stdout', 'stderr'].map((name) => OutputSocket.listen(path.join(request.rootDir, `${name}.sock`), facts.owner)));
+    const opened = await Promise.allSettled(['stdout', 'stderr', 'status'].map((name) => OutputSocket.listen(path.join(request.rootDir, `${name}.sock`), facts.owner)));
     const failed = opened.find((result) => result.status === 'rejected');
     if (failed) {
       for (const result of opened) if (result.status === 'fulfilled') result.value.close();
       throw failed.reason;
     }
-    const outputs = opened.map((result) => (result as PromiseFulfilledResult<OutputSocket>).value);
+    const [stdout, stderr, status] = opened.map((result) => (result as PromiseFulfilledResult<OutputSocket>).value);
+    const outputs = [stdout, stderr, status];
     let settleExit!: (exit: ExitInfo) => void;
     const exitReported = new Promise<ExitInfo>((resolve) => (settleExit = resolve));
     this.children.set(id, { settle: settleExit, outputs });
@@ -135,16 +137,21 @@ export class ForkServer {
       logger.error({ nsPid: answer.pid }, 'could not find the host pid of a forked child; killed it');
       throw new ForkServerUnavailable('the forked child could not be found');
     }
-    const ended = outputs.map((output) => new Promise<void>((resolve) => output.stream.once('close', resolve).once('end', resolve)));
-    const exited = exitReported.then(async (exit) => {
+    const ended = [stdout, stderr].map((output) => new Promise<void>((resolve) => output.stream.once('close', resolve).once('end', resolve)));
+    // The code's init writes the code's wait status to status.sock as soon as it has reaped it; the server's
+    // `exited` comes only after the init and the server's child have torn their copies of its memory down.
+    const statusReported = readWaitStatus(status.stream);
+    void exitReported.then(() => {
       for (const output of outputs) output.childExited();
+    });
+    const exited = Promise.race([statusReported.then((exit) => exit ?? exitReported), exitReported]).then(async (exit) => {
       await Promise.all(ended);
       return exit;
     });
     return {
       pid,
-      stdout: outputs[0].stream,
-      stderr: outputs[1].stream,
+      stdout: stdout.stream,
+      stderr: stderr.stream,
       exited,
       // The server is the child's parent: only it knows whether the pid is still its child, so it signals it.
       kill: () => this.killChild(id, exitReported),
@@ -286,6 +293,28 @@ export class ForkServer {
   private send(command: ForkServerCommand): void {
     this.process?.stdin?.write(encodeCommand(command));
   }
+}
+
+// The wait status a stream carries as decimal text, as an ExitInfo; null when it ends without one.
+function readWaitStatus(stream: NodeJS.ReadableStream): Promise<ExitInfo | null> {
+  return new Promise((resolve) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text = (text + chunk).slice(0, 32)));
+    stream.on('error', () => resolve(null));
+    stream.once('end', () => resolve(parseWaitStatus(text)));
+    stream.once('close', () => resolve(parseWaitStatus(text)));
+  });
+}
+
+// Pure: a wait(2) status as an exit code or a signal name; null for anything but a status.
+export function parseWaitStatus(text: string): ExitInfo | null {
+  if (!/^\d+$/.test(text.trim())) return null;
+  const status = Number(text.trim());
+  const signal = status & 0x7f;
+  if (signal === 0) return { exitCode: (status >> 8) & 0xff, signal: null };
+  const name = Object.entries(constants.signals).find(([, number]) => number === signal)?.[0] ?? `SIG${signal}`;
+  return { exitCode: null, signal: name };
 }
 
 // An environment without the bridge token, which the child reads from TOKEN_FILE instead.
