@@ -47,7 +47,8 @@ def serve(prelude_main):
     own = (wake_r, wake_w, commands, _EVENTS)
     extra = [fd for fd in sorted(int(fd) for fd in os.listdir("/proc/self/fd")) if fd > 2 and fd not in own and _is_open(fd)]
     if extra:
-        _log(f"descriptors the preload left open (closed in every child): {[_describe_fd(fd) for fd in extra]}")
+        _log(f"descriptors the preload left open (children keep them, as the modules may still read them): {[_describe_fd(fd) for fd in extra]}")
+    config["keep_fds"] = extra
     _emit({"type": "ready"})
     _Server(config, prelude_main, fonts, lines, wake_r).run()
 

@@ -25,7 +25,7 @@ _RLIMIT_IDS = {"nofile": resource.RLIMIT_NOFILE, "fsize": resource.RLIMIT_FSIZE,
 # Runs in C, right after the server's fork; never returns.
 def become_sandbox(config, command, server_pid, prelude_main, fonts):
     try:
-        _leave_server()
+        _leave_server(config.get("keep_fds", []))
         # Named by its execution's directory, as a bubblewrap sandbox is by its binds: `ps`, and the tests that
         # look for what a sandbox left, find it by the work directory's path (the server's own line names none).
         linux.set_command_line(f"runbox-sandbox {os.path.join(config['host_work_dir'], command['dir'], '')}")
@@ -66,15 +66,37 @@ def _end_as(init, status_r):
 
 
 # The server's descriptors are closed (its commands and events are no business of a child's) and its signal
-# handling undone; 0 and 1 become /dev/null until G has the execution's own.
-def _leave_server():
+# handling undone; 0 and 1 become /dev/null until G has the execution's own. What the preload left open is kept
+# (matplotlib's FreeType reads its font file through one): closed, its number would be reused by a socket; it is
+# reopened, so that the child has an offset of its own.
+def _leave_server(keep):
     signal.set_wakeup_fd(-1)
     for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_DFL)
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
-    os.closerange(3, 1 << 20)
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+        _reopen(fd)
+    os.closerange(low, 1 << 20)
+
+
+# Gives this process its own open file behind descriptor fd, at the same offset: after fork the offset is shared
+# with the server and every other child, and two children reading a font at once would move each other's.
+def _reopen(fd):
+    try:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        offset = os.lseek(fd, 0, os.SEEK_CUR)
+        fresh = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        os.close(fd)  # not a file that can be opened again (a pipe, a socket): closed, not shared
+        return
+    os.lseek(fresh, offset, os.SEEK_SET)
+    os.dup2(fresh, fd, inheritable=os.get_inheritable(fd))
+    os.close(fresh)
 
 
 # G: pid 1 of the execution's pid namespace. Never returns.
