@@ -12,11 +12,9 @@ export class OutputSocket {
   readonly stream: Readable;
   private readonly passThrough = new PassThrough();
   private connected = false;
-  private ended = false;
 
   private constructor(private readonly server: net.Server) {
     this.stream = this.passThrough;
-    this.passThrough.on('end', () => (this.ended = true));
     server.on('connection', (socket) => {
       // Only the child's first connection counts; nothing else can reach the path, but nothing else is read either.
       if (this.connected) return socket.destroy();
@@ -49,7 +47,7 @@ export class OutputSocket {
     setTimeout(() => {
       if (this.connected) return;
       this.server.close();
-      if (!this.ended) this.passThrough.end();
+      this.passThrough.end(); // a second end() is a no-op
     }, LATE_CONNECTION_MS).unref();
   }
 

@@ -60,13 +60,12 @@ export class ForkServer {
   private count = 0;
   private readonly pending = new Map<string, (event: ForkServerEvent) => void>();
   private readonly children = new Map<string, Child>();
-  private readyWaiters: Array<(ready: boolean) => void> = [];
   private restartTimer: NodeJS.Timeout | null = null;
   private readonly readyListeners: Array<() => void> = [];
 
   private constructor(private readonly options: ForkServerOptions) {}
 
-  // Starts the server; it becomes ready once its modules are imported (whenReady()).
+  // Starts the server; it becomes ready once its modules are imported (onReady()).
   static start(options: ForkServerOptions): ForkServer {
     const server = new ForkServer(options);
     server.launch();
@@ -76,13 +75,6 @@ export class ForkServer {
   /** True when fork() can be called. */
   get ready(): boolean {
     return this.state === 'ready';
-  }
-
-  // True once ready; false if this start failed or the server was closed.
-  whenReady(): Promise<boolean> {
-    if (this.state === 'ready') return Promise.resolve(true);
-    if (this.state === 'closed') return Promise.resolve(false);
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
   // Calls listener each time the server gets ready (at start, and after each restart).
@@ -177,7 +169,6 @@ export class ForkServer {
   async close(): Promise<void> {
     this.state = 'closed';
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    for (const waiter of this.readyWaiters.splice(0)) waiter(false);
     const process = this.process;
     if (!process) return;
     process.stdin?.end();
@@ -188,17 +179,18 @@ export class ForkServer {
   private launch(): void {
     const { facts, workDir, preload, logger } = this.options;
     this.state = 'starting';
-    let child: SpawnedProcess;
-    let workDirFd: number | null = null;
+    let workDirFd: number;
     try {
       workDirFd = openSync(workDir, 'r');
-      child = spawnProcess(buildForkServerSpec(facts, workDir, workDirFd));
     } catch (error) {
-      // A start that failed at once: a process that never started ends like any failed start (a backoff).
-      child = spawnProcess({ file: '/nonexistent/runbox-fork-server', args: [], env: {}, cwd: '/', processGroup: false });
-      logger.error({ err: error }, 'could not open the work directory for the fork server');
+      // Out of descriptors, say: this start fails like any other, with a backoff.
+      return this.restartLater(false, { exitCode: null, signal: null, spawnError: `could not open ${workDir}: ${(error as Error).message}` });
+    }
+    let child: SpawnedProcess;
+    try {
+      child = spawnProcess(buildForkServerSpec(facts, workDir, workDirFd));
     } finally {
-      if (workDirFd !== null) closeSync(workDirFd);
+      closeSync(workDirFd);
     }
     this.process = child;
     child.stdin?.write(`${JSON.stringify(buildForkServerConfig(facts, preload, workDir))}\n`);
@@ -247,7 +239,6 @@ export class ForkServer {
     this.state = 'ready';
     this.failures = 0;
     this.options.logger.info({ pid: hostPid }, 'Python fork server ready');
-    for (const waiter of this.readyWaiters.splice(0)) waiter(true);
     for (const listener of this.readyListeners) listener();
   }
 
@@ -260,9 +251,12 @@ export class ForkServer {
     for (const each of this.children.values()) each.settle({ exitCode: null, signal: 'SIGKILL' });
     this.children.clear();
     if (this.state === 'closed') return;
-    const wasReady = this.state === 'ready';
+    this.restartLater(this.state === 'ready', exit);
+  }
+
+  // Starts the server again after a backoff that doubles with each start in a row that never got ready.
+  private restartLater(wasReady: boolean, exit: ExitInfo): void {
     this.state = 'down';
-    for (const waiter of this.readyWaiters.splice(0)) waiter(false);
     this.failures = wasReady ? 1 : this.failures + 1;
     const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.failures);
     this.options.logger.error({ exit, restartInMs: delay }, 'the fork server exited; Python executions start sandboxes of their own until it is back');
