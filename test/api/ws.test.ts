@@ -121,11 +121,20 @@ describe('tool-call limits', () => {
 
 describe('streaming, concurrency and cancel', () => {
   test('output streams before the result, in order', async () => {
-    const result = await client.execute({ id: 'stream', runtime: 'python', code: 'import time\nfor i in range(3):\n    print(i)\n    time.sleep(0.05)' });
+    // The code waits, after each line, for a tool whose answer comes only once the client has received that line:
+    // the run cannot finish unless its output streamed, however slowly a loaded machine schedules the daemon.
+    const seen = { name: 'seen', description: 'answers once the client has the line', parameters: { type: 'object', properties: { line: { type: 'string' } } } };
+    client.handlers.seen = async (args: any) => {
+      while (!client.of('stream').stdout.includes(args.line)) await new Promise((r) => setTimeout(r, 10));
+      return true;
+    };
+    const code = 'for i in range(3):\n    print(i)\n    await seen(f"{i}\\n")';
+    const result = await client.execute({ id: 'stream', runtime: 'python', code, tools: [seen] });
     const messages = client.of('stream').messages;
+    assert.equal(result.status, 'ok', JSON.stringify(result.error));
     assert.equal(client.of('stream').stdout, '0\n1\n2\n');
     assert.equal(messages.at(-1).type, 'result');
-    assert.ok(messages.filter((m) => m.type === 'stdout').length >= 2, 'output came in several messages as it happened');
+    assert.ok(messages.filter((m) => m.type === 'stdout').length >= 3, 'each line came in messages of its own, as it was printed');
     assert.equal(result.stdout, '0\n1\n2\n');
   });
 
