@@ -15,6 +15,7 @@ const tools = [
   { name: 'echo', description: 'echoes its arguments', parameters: props('a', 'b', 'c') },
   { name: 'fail', description: 'always fails', parameters: props() },
   { name: 'gate', description: 'answers once enough calls are waiting', parameters: props('n') },
+  { name: 'blob', description: 'a result of n bytes', parameters: props('i', 'n') },
   { name: 'weird.name-1', description: 'not an identifier', parameters: props() },
   { name: 'class', description: 'a keyword', parameters: props() },
   { name: '__init__', description: 'a dunder', parameters: props() },
@@ -29,6 +30,7 @@ const handlers: Record<string, ToolHandler> = {
     if (args.delayMs) await sleep(args.delayMs);
     throw new Error('the warehouse is closed');
   },
+  blob: (args) => ({ i: args.i, data: 'x'.repeat(args.n) }),
   'weird.name-1': () => 'weird ok',
   class: () => 'keyword ok',
   __init__: () => 'dunder ok',
@@ -387,7 +389,7 @@ describe('tools', () => {
     ok(result);
     assert.deepEqual(result.result, [
       // weird.name-1 is also the function weird__name_1 (a dotted name's alias); the others get none.
-      ['InstallError', 'ToolError', 'call_tool', 'call_tools_parallel', 'describe_tool', 'echo', 'fail', 'gate', 'get_users', 'install_package', 'search_tools', 'set_result', 'weird__name_1', '__doc__'],
+      ['InstallError', 'ToolError', 'blob', 'call_tool', 'call_tools_parallel', 'describe_tool', 'echo', 'fail', 'gate', 'get_users', 'install_package', 'search_tools', 'set_result', 'weird__name_1', '__doc__'],
       'weird ok', 'keyword ok', 'dunder ok', 'tool ok', true, 'builtin ok',
     ]);
     assert.equal(result.stdout, 'print is still print\n');
@@ -447,6 +449,40 @@ describe('tools', () => {
     const threaded = await runWithTools('from concurrent.futures import ThreadPoolExecutor\nwith ThreadPoolExecutor(3) as pool:\n    return list(pool.map(lambda n: call_tool("gate", {"n": n}), (7, 8, 9)))');
     ok(threaded.result);
     assert.deepEqual(threaded.result.result, [70, 80, 90]);
+  });
+
+  test('a signal handler that raises while synchronous calls read their answers leaves the bridge whole', async () => {
+    // A sequential call reads its own answer on the code's thread, so a handler raising there interrupts a read
+    // that may be half way through a frame of a 1 MB answer: the next read (that call's or the reader thread's)
+    // must pick the stream up where it was, and every answer that arrives must be the right one, whole.
+    const code = [
+      'import signal',
+      'class Tick(Exception): pass',
+      'ticks = 0',
+      'def on_tick(signum, frame):',
+      '    global ticks',
+      '    ticks += 1',
+      '    if ticks % 4 == 0:',
+      '        raise Tick()',
+      'signal.signal(signal.SIGALRM, on_tick)',
+      'signal.setitimer(signal.ITIMER_REAL, 0.0005, 0.0005)',
+      'good = interrupted = 0',
+      'for i in range(30):',
+      '    try:',
+      '        answer = call_tool("blob", {"i": i, "n": 1_000_000})',
+      '    except Tick:',
+      '        interrupted += 1',
+      '        continue',
+      '    assert answer["i"] == i and len(answer["data"]) == 1_000_000, (i, answer["i"])',
+      '    good += 1',
+      'signal.setitimer(signal.ITIMER_REAL, 0)',
+      'return {"good": good, "interrupted": interrupted, "after": call_tool("echo", {"a": "after"})}',
+    ].join('\n');
+    const { result } = await runWithTools(code);
+    ok(result);
+    assert.equal(result.result.good + result.result.interrupted, 30);
+    assert.ok(result.result.interrupted > 0, `the handler interrupted some calls: ${JSON.stringify(result.result)}`);
+    assert.deepEqual(result.result.after, { a: 'after' });
   });
 
   test('a forked process cannot call tools and never reports; the parent\'s result stands', async () => {

@@ -121,7 +121,10 @@ class BridgeClient:
         self._websocket = websocket
         self._pending = {}  # callId → function called with the tool_result message, on the reader thread
         self._call_ids = count(1)
-        self._reader_lock = _thread.allocate_lock()
+        # Whoever reads the socket holds _read_role: a synchronous caller reading its own answer inline, or the
+        # reader thread, which takes it once and keeps it. _state_lock makes the choice between them atomic.
+        self._state_lock = _thread.allocate_lock()
+        self._read_role = _thread.allocate_lock()
         self._reader_started = False
         self._finished = False  # set before `done` goes out: from then on a closed bridge is expected
         self.pid = os.getpid()  # a forked child shares the socket but must never write to it
@@ -129,8 +132,29 @@ class BridgeClient:
     # Calls one tool and blocks until it answers; works from any thread, including an event loop's.
     def call(self, name, args):
         waiter = _Waiter()
-        self._send([self._request(name, args, waiter.settle)])
-        return _unpack_answer(name, waiter.wait())
+        request = self._request(name, args, waiter.settle)
+        # With nothing else in flight and no reader thread yet, this thread reads its answer itself: a sequential
+        # loop of calls then never wakes another thread (one thread switch per call was half its round trip).
+        with self._state_lock:
+            inline = not self._reader_started and len(self._pending) == 1 and self._read_role.acquire(False)
+        if not inline:
+            self._send([request])
+            return _unpack_answer(name, waiter.wait())
+        # Calls made meanwhile by another thread or a coroutine start the reader thread, which waits for the role;
+        # answers that come first are settled from here. A signal handler that raises here leaves the stream whole
+        # (the WebSocket keeps what it read), and the answer, when it comes, settles nobody's wait.
+        try:
+            self._send([request], start_reader=False)
+            while waiter.message is None:
+                try:
+                    more = self._read_one()
+                except BridgeError as exc:  # anything else is the code's own (its signal handler's) to see
+                    die(f"the bridge to the daemon broke while the code was running: {exc}")
+                if not more:
+                    die("the bridge to the daemon closed while the code was running")
+        finally:
+            self._read_role.release()
+        return _unpack_answer(name, waiter.message)
 
     # Sends every call at once, waits for all of them, then raises the first error in order, if any.
     def call_parallel(self, calls):
@@ -183,31 +207,42 @@ class BridgeClient:
         return f'{{"type":"tool_call","callId":"{call_id}","name":{encode_json(name)},"args":{args_json}}}'
 
     # Sends encoded requests, starting the reader thread on the first call.
-    def _send(self, requests):
+    def _send(self, requests, start_reader=True):
         if os.getpid() != self.pid:
             raise ToolError("tools can only be called from the sandbox's main process, not a forked one")
-        if not self._reader_started:
-            with self._reader_lock:
-                if not self._reader_started:
-                    _thread.start_new_thread(self._read_answers, ())
-                    self._reader_started = True
+        if start_reader:
+            self._start_reader()
         try:
             self._websocket.send_texts(requests)
         except OSError:
             die("the bridge to the daemon closed while the code was running")
 
+    # Starts the reader thread once; while a synchronous caller reads inline, the thread waits for the role.
+    def _start_reader(self):
+        with self._state_lock:
+            if self._reader_started:
+                return
+            self._reader_started = True
+        _thread.start_new_thread(self._read_answers, ())
+
+    # Reads one message and settles the call it answers; False when the bridge closed.
+    def _read_one(self):
+        text = self._websocket.receive_text()
+        if text is None:
+            return False
+        message = decode_json(text)
+        if isinstance(message, dict) and message.get("type") == "tool_result":
+            settle = self._pending.pop(message.get("callId"), None)
+            if settle is not None:
+                settle(message)
+        return True
+
     # The reader thread: resolves each answer; if the bridge breaks while the code runs, ends the process.
     def _read_answers(self):
+        self._read_role.acquire()  # never given back: from now on every answer comes through this thread
         try:
-            while True:
-                text = self._websocket.receive_text()
-                if text is None:
-                    break
-                message = decode_json(text)
-                if isinstance(message, dict) and message.get("type") == "tool_result":
-                    settle = self._pending.pop(message.get("callId"), None)
-                    if settle is not None:
-                        settle(message)
+            while self._read_one():
+                pass
         except Exception:
             pass
         if not self._finished:

@@ -46,6 +46,7 @@ class WebSocket:
     def __init__(self, sock, buffered):
         self._sock = sock
         self._buffer = bytearray(buffered)
+        self._parts = None  # the payloads of a fragmented message so far
         self._send_lock = _thread.allocate_lock()
         self.close_message = None  # set when the daemon sent a close frame: what it said
 
@@ -61,36 +62,70 @@ class WebSocket:
         self._send(b"".join(frames))
 
     # Returns the next text message, reassembling fragments and answering pings; None once the daemon closed.
-    # A frame is refused on its header, before its payload is read.
+    # A frame is refused on its header, before its payload is read. Bytes leave the buffer only as a whole frame,
+    # and fragments wait in self._parts: an exception that interrupts a read (a signal handler of the code, when a
+    # synchronous tool call reads its own answer) leaves the stream where the next read picks it up.
     def receive_text(self):
-        parts = None
         while True:
-            first, second = self._read(2)
-            fin, opcode = first & 0x80, first & 0x0F
-            problem = _frame_header_problem(first, second, parts is not None)
-            if problem is not None:
-                raise BridgeError(problem[1], problem[0])
-            length = second & 0x7F
-            if length == 126:
-                length = int.from_bytes(self._read(2), "big")
-            elif length == 127:
-                length = int.from_bytes(self._read(8), "big")
-                if length > MAX_FRAME_BYTES:
-                    raise BridgeError("bridge protocol error: a frame longer than 2^53 - 1 bytes", "frame_too_long")
-            payload = self._read(length)
+            frame = self._take_frame()
+            if frame is None:
+                self._fill()
+                continue
+            fin, opcode, payload = frame
             if opcode == OPCODE_PING:
                 self._send(_frame_header(OPCODE_PONG, len(payload)) + payload)
             elif opcode == OPCODE_CLOSE:
                 return self._closed_by_daemon(payload)
             elif opcode != OPCODE_PONG:
                 if opcode != OPCODE_CONTINUATION:
-                    parts = []
-                parts.append(payload)
+                    self._parts = []
+                self._parts.append(payload)
                 if fin:
+                    parts, self._parts = self._parts, None
                     try:
                         return b"".join(parts).decode("utf-8")
                     except UnicodeDecodeError:
                         raise BridgeError("bridge protocol error: a message that is not valid UTF-8", "invalid_utf8") from None
+
+    # Removes and returns the buffer's first frame as (fin, opcode, payload), or None while it is incomplete;
+    # raises on a header that breaks the protocol as soon as the header is there.
+    def _take_frame(self):
+        buffer = self._buffer
+        if len(buffer) < 2:
+            return None
+        first, second = buffer[0], buffer[1]
+        problem = _frame_header_problem(first, second, self._parts is not None)
+        if problem is not None:
+            raise BridgeError(problem[1], problem[0])
+        length, start = second & 0x7F, 2
+        if length == 126:
+            if len(buffer) < 4:
+                return None
+            length, start = int.from_bytes(buffer[2:4], "big"), 4
+        elif length == 127:
+            if len(buffer) < 10:
+                return None
+            length, start = int.from_bytes(buffer[2:10], "big"), 10
+            if length > MAX_FRAME_BYTES:
+                raise BridgeError("bridge protocol error: a frame longer than 2^53 - 1 bytes", "frame_too_long")
+        end = start + length
+        if len(buffer) < end:
+            return None
+        payload = bytes(buffer[start:end])
+        del buffer[:end]
+        return first & 0x80, first & 0x0F, payload
+
+    # Appends what the socket has to the buffer (blocking until something comes).
+    def _fill(self):
+        try:
+            chunk = self._sock.recv(262144)
+        except OSError as exc:
+            if exc.errno is None:  # raised by a signal handler of the code, not by the socket
+                raise
+            raise BridgeError(f"the bridge failed: {exc.strerror}", "closed") from None
+        if not chunk:
+            raise BridgeError("the daemon closed the bridge", "closed")
+        self._buffer += chunk
 
     # Answers the daemon's close frame, echoing its status code, and records what it said; returns None.
     def _closed_by_daemon(self, payload):
@@ -108,18 +143,6 @@ class WebSocket:
     def _send(self, data):
         with self._send_lock:
             self._sock.sendall(data)
-
-    # Reads exactly n bytes.
-    def _read(self, n):
-        buffer = self._buffer
-        while len(buffer) < n:
-            chunk = self._sock.recv(262144)
-            if not chunk:
-                raise BridgeError("the daemon closed the bridge", "closed")
-            buffer += chunk
-        data = bytes(buffer[:n])
-        del buffer[:n]
-        return data
 
 
 # Why a frame's first two bytes break the protocol, as (kind, message), or None; in_message: fragments are pending.
