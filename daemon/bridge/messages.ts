@@ -33,6 +33,9 @@ export interface DoneReport {
   readonly result: unknown;
   readonly files: unknown;
   readonly error: CodeError | null;
+  /** The status the interpreter is about to exit with (0–255), or null when the message gave none: the execution
+   * then ends when the process exits rather than at this report. */
+  readonly exitCode: number | null;
 }
 
 /** The start of a tool call's arguments as JSON text (read from the message's bytes, never parsed), and their size. */
@@ -81,7 +84,7 @@ export function parseBridgeMessage(data: Buffer, isBinary: boolean): { message: 
   if (type === 'done') {
     if (tooDeep) {
       const error: CodeError = { type: 'BridgeError', message: `the result the code sent over its bridge is ${TOO_DEEP}; it was refused`, traceback: '' };
-      return { message: { type: 'done', bytes: data.length, read: () => ({ value: { result: null, files: [], error } }) } };
+      return { message: { type: 'done', bytes: data.length, read: () => ({ value: { result: null, files: [], error, exitCode: null } }) } };
     }
     return { message: { type: 'done', bytes: data.length, read: () => readDone(data) } };
   }
@@ -107,8 +110,9 @@ function readArgsText(data: Buffer, maxBytes: number): ArgsText {
 function readDone(data: Buffer): Payload<DoneReport> {
   const message = parseObject(data);
   if ('problem' in message) return message;
-  const { result, files, error } = message.value;
-  return { value: { result: result ?? null, files: files ?? [], error: parseCodeError(error) } };
+  const { result, files, error, exitCode } = message.value;
+  const status = Number.isInteger(exitCode) && (exitCode as number) >= 0 && (exitCode as number) <= 255 ? (exitCode as number) : null;
+  return { value: { result: result ?? null, files: files ?? [], error: parseCodeError(error), exitCode: status } };
 }
 
 function parseObject(data: Buffer): Payload<Record<string, unknown>> {

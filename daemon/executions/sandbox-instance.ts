@@ -110,6 +110,10 @@ export class SandboxInstance {
   private earlyMessages = 0;
   private disposed = false;
   private killed = false;
+  /** True once freeze() stopped its processes (dispose then kills them frozen and thaws them). */
+  private frozen = false;
+  /** A freeze() under way, if one is. */
+  private freezing: Promise<boolean> | null = null;
   private hasExitedFlag = false;
   /** Why the sandbox cannot run code (its processes could not be moved into their cgroup), if so. */
   startProblem: string | null = null;
@@ -292,6 +296,22 @@ export class SandboxInstance {
     return this.cgroup?.cpuCores ?? null;
   }
 
+  // Stops every process of the sandbox where it is (its cgroup's freezer), for an execution that reported its
+  // end: its files are then collected with nothing running, and what its processes wrote before they stopped is
+  // read. False when the sandbox has no cgroup with a freezer, or already exited, or its processes would not
+  // all stop: the execution then waits for them to exit, as it always could.
+  async freeze(): Promise<boolean> {
+    const cgroup = this.cgroup;
+    if (!cgroup || this.hasExitedFlag || this.killed || this.disposed) return false;
+    // dispose() waits for a freeze under way, so that it never misses a group that is being frozen.
+    this.freezing = cgroup.freeze().then((frozen) => (this.frozen = frozen));
+    if (!(await this.freezing)) return false;
+    // Nothing more can be written; the next turns of the event loop read what the pipes and sockets still hold
+    // (libuv reads every ready descriptor, up to 32 chunks of 64 KiB each, before the immediates run).
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    return true;
+  }
+
   // SIGKILL the interpreter and everything it started (spawn.ts makes this safe at any moment, even while
   // bubblewrap is still setting up).
   kill(): void {
@@ -303,7 +323,10 @@ export class SandboxInstance {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    await this.freezing?.catch(() => undefined);
     this.kill();
+    // Frozen processes act on no signal: each is killed where it stopped, then thawed, so none runs code again.
+    if (this.frozen) await this.cgroup?.killFrozen().catch((error) => this.log.error({ err: error, cgroup: this.cgroup?.name }, 'could not kill a frozen sandbox'));
     await this.process.exited;
     await this.bridge.close();
     await this.cgroup?.remove().catch((error) => this.log.error({ err: error, cgroup: this.cgroup?.name }, 'could not remove a sandbox cgroup'));

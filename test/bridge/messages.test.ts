@@ -44,7 +44,14 @@ test('the envelope is read without parsing the payload; the payload is parsed (a
   assert.deepEqual(broken.message.readArgs(), { problem: 'bridge message is not valid JSON' });
   const done = parseBridgeMessage(bytes('{"type":"done","result":{"x":1},"files":["a.png"],"error":null}'), false);
   assert.ok('message' in done && done.message.type === 'done');
-  assert.deepEqual(done.message.read(), { value: { result: { x: 1 }, files: ['a.png'], error: null } });
+  assert.deepEqual(done.message.read(), { value: { result: { x: 1 }, files: ['a.png'], error: null, exitCode: null } });
+  // exitCode is kept only as an exit status: an integer 0–255 (else the execution waits for the exit).
+  for (const [raw, expected] of [['3', 3], ['0', 0], ['255', 255], ['256', null], ['-1', null], ['1.5', null], ['"0"', null], ['null', null]] as const) {
+    const withCode = parseBridgeMessage(bytes(`{"type":"done","result":null,"files":[],"error":null,"exitCode":${raw}}`), false);
+    assert.ok('message' in withCode && withCode.message.type === 'done');
+    const read = withCode.message.read();
+    assert.equal('value' in read && read.value.exitCode, expected, raw);
+  }
   assert.deepEqual(parseBridgeMessage(bytes('[1,2,3]'), false), { problem: 'bridge message is not a JSON object' });
   assert.ok('problem' in parseBridgeMessage(bytes('{"type":"other"}'), false));
   assert.ok('problem' in parseBridgeMessage(bytes('not json at'), false));

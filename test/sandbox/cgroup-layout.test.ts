@@ -27,7 +27,7 @@ const PURE_V2 = '26 25 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec shared:4 - c
 test('cgroup mounts: v2 and each v1 controller found in mountinfo', () => {
   assert.deepEqual(parseCgroupMounts(HYBRID), {
     v2: '/sys/fs/cgroup/unified',
-    v1: { cpu: '/sys/fs/cgroup/cpu', cpuacct: '/sys/fs/cgroup/cpuacct', memory: '/sys/fs/cgroup/memory', pids: '/sys/fs/cgroup/pids' },
+    v1: { cpu: '/sys/fs/cgroup/cpu', cpuacct: '/sys/fs/cgroup/cpuacct', memory: '/sys/fs/cgroup/memory', pids: '/sys/fs/cgroup/pids', freezer: '/sys/fs/cgroup/freezer' },
   });
   assert.deepEqual(parseCgroupMounts(COMOUNTED).v1, { cpu: '/sys/fs/cgroup/cpu,cpuacct', cpuacct: '/sys/fs/cgroup/cpu,cpuacct', memory: '/sys/fs/cgroup/mem ory', pids: '/sys/fs/cgroup/pids' });
   assert.deepEqual(parseCgroupMounts(PURE_V2), { v2: '/sys/fs/cgroup', v1: {} });
@@ -36,13 +36,15 @@ test('cgroup mounts: v2 and each v1 controller found in mountinfo', () => {
 
 test('cgroup layout: v2 when it offers memory, pids and cpu; else v1; else why neither works', () => {
   const v2 = chooseCgroupLayout(parseCgroupMounts(PURE_V2), ['cpuset', 'cpu', 'io', 'memory', 'pids']);
-  assert.deepEqual(v2, { version: 'v2', memory: '/sys/fs/cgroup', pids: '/sys/fs/cgroup', cpu: '/sys/fs/cgroup', cpuacct: '/sys/fs/cgroup' });
+  assert.deepEqual(v2, { version: 'v2', memory: '/sys/fs/cgroup', pids: '/sys/fs/cgroup', cpu: '/sys/fs/cgroup', cpuacct: '/sys/fs/cgroup', freezer: '/sys/fs/cgroup' });
   assert.deepEqual(hierarchyDirs(v2 as Exclude<typeof v2, string>), ['/sys/fs/cgroup']);
   // The hybrid's v2 holds no controller: the v1 ones are used.
   const v1 = chooseCgroupLayout(parseCgroupMounts(HYBRID), ['hugetlb']);
   assert.equal(typeof v1 !== 'string' && v1.version, 'v1');
-  assert.deepEqual(hierarchyDirs(v1 as Exclude<typeof v1, string>), ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpuacct']);
+  assert.deepEqual(hierarchyDirs(v1 as Exclude<typeof v1, string>), ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpuacct', '/sys/fs/cgroup/freezer']);
+  // Without a freezer hierarchy the layout has none (files are then collected once the processes exited).
   const comounted = chooseCgroupLayout(parseCgroupMounts(COMOUNTED), []);
+  assert.equal(typeof comounted !== 'string' && comounted.freezer, null);
   assert.deepEqual(hierarchyDirs(comounted as Exclude<typeof comounted, string>), ['/sys/fs/cgroup/mem ory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu,cpuacct']);
   // A v2 without the pids controller delegated, and no v1: the reason names what is missing.
   const none = chooseCgroupLayout(parseCgroupMounts(PURE_V2), ['cpu', 'memory']);

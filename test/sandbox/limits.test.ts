@@ -275,6 +275,42 @@ describe('CPU time: cpuTimeMs for the whole execution', { skip }, () => {
   });
 });
 
+describe('ending at `done`: the sandbox frozen, its files collected, then killed', { skip: skip || (layout?.freezer ? false : 'this host has no cgroup freezer: executions end when their processes exit') }, () => {
+  test('an execution that reports its end ends there, with the status it exits with; nothing is left frozen or running', async () => {
+    const d = await startDaemon({ ...SMALL, warmSandboxes: 0 }, { logs: true });
+    try {
+      const cases = [
+        { runtime: 'python', code: 'open("out.txt", "w").write("kept")\nset_result(1, files=["out.txt"])', exitCode: 0 },
+        { runtime: 'python', code: 'import sys\nsys.exit(3)', exitCode: 3 },
+        { runtime: 'node', code: 'require("fs").writeFileSync("out.txt", "kept"); setResult(1, ["out.txt"])', exitCode: 0 },
+        { runtime: 'node', code: 'process.exit(4)', exitCode: 4 },
+      ] as const;
+      for (const { runtime, code, exitCode } of cases) {
+        const body = await run(d, { runtime, code });
+        assert.equal(body.exitCode, exitCode, JSON.stringify(body));
+        if (exitCode === 0) assert.equal(Buffer.from(body.files[0].content, 'base64').toString(), 'kept');
+      }
+      // Code that ends without reporting (os._exit) is waited for, as always.
+      const silent = await run(d, { runtime: 'python', code: 'import os\nos._exit(5)' });
+      assert.equal(silent.exitCode, 5);
+      const ended = d.logs.filter((line) => line.msg === 'execution finished').map((line) => line.ended);
+      assert.deepEqual(ended, ['done', 'done', 'done', 'done', 'exit']);
+      await assertNothingLeft();
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a process the code left running stops at `done` and never runs again: killed while frozen', async () => {
+    await withColdDaemon(async (d) => {
+      const marker = `sleep ${400000 + Math.floor(Math.random() * 90000)}`;
+      const body = await run(d, { runtime: 'python', code: `import subprocess\nsubprocess.Popen("${marker}".split(), start_new_session=True)\nset_result("reported")` });
+      assert.equal(body.result, 'reported');
+      await waitForNoProcesses(marker);
+    });
+  });
+});
+
 describe('cgroup membership and clean-up', { skip }, () => {
   for (const warmSandboxes of [0, 1]) {
     test(`the interpreter and its children are in the execution's group (${warmSandboxes ? 'warm' : 'freshly started'} sandboxes)`, async () => {

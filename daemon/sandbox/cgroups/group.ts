@@ -2,7 +2,10 @@
 // sandbox's whole process tree moved in before any code runs, limits lowered per execution, counters read, and
 // removed with everything still in it. The version's own work is done by its ExecutionCgroup (v1.ts, v2.ts).
 import { listProcessTree } from '../process-tree.js';
-import { MemoryInUseError, type ExecutionCgroup } from './tree.js';
+import { freezeGroup, killIfFrozen, MemoryInUseError, type ExecutionCgroup } from './tree.js';
+
+/** How long freeze() waits for the kernel to stop every process of a group before it gives up. */
+const FREEZE_TIMEOUT_MS = 1_000;
 
 export interface GroupLimits {
   readonly memoryBytes: number;
@@ -86,7 +89,20 @@ export class SandboxCgroup {
     return this.group.readCounter('cpuTime');
   }
 
-  // Removes the group once its processes are gone (killing any left after a short wait). Safe to call twice.
+  // Stops every process of the group (the cgroup freezer): true once none can run, false when the host has no
+  // freezer or they did not all stop within a second (the group is then running again).
+  freeze(): Promise<boolean> {
+    return freezeGroup(this.group, FREEZE_TIMEOUT_MS);
+  }
+
+  // SIGKILLs every process of a frozen group, then thaws it so that they die (a frozen v1 process acts on no
+  // signal); nothing when the group is not frozen.
+  killFrozen(): Promise<void> {
+    return killIfFrozen(this.group, true);
+  }
+
+  // Removes the group once its processes are gone (killing any left after a short wait; a frozen group's at once,
+  // before it is thawed). Safe to call twice.
   async remove(): Promise<void> {
     await this.group.remove();
   }

@@ -65,7 +65,14 @@ export interface ExecutionCgroup {
   readCounter(counter: CounterName): Promise<number>;
   /** SIGKILLs every process in the group. */
   killAll(): Promise<void>;
-  /** Removes the group once its processes are gone (killing any left after a short wait). Safe to call twice. */
+  /** Asks the kernel to stop every process in the group; false when this host has no freezer for it. */
+  requestFreeze(): Promise<boolean>;
+  /** True once every process in the group is stopped (none of them can run until thawed). */
+  isFrozen(): Promise<boolean>;
+  /** Lets the group's processes run again (killed ones then die). */
+  thaw(): Promise<void>;
+  /** Removes the group once its processes are gone (killing any left after a short wait; a frozen group's at
+   * once, then thawed so they die). Safe to call twice. */
   remove(): Promise<void>;
 }
 
@@ -138,6 +145,30 @@ export async function killListed(dirs: readonly string[]): Promise<void> {
     const procs = await readKernelFile(path.join(dir, 'cgroup.procs')).catch(() => '');
     for (const pid of parsePids(procs)) signalProcess(pid, 'SIGKILL');
   }
+}
+
+// Stops every process of a group with its freezer and waits until the kernel says all are stopped: true then,
+// false when the group has no freezer or did not freeze within timeoutMs (it is thawed again: a process stuck in
+// the kernel cannot be frozen, and the caller falls back to waiting for the processes to end).
+export async function freezeGroup(group: Pick<ExecutionCgroup, 'requestFreeze' | 'isFrozen' | 'thaw'>, timeoutMs: number): Promise<boolean> {
+  if (!(await group.requestFreeze())) return false;
+  const deadline = performance.now() + timeoutMs;
+  for (let delayMs = 0; ; delayMs = Math.min(Math.max(1, delayMs * 2), 20)) {
+    if (await group.isFrozen()) return true;
+    if (performance.now() > deadline) {
+      await group.thaw();
+      return false;
+    }
+    await new Promise((resolve) => (delayMs === 0 ? setImmediate(resolve) : setTimeout(resolve, delayMs)));
+  }
+}
+
+// Before a frozen group is removed: its processes are killed while frozen (none can run again, or fork), then
+// thawed, so that they die without returning to the code.
+export async function killIfFrozen(group: Pick<ExecutionCgroup, 'isFrozen' | 'killAll' | 'thaw'>, hasFreezer: boolean): Promise<void> {
+  if (!hasFreezer || !(await group.isFrozen().catch(() => false))) return;
+  await group.killAll();
+  await group.thaw();
 }
 
 // Waits for a group's directory to hold no process (calling killAll while some are still there after a moment),

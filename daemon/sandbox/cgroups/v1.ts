@@ -5,12 +5,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { hierarchyDirs, type CgroupController, type CgroupLayout } from '../cgroup-layout.js';
-import { writeKernelFile } from '../kernel-files.js';
+import { readKernelFile, writeKernelFile } from '../kernel-files.js';
 import {
   applyControlWrites,
   CGROUP_PARENT,
   CPU_PERIOD_US,
   cpuQuotaUs,
+  killIfFrozen,
   killListed,
   MemoryInUseError,
   moveProcess,
@@ -144,8 +145,26 @@ class CgroupV1Group implements ExecutionCgroup {
     return killListed(this.dirs());
   }
 
-  // The directory in each hierarchy, one after the other (the processes are the same in all of them).
+  // freezer.state: FROZEN asks, and reads FROZEN once every process is stopped (FREEZING until then).
+  async requestFreeze(): Promise<boolean> {
+    if (!this.layout.freezer) return false;
+    await writeKernelFile(path.join(this.dir('freezer'), 'freezer.state'), 'FROZEN');
+    return true;
+  }
+
+  async isFrozen(): Promise<boolean> {
+    if (!this.layout.freezer) return false;
+    return (await readKernelFile(path.join(this.dir('freezer'), 'freezer.state'))).trim() === 'FROZEN';
+  }
+
+  async thaw(): Promise<void> {
+    if (this.layout.freezer) await writeKernelFile(path.join(this.dir('freezer'), 'freezer.state'), 'THAWED');
+  }
+
+  // The directory in each hierarchy, one after the other (the processes are the same in all of them). On v1, a
+  // frozen process does not act on SIGKILL until thawed: a frozen group is killed and thawed first.
   async remove(): Promise<void> {
+    await killIfFrozen(this, Boolean(this.layout.freezer));
     for (const dir of this.dirs()) await removeGroupDir(dir, () => this.killAll());
   }
 }

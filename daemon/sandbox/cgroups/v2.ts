@@ -5,16 +5,18 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { V2_REQUIRED, type CgroupLayout } from '../cgroup-layout.js';
-import { writeKernelFile } from '../kernel-files.js';
+import { readKernelFile, writeKernelFile } from '../kernel-files.js';
 import {
   applyControlWrites,
   CGROUP_PARENT,
   CPU_PERIOD_US,
   cpuQuotaUs,
+  killIfFrozen,
   killListed,
   moveProcess,
   processesIn,
   readCounterIn,
+  readKeyedCounter,
   removeGroupDir,
   writeIfPresent,
   type CgroupTree,
@@ -115,7 +117,23 @@ class CgroupV2Group implements ExecutionCgroup {
     if (!(await writeIfPresent(path.join(this.dir, 'cgroup.kill'), '1'))) await killListed([this.dir]);
   }
 
-  remove(): Promise<void> {
-    return removeGroupDir(this.dir, () => this.killAll());
+  // cgroup.freeze (Linux 5.2): 1 asks; cgroup.events says `frozen 1` once every process is stopped.
+  async requestFreeze(): Promise<boolean> {
+    return writeIfPresent(path.join(this.dir, 'cgroup.freeze'), '1');
+  }
+
+  async isFrozen(): Promise<boolean> {
+    const events = await readKernelFile(path.join(this.dir, 'cgroup.events')).catch(() => '');
+    return readKeyedCounter(events, 'frozen') === 1;
+  }
+
+  async thaw(): Promise<void> {
+    await writeIfPresent(path.join(this.dir, 'cgroup.freeze'), '0');
+  }
+
+  // A frozen v2 group's processes do die of SIGKILL; it is killed and thawed first all the same, as on v1.
+  async remove(): Promise<void> {
+    await killIfFrozen(this, true);
+    await removeGroupDir(this.dir, () => this.killAll());
   }
 }

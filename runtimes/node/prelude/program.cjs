@@ -128,21 +128,26 @@ class Execution {
   }
 
   // Builds the `done` message; a result JSON cannot carry turns into a ResultError rather than vanishing.
-  buildDone(error) {
+  // exitCode: the status the process exits with (1 instead of 0 when the result itself failed), or null if unknown.
+  buildDone(error, exitCode) {
     const converted = convertResult(this.hasExplicitResult ? this.explicitResult : this.returnValue);
-    return { type: 'done', result: converted.result, files: this.files, error: error ?? converted.error };
+    const failed = error ?? converted.error;
+    const status = Number.isInteger(exitCode) ? (failed !== null && exitCode === 0 ? 1 : exitCode & 0xff) : null;
+    return { type: 'done', result: converted.result, files: this.files, error: failed, exitCode: status };
   }
 
   // Sends `done` once, flushes stdout and stderr, and exits: 0 without error, 1 with one, or the given code.
   finish(error, exitCode = 1) {
     if (this.state !== 'running') return;
     this.state = 'finishing';
-    const done = this.buildDone(error);
+    const done = this.buildDone(error, error === null || error === undefined ? 0 : exitCode);
     if (done.error !== null && done.error.type !== 'ExitCode') printUncaught(done.error);
-    this.bridge.sendLast(done, () => {
-      this.state = 'reported';
-      Promise.all([flushStream(process.stdout), flushStream(process.stderr)]).then(() => {
-        this.exitProcess(done.error === null ? 0 : exitCode);
+    // Output is written before `done` goes: the daemon ends the execution at `done` (it freezes the sandbox and
+    // reads what is left) rather than wait for this process to exit.
+    Promise.all([flushStream(process.stdout), flushStream(process.stderr)]).then(() => {
+      this.bridge.sendLast(done, () => {
+        this.state = 'reported';
+        this.exitProcess(done.exitCode);
       });
     });
   }
@@ -159,7 +164,7 @@ class Execution {
       const traceback = first < 0 ? '' : cleanStack([`process.exit(${code})`, ...frames.slice(first)].join('\n'));
       error = { type: 'ExitCode', message: `process.exit(${code})`, traceback };
     }
-    const done = this.buildDone(error);
+    const done = this.buildDone(error, Number(code));
     if (done.error !== null && code === 0) process.exitCode = 1;
     try {
       this.bridge.sendLastSync(done);

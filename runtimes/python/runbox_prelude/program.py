@@ -123,8 +123,10 @@ class Execution:
         except ResultError:
             files_json, error_json = "[]", '{"type":"ResultError","message":"the error could not be encoded"}'
         flush_stdio()
+        # exitCode lets the daemon end the execution here: it freezes the sandbox and reads what is left of the
+        # output rather than wait for this process to tear down its memory.
         self.client.send_done(
-            f'{{"type":"done","result":{self.result_json},"files":{files_json},"error":{error_json}}}'
+            f'{{"type":"done","result":{self.result_json},"files":{files_json},"error":{error_json},"exitCode":{exit_code & 0xFF}}}'
         )
         flush_stdio()
         os._exit(exit_code)
