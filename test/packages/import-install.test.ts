@@ -1,7 +1,8 @@
 // Missing imports end to end: real sandboxes, a real daemon, and the package index of runtime-install.test.ts served
 // on loopback. The error of a missing module says how to install it (or why it cannot be installed here), stays a
 // ModuleNotFoundError pointing at the code's own line; with installOnImport the code's own top-level imports install
-// their distribution through runbox.install (same validation, deny list, limits) and then import it.
+// their distribution through runbox.install (same validation, deny list, limits) and then import it, and so do
+// Node's require() and import() of a bare package name.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,7 @@ let hintsOnly: TestDaemon;
 before(async () => {
   index = await startPackageIndex();
   const common = { pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, installTimeoutMs: 60_000, warmSandboxes: 0 };
-  onImport = await startDaemon({ ...common, installOnImport: true, packageDeny: ['beautifulsoup4'] }, { logs: true });
+  onImport = await startDaemon({ ...common, installOnImport: true, packageDeny: ['beautifulsoup4', 'left-pad'] }, { logs: true });
   hintsOnly = await startDaemon({ ...common, packageAllow: ['runbox-demo', 'pyyaml', 'runbox-demo-js', '@runbox/scoped-js', 'lodash'] });
 });
 after(async () => {
@@ -187,6 +188,91 @@ describe('Python with installOnImport', () => {
       tools: 'tools.api',
     });
     assert.deepEqual(requests, [], 'the index got no request');
+  });
+});
+
+describe('Node with installOnImport', () => {
+  // The installs the daemon logged from a given log line on: `[ok, names]` for each.
+  const installsLogged = (from: number) =>
+    onImport.logs.slice(from).flatMap((line) => {
+      if (line.msg === 'packages installed') return [['ok', (line.installed as Array<{ name: string }>).map((p) => p.name).join(',')]];
+      return line.msg === 'package install refused or failed' ? [['refused', String(line.code)]] : [];
+    });
+
+  test('require() and import() of a missing bare package install it and load it: subpaths and scoped names install their package, once', { timeout: 180_000 }, async () => {
+    const logsBefore = onImport.logs.length;
+    const { value: body, requests } = await requestsDuring(() =>
+      run(onImport, {
+        runtime: 'node',
+        code: [
+          "const demo = require('runbox-demo-js');",
+          "const load = () => require('@runbox/scoped-js/index.js');",
+          'const scoped = load().scoped;',
+          "const again = require('runbox-demo-js/index.js');",
+          "const esm = await import('runbox-scripted');",
+          // Two import()s at once of one missing package: one install (refused: it depends on a tarball elsewhere).
+          "const both = await Promise.allSettled([import('runbox-tarball-dep-user'), import('runbox-tarball-dep-user/index.js')]);",
+          'const refused = both.map((outcome) => [outcome.status, outcome.reason.message.split(" (")[1].split(":")[0]]);',
+          'setResult({ demo: demo.greet("js"), scoped, same: again === demo, esm: [esm.default.scripted, esm.scripted], where: require.resolve("runbox-demo-js"), refused });',
+        ].join('\n'),
+      }),
+    );
+    assert.equal(body.status, 'ok', JSON.stringify(body));
+    const refused = ['rejected', 'installing runbox-tarball-dep-user for it failed'];
+    assert.deepEqual(body.result, { demo: 'hello js from runbox-demo-js 2.0.0', scoped: true, same: true, esm: [true, true], where: body.result.where, refused: [refused, refused] });
+    assert.match(body.result.where, /^\/node_modules\/runbox-demo-js\//);
+    assert.deepEqual(installsLogged(logsBefore), [['ok', 'runbox-demo-js'], ['ok', '@runbox/scoped-js'], ['ok', 'runbox-scripted'], ['refused', 'package_not_allowed']]);
+    for (const name of ['runbox-demo-js', '@runbox/scoped-js', 'runbox-scripted']) {
+      assert.ok(requests.some((request) => request.startsWith(`/npm/${name}`)), `the registry was asked for ${name}: ${requests.join(' ')}`);
+    }
+  });
+
+  test('a refused install raises with the reason, once per name; an uncaught require points at its line', { timeout: 120_000 }, async () => {
+    const logsBefore = onImport.logs.length;
+    const { value: body, requests } = await requestsDuring(() =>
+      run(onImport, {
+        runtime: 'node',
+        code: [
+          'const seen = [];',
+          'for (let i = 0; i < 2; i++) {',
+          "  try { require('left-pad'); } catch (e) { seen.push([e.code, e.message.split('\\n')[0]]); }",
+          "  try { await import('left-pad/sub'); } catch (e) { seen.push([e.code, e.message]); }",
+          '}',
+          "try { require('./not-a-package'); } catch (e) { seen.push([e.code, e.message.split('\\n')[0]]); }",
+          'setResult(seen);',
+          "require('left-pad');",
+        ].join('\n'),
+      }),
+    );
+    const reason = '(installing left-pad for it failed: package "left-pad" is on the deny list of this daemon)';
+    assert.deepEqual(body.result, [
+      ['MODULE_NOT_FOUND', `Cannot find module 'left-pad' ${reason}`],
+      ['ERR_MODULE_NOT_FOUND', `Cannot find package 'left-pad' imported from /workspace/main.js ${reason}`],
+      ['MODULE_NOT_FOUND', `Cannot find module 'left-pad' ${reason}`],
+      ['ERR_MODULE_NOT_FOUND', `Cannot find package 'left-pad' imported from /workspace/main.js ${reason}`],
+      ['MODULE_NOT_FOUND', "Cannot find module './not-a-package'"],
+    ]);
+    assert.equal(body.status, 'error');
+    assert.equal(body.error.message.split('\n')[0], `Cannot find module 'left-pad' ${reason}`);
+    assert.match(body.error.traceback, /at Object.<anonymous> \(\/workspace\/main\.js:8:1\)/);
+    assert.doesNotMatch(body.error.traceback, /\/runbox\/node\//);
+    assert.deepEqual(installsLogged(logsBefore), [['refused', 'package_not_allowed']], 'one install was asked for, for five imports of the name');
+    assert.deepEqual(requests, [], 'a denied package never reaches the registry');
+  });
+
+  test('an uncaught import() of a refused package carries the reason, without the prelude\'s frames; a library\'s own require never installs', { timeout: 120_000 }, async () => {
+    const library = "let message;\ntry { require('runbox-demo-js'); } catch (e) { message = e.message.split('\\n')[0]; }\nmodule.exports = message;\n";
+    const { value: body, requests } = await requestsDuring(() =>
+      run(onImport, {
+        runtime: 'node',
+        files: [{ path: 'probe-lib.js', content: Buffer.from(library).toString('base64') }],
+        code: "setResult(require('./probe-lib.js'));\nawait import('left-pad');",
+      }),
+    );
+    assert.equal(body.result, "Cannot find module 'runbox-demo-js'");
+    assert.equal(body.error.message, 'Cannot find package \'left-pad\' imported from /workspace/main.js (installing left-pad for it failed: package "left-pad" is on the deny list of this daemon)');
+    assert.doesNotMatch(body.error.traceback, /\/runbox\/node\/|import-hooks/);
+    assert.deepEqual(requests, []);
   });
 });
 
