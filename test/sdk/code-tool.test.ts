@@ -220,6 +220,44 @@ describe('createCodeTool against a real daemon', () => {
     assert.ok(image.type === 'image-data' && image.mediaType === 'image/png' && Buffer.from(image.data, 'base64').subarray(0, 8).equals(PNG_SIGNATURE));
   });
 
+  it('tells the model, one line each, which budgets the code went past and which calls were denied', async () => {
+    const denied: string[] = [];
+    const tools = makeTools([]);
+    tools.get_user.needsApproval = ({ user_id }: { user_id: string }) => user_id.startsWith('vip');
+    const limited = createCodeTool(client, {
+      tools,
+      execute: {
+        budgets: { maxCallsPerTool: { get_user: 3 }, maxConcurrentToolCalls: 4 },
+        onToolCall: ({ args }) => {
+          denied.push((args as { user_id: string }).user_id);
+          return { decision: 'deny', reason: 'VIP users are off limits' };
+        },
+      },
+    });
+    const code = [
+      'seen = []',
+      'for user_id in ["u1", "vip1", "u2", "vip2", "u3"]:',
+      '    try:',
+      '        seen.append((await get_user(user_id)).name)',
+      '    except ToolError as e:',
+      '        seen.append(e.code)',
+      'set_result(seen)',
+    ].join('\n');
+    const out = await limited.run({ code });
+    assert.equal(out.isError, false, out.text);
+    assert.deepEqual(out.result?.result, ['user u1', 'approval_denied', 'user u2', 'budget_exceeded', 'budget_exceeded']);
+    assert.deepEqual(denied, ['vip1']);
+    const lines = out.text.split('\n');
+    assert.match(lines[0], /^status: ok; 5 tool calls; \d+ ms$/);
+    assert.deepEqual(lines.slice(1, 3), [
+      'budgets exceeded: maxCallsPerTool for get_user (3 calls)',
+      'denied tool calls: 1 (get_user): VIP users are off limits',
+    ]);
+    // Without either, the answer has neither line.
+    const plain = await limited.run({ code: 'return (await get_user("u9")).name' });
+    assert.doesNotMatch(plain.text, /budgets exceeded|denied tool calls/);
+  });
+
   it('refuses bad options at once, naming them', () => {
     assert.throws(() => createCodeTool(client, { tools: {}, runtimes: [] }), /options\.runtimes/);
     assert.throws(() => createCodeTool(client, { tools: {}, runtimes: ['ruby' as never] }), /options\.runtimes/);
