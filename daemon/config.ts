@@ -245,7 +245,7 @@ const OPTIONS = {
   packageScripts: option({ env: 'RUNBOX_PACKAGE_SCRIPTS', flag: 'package-scripts', boolean: true, default: () => false, parse: bool, describe: 'run npm install scripts, sandboxed and offline (off: never run)' }),
   /** A missing top-level import of the code's own (`import sklearn`) installs its distribution through runbox.install
    * (same validation, allow and deny lists, limits) and is then imported (Python only; Node hints). */
-  installOnImport: option({ env: 'RUNBOX_INSTALL_ON_IMPORT', flag: 'install-on-import', boolean: true, default: () => false, parse: bool, describe: 'install the distribution of a missing top-level Python import, then import it (off: the error says how)' }),
+  installOnImport: option({ env: 'RUNBOX_INSTALL_ON_IMPORT', flag: 'install-on-import', boolean: true, default: () => false, parse: bool, describe: 'install the package of a missing top-level Python import or Node require()/import() of the code, then load it (off: the error says how)' }),
   /** Download cache shared by every install. */
   packageCacheDir: option({ env: 'RUNBOX_PACKAGE_CACHE_DIR', flag: 'package-cache-dir', default: (_env, values) => path.join(values.workDir as string, 'package-cache'), parse: absolutePath, describe: 'download cache shared by installs (default <work-dir>/package-cache)' }),
   /** Most bytes the download cache keeps; past it, the least recently used partitions go (0 keeps nothing). */

@@ -13,7 +13,7 @@ import { admitUpgrade, dispatchRequest, type DispatchContext } from './api/dispa
 import { refuseSocket, sendError, wireErrorOfClientError } from './api/respond.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './api/request-id.js';
 import { handleWsConnection } from './api/ws.js';
-import { SchemaCompiler } from './bridge/validation.js';
+import { SchemaCompiler } from './tool-schemas.js';
 import { sweepLeftovers } from './executions/work-dir.js';
 import { ExecutionService } from './executions/service.js';
 import { PackageService } from './packages/service.js';

@@ -1,5 +1,6 @@
 // RunboxClient: runs code in the daemon's sandboxes over one lazily opened WebSocket, and answers its tool calls.
 
+import { ArgumentChecks } from './argument-checks.js';
 import { Connection } from './connection.js';
 import { createRunboxError, type RunboxError } from './errors.js';
 import { RemoteExecution, abortError, type ExecutionObserver } from './execution.js';
@@ -35,6 +36,7 @@ export class RunboxClient {
   };
   #connecting: Promise<Connection> | undefined;
   #executionCount = 0;
+  readonly #argumentChecks = new ArgumentChecks();
 
   constructor(options: RunboxClientOptions = {}) {
     this.#options = resolveClientOptions(options, process.env);
@@ -99,7 +101,7 @@ export class RunboxClient {
     const { signal } = options;
     if (signal?.aborted) throw abortError(signal, undefined);
     const connection = await whileNotAborted(this.#connect(), signal);
-    const settings = { cancelTimeoutMs: this.#options.cancelTimeoutMs, onError: (error: RunboxError) => this.#report(error), observer };
+    const settings = { cancelTimeoutMs: this.#options.cancelTimeoutMs, onError: (error: RunboxError) => this.#report(error), argumentChecks: this.#argumentChecks, observer };
     return new RemoteExecution(`e${++this.#executionCount}`, connection, options, settings).run();
   }
 

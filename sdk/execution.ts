@@ -1,6 +1,7 @@
 // One execution on a shared connection: sends `execute`, streams output to the callbacks, answers tool calls
 // (tool-calls.ts: the approval, then the local handler), and settles on the daemon's `result` or `error`, an abort, or a lost connection.
 
+import type { ArgumentChecks } from './argument-checks.js';
 import type { Connection, ConnectionTarget } from './connection.js';
 import { createRunboxError, type RunboxError } from './errors.js';
 import { answerToolCall, type IncomingToolCall, type ToolCallAnswer } from './tool-calls.js';
@@ -23,6 +24,8 @@ export interface ExecutionSettings {
   cancelTimeoutMs: number;
   /** The client's onError: where a throwing onToolCallFinish is reported. */
   onError: (error: RunboxError) => void;
+  /** The client's schema checks of arguments an approval changed. */
+  argumentChecks: ArgumentChecks;
   observer?: ExecutionObserver;
 }
 
@@ -123,7 +126,7 @@ export class RemoteExecution implements ConnectionTarget {
     const context: ToolCallContext = { executionId: this.id, callId: call.callId, signal: this.#settled.signal };
     // Once the execution has ended or is being cancelled, nobody is waiting for the answer.
     const abandoned = () => this.#settled.signal.aborted || this.#cancelFailure !== undefined;
-    const answer = await answerToolCall(call, this.#options, context, abandoned);
+    const answer = await answerToolCall(call, this.#options, context, abandoned, this.#settings.argumentChecks);
     if (answer === undefined || abandoned()) return;
     if (!this.#connection.send(answer.text)) return;
     this.#settings.observer?.toolAnswered(answer);

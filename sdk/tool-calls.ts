@@ -1,7 +1,9 @@
-// One tool call of the code, answered here: its approval (approvals.ts) first, then the local handler, then the
-// `tool_result` to send and the record of how it went. The handler never runs before the call is approved.
+// One tool call of the code, answered here: its approval (approvals.ts) first, the schema check of arguments the
+// approval changed (argument-checks.ts), then the local handler, then the `tool_result` to send and the record of
+// how it went. The handler never runs before the call is approved, nor with arguments its schema refuses.
 
-import { DEFAULT_APPROVAL_TIMEOUT_MS, decideToolCall } from './approvals.js';
+import { DEFAULT_APPROVAL_TIMEOUT_MS, decideToolCall, type ApprovalOutcome } from './approvals.js';
+import type { ArgumentChecks } from './argument-checks.js';
 import type { ExecuteOptions, ToolCallApproval, ToolCallContext, ToolCallRecord } from './types.js';
 import { buildToolResult } from './wire.js';
 
@@ -26,6 +28,7 @@ export async function answerToolCall(
   options: ExecuteOptions,
   context: ToolCallContext,
   isAbandoned: () => boolean,
+  argumentChecks: ArgumentChecks,
 ): Promise<ToolCallAnswer | undefined> {
   const startedAt = new Date();
   const started = performance.now();
@@ -42,7 +45,7 @@ export async function answerToolCall(
     return finish(buildToolResult(callId, { error: new Error(`this client has no tool named ${JSON.stringify(tool)}`) }), 'error', {});
   }
 
-  const decision = await decideToolCall({
+  let decision: ApprovalOutcome | undefined = await decideToolCall({
     tool,
     definition,
     args: call.args,
@@ -51,6 +54,11 @@ export async function answerToolCall(
     timeoutMs: options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS,
   });
   if (decision === undefined || isAbandoned()) return undefined;
+  if (decision.decision === 'modified') {
+    const invalid = await argumentChecks.check(tool, definition.parameters, decision.args);
+    if (isAbandoned()) return undefined;
+    if (invalid !== null) decision = { decision: 'denied', reason: `onToolCall approved ${tool} with changed arguments its schema refuses: ${invalid}` };
+  }
   const extra: Partial<ToolCallRecord> = decision.decision === 'none' ? {} : { approvalMs: performance.now() - started };
   if (decision.decision === 'denied') {
     const encoded = buildToolResult(callId, { denied: decision.reason });

@@ -9,7 +9,7 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 
 /** Lowest first. An entry is a folder (every module under it) or one file, relative to the repository. */
 const DAEMON_LAYERS: readonly (readonly string[])[] = [
-  ['daemon/wire-types.ts', 'daemon/protocol.ts', 'daemon/errors.ts'],
+  ['daemon/wire-types.ts', 'daemon/protocol.ts', 'daemon/errors.ts', 'daemon/tool-schemas.ts'],
   ['daemon/config.ts', 'daemon/descriptors.ts', 'daemon/secrets.ts'],
   ['daemon/files'],
   ['daemon/sandbox'],

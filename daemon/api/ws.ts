@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import { describeReceived, toWireError, WireError } from '../errors.js';
 import type { DaemonMessage, ToolApproval } from '../wire-types.js';
 import { ClientToolRouter } from '../bridge/client-tools.js';
-import { SchemaCompiler } from '../bridge/validation.js';
+import { SchemaCompiler } from '../tool-schemas.js';
 import { parseExecutionRequest } from '../executions/request.js';
 import type { ExecutionService, StartedExecution } from '../executions/service.js';
 import { checkRuntimeAvailable, type DaemonState } from './availability.js';

@@ -11,7 +11,7 @@ import { ToolCallBudgets } from './call-budgets.js';
 import { loggedArgs, MAX_LOGGED_ARGS_BYTES, outcomeOf, ToolCallLog } from './call-log.js';
 import type { BridgeInbound, BridgeOutbound, Payload } from './messages.js';
 import { ToolCallError, type ClientCallFacts, type ToolHost } from './tools.js';
-import { checkValue, type ToolValidators } from './validation.js';
+import { checkValue, type ToolValidators } from '../tool-schemas.js';
 
 /** Tool names starting with this are the daemon's own; a client may declare none of them. */
 export const RESERVED_TOOL_PREFIX = PROTOCOL.reservedToolPrefix;

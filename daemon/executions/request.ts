@@ -7,7 +7,7 @@ import { decodeInputFiles, type InputFile } from '../files/inputs.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
 import { RESERVED_TOOL_PREFIX } from '../bridge/tool-router.js';
 import { parseToolBudgets } from '../bridge/call-budgets.js';
-import { SchemaCompiler, type ToolValidators } from '../bridge/validation.js';
+import { SchemaCompiler, type ToolValidators } from '../tool-schemas.js';
 import { parseInputs } from './inputs.js';
 import { PROTOCOL, toolNamePattern } from '../protocol.js';
 import { resolveLimits, type ExecutionLimits, type LowerableLimit } from './limits.js';

@@ -9,6 +9,8 @@
 //   jsonable.cjs   values to JSON, for results and tool arguments
 //   errors.cjs     what a thrown error becomes in `done`
 //   namespace.cjs  the globals the code gets, and the tool calls behind them
+//   imports.cjs    a package the code cannot find: the install hint, or (installOnImport) its install; loaded
+//                  when first needed, with import-hooks.mjs on Node's module-hooks thread for import()
 //   program.cjs    compiling and running the code, and reporting how it ended
 //   warm-up.cjs    a first run of what every execution runs, while the sandbox waits for its code
 // Built-in modules only, and as few as possible: every execution pays for what these files load at start-up.

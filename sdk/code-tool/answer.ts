@@ -1,7 +1,11 @@
-// The compact text a model reads back from one execution: status, result (JSON, cut), stdout and stderr (start
-// and end kept when cut), the error with its traceback, and the files. Pure.
+// The compact text a model reads back from one execution: status, the budgets the code went past and the calls
+// that were denied (a line each), result (JSON, cut), stdout and stderr (start and end kept when cut), the error
+// with its traceback, and the files. Pure.
 
-import type { ExecutionResult } from '../types.js';
+import type { BudgetExceeded, ExecutionResult } from '../types.js';
+
+/** A denial's reason is cut here in the answer: the code got it whole, the model needs the gist. */
+const MAX_REASON_CHARS = 200;
 
 /** How much of each part the answer keeps. */
 export interface AnswerLimits {
@@ -14,6 +18,9 @@ export function describeExecution(result: ExecutionResult, limits: AnswerLimits)
   const head = `status: ${result.status}${result.exitCode !== null && result.exitCode !== 0 ? ` (exit code ${result.exitCode})` : ''}; ` +
     `${result.toolCalls} tool call${result.toolCalls === 1 ? '' : 's'}; ${Math.round(result.durationMs)} ms`;
   const sections = [head];
+  if (result.budgetsExceeded.length > 0) sections.push(`budgets exceeded: ${result.budgetsExceeded.map(describeBudget).join(', ')}`);
+  const denied = describeDenied(result);
+  if (denied !== null) sections.push(denied);
   if (result.result !== null) sections.push(`result:\n${cutEnd(jsonText(result.result), limits.maxResultChars, 'result')}`);
   if (result.stdout !== '') sections.push(`stdout:\n${cutMiddle(result.stdout.replace(/\n$/, ''), limits.maxOutputChars, 'stdout')}`);
   // stderr repeats the traceback of an uncaught exception; it is shown only when it says something else.
@@ -33,6 +40,26 @@ export function describeExecution(result: ExecutionResult, limits: AnswerLimits)
     sections.push(`files not returned:\n${result.fileErrors.map((file) => `- ${file.path}: ${file.message}`).join('\n')}`);
   }
   return sections.join('\n');
+}
+
+// One exceeded budget as the code's error names it: `maxCallsPerTool for get_sales (20 calls)`.
+function describeBudget({ budget, tool, limit }: BudgetExceeded): string {
+  if (budget === 'maxCallsPerTool') return `${budget}${tool === undefined ? '' : ` for ${tool}`} (${limit} call${limit === 1 ? '' : 's'})`;
+  if (budget === 'maxConcurrentToolCalls') return `${budget} (${limit} call${limit === 1 ? '' : 's'} at once)`;
+  return `${budget} (${limit} bytes)`;
+}
+
+// The calls the client or its policy denied, in one line: how many, of which tools, and the first reason
+// (`denied tool calls: 3 (send_email ×2, delete_user): only internal mail`); null when none was.
+function describeDenied(result: ExecutionResult): string | null {
+  const denied = result.toolCallLog.filter((entry) => entry.outcome === 'denied');
+  if (denied.length === 0) return null;
+  const perTool = new Map<string, number>();
+  for (const entry of denied) perTool.set(entry.tool, (perTool.get(entry.tool) ?? 0) + 1);
+  const tools = [...perTool].map(([tool, count]) => (count === 1 ? tool : `${tool} ×${count}`)).join(', ');
+  const reason = denied[0].error ?? denied[0].approval?.reason;
+  const shown = reason === undefined ? '' : `: ${reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason}`;
+  return `denied tool calls: ${denied.length} (${tools})${shown}`;
 }
 
 // The text of an input the model got wrong, naming what to fix.

@@ -104,6 +104,7 @@ export function pythonStubs(tools: ToolSet | readonly ToolDeclaration[], options
   const model = buildStubModel(toDeclarations(tools));
   const renderer = new PythonRenderer(maxDescriptionChars);
   const aliases: string[] = [];
+  const declared = new Set(model.declarations.map((declaration) => declaration.name));
   for (const declaration of model.declarations) renderer.reserve(declaration.name);
   for (const declaration of model.declarations) {
     if (declaration.type.kind === 'object') renderer.declare(declaration.name, declaration.type.model);
@@ -116,7 +117,8 @@ export function pythonStubs(tools: ToolSet | readonly ToolDeclaration[], options
     const returns = tool.output === null ? 'Any' : renderer.type(tool.output);
     const functionName = functionNames.get(tool.name);
     const bound = functionName !== undefined && tool.parameters.every((field) => isPythonName(field.name));
-    if (inputModels) renderer.objectClass({ name: tool.inputName, fields: tool.parameters }, tool.inputName);
+    // Parameters that are a `$ref` are declared under the Input model's name already.
+    if (inputModels && !declared.has(tool.inputName)) renderer.objectClass({ name: tool.inputName, fields: tool.parameters }, tool.inputName);
     if (bound) functions.push(toolFunction(tool, functionName, returns, renderer));
     else callToolLines.push(...callToolLine(tool, returns, renderer));
   }

@@ -72,13 +72,13 @@ type Schema = Record<string, unknown>;
 interface WalkContext {
   root: Schema;
   rootName: string;
-  toolPrefix: string;
   /** `$ref` strings of this root already named. */
   refNames: Map<string, string>;
   registry: Registry;
 }
 
-/** Declarations across all tools: a name is reused for the same schema, never for a different one. */
+/** Declarations across all tools: a name is reused for the same schema, never for a different one (names start
+ * with their root's, `GetUserOutput…`, so in practice only one root's refs share one). */
 interface Registry {
   schemaByName: Map<string, string>;
   declarations: Declaration[];
@@ -96,8 +96,8 @@ export function buildStubModel(tools: readonly ToolDeclaration[]): StubModel {
     const pascal = pascalCase(tool.name);
     const inputName = `${pascal}Input`;
     const outputName = `${pascal}Output`;
-    const input = walkRoot(tool.parameters, inputName, pascal, registry);
-    const output = tool.outputSchema === undefined ? null : walkRoot(tool.outputSchema, outputName, pascal, registry);
+    const input = walkRoot(tool.parameters, inputName, registry);
+    const output = tool.outputSchema === undefined ? null : walkRoot(tool.outputSchema, outputName, registry);
     return { name: tool.name, description: tool.description ?? '', inputName, outputName, parameters: objectFields(input, registry), output };
   });
   return { tools: models, declarations: registry.declarations };
@@ -113,9 +113,12 @@ function objectFields(node: TypeNode, registry: Registry): Field[] {
   return [];
 }
 
-function walkRoot(schema: unknown, rootName: string, toolPrefix: string, registry: Registry): TypeNode {
+// A root schema; one that is a `$ref` (`{"$ref": "#/$defs/User", "$defs": …}`) names its declaration after the
+// root (`GetUserOutput`), as the Python prelude's model of it is named.
+function walkRoot(schema: unknown, rootName: string, registry: Registry): TypeNode {
   const root = isSchema(schema) ? schema : {};
-  return walk(root, rootName, { root, rootName, toolPrefix, refNames: new Map(), registry });
+  const context = { root, rootName, refNames: new Map(), registry };
+  return typeof root.$ref === 'string' ? walkRef(root.$ref, context, rootName) : walk(root, rootName, context);
 }
 
 // One schema as a type; name is what an object found here is called (its path).
@@ -128,7 +131,9 @@ function walk(schema: unknown, name: string, context: WalkContext): TypeNode {
   if (alternatives !== undefined) {
     const { anyOf: _anyOf, oneOf: _oneOf, ...rest } = schema;
     const shared = Object.keys(rest).some((key) => key === 'type' || key === 'properties') ? rest : {};
-    return union(alternatives.map((member, index) => walk({ ...shared, ...(isSchema(member) ? member : {}) }, `${name}${index + 1}`, context)));
+    // One alternative besides null keeps the name (`address: Address | None`), as the Python prelude's model does.
+    const single = alternatives.filter((member) => !(isSchema(member) && member.type === 'null')).length === 1;
+    return union(alternatives.map((member, index) => walk({ ...shared, ...(isSchema(member) ? member : {}) }, single ? name : `${name}${index + 1}`, context)));
   }
   if ('const' in schema) return isLiteral(schema.const) ? { kind: 'literal', values: [schema.const] } : ANY;
   if (Array.isArray(schema.enum)) return enumType(schema.enum);
@@ -189,8 +194,10 @@ function derefSchema(schema: unknown, context: WalkContext, hops = 0): Schema {
   return isSchema(target) && hops < MAX_REF_HOPS ? derefSchema(target, context, hops + 1) : {};
 }
 
-// A $ref as the name of its declaration, made (and walked) the first time; external refs are `any`.
-function walkRef(ref: string, context: WalkContext): TypeNode {
+// A $ref as the name of its declaration, made (and walked) the first time; external refs are `any`. The name is
+// the root's and the ref's last segment, `GetUserOutput` + `Address`: the Python prelude names its model of the
+// schema so, and no other tool's can have it (a second schema of that name in the root gets a number).
+function walkRef(ref: string, context: WalkContext, wanted?: string): TypeNode {
   if (ref === '#') return { kind: 'ref', name: context.rootName };
   const known = context.refNames.get(ref);
   if (known !== undefined) return { kind: 'ref', name: known };
@@ -198,11 +205,9 @@ function walkRef(ref: string, context: WalkContext): TypeNode {
   if (!isSchema(target)) return ANY;
   const { registry } = context;
   const key = JSON.stringify(target);
-  const base = pascalCase(ref.split('/').pop() ?? 'Model');
+  const base = wanted ?? `${context.rootName}${pascalCase(ref.split('/').pop() ?? 'Model')}`;
   let name = base;
-  for (let n = 2; registry.schemaByName.has(name) && registry.schemaByName.get(name) !== key; n++) {
-    name = n === 2 ? `${context.toolPrefix}${base}` : `${context.toolPrefix}${base}${n - 1}`;
-  }
+  for (let n = 2; registry.schemaByName.has(name) && registry.schemaByName.get(name) !== key; n++) name = `${base}${n}`;
   context.refNames.set(ref, name);
   if (registry.schemaByName.has(name)) return { kind: 'ref', name };
   registry.schemaByName.set(name, key);

@@ -67,6 +67,32 @@ describe('inputs reach the code as variables', () => {
     });
   }
 
+  test('python: objects in inputs read as attributes, nested and in lists, as tool results do, and stay dicts and lists', async () => {
+    const lead = { id: 'L-7', company: { name: 'Acme', tags: ['b2b'] }, items: 'a key called items' };
+    const code = [
+      'import json',
+      'big = [r for r in rows if r.v > 100]',
+      'set_result({',
+      '    "attrs": [lead.id, lead.company.name, lead.company.tags, big[0].v, lead["items"]],',
+      '    "types": [type(lead).__name__, isinstance(lead, dict), type(rows).__name__, type(lead.company.tags).__name__],',
+      '    "plain": [json.loads(json.dumps(lead)) == lead, lead.to_dict() == lead, type(lead.to_dict()).__name__],',
+      '    "missing": [lead.get("nope"), getattr(lead, "nope", "absent")],',
+      '})',
+    ].join('\n');
+    const { body } = await postExecution(d.url, { runtime: 'python', code, inputs: { lead, rows: [{ v: 1 }, { v: 150 }] } });
+    assert.equal(body.status, 'ok', JSON.stringify(body.error));
+    assert.deepEqual(body.result, {
+      attrs: ['L-7', 'Acme', ['b2b'], 150, 'a key called items'],
+      types: ['dict', true, 'list', 'list'],
+      plain: [true, true, 'dict'],
+      missing: [null, 'absent'],
+    });
+    const { body: failing } = await postExecution(d.url, { runtime: 'python', code: 'x = 1\nlead.nope', inputs: { lead } });
+    assert.equal(failing.error.type, 'AttributeError');
+    assert.match(failing.error.message, /'nope'/);
+    assert.match(failing.error.traceback, /File "main\.py", line 2, in <module>/);
+  });
+
   test('a bad name is a 400 naming it, and nothing runs', async () => {
     const { status, body } = await postExecution(d.url, { runtime: 'python', code: 'print("ran")', inputs: { 'two words': 1 } });
     assert.equal(status, 400);

@@ -1,7 +1,8 @@
 // Missing imports end to end: real sandboxes, a real daemon, and the package index of runtime-install.test.ts served
 // on loopback. The error of a missing module says how to install it (or why it cannot be installed here), stays a
 // ModuleNotFoundError pointing at the code's own line; with installOnImport the code's own top-level imports install
-// their distribution through runbox.install (same validation, deny list, limits) and then import it.
+// their distribution through runbox.install (same validation, deny list, limits) and then import it, and so do
+// Node's require() and import() of a bare package name.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,7 @@ let hintsOnly: TestDaemon;
 before(async () => {
   index = await startPackageIndex();
   const common = { pythonIndexUrl: index.pypiUrl, npmRegistryUrl: index.npmUrl, installTimeoutMs: 60_000, warmSandboxes: 0 };
-  onImport = await startDaemon({ ...common, installOnImport: true, packageDeny: ['beautifulsoup4'] }, { logs: true });
+  onImport = await startDaemon({ ...common, installOnImport: true, packageDeny: ['beautifulsoup4', 'left-pad'] }, { logs: true });
   hintsOnly = await startDaemon({ ...common, packageAllow: ['runbox-demo', 'pyyaml', 'runbox-demo-js', '@runbox/scoped-js', 'lodash'] });
 });
 after(async () => {
@@ -75,38 +76,47 @@ const run = async (d: TestDaemon, body: object) => {
   return answer.body;
 };
 
-// The index requests an execution caused (the index serves every test of this file, one at a time).
-async function requestsDuring<T>(work: () => Promise<T>): Promise<{ value: T; requests: string[] }> {
+// Runs an execution; returns its result and the index requests it caused (the index serves every test of this
+// file, one at a time).
+async function runCounting(d: TestDaemon, body: object): Promise<{ body: any; requests: string[] }> {
   const before = index.requests.length;
-  const value = await work();
-  return { value, requests: index.requests.slice(before) };
+  const result = await run(d, body);
+  return { body: result, requests: index.requests.slice(before) };
 }
+
+// A workspace file of the request, from its text.
+const workspaceFile = (path: string, text: string) => ({ path, content: Buffer.from(text).toString('base64') });
+
+// The installs the installOnImport daemon logged from a given log line on: `[ok, names]` or `[refused, code]` each.
+const installsLogged = (from: number) =>
+  onImport.logs.slice(from).flatMap((line) => {
+    if (line.msg === 'packages installed') return [['ok', (line.installed as Array<{ name: string }>).map((p) => p.name).join(',')]];
+    return line.msg === 'package install refused or failed' ? [['refused', String(line.code)]] : [];
+  });
 
 describe('Python with installOnImport', () => {
   test('a missing import installs its distribution and imports it: at top level, in a function, in async code, in a thread', { timeout: 180_000 }, async () => {
-    const { value: body, requests } = await requestsDuring(() =>
-      run(onImport, {
-        runtime: 'python',
-        code: [
-          'import threading',
-          'import runbox_demo',
-          'def load_yaml():',
-          '    import yaml',
-          '    return yaml.DISTRIBUTION',
-          'async def load_attr():',
-          '    import attr',
-          '    return attr.DISTRIBUTION',
-          'found = {}',
-          'def in_thread():',
-          '    import runbox_dep_user',
-          '    found["thread"] = runbox_dep_user.hello()',
-          't = threading.Thread(target=in_thread)',
-          't.start()',
-          't.join()',
-          'set_result({"demo": runbox_demo.greet("py"), "yaml": load_yaml(), "attr": await load_attr(), **found, "where": runbox_demo.__file__})',
-        ].join('\n'),
-      }),
-    );
+    const { body, requests } = await runCounting(onImport, {
+      runtime: 'python',
+      code: [
+        'import threading',
+        'import runbox_demo',
+        'def load_yaml():',
+        '    import yaml',
+        '    return yaml.DISTRIBUTION',
+        'async def load_attr():',
+        '    import attr',
+        '    return attr.DISTRIBUTION',
+        'found = {}',
+        'def in_thread():',
+        '    import runbox_dep_user',
+        '    found["thread"] = runbox_dep_user.hello()',
+        't = threading.Thread(target=in_thread)',
+        't.start()',
+        't.join()',
+        'set_result({"demo": runbox_demo.greet("py"), "yaml": load_yaml(), "attr": await load_attr(), **found, "where": runbox_demo.__file__})',
+      ].join('\n'),
+    });
     assert.equal(body.status, 'ok', JSON.stringify(body));
     assert.deepEqual(body.result, {
       demo: 'hello py from runbox-demo 2.0.0',
@@ -124,22 +134,20 @@ describe('Python with installOnImport', () => {
 
   test('a refused install raises ModuleNotFoundError with the reason, once per name, pointing at the import line', { timeout: 120_000 }, async () => {
     const logsBefore = onImport.logs.length;
-    const { value: body, requests } = await requestsDuring(() =>
-      run(onImport, {
-        runtime: 'python',
-        code: [
-          'seen = []',
-          'for _ in range(3):',
-          '    try:',
-          '        import bs4',
-          '    except ModuleNotFoundError as e:',
-          '        seen.append([type(e).__name__, e.name, str(e)])',
-          'set_result(seen)',
-          'x = 1',
-          'import bs4',
-        ].join('\n'),
-      }),
-    );
+    const { body, requests } = await runCounting(onImport, {
+      runtime: 'python',
+      code: [
+        'seen = []',
+        'for _ in range(3):',
+        '    try:',
+        '        import bs4',
+        '    except ModuleNotFoundError as e:',
+        '        seen.append([type(e).__name__, e.name, str(e)])',
+        'set_result(seen)',
+        'x = 1',
+        'import bs4',
+      ].join('\n'),
+    });
     assert.equal(body.status, 'error', JSON.stringify(body));
     assert.equal(body.error.type, 'ModuleNotFoundError');
     assert.equal(body.result.length, 3);
@@ -151,32 +159,29 @@ describe('Python with installOnImport', () => {
     assert.equal(body.error.message, body.result[0][2]);
     assert.match(body.error.traceback, /File "main\.py", line 9, in <module>\n {4}import bs4\n/);
     assert.doesNotMatch(body.error.traceback, /runbox_prelude|importlib/);
-    const refusals = onImport.logs.slice(logsBefore).filter((line) => line.msg === 'package install refused or failed');
-    assert.equal(refusals.length, 1, 'one install was asked for, for four imports of the name');
+    assert.deepEqual(installsLogged(logsBefore), [['refused', 'package_not_allowed']], 'one install was asked for, for four imports of the name');
     assert.deepEqual(requests, [], 'a denied distribution never reaches the index');
   });
 
   test('the standard library, _private names, submodules and the imports of libraries never install', { timeout: 120_000 }, async () => {
     const library = 'try:\n    import runbox_url_dep\nexcept ImportError as e:\n    MESSAGE = str(e)\n';
-    const { value: body, requests } = await requestsDuring(() =>
-      run(onImport, {
-        runtime: 'python',
-        files: [{ path: 'probe_lib.py', content: Buffer.from(library).toString('base64') }],
-        code: [
-          'out = {}',
-          'for name in ["tkinter", "_runbox_private", "numpy.runbox_nosuch", "café"]:',
-          '    try:',
-          '        __import__(name)',
-          '    except ModuleNotFoundError as e:',
-          '        out[name] = str(e)',
-          'import probe_lib',
-          'out["library"] = probe_lib.MESSAGE',
-          'import tools.api',  // the prelude's own module of tool models: never an install of PyPI's "tools"
-          'out["tools"] = tools.api.__name__',
-          'set_result(out)',
-        ].join('\n'),
-      }),
-    );
+    const { body, requests } = await runCounting(onImport, {
+      runtime: 'python',
+      files: [workspaceFile('probe_lib.py', library)],
+      code: [
+        'out = {}',
+        'for name in ["tkinter", "_runbox_private", "numpy.runbox_nosuch", "café"]:',
+        '    try:',
+        '        __import__(name)',
+        '    except ModuleNotFoundError as e:',
+        '        out[name] = str(e)',
+        'import probe_lib',
+        'out["library"] = probe_lib.MESSAGE',
+        'import tools.api',  // the prelude's own module of tool models: never an install of PyPI's "tools"
+        'out["tools"] = tools.api.__name__',
+        'set_result(out)',
+      ].join('\n'),
+    });
     assert.equal(body.status, 'ok', JSON.stringify(body));
     assert.deepEqual(body.result, {
       tkinter: "No module named 'tkinter'",
@@ -190,23 +195,93 @@ describe('Python with installOnImport', () => {
   });
 });
 
+describe('Node with installOnImport', () => {
+  test('require() and import() of a missing bare package install it and load it: subpaths and scoped names install their package, once', { timeout: 180_000 }, async () => {
+    const logsBefore = onImport.logs.length;
+    const { body, requests } = await runCounting(onImport, {
+      runtime: 'node',
+      code: [
+        "const demo = require('runbox-demo-js');",
+        "const load = () => require('@runbox/scoped-js/index.js');",
+        'const scoped = load().scoped;',
+        "const again = require('runbox-demo-js/index.js');",
+        "const esm = await import('runbox-scripted');",
+        // Two import()s at once of one missing package: one install (refused: it depends on a tarball elsewhere).
+        "const both = await Promise.allSettled([import('runbox-tarball-dep-user'), import('runbox-tarball-dep-user/index.js')]);",
+        'const refused = both.map((outcome) => [outcome.status, outcome.reason.message.split(" (")[1].split(":")[0]]);',
+        'setResult({ demo: demo.greet("js"), scoped, same: again === demo, esm: [esm.default.scripted, esm.scripted], where: require.resolve("runbox-demo-js"), refused });',
+      ].join('\n'),
+    });
+    assert.equal(body.status, 'ok', JSON.stringify(body));
+    const refused = ['rejected', 'installing runbox-tarball-dep-user for it failed'];
+    assert.deepEqual(body.result, { demo: 'hello js from runbox-demo-js 2.0.0', scoped: true, same: true, esm: [true, true], where: body.result.where, refused: [refused, refused] });
+    assert.match(body.result.where, /^\/node_modules\/runbox-demo-js\//);
+    assert.deepEqual(installsLogged(logsBefore), [['ok', 'runbox-demo-js'], ['ok', '@runbox/scoped-js'], ['ok', 'runbox-scripted'], ['refused', 'package_not_allowed']]);
+    for (const name of ['runbox-demo-js', '@runbox/scoped-js', 'runbox-scripted']) {
+      assert.ok(requests.some((request) => request.startsWith(`/npm/${name}`)), `the registry was asked for ${name}: ${requests.join(' ')}`);
+    }
+  });
+
+  test('a refused install raises with the reason, once per name; an uncaught require points at its line', { timeout: 120_000 }, async () => {
+    const logsBefore = onImport.logs.length;
+    const { body, requests } = await runCounting(onImport, {
+      runtime: 'node',
+      code: [
+        'const seen = [];',
+        'for (let i = 0; i < 2; i++) {',
+        "  try { require('left-pad'); } catch (e) { seen.push([e.code, e.message.split('\\n')[0]]); }",
+        "  try { await import('left-pad/sub'); } catch (e) { seen.push([e.code, e.message]); }",
+        '}',
+        "try { require('./not-a-package'); } catch (e) { seen.push([e.code, e.message.split('\\n')[0]]); }",
+        'setResult(seen);',
+        "require('left-pad');",
+      ].join('\n'),
+    });
+    const reason = '(installing left-pad for it failed: package "left-pad" is on the deny list of this daemon)';
+    assert.deepEqual(body.result, [
+      ['MODULE_NOT_FOUND', `Cannot find module 'left-pad' ${reason}`],
+      ['ERR_MODULE_NOT_FOUND', `Cannot find package 'left-pad' imported from /workspace/main.js ${reason}`],
+      ['MODULE_NOT_FOUND', `Cannot find module 'left-pad' ${reason}`],
+      ['ERR_MODULE_NOT_FOUND', `Cannot find package 'left-pad' imported from /workspace/main.js ${reason}`],
+      ['MODULE_NOT_FOUND', "Cannot find module './not-a-package'"],
+    ]);
+    assert.equal(body.status, 'error');
+    assert.equal(body.error.message.split('\n')[0], `Cannot find module 'left-pad' ${reason}`);
+    assert.match(body.error.traceback, /at Object.<anonymous> \(\/workspace\/main\.js:8:1\)/);
+    assert.doesNotMatch(body.error.traceback, /\/runbox\/node\//);
+    assert.deepEqual(installsLogged(logsBefore), [['refused', 'package_not_allowed']], 'one install was asked for, for five imports of the name');
+    assert.deepEqual(requests, [], 'a denied package never reaches the registry');
+  });
+
+  test('an uncaught import() of a refused package carries the reason, without the prelude\'s frames; a library\'s own require never installs', { timeout: 120_000 }, async () => {
+    const library = "let message;\ntry { require('runbox-demo-js'); } catch (e) { message = e.message.split('\\n')[0]; }\nmodule.exports = message;\n";
+    const { body, requests } = await runCounting(onImport, {
+      runtime: 'node',
+      files: [workspaceFile('probe-lib.js', library)],
+      code: "setResult(require('./probe-lib.js'));\nawait import('left-pad');",
+    });
+    assert.equal(body.result, "Cannot find module 'runbox-demo-js'");
+    assert.equal(body.error.message, 'Cannot find package \'left-pad\' imported from /workspace/main.js (installing left-pad for it failed: package "left-pad" is on the deny list of this daemon)');
+    assert.doesNotMatch(body.error.traceback, /\/runbox\/node\/|import-hooks/);
+    assert.deepEqual(requests, []);
+  });
+});
+
 describe('without installOnImport: the error says how to install', () => {
   test('Python: the hint names the distribution, or the policy that refuses it; nothing is installed', { timeout: 120_000 }, async () => {
-    const { value: body, requests } = await requestsDuring(() =>
-      run(hintsOnly, {
-        runtime: 'python',
-        code: [
-          'out = {}',
-          'for name in ["runbox_demo", "yaml", "sklearn", "numpy.runbox_nosuch", "tkinter"]:',
-          '    try:',
-          '        __import__(name)',
-          '    except ModuleNotFoundError as e:',
-          '        out[name] = [e.name, str(e)]',
-          'set_result(out)',
-          'import sklearn',
-        ].join('\n'),
-      }),
-    );
+    const { body, requests } = await runCounting(hintsOnly, {
+      runtime: 'python',
+      code: [
+        'out = {}',
+        'for name in ["runbox_demo", "yaml", "sklearn", "numpy.runbox_nosuch", "tkinter"]:',
+        '    try:',
+        '        __import__(name)',
+        '    except ModuleNotFoundError as e:',
+        '        out[name] = [e.name, str(e)]',
+        'set_result(out)',
+        'import sklearn',
+      ].join('\n'),
+    });
     assert.deepEqual(body.result, {
       runbox_demo: ['runbox_demo', 'No module named \'runbox_demo\' (install it with install_package("runbox_demo"))'],
       yaml: ['yaml', 'No module named \'yaml\' (install it with install_package("pyyaml"); the import name yaml comes from the distribution pyyaml)'],
@@ -222,21 +297,19 @@ describe('without installOnImport: the error says how to install', () => {
   });
 
   test('Node: require and import() of a bare package name; scoped names, subpaths, built-ins and paths', { timeout: 120_000 }, async () => {
-    const { value: body, requests } = await requestsDuring(() =>
-      run(hintsOnly, {
-        runtime: 'node',
-        code: [
-          'const out = {};',
-          "for (const name of ['runbox-demo-js', 'lodash/fp', '@runbox/scoped-js/sub', 'left-pad', './nope', '/nope', 'fs/nope', 'node:nope']) {",
-          '  try { require(name); } catch (e) { out[name] = [e.code, e.message.split("\\n")[0]]; }',
-          '}',
-          "try { await import('lodash'); } catch (e) { out.esm = [e.code, e.message]; }",
-          'setResult(out);',
-          '',
-          "await import('runbox-demo-js');",
-        ].join('\n'),
-      }),
-    );
+    const { body, requests } = await runCounting(hintsOnly, {
+      runtime: 'node',
+      code: [
+        'const out = {};',
+        "for (const name of ['runbox-demo-js', 'lodash/fp', '@runbox/scoped-js/sub', 'left-pad', './nope', '/nope', 'fs/nope', 'node:nope']) {",
+        '  try { require(name); } catch (e) { out[name] = [e.code, e.message.split("\\n")[0]]; }',
+        '}',
+        "try { await import('lodash'); } catch (e) { out.esm = [e.code, e.message]; }",
+        'setResult(out);',
+        '',
+        "await import('runbox-demo-js');",
+      ].join('\n'),
+    });
     const hint = (name: string) => `Cannot find module '${name}' (install it with installPackage(${JSON.stringify(name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0])}))`;
     assert.deepEqual(body.result, {
       'runbox-demo-js': ['MODULE_NOT_FOUND', hint('runbox-demo-js')],

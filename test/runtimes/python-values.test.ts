@@ -2,7 +2,7 @@
 // <Name>Input / <Name>Output models in tools.api: a real daemon, real sandboxes, real tools through the SDK.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RunboxClient, type ExecutionResult, type ToolSet } from 'runbox/sdk';
+import { pythonStubs, RunboxClient, type ExecutionResult, type ToolSet } from 'runbox/sdk';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 const LEADS = [
@@ -55,6 +55,16 @@ function makeTools(calls: { name: string; args: unknown }[]): ToolSet {
     },
     'search.docs': { description: 'A dotted name', parameters: { type: 'object', properties: { q: { type: 'string' } } }, handler: () => [] },
     'list-items': { description: 'A dashed name', handler: () => [] },
+    create_user: {
+      description: 'Arguments with a $ref of their own',
+      parameters: {
+        type: 'object',
+        properties: { name: { type: 'string' }, address: { $ref: '#/$defs/Address' } },
+        required: ['name'],
+        $defs: { Address: { type: 'object', properties: { city: { type: 'string' }, geo: { type: 'object', properties: { lat: { type: 'number' } } } }, required: ['city'] } },
+      },
+      handler: (args: unknown) => (record('create_user', args), args),
+    },
     getUser: { description: 'Same PascalCase name as get_user, declared later', parameters: { type: 'object', properties: { other: {} } }, handler: () => ({}) },
   };
 }
@@ -144,6 +154,35 @@ describe('Python tool results and tool models', () => {
       sync: true,
     });
     assert.deepEqual(calls, [{ name: 'get_user', args: { user_id: 'usr_123' } }, { name: 'get_user', args: { user_id: 'u2' } }], 'optional fields not given are left out');
+  });
+
+  it('every class the Python stubs show exists in tools.api under that name, nested and $ref ones too', async () => {
+    // getUser is left out: its models share get_user's names, which only the first declared has (see below).
+    const { getUser: _sameName, ...tools } = makeTools([]);
+    const stubs = pythonStubs(tools, { inputModels: true });
+    const shown = [...stubs.matchAll(/^class (\w+):/gm)].map((match) => match[1]);
+    for (const name of ['GetUserOutputAddress', 'GetUserOutputOrdersItem', 'CreateUserInputAddress', 'CreateUserInputAddressGeo']) assert.ok(shown.includes(name), `${name} in:\n${stubs}`);
+    const out = await run([
+      `from tools.api import ${shown.join(', ')}`,
+      'user = await get_user("usr_123")',
+      'created = await create_user(name="Ada", address=CreateUserInputAddress(city="Lyon", geo=CreateUserInputAddressGeo(lat=45.7)))',
+      'try:',
+      '    CreateUserInputAddress(zip="69000")',
+      'except TypeError as e:',
+      '    refused = str(e)',
+      'set_result({',
+      '    "types": [type(user.address).__name__, type(user.orders[0]).__name__],',
+      '    "isinstance": isinstance(user.address, GetUserOutputAddress) and isinstance(user.orders[0], GetUserOutputOrdersItem),',
+      '    "created": created, "refused": refused,',
+      '})',
+    ]);
+    assert.deepEqual(out.result, {
+      types: ['GetUserOutputAddress', 'GetUserOutputOrdersItem'],
+      isinstance: true,
+      created: { name: 'Ada', address: { city: 'Lyon', geo: { lat: 45.7 } } },
+      refused: "CreateUserInputAddress() got an unexpected field 'zip'; its fields: city, geo",
+    });
+    assert.deepEqual(calls.at(-1), { name: 'create_user', args: { name: 'Ada', address: { city: 'Lyon', geo: { lat: 45.7 } } } });
   });
 
   it('keeps results dicts and lists: json, isinstance, ==, subscripts, get, dir, pickle, copies, and plain JSON on the way back', async () => {
@@ -277,9 +316,11 @@ describe('Python tool results and tool models', () => {
       'set_result([sorted(api.__all__), api.GetUserInput._runbox_fields, api.SearchDocsInput(q="x").to_dict()])',
     ]);
     assert.deepEqual(out.result, [
-      ['EchoInput', 'EchoOutput', 'GetCompanyInput', 'GetCompanyOutput', 'GetOffersInput', 'GetOffersOutput', 'GetUserInput',
-        'GetUserOutput', 'ListItemsInput', 'ListItemsOutput', 'SearchDocsInput', 'SearchDocsOutput', 'SearchLeadsInput',
-        'SearchLeadsOutput', 'echo', 'getUser', 'get_company', 'get_offers', 'get_user', 'search__docs', 'search_leads'],
+      ['CreateUserInput', 'CreateUserInputAddress', 'CreateUserInputAddressGeo', 'CreateUserOutput', 'EchoInput', 'EchoOutput',
+        'GetCompanyInput', 'GetCompanyOutput', 'GetOffersInput', 'GetOffersOutput', 'GetUserInput', 'GetUserOutput',
+        'GetUserOutputAddress', 'GetUserOutputOrdersItem', 'ListItemsInput', 'ListItemsOutput', 'SearchDocsInput',
+        'SearchDocsOutput', 'SearchLeadsInput', 'SearchLeadsOutput', 'create_user', 'echo', 'getUser', 'get_company',
+        'get_offers', 'get_user', 'search__docs', 'search_leads'],
       ['user_id', 'include_orders'],
       { q: 'x' },
     ]);

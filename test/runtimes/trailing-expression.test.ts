@@ -35,15 +35,19 @@ describe('Python', () => {
     assert.deepEqual([both.result, both.stdout], [3, 'a ran\n']);
   });
 
-  test('a pandas df.describe() comes back converted as set_result would convert it', async () => {
+  test('a pandas df.describe() comes back converted as set_result would convert it, row labels included', async () => {
     const code = 'import pandas as pd\ndf = pd.DataFrame({"v": [1.0, 2.0, 3.0]})\n';
     const trailing = await run('python', `${code}df.describe()`);
     const explicit = await run('python', `${code}set_result(df.describe())`);
     ok(trailing);
     ok(explicit);
     assert.deepEqual(trailing.result, explicit.result);
-    assert.equal(trailing.result.length, 8); // count, mean, std, min, 25%, 50%, 75%, max
-    assert.deepEqual(trailing.result[0], { v: 3 });
+    // the row labels are the records' leading "index" field: a model can tell count from mean
+    assert.deepEqual(trailing.result, [
+      { index: 'count', v: 3 }, { index: 'mean', v: 2 }, { index: 'std', v: 1 }, { index: 'min', v: 1 },
+      { index: '25%', v: 1.5 }, { index: '50%', v: 2 }, { index: '75%', v: 2.5 }, { index: 'max', v: 3 },
+    ]);
+    assert.deepEqual(Object.keys(trailing.result[0]), ['index', 'v']);
     // a value JSON cannot hold goes through the same fallback: its repr
     const opaque = await run('python', 'class Opaque:\n    def __repr__(self):\n        return "<Opaque 7>"\nOpaque()');
     ok(opaque);

@@ -179,6 +179,37 @@ describe('tool-call approvals', () => {
       assert.deepEqual(records.map((record) => record.outcome), ['denied', 'ok']);
       assert.ok(records[0].durationMs >= 290 && records[0].durationMs < 20_000, `waited about 300 ms (${records[0].durationMs})`);
     });
+    it(`${runtime}: arguments an approval changed are checked against the tool's parameters; a refused change denies the call with the field and the rule`, async () => {
+      const ran: unknown[] = [];
+      const records: ToolCallRecord[] = [];
+      const tool = echoTool(ran);
+      tool.parameters = { type: 'object', properties: { value: { type: 'integer', minimum: 0 } }, required: ['value'], additionalProperties: false };
+      const changes: Record<number, Record<string, unknown>> = { 1: { value: 'one' }, 2: {}, 3: { value: 3, extra: true }, 4: { value: -4 }, 5: { value: 50 } };
+      const seen = await echoEach(runtime, [1, 2, 3, 4, 5], {
+        tools: { echo: tool },
+        onToolCall: ({ args }) => ({ decision: 'approve', args: changes[(args as { value: number }).value] }),
+        onToolCallFinish: (record) => records.push(record),
+      });
+      const refused = 'onToolCall approved echo with changed arguments its schema refuses: ';
+      // After the prefix, each reason reads as the daemon's own check of the code's arguments (docs/errors.md, invalid_arguments).
+      assert.deepEqual(seen, [
+        ['ToolError', `${refused}echo: arguments.value must be integer (type)`, 'approval_denied'],
+        ['ToolError', `${refused}echo: arguments must have required property 'value' (required)`, 'approval_denied'],
+        ['ToolError', `${refused}echo: arguments must NOT have additional properties (additionalProperties: "extra")`, 'approval_denied'],
+        ['ToolError', `${refused}echo: arguments.value must be >= 0 (minimum)`, 'approval_denied'],
+        ['ok', { echoed: 50 }],
+      ]);
+      assert.deepEqual(ran, [50], 'the handler never ran with refused arguments');
+      assert.deepEqual(records.map((record) => [record.outcome, record.approval?.decision, record.modifiedArgs]), [
+        ['denied', 'denied', undefined], ['denied', 'denied', undefined], ['denied', 'denied', undefined], ['denied', 'denied', undefined],
+        ['ok', 'modified', { value: 50 }],
+      ]);
+      assert.equal(records[0].approval?.reason, seen[0][1]);
+      // The same wrong value from the code itself is refused by the daemon with the same field and rule.
+      const direct = await client.execute({ runtime, code: runtime === 'python' ? 'await echo(value="one")' : 'await echo({ value: "one" })', tools: { echo: tool }, timeoutMs: 30_000 });
+      assert.equal(direct.status, 'error');
+      assert.ok(direct.error?.message.includes('echo: arguments.value must be integer (type)'), direct.error?.message);
+    });
   }
 
   it('needsApproval as a function decides per call; when it throws, the call is denied', async () => {

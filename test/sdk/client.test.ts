@@ -101,6 +101,40 @@ describe('RunboxClient against a real daemon', () => {
     assert.ok(inFlight.max > 1, `the calls overlapped (at most ${inFlight.max} at once)`);
   });
 
+  it('passes budgets: calls past one raise budget_exceeded in the code, never reach the handler, and the result lists each budget', async () => {
+    const calls: { name: string; args: unknown }[] = [];
+    const python = await client.execute({
+      runtime: 'python',
+      code: [
+        'out = []',
+        'for i in range(4):',
+        '    try:',
+        '        out.append(await add(i, 1))',
+        '    except ToolError as e:',
+        '        out.append([e.code, str(e)])',
+        'set_result(out)',
+      ].join('\n'),
+      tools: makeTools(calls),
+      budgets: { maxCallsPerTool: { add: 2 } },
+    });
+    assert.equal(python.status, 'ok', JSON.stringify(python.error));
+    const spent = ['budget_exceeded', 'budget maxCallsPerTool for add (2 calls) is spent'];
+    assert.deepEqual(python.result, [1, 2, spent, spent]);
+    assert.deepEqual(calls.map((call) => call.args), [{ a: 0, b: 1 }, { a: 1, b: 1 }], 'the handler saw only the calls within the budget');
+    assert.deepEqual(python.budgetsExceeded, [{ budget: 'maxCallsPerTool', tool: 'add', limit: 2 }]);
+    assert.deepEqual(python.toolCallLog.map((entry) => entry.outcome), ['ok', 'ok', 'budget_exceeded', 'budget_exceeded']);
+
+    const node = await client.execute({
+      runtime: 'node',
+      code: 'const first = await slow_echo("x".repeat(30));\ntry { await slow_echo("y".repeat(30)); } catch (e) { return [first.echoed.length, e.code, e.message]; }',
+      tools: makeTools([]),
+      budgets: { maxToolResultBytes: 60, maxConcurrentToolCalls: 1 },
+    });
+    assert.equal(node.status, 'ok', JSON.stringify(node.error));
+    assert.deepEqual(node.result, [30, 'budget_exceeded', 'budget maxToolResultBytes (60 bytes) would be exceeded by the result of slow_echo (43 bytes, 43 spent before it)']);
+    assert.deepEqual(node.budgetsExceeded, [{ budget: 'maxToolResultBytes', limit: 60 }]);
+  });
+
   it('turns a throwing handler into a ToolError in Python code', async () => {
     const caught = await client.execute({
       runtime: 'python',

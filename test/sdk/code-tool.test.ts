@@ -1,5 +1,5 @@
 // createCodeTool and its adapters against a real daemon with real tools: answers for good and failing code, a
-// matplotlib chart coming back as an image in each provider's format, bad input answered (never thrown), output
+// matplotlib chart (saved, or only shown and captured) coming back as an image in each provider's format, bad input answered (never thrown), output
 // cut at both ends, both runtimes, and the AI SDK tool's execute() running a real execution.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -182,6 +182,32 @@ describe('createCodeTool against a real daemon', () => {
     assert.deepEqual(responses.item.output.map((entry) => entry.type), ['input_text', 'input_image']);
   });
 
+  it('a figure the code only shows (plt.show(), nothing saved or declared) reaches the model as an image in each format', async () => {
+    const code = 'import matplotlib.pyplot as plt\nplt.plot([1, 4, 9])\nplt.title("squares")\nplt.show()';
+    const anthropic = await runAnthropicToolUse(python, { id: 'toolu_fig', name: 'execute_code', input: { code } });
+    assert.equal(anthropic.block.is_error, false);
+    assert.deepEqual(anthropic.block.content.map((part) => part.type), ['text', 'image']);
+    const [text, image] = anthropic.block.content;
+    assert.ok(text.type === 'text');
+    assert.match(text.text, /files:\n- figure_1\.png \(image\/png, \d+ bytes\)$/);
+    assert.ok(image.type === 'image' && image.source.media_type === 'image/png');
+    assert.ok(Buffer.from(image.source.data, 'base64').subarray(0, 8).equals(PNG_SIGNATURE));
+
+    const chat = await runOpenAIToolCall(python, { id: 'call_fig', type: 'function', function: { name: 'execute_code', arguments: JSON.stringify({ code }) } });
+    assert.deepEqual(chat.messages.map((message) => message.role), ['tool', 'user']);
+    const userMessage = chat.messages[1];
+    assert.ok(userMessage.role === 'user');
+    assert.deepEqual(userMessage.content[0], { type: 'text', text: 'Files from the execute_code call call_fig: figure_1.png' });
+    const part = userMessage.content[1];
+    assert.ok(part.type === 'image_url' && part.image_url.url.startsWith('data:image/png;base64,iVBORw0KGgo'));
+
+    const responses = await runOpenAIResponsesCall(python, { call_id: 'fc_fig', name: 'execute_code', arguments: JSON.stringify({ code }) });
+    assert.ok(Array.isArray(responses.item.output));
+    assert.deepEqual(responses.item.output.map((entry) => entry.type), ['input_text', 'input_image']);
+    const input = responses.item.output[1];
+    assert.ok(input.type === 'input_image' && String(input.image_url).startsWith('data:image/png;base64,iVBORw0KGgo'));
+  });
+
   it('gives an Anthropic error result for failing code, and the tool definitions in each format', async () => {
     const { block } = await runAnthropicToolUse(python, { id: 'toolu_2', name: 'execute_code', input: { code: 'raise ValueError("nope")' } });
     assert.equal(block.is_error, true);
@@ -218,6 +244,44 @@ describe('createCodeTool against a real daemon', () => {
     assert.deepEqual(modelOutput.value.map((part) => part.type), ['text', 'image-data']);
     const image = modelOutput.value[1];
     assert.ok(image.type === 'image-data' && image.mediaType === 'image/png' && Buffer.from(image.data, 'base64').subarray(0, 8).equals(PNG_SIGNATURE));
+  });
+
+  it('tells the model, one line each, which budgets the code went past and which calls were denied', async () => {
+    const denied: string[] = [];
+    const tools = makeTools([]);
+    tools.get_user.needsApproval = ({ user_id }: { user_id: string }) => user_id.startsWith('vip');
+    const limited = createCodeTool(client, {
+      tools,
+      execute: {
+        budgets: { maxCallsPerTool: { get_user: 3 }, maxConcurrentToolCalls: 4 },
+        onToolCall: ({ args }) => {
+          denied.push((args as { user_id: string }).user_id);
+          return { decision: 'deny', reason: 'VIP users are off limits' };
+        },
+      },
+    });
+    const code = [
+      'seen = []',
+      'for user_id in ["u1", "vip1", "u2", "vip2", "u3"]:',
+      '    try:',
+      '        seen.append((await get_user(user_id)).name)',
+      '    except ToolError as e:',
+      '        seen.append(e.code)',
+      'set_result(seen)',
+    ].join('\n');
+    const out = await limited.run({ code });
+    assert.equal(out.isError, false, out.text);
+    assert.deepEqual(out.result?.result, ['user u1', 'approval_denied', 'user u2', 'budget_exceeded', 'budget_exceeded']);
+    assert.deepEqual(denied, ['vip1']);
+    const lines = out.text.split('\n');
+    assert.match(lines[0], /^status: ok; 5 tool calls; \d+ ms$/);
+    assert.deepEqual(lines.slice(1, 3), [
+      'budgets exceeded: maxCallsPerTool for get_user (3 calls)',
+      'denied tool calls: 1 (get_user): VIP users are off limits',
+    ]);
+    // Without either, the answer has neither line.
+    const plain = await limited.run({ code: 'return (await get_user("u9")).name' });
+    assert.doesNotMatch(plain.text, /budgets exceeded|denied tool calls/);
   });
 
   it('refuses bad options at once, naming them', () => {

@@ -114,13 +114,13 @@ describe('stubs: schema features', () => {
       },
     });
     const python = pythonStubs([tree]);
-    assert.equal(python.match(/^class Node:$/gm)?.length, 1, python);
-    assert.match(python, /children: list\[Node\] \| None = None/);
-    assert.match(python, /^class A:\n {4}b: B \| None = None$/m);
-    assert.match(python, /^class B:\n {4}a: A \| None = None$/m);
+    assert.equal(python.match(/^class WalkInputNode:$/gm)?.length, 1, python);
+    assert.match(python, /children: list\[WalkInputNode\] \| None = None/);
+    assert.match(python, /^class WalkInputA:\n {4}b: WalkInputB \| None = None$/m);
+    assert.match(python, /^class WalkInputB:\n {4}a: WalkInputA \| None = None$/m);
     assert.match(python, /again: WalkInput \| None = None/);
     const typescript = typescriptStubs([tree]);
-    assert.match(typescript, /^interface Node \{\n {2}value\?: number;\n {2}children\?: Node\[\];\n\}$/m);
+    assert.match(typescript, /^interface WalkInputNode \{\n {2}value\?: number;\n {2}children\?: WalkInputNode\[\];\n\}$/m);
     assert.match(typescript, /again\?: WalkInput;/);
   });
 
@@ -177,15 +177,19 @@ describe('stubs: schema features', () => {
     assert.match(pythonStubs([t]), /async def mix\(a: str \| None = None, b: int = \.\.\.\) -> Any:\n {4}"""a: First"""/);
   });
 
-  it('gives different $defs of the same name different names, and shares identical ones', () => {
-    const a = tool('a', { type: 'object', properties: { u: { $ref: '#/$defs/User' } }, $defs: { User: { type: 'object', properties: { id: { type: 'string' } } } } });
-    const b = tool('b', { type: 'object', properties: { u: { $ref: '#/$defs/User' } }, $defs: { User: { type: 'object', properties: { name: { type: 'string' } } } } });
-    const c = tool('c', { type: 'object', properties: { u: { $ref: '#/$defs/User' } }, $defs: { User: { type: 'object', properties: { id: { type: 'string' } } } } });
-    const python = pythonStubs([a, b, c]);
-    assert.match(python, /^class User:\n {4}id: str/m);
-    assert.match(python, /^class BUser:\n {4}name: str/m);
-    assert.match(python, /async def c\(u: User \| None = None\)/);
-    assert.equal(python.match(/^class /gm)?.length, 2);
+  it('names a $defs schema after its root model, as the Python prelude names its class: no two tools\' names meet', () => {
+    const user = { type: 'object', properties: { id: { type: 'string' } } };
+    const a = tool('a', { type: 'object', properties: { u: { $ref: '#/$defs/User' }, v: { $ref: '#/$defs/User' } }, $defs: { User: user } }, { $ref: '#/$defs/User', $defs: { User: user } });
+    const b = tool('b', { type: 'object', properties: { u: { $ref: '#/$defs/User' }, w: { $ref: '#/definitions/User' } }, $defs: { User: { type: 'object', properties: { name: { type: 'string' } } } }, definitions: { User: user } });
+    const python = pythonStubs([a, b], { prelude: false });
+    assert.match(python, /^class AInputUser:\n {4}id: str/m);
+    assert.match(python, /async def a\(u: AInputUser \| None = None, v: AInputUser \| None = None\) -> AOutput:/, 'one root shares the schema it reaches twice');
+    assert.match(python, /^class AOutput:\n {4}id: str/m, 'an outputSchema that is a $ref is the Output model');
+    assert.match(python, /^class BInputUser:\n {4}name: str/m);
+    assert.match(python, /^class BInputUser2:\n {4}id: str/m, 'another schema of the same name in one root gets a number');
+    assert.equal(python.match(/^class /gm)?.length, 4, python);
+    const typescript = typescriptStubs([a, b], { prelude: false });
+    for (const name of ['AInputUser', 'AOutput', 'BInputUser', 'BInputUser2']) assert.match(typescript, new RegExp(`^interface ${name} \\{`, 'm'));
   });
 
   it('reaches tools the preludes do not bind through call_tool / callTool, and names models in PascalCase', () => {

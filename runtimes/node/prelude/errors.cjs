@@ -7,12 +7,15 @@ const util = require('node:util');
 
 /** The folder of the prelude's files (prelude.cjs, install-worker.cjs, prelude/), with a trailing slash. */
 const PRELUDE_DIR = path.dirname(__dirname) + path.sep;
+/** The same folder as ES modules' frames name it (import-hooks.mjs). */
+const PRELUDE_URL = `file://${PRELUDE_DIR}`;
 const MAIN_BASENAME = 'main.js';
 
-// True for a stack frame line of the prelude's own files: `at fn (/runbox/node/…)` or `at /runbox/node/…`.
+// True for a stack frame line of the prelude's own files: `at fn (/runbox/node/…)`, `at /runbox/node/…`, or
+// `at fn (file:///runbox/node/…)`.
 function isPreludeFrame(line) {
   const location = /\(([^()]*)\)$/.exec(line)?.[1] ?? line.replace(/^\s+at (?:async )?/, '');
-  return location.startsWith(PRELUDE_DIR);
+  return location.startsWith(PRELUDE_DIR) || location.startsWith(PRELUDE_URL);
 }
 
 // Drops stack frames of the prelude and of Node's internals, so a traceback shows the user's own lines.

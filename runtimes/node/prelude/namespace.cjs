@@ -45,19 +45,21 @@ class ToolCalls {
     this.pendingCalls = new Map();
     this.lastCallId = 0;
     this.lastInstallId = 0;
-    /** The run message's `installs` (null: the daemon installs nothing), for the hint of a missing package. */
+    /** The run message's `installs` (null: the daemon installs nothing): the hint of a missing package, or installOnImport. */
     this.installs = null;
     /** The run message's tools, and the name of each one's function (for those that have one): discovery's. */
     this.declaredTools = [];
     this.functionNames = new Map();
+    this.missing = null;
   }
 
-  // Adds the install hint (imports.cjs) to an error of a package the code's own require or import() did not find.
-  hintMissingPackage(error, specifier, fromFilename) {
-    if (specifier === null && error?.code !== 'ERR_MODULE_NOT_FOUND') return error;
-    const { addInstallHint, importedSpecifier } = require('./imports.cjs');
-    const request = specifier ?? importedSpecifier(error, fromFilename);
-    return request === null ? error : addInstallHint(error, request, fromFilename, this.installs);
+  // What happens to packages the code's own require() or import() cannot find (imports.cjs): made once needed.
+  missingPackages(fromFilename) {
+    if (this.missing === null) {
+      const { MissingPackages } = require('./imports.cjs');
+      this.missing = new MissingPackages(fromFilename, this.installs, (packages) => this.install(packages));
+    }
+    return this.missing;
   }
 
   // The number of calls waiting for their answer.
@@ -236,7 +238,8 @@ function bindToolArguments(toolName, parameterNames, args) {
 }
 
 // Makes the CommonJS pieces a script expects (require, module, …), resolving from the workspace. A package the
-// code's own require does not find gets the install hint in its error (libraries' requires are left alone).
+// code's own require does not find gets the install hint in its error, or with installOnImport is installed and
+// resolved again (libraries' requires are left alone).
 function createUserModule(filename, toolCalls) {
   const { Module, createRequire } = require('node:module');
   const resolveFilename = Module._resolveFilename;
@@ -244,7 +247,8 @@ function createUserModule(filename, toolCalls) {
     try {
       return Reflect.apply(resolveFilename, this, arguments);
     } catch (err) {
-      if (err?.code === 'MODULE_NOT_FOUND' && parent?.filename === filename) toolCalls.hintMissingPackage(err, request, filename);
+      if (err?.code !== 'MODULE_NOT_FOUND' || parent?.filename !== filename) throw err;
+      if (toolCalls.missingPackages(filename).retryRequire(err, request)) return Reflect.apply(resolveFilename, this, arguments);
       throw err;
     }
   };

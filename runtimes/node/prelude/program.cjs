@@ -57,6 +57,8 @@ class Execution {
       return this.onBridgeLost(`cannot enter the workspace ${this.workspaceDir}: ${err.message}`);
     }
     defineToolFunctions(Array.isArray(tools) ? tools : [], this.toolCalls);
+    // installOnImport reaches import() only through module hooks: registered for code that has an import.
+    if (installs?.onImport === true && /\bimport\b/.test(code)) this.toolCalls.missingPackages(this.filename).hookImports();
     // The request's inputs, as parameters of the function the code runs in (the daemon checked their names).
     this.inputs = typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs) ? inputs : {};
     const inputNames = Object.keys(this.inputs);
@@ -78,7 +80,7 @@ class Execution {
         this.isBodySettled = true;
         this.returnValue = value;
       },
-      (err) => this.finish(describeError(this.toolCalls.hintMissingPackage(err, null, this.filename))),
+      (err) => this.finish(describeError(err?.code === 'ERR_MODULE_NOT_FOUND' ? this.toolCalls.missingPackages(this.filename).hintUncaught(err) : err)),
     );
   }
 

@@ -159,26 +159,45 @@ def _convert(value):
     return safe_repr(value)
 
 
-# pandas: a DataFrame becomes records (a named index, as after groupby or set_index, is kept as columns); a
-# Series a list when its index is an unnamed integer one (positions), else an object keyed by label; NaT and
-# NA become null. Anything else (Timestamp, Timedelta, Index...) is returned as is, for the generic rules.
+# pandas: a DataFrame becomes records and a Series a list, unless the index carries labels (is anything but the
+# default one, unnamed 0..n-1): then the frame's records lead with the index as fields (named as reset_index
+# names them) and the Series is an object keyed by label. NaT and NA become null. Anything else (Timestamp,
+# Timedelta, Index...) is returned as is, for the generic rules.
 def _convert_pandas(value):
     pandas = sys.modules["pandas"]
     if value is pandas.NaT or value is pandas.NA:
         return None
     if isinstance(value, pandas.DataFrame):
-        if any(name is not None for name in value.index.names):
-            try:
-                value = value.reset_index()
-            except ValueError:  # an index name is also a column name: keep the records without the index
-                pass
+        if not _is_positional(value.index, pandas):
+            value = value.reset_index(names=_index_field_names(value))
         return value.to_dict(orient="records")
     if isinstance(value, pandas.Series):
-        index = value.index
-        if index.nlevels == 1 and index.name is None and index.dtype.kind in "iu":
+        if _is_positional(value.index, pandas):
             return value.tolist()
         return value.to_dict()
     return value
+
+
+# True for the index pandas gives by default, which says nothing a list's positions do not: one unnamed level
+# holding 0..n-1 in order (a RangeIndex, or integers equal to one, as after concat).
+def _is_positional(index, pandas):
+    return index.nlevels == 1 and index.name is None and index.equals(pandas.RangeIndex(len(index)))
+
+
+# The fields a frame's index levels become: each level's name, or, unnamed, "index" (one level) or "level_<i>"
+# (several), as reset_index names them; a name a column (or an earlier level) already has gets a leading "_"
+# until it is unique, so that no field of the records hides another.
+def _index_field_names(frame):
+    taken = {safe_str(column) for column in frame.columns}
+    unnamed = ["index"] if frame.index.nlevels == 1 else [f"level_{i}" for i in range(frame.index.nlevels)]
+    fields = []
+    for name, default in zip(frame.index.names, unnamed):
+        field = default if name is None else name
+        while safe_str(field) in taken:
+            field = f"_{safe_str(field)}"
+        taken.add(safe_str(field))
+        fields.append(field)
+    return fields
 
 
 # A set as a list, sorted when its items can be compared.

@@ -93,29 +93,61 @@ class OutputModel(Model):
 
 # Builds the Input model of a tool from its `parameters` schema.
 def input_model(class_name, tool_name, schema):
-    schema = schema if isinstance(schema, dict) else {}
-    fields = _field_names(schema)
-    required = schema.get("required")
-    extra = schema.get("additionalProperties")
-    namespace = {
-        "__slots__": (), "__module__": "tools.api", "_runbox_tool": tool_name, "_runbox_input_of": tool_name,
-        "_runbox_fields": fields, "_runbox_schema": schema, "_runbox_root": schema,
-        "_runbox_required": tuple(f for f in fields if isinstance(required, list) and f in required),
-        "_runbox_open": extra is True or isinstance(extra, dict),
-        "__doc__": f"The arguments of the tool {tool_name!r}: {', '.join(fields) or 'none'}.",
-    }
-    return type(class_name, (InputModel,), namespace)
+    return _root_model(InputModel, class_name, tool_name, schema)
 
 
 # Builds the Output model of a tool from its `outputSchema` (None: a model that accepts any fields).
-def output_model(class_name, tool_name, schema, root=None):
-    schema = schema if isinstance(schema, dict) else {}
+def output_model(class_name, tool_name, schema):
+    return _root_model(OutputModel, class_name, tool_name, schema)
+
+
+# A tool's Input or Output model. A root schema that is a `$ref` (`{"$ref": "#/$defs/User", "$defs": ...}`) has the
+# fields of its target; the root's `$ref`s ("#" included) lead back to this class.
+def _root_model(base, class_name, tool_name, schema):
+    root = schema if isinstance(schema, dict) else {}
+    target = _resolve(root, root)[0] or root
+    cls = _model_class(base, class_name, tool_name, target, root, {}, class_name)
+    if base is InputModel:
+        cls._runbox_input_of = tool_name  # the one class a tool function takes as its arguments object
+    cls._runbox_nested[id(root)] = cls._runbox_nested[id(target)] = cls
+    return cls
+
+
+# One model class: an object schema's fields, the tool's root schema (for `$ref`s), the tool's cache of nested
+# classes by schema (one per kind of root), and the root model's name (nested names start with it).
+def _model_class(base, class_name, tool_name, schema, root, nested, root_name):
+    fields = _field_names(schema)
     namespace = {
-        "__slots__": (), "__module__": "tools.api", "_runbox_tool": tool_name, "_runbox_fields": _field_names(schema),
-        "_runbox_schema": schema, "_runbox_root": schema if root is None else root, "_runbox_nested": {},
-        "__doc__": f"The result of the tool {tool_name!r}.",
+        "__slots__": (), "__module__": "tools.api", "_runbox_tool": tool_name, "_runbox_fields": fields,
+        "_runbox_schema": schema, "_runbox_root": root, "_runbox_nested": nested, "_runbox_root_name": root_name,
     }
-    return type(class_name, (OutputModel,), namespace)
+    if base is InputModel:
+        required = schema.get("required")
+        extra = schema.get("additionalProperties")
+        namespace["_runbox_required"] = tuple(f for f in fields if isinstance(required, list) and f in required)
+        namespace["_runbox_open"] = extra is True or isinstance(extra, dict)
+        namespace["__doc__"] = f"Arguments of the tool {tool_name!r}: {', '.join(fields) or 'none'}."
+    else:
+        namespace["__doc__"] = f"The result of the tool {tool_name!r}."
+    return type(class_name, (base,), namespace)
+
+
+# The class of a nested object schema, made once per schema and root model, under `name` (see _nested_name).
+def _nested_class(owner, schema, name):
+    cache = owner._runbox_nested
+    cls = cache.get(id(schema))
+    if cls is None:
+        base = InputModel if issubclass(owner, InputModel) else OutputModel
+        cls = cache[id(schema)] = _model_class(base, name, owner._runbox_tool, schema, owner._runbox_root, cache, owner._runbox_root_name)
+    return cls
+
+
+# The name of a nested model, as the SDK's stubs name it: after its `$ref` (the root model's name and the ref's
+# last segment: GetUserOutput + Address), else after its path from the root (GetUserOutputOrdersItem).
+def _nested_name(owner, ref, path_name):
+    if ref is None:
+        return path_name
+    return owner._runbox_root_name + pascal_name(ref.rsplit("/", 1)[-1])
 
 
 # Wraps a tool's result (already with attribute access) as its outputSchema says: a dict in the Output model,
@@ -141,44 +173,76 @@ def wrap_fields(model, depth=0):
     return model
 
 
-# Wraps one value by its schema; model classes for nested objects are built once per schema and owner class.
-def _wrap(value, schema, owner, class_name, depth):
-    schema = _resolve(schema, owner._runbox_root)
+# Wraps one value by its schema, in the nested model of the schema.
+def _wrap(value, schema, owner, path_name, depth):
+    schema, ref = _resolve(schema, owner._runbox_root)
     if schema is None or depth > MAX_MODEL_DEPTH:
         return value
+    name = _nested_name(owner, ref, path_name)
     if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
-        cache = owner._runbox_nested
-        nested = cache.get(id(schema))
-        if nested is None:
-            nested = cache[id(schema)] = output_model(class_name, owner._runbox_tool, schema, owner._runbox_root)
-            nested._runbox_nested = cache  # one cache per tool: a recursive schema reuses its classes
-        return wrap_output(nested, value, depth)
+        return wrap_output(_nested_class(owner, schema, name), value, depth)
     items = schema.get("items")
     if isinstance(value, list) and isinstance(items, dict):
         for index, item in enumerate(value):
             if isinstance(item, (dict, list)):
-                value[index] = _wrap(item, items, owner, class_name + "Item", depth + 1)
+                value[index] = _wrap(item, items, owner, name + "Item", depth + 1)
     return value
 
 
-# Follows local `$ref`s ("#/$defs/User") and picks the one non-null branch of an `anyOf`/`oneOf`; None if unusable.
+# Every nested model a root model's schema reaches (properties, array items, local `$ref`s, an anyOf with null),
+# by name, the same classes wrapping a result makes: what `tools.api` holds beside the Input and Output models,
+# so that a name the stubs show can be imported. The first of two schemas with one name keeps it.
+def nested_models(root_class):
+    found = {}
+    seen = set()
+
+    def visit(schema, path_name, depth):
+        schema, ref = _resolve(schema, root_class._runbox_root)
+        if schema is None or depth > MAX_MODEL_DEPTH or id(schema) in seen:
+            return
+        seen.add(id(schema))
+        name = _nested_name(root_class, ref, path_name)
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            cls = _nested_class(root_class, schema, name)
+            found.setdefault(cls.__name__, cls)
+            for field in cls._runbox_fields:
+                visit(properties[field], cls.__name__ + pascal_name(field), depth + 1)
+        items = schema.get("items")
+        if isinstance(items, dict):
+            visit(items, name + "Item", depth + 1)
+
+    seen.add(id(root_class._runbox_schema))
+    properties = root_class._runbox_schema.get("properties")
+    for field in root_class._runbox_fields:
+        visit(properties[field], root_class.__name__ + pascal_name(field), 1)
+    items = root_class._runbox_schema.get("items")
+    if isinstance(items, dict):
+        visit(items, root_class.__name__ + "Item", 1)
+    return found
+
+
+# Follows local `$ref`s ("#/$defs/User") and picks the one non-null branch of an `anyOf`/`oneOf`: the schema and
+# the last `$ref` followed (None: none was); (None, None) if unusable.
 def _resolve(schema, root):
+    last_ref = None
     for _ in range(MAX_REF_HOPS):
         if not isinstance(schema, dict):
-            return None
+            return None, None
         ref = schema.get("$ref")
         if isinstance(ref, str):
             schema = _follow_ref(ref, root)
+            last_ref = ref
             continue
         branches = schema.get("anyOf", schema.get("oneOf"))
         if isinstance(branches, list) and "properties" not in schema and "items" not in schema:
             usable = [b for b in branches if isinstance(b, dict) and b.get("type") != "null"]
             if len(usable) != 1:
-                return None
+                return None, None
             schema = usable[0]
             continue
-        return schema
-    return None
+        return schema, last_ref
+    return None, None
 
 
 # The schema a local JSON pointer names inside the root schema, or None.
@@ -200,8 +264,20 @@ def _field_names(schema):
     return tuple(name for name in properties if isinstance(name, str)) if isinstance(properties, dict) else ()
 
 
-# PascalCase of a tool or field name: get_user, getUser, search.docs, list-items → GetUser, GetUser, SearchDocs, ListItems.
+# PascalCase of a tool, field or $ref name, as the SDK's stubs make it (sdk/stubs/names.ts): words are the runs of
+# ASCII letters and digits, each capitalized; get_user, getUser, search.docs, list-items → GetUser, GetUser,
+# SearchDocs, ListItems; "" → Model, 2fa → M2fa.
 def pascal_name(name):
-    parts = name.replace(".", "_").replace("-", "_").split("_")
-    return "".join(part[:1].upper() + part[1:] for part in parts)
+    words, word = [], ""
+    for char in name:
+        if char.isascii() and char.isalnum():
+            word += char
+        elif word:
+            words.append(word)
+            word = ""
+    words.append(word)
+    joined = "".join(w[:1].upper() + w[1:] for w in words if w)
+    if not joined:
+        return "Model"
+    return "M" + joined if joined[0].isdigit() else joined
 

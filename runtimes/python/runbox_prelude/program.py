@@ -12,7 +12,7 @@ import sys
 from .bridge import apply_workspace_config, flush_stdio
 from .figures import FigureCapture  # imported now: prelude.py removes the package from sys.modules before the code
 from .jsonable import ResultError, encode_json, safe_str
-from .namespace import build_globals
+from .namespace import build_globals, load_prelude_module
 
 USER_FILENAME = "main.py"
 PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, without importing ast
@@ -64,8 +64,12 @@ class Execution:
         self.globals.update(__file__=USER_FILENAME, __builtins__=sys.modules["builtins"])
         self.globals["__loader__"] = _SourceLoader(source)
         self.globals.update(build_globals(client, tools, self.set_result))
-        # The request's inputs, as variables of the code's module (the daemon checked their names).
-        self.globals.update(inputs or {})
+        # The request's inputs, as variables of the code's module (the daemon checked their names); objects in them
+        # read as attributes too, as tool results do (values.py, loaded only for an input that holds one).
+        for name, value in (inputs or {}).items():
+            if type(value) is dict or type(value) is list:
+                value = load_prelude_module("values").with_attributes(value)
+            self.globals[name] = value
 
     # Records the result as JSON at once (so a conversion error points at the caller's line); files=None
     # keeps the files declared before.

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
-import { checkValue, SchemaCompiler } from '../../daemon/bridge/validation.js';
+import { checkValue, SchemaCompiler } from '../daemon/tool-schemas.js';
 
 const compiler = new SchemaCompiler();
 const userSchema = {

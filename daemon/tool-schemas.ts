@@ -3,6 +3,8 @@
 // results. What hostile values can make a check cost is bounded: patterns run on a linear-time engine (RE2JS,
 // pure JavaScript: no backtracking, so `^(a+)+$` costs one pass), and uniqueItems is checked in one pass instead
 // of ajv's comparison of every pair. A failure is one message naming the tool, the field and the rule.
+// Part of the wire layer: the SDK checks the arguments an approval changed with these same rules and messages
+// (sdk/argument-checks.ts), so that the code cannot tell which side refused a call.
 import { createRequire } from 'node:module';
 import { Ajv2020, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { RE2JS } from 're2js';
