@@ -112,6 +112,8 @@ export class SandboxInstance {
   private killed = false;
   /** True once freeze() stopped its processes (dispose then kills them frozen and thaws them). */
   private frozen = false;
+  /** The move of the sandbox's first process into its cgroup, started with the process. */
+  private readonly earlyMove: Promise<void>;
   /** A freeze() under way, if one is. */
   private freezing: Promise<boolean> | null = null;
   private hasExitedFlag = false;
@@ -152,6 +154,10 @@ export class SandboxInstance {
     this.maxEarlyOutputBytes = parts.maxEarlyOutputBytes;
     this.exited = process.exited;
     void process.exited.then(() => (this.hasExitedFlag = true));
+    // The move starts at once, while the interpreter starts (a move waits for an RCU grace period, 5–25 ms here,
+    // and the processes forked after it are born inside); enterCgroup, once the prelude connects, moves what
+    // that missed and makes sure of the whole tree.
+    this.earlyMove = this.cgroup && process.pid !== undefined ? this.cgroup.addProcess(process.pid).catch(() => undefined) : Promise.resolve();
     this.ready = Promise.race([parts.connected.then(() => this.enterCgroup()), process.exited.then(() => false)]);
     for (const stream of ['stdout', 'stderr'] as const) {
       process[stream].on('data', (chunk: Buffer) => this.emit({ kind: 'output', stream, chunk }));
@@ -342,6 +348,7 @@ export class SandboxInstance {
   private async enterCgroup(): Promise<boolean> {
     if (!this.cgroup || this.process.pid === undefined) return true;
     try {
+      await this.earlyMove;
       await this.cgroup.adoptTree(this.process.pid);
       return true;
     } catch (error) {

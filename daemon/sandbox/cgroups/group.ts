@@ -78,6 +78,12 @@ export class SandboxCgroup {
     throw new Error(`the process tree of pid ${rootPid} kept changing while it was moved into its cgroup`);
   }
 
+  // Moves one process (all its threads) into the group in every hierarchy; its children forked afterwards are
+  // born inside. adoptTree is what makes sure of a whole tree.
+  addProcess(pid: number): Promise<void> {
+    return this.group.addProcess(pid);
+  }
+
   // The kernel's counters for this group. A counter that cannot be read counts as 0.
   async readCounters(): Promise<CgroupCounters> {
     const [cpuTimeMs, oomKills, forkFailures] = await Promise.all([this.group.readCounter('cpuTime'), this.group.readCounter('oomKills'), this.group.readCounter('forkFailures')]);
