@@ -14,6 +14,9 @@ import { Ajv } from 'ajv';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { RunboxClient } from 'runbox/sdk';
+import { createRunboxMcpServer } from 'runbox/sdk/mcp-server';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
@@ -248,6 +251,39 @@ describe('the daemon\'s /mcp over Streamable HTTP', () => {
       await checkSession(client);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('createRunboxMcpServer, imported as docs/mcp.md does', () => {
+  it('resolves every import of the doc\'s example by package name, and serves a tool the code calls', async () => {
+    const doc = fs.readFileSync(path.join(root, 'docs/mcp.md'), 'utf8');
+    const example = /### From code: `createRunboxMcpServer`\s*```ts\n([\s\S]*?)```/.exec(doc);
+    assert.ok(example, 'docs/mcp.md has the createRunboxMcpServer example');
+    const imports = [...example[1].matchAll(/^import \{ ([^}]+) \} from '([^']+)';$/gm)].map(([, names, specifier]) => ({ names: names.split(',').map((name) => name.trim()), specifier }));
+    assert.deepEqual(imports.map((entry) => entry.specifier), ['runbox/sdk', 'runbox/sdk/mcp-server', '@modelcontextprotocol/sdk/server/stdio.js']);
+    for (const { names, specifier } of imports) {
+      const module = (await import(specifier)) as Record<string, unknown>;
+      for (const name of names) assert.equal(typeof module[name], 'function', `${specifier} exports ${name}`);
+    }
+    // The package-name import (this file's own, at the top) serves, over an in-memory transport, a tool the code calls.
+    const runbox = new RunboxClient({ url: daemon.url, token: TOKEN });
+    const tools = { add: { description: 'Adds two numbers.', parameters: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] }, handler: ({ a, b }: { a: number; b: number }) => a + b } };
+    const server = createRunboxMcpServer(runbox, { tools, runtimes: ['python'] });
+    const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const client = new Client({ name: 'runbox-doc', version: '1.0.0' });
+    await client.connect(clientSide);
+    try {
+      const { tools: listed } = await client.listTools();
+      assert.match(listed.find((tool) => tool.name === 'execute_code')?.description ?? '', /def add\(a: float, b: float\)/);
+      const answer = await call(client, 'execute_code', { code: 'return await add(2, 3)' });
+      assert.equal(answer.isError, false, textOf(answer));
+      assert.equal(answer.structuredContent?.result, 5);
+    } finally {
+      await client.close();
+      await server.close();
+      await runbox.close();
     }
   });
 });
