@@ -4,13 +4,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -26,16 +22,14 @@ import {
   type ToolCallRecord,
 } from 'runbox/sdk';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { referenceServers, startEverythingHttp, type HttpMcpServer } from '../helpers/mcp-servers.js';
 
-const require = createRequire(import.meta.url);
-/** A package's bin file, from node_modules (no npx, no network). */
-function binOf(pkg: string, bin: string): string {
-  const manifestPath = require.resolve(`${pkg}/package.json`);
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { bin: Record<string, string> };
-  return path.join(path.dirname(manifestPath), manifest.bin[bin]);
-}
-const EVERYTHING = binOf('@modelcontextprotocol/server-everything', 'mcp-server-everything');
-const FILESYSTEM = binOf('@modelcontextprotocol/server-filesystem', 'mcp-server-filesystem');
+// Resolved before any test, so that servers missing from node_modules fail every test saying to run `npm ci`.
+let EVERYTHING: string;
+let FILESYSTEM: string;
+before(() => {
+  ({ everything: EVERYTHING, filesystem: FILESYSTEM } = referenceServers());
+});
 const FAULTY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/mcp-faulty-server.mjs');
 
 // The processes of this test process running a script (the stdio servers it started), by pid.
@@ -199,55 +193,30 @@ describe('MCP tools inside the code', () => {
   });
 });
 
-// A free loopback port (listened on and released at once).
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 describe('MCP tools: a server reached over Streamable HTTP', () => {
   let daemon: TestDaemon;
   let client: RunboxClient;
-  let server: ChildProcess;
-  let port: number;
+  let web: HttpMcpServer;
 
   before(async () => {
     daemon = await startDaemon();
     client = new RunboxClient({ url: daemon.url });
-    port = await freePort();
-    // The operator's server, started by the test: everything's Streamable HTTP transport on the port.
-    server = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      server.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (stderr.includes('listening on port')) resolve();
-      });
-      server.once('exit', (code) => reject(new Error(`server-everything exited (${code}): ${stderr}`)));
-    });
+    web = await startEverythingHttp(EVERYTHING); // the operator's server, started by the test
   });
   after(async () => {
-    if (server && server.exitCode === null && server.signalCode === null) {
-      server.kill();
-      await once(server, 'exit');
-    }
+    await web?.stop();
     await client?.close();
     await daemon?.close();
     await assertGone(EVERYTHING);
   });
 
   it('calls its tools from the code, and a call after the server stopped fails with a message naming it', async () => {
-    const mcp = await connectMcpServers({ web: { url: `http://127.0.0.1:${port}/mcp` } }, { callTimeoutMs: 5000 });
+    const mcp = await connectMcpServers({ web: { url: web.url } }, { callTimeoutMs: 5000 });
     try {
       const out = await client.execute({ runtime: 'python', code: 'return [await web__echo("over http"), await call_tool("web.get-sum", {"a": 1, "b": 2})]', tools: mcp.tools });
       assert.equal(out.status, 'ok', JSON.stringify(out.error));
       assert.deepEqual(out.result, ['Echo: over http', 'The sum of 1 and 2 is 3.']);
-      server.kill();
-      await once(server, 'exit');
+      await web.stop();
       const later = await client.execute({ runtime: 'node', code: 'try { await web__echo("x"); } catch (error) { return [error.name, error.message]; }', tools: mcp.tools });
       assert.equal(later.status, 'ok', JSON.stringify(later.error));
       const [name, message] = later.result as string[];
