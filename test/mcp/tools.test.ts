@@ -13,6 +13,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import {
   connectMcpServers,
+  createCodeTool,
   pythonStubs,
   RunboxClient,
   RunboxMcpError,
@@ -140,6 +141,57 @@ describe('MCP tools inside the code', () => {
       ]);
     });
   }
+
+  it('budgets apply to MCP tools: a call past maxCallsPerTool raises naming the budget, and the result records it', async () => {
+    const code = [
+      'first = await everything__echo("once")',
+      'try:',
+      '    await everything__echo("twice")',
+      '    second = "no error"',
+      'except ToolError as error:',
+      '    second = [error.code, str(error)]',
+      'set_result([first, second, await everything__get_sum(1, 2)])',
+    ].join('\n');
+    const answered: string[] = [];
+    const out = await client.execute({
+      runtime: 'python', code, tools: mcp.tools, budgets: { maxCallsPerTool: { 'everything.echo': 1 } }, onToolCallFinish: (record) => answered.push(record.tool),
+    });
+    assert.equal(out.status, 'ok', JSON.stringify(out.error));
+    assert.deepEqual(out.result, ['Echo: once', ['budget_exceeded', 'budget maxCallsPerTool for everything.echo (1 call) is spent'], 'The sum of 1 and 2 is 3.']);
+    assert.deepEqual(out.budgetsExceeded, [{ budget: 'maxCallsPerTool', tool: 'everything.echo', limit: 1 }]);
+    assert.deepEqual(answered, ['everything.echo', 'everything.get-sum'], 'the refused call never reached the server');
+  });
+
+  // The code tool with discovery on: groups in the description, and the code finds the tools it then calls.
+  const DISCOVERY: Record<Runtime, string> = {
+    python: [
+      'found = [(match.name, match.function) for match in search_tools("echo message", limit=2)]',
+      'stub = describe_tool("everything.get-sum")',
+      'set_result({"found": found, "stub": stub, "sum": await call_tool("everything.get-sum", {"a": 1, "b": 1})})',
+    ].join('\n'),
+    node: [
+      'const found = searchTools("echo message", { limit: 2 }).map((match) => [match.name, match.function]);',
+      'const stub = describeTool("everything.get-sum");',
+      'return { found, stub, sum: await callTool("everything.get-sum", { a: 1, b: 1 }) };',
+    ].join('\n'),
+  };
+
+  it('discovery over server-everything\'s tools: the description lists the server groups; search_tools/describe_tool and searchTools/describeTool find them', async () => {
+    const codeTool = createCodeTool(client, { tools: mcp.tools, runtimes: ['python', 'node'], discovery: true });
+    assert.match(codeTool.description, /^- everything \(\d+ tools\): echo, get-annotated-message, /m);
+    assert.match(codeTool.description, /^- files \(\d+ tools\): read_file, read_text_file, /m);
+    assert.doesNotMatch(codeTool.description, /everything__get_sum\(/, 'no stub in the description');
+    for (const runtime of ['python', 'node'] as const) {
+      const output = await codeTool.run({ code: DISCOVERY[runtime], runtime });
+      assert.equal(output.isError, false, output.text);
+      const result = output.result?.result as { found: [string, string][]; stub: string; sum: string };
+      assert.deepEqual(result.found[0], ['everything.echo', 'everything__echo'], `${runtime}: ${JSON.stringify(result.found)}`);
+      // The stub describe_tool returns is the one the full description would show.
+      const expected = runtime === 'python' ? /^async def everything__get_sum\(a: float, b: float\) -> Any:/m : /^declare function everything__get_sum\(args: \{/m;
+      assert.match(result.stub, expected, runtime);
+      assert.equal(result.sum, 'The sum of 1 and 1 is 2.');
+    }
+  });
 
   it('refuses invalid arguments in the daemon, before they reach the server', async () => {
     const answered: ToolCallRecord[] = [];
