@@ -72,7 +72,7 @@ async function httpClient(token: string | undefined): Promise<Client> {
   return client;
 }
 
-// The checks both transports must pass: the tools and their schemas, a chart, structured content, failing code.
+// The checks both transports must pass: the tools and their schemas, a chart, a CSV, structured content, failing code.
 async function checkEssentials(client: Client): Promise<void> {
   const { tools } = await client.listTools();
   assert.deepEqual(tools.map((tool) => tool.name).sort(), TOOL_NAMES);
@@ -97,6 +97,14 @@ async function checkEssentials(client: Client): Promise<void> {
   assert.deepEqual(chart.structuredContent?.result, { bars: 3 });
   assert.deepEqual((chart.structuredContent?.files as { path: string }[]).map((file) => file.path), ['chart.png']);
   assert.match(textOf(chart), /status: ok/);
+
+  // A CSV file: an embedded text resource (text, not base64), under the outputs URI of a sessionless execution.
+  const csv = await call(client, 'execute_code', { code: 'import pandas as pd\npd.DataFrame({"region": ["north", "south"], "total": [3, 4]}).to_csv("totals.csv", index=False)\nset_result(2, files=["totals.csv"])' });
+  assert.equal(csv.isError, false, textOf(csv));
+  assert.deepEqual(csv.content.filter((block) => block.type !== 'text'), [
+    { type: 'resource', resource: { uri: 'runbox://outputs/totals.csv', mimeType: 'text/csv', text: 'region,total\nnorth,3\nsouth,4\n' } },
+  ]);
+  assert.deepEqual(csv.structuredContent?.files, [{ path: 'totals.csv', mimeType: 'text/csv', size: 29 }]);
 
   // Failing code: a tool error (not a protocol error) with the message and the traceback.
   const failing = await call(client, 'execute_code', { code: 'def f():\n    return 1 / 0\nf()' });
