@@ -17,6 +17,8 @@ export interface ProtocolConstants {
   readonly reservedToolPrefix: string;
   /** The longest tool name a request may declare (MCP's own limit; a server prefix comes on top of an MCP tool's name). */
   readonly maxToolNameChars: number;
+  /** The most tools one execution request may declare (the SDK's code tool and MCP servers check it up front). */
+  readonly maxTools: number;
   /** The exit code of a prelude whose bridge could not be opened or broke. */
   readonly bridgeFailureExitCode: number;
   /** The most UTF-8 bytes of a tool declaration's `stub` (what describe_tool returns in the sandbox). */

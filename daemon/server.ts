@@ -56,7 +56,10 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
     if (config.mcpConfig !== '') upstream = await connectUpstreamAtStart(config.mcpConfig, deps.logger);
     return serve(config, deps.logger, host, upstream);
   } catch (error) {
+    // What prepareHost started goes as close() would take it: the fork server, its bind of the work directory.
     await upstream?.close();
+    await host.forkServer?.close();
+    await sweepLeftovers(config.workDir).catch((sweepError: unknown) => deps.logger.error({ err: sweepError }, 'could not sweep the work directory after a failed start'));
     await host.claim.release();
     throw error;
   }

@@ -2,7 +2,7 @@
 # Installs everything Runbox needs on a Debian machine, idempotently and quickly when already done:
 # bubblewrap, the Node dependencies, the compiled TypeScript, and the Python runtime environment
 # (a venv with the pinned packages of runtimes/python/requirements.txt and a prebuilt matplotlib font cache),
-# and uv, the Python package installer, in a separate tools venv.
+# uv, the Python package installer, in a separate tools venv, and the `runbox` command linked globally (for npx).
 # Called by `npm start`, `npm test` and `npm run bench` (their pre-scripts), and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,3 +79,7 @@ if [ ! -f dist/daemon/main.js ] || [ -n "$(find daemon sdk test bench examples t
   say "compiling TypeScript"
   node_modules/.bin/tsc -p tsconfig.json
 fi
+
+# 6. The `runbox` command linked into npm's global prefix, so that the README's MCP client configuration
+# (`npx runbox mcp`) runs this checkout from any directory. Not fatal: only MCP clients need it.
+bash scripts/link-global.sh || say "going on without the global runbox command"

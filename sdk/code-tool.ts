@@ -2,6 +2,7 @@
 // with the rules and the tools' stubs, an input schema, and run(input), which executes the model's code and
 // answers in compact text next to the full result. The adapters (sdk/adapters/) put it in each API's format.
 
+import { PROTOCOL } from '../daemon/protocol.js';
 import type { RunboxClient } from './client.js';
 import { describeBadInput, describeExecution } from './code-tool/answer.js';
 import { codeToolInputSchema, describeCodeTool } from './code-tool/describe.js';
@@ -201,6 +202,9 @@ function resolveOptions(client: RunboxClient, options: CodeToolOptions) {
   if (typeof options !== 'object' || options === null) fail('createCodeTool(client, options)', 'an object', options);
   const { tools, runtimes = ['python'], name = DEFAULT_CODE_TOOL_NAME, execute = {}, discovery = 'auto' } = options;
   if (typeof tools !== 'object' || tools === null || Array.isArray(tools)) fail('options.tools', 'an object of tools by name', tools);
+  // Every execution declares all of them, so more than the daemon takes would make every call fail.
+  const toolCount = Object.keys(tools).length;
+  if (toolCount > PROTOCOL.maxTools) fail('options.tools', `at most ${PROTOCOL.maxTools} tools (maxTools: every execution declares them all)`, toolCount);
   if (!Array.isArray(runtimes) || runtimes.length === 0 || runtimes.some((runtime) => !RUNTIMES.includes(runtime)) || new Set(runtimes).size !== runtimes.length) {
     fail('options.runtimes', 'a non-empty list of "python" and/or "node"', runtimes);
   }

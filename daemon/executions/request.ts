@@ -35,7 +35,6 @@ export interface ExecutionRequest {
 }
 
 const TOOL_NAME = toolNamePattern(PROTOCOL.maxToolNameChars);
-const MAX_TOOLS = 256;
 const FIELDS = new Set(['runtime', 'code', 'files', 'timeoutMs', 'tools', 'inputs', 'limits', 'sessionId', 'budgets', 'validateResults', 'captureFigures']);
 
 export type RequestLimits = Pick<Config, 'defaultTimeoutMs' | 'maxTimeoutMs' | 'maxCodeBytes' | 'maxFileBytes' | 'maxTotalFileBytes' | LowerableLimit>;
@@ -130,7 +129,7 @@ function parseTools(raw: unknown, toolsAllowed: boolean): ToolDeclaration[] {
   if (raw.length > 0 && !toolsAllowed) {
     throw new WireError('invalid_request', 'tools: plain HTTP has no client to answer tool calls; use the WebSocket API (/v1/ws) or the SDK');
   }
-  if (raw.length > MAX_TOOLS) throw new WireError('invalid_request', `tools: ${raw.length} tools; at most ${MAX_TOOLS}`);
+  if (raw.length > PROTOCOL.maxTools) throw new WireError('invalid_request', `tools: ${raw.length} tools; at most ${PROTOCOL.maxTools} (maxTools)`);
   const names = new Set<string>();
   return raw.map((entry: unknown, index) => {
     const where = `tools[${index}]`;

@@ -35,6 +35,7 @@ test('request: each bad field is named with what was expected and received', () 
     [{ runtime: 'python', code: '', tools: [{ name: 'bad name' }] }, /tools\[0\]\.name/],
     [{ runtime: 'python', code: '', tools: [{ name: 't' }, { name: 't' }] }, /declared twice/],
     [{ runtime: 'python', code: '', tools: [{ name: 't', outputSchema: [] }] }, /tools\[0\]\.outputSchema: expected a JSON Schema object, received an array/],
+    [{ runtime: 'python', code: '', tools: Array.from({ length: 257 }, (_, i) => ({ name: `t${i}` })) }, /: tools: 257 tools; at most 256 \(maxTools\)$/],
     [{ runtime: 'python', code: '', limits: { memoryBytes: 128 * 1024 * 1024 } }, /limits\.memoryBytes: 134217728 exceeds the configured 67108864/],
     [{ runtime: 'python', code: '', limits: { maxProcesses: 2 } }, /limits\.maxProcesses: expected an integer ≥ 8, received number 2/],
     [{ runtime: 'python', code: '', limits: { sandbox: 'off' } }, /limits\.sandbox: unknown limit/],

@@ -99,7 +99,13 @@ export async function startDaemon(overrides: Partial<Config> = {}, options: Test
     logger,
     ...(options.searchPath !== undefined ? { searchPath: options.searchPath } : {}),
   };
-  const daemon = await createDaemon(config, deps);
+  let daemon: Daemon;
+  try {
+    daemon = await createDaemon(config, deps);
+  } catch (error) {
+    if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
   const { port } = await daemon.listen();
   openDaemons.add(workDir);
   const url = `http://127.0.0.1:${port}`;

@@ -1,21 +1,27 @@
 // Runbox as an MCP server, driven by the official MCP SDK's own Client against a real daemon: `runbox mcp` over stdio
 // (the bin, as an MCP client starts it), the daemon's /mcp over Streamable HTTP (token required), and the README's
-// client configuration run as written. Tools listed with their schemas, a matplotlib chart arriving as image
+// client configuration run as written, from another directory, through setup's global link into a temporary prefix. Tools listed with their schemas, a matplotlib chart arriving as image
 // content, structured content matching the declared output schema, a session's files, failing code as a tool
 // error with its traceback, and no daemon as a tool error saying so.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { RunboxClient } from 'runbox/sdk';
+import { createRunboxMcpServer } from 'runbox/sdk/mcp-server';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 const BIN = path.join(root, 'bin/runbox.js');
+const LINK_STEP = path.join(root, 'scripts/link-global.sh');
 const TOKEN = 'mcp-test-token-0123456789';
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const CHART_CODE = [
@@ -66,7 +72,7 @@ async function httpClient(token: string | undefined): Promise<Client> {
   return client;
 }
 
-// The checks both transports must pass: the tools and their schemas, a chart, structured content, failing code.
+// The checks both transports must pass: the tools and their schemas, a chart, a CSV, structured content, failing code.
 async function checkEssentials(client: Client): Promise<void> {
   const { tools } = await client.listTools();
   assert.deepEqual(tools.map((tool) => tool.name).sort(), TOOL_NAMES);
@@ -91,6 +97,14 @@ async function checkEssentials(client: Client): Promise<void> {
   assert.deepEqual(chart.structuredContent?.result, { bars: 3 });
   assert.deepEqual((chart.structuredContent?.files as { path: string }[]).map((file) => file.path), ['chart.png']);
   assert.match(textOf(chart), /status: ok/);
+
+  // A CSV file: an embedded text resource (text, not base64), under the outputs URI of a sessionless execution.
+  const csv = await call(client, 'execute_code', { code: 'import pandas as pd\npd.DataFrame({"region": ["north", "south"], "total": [3, 4]}).to_csv("totals.csv", index=False)\nset_result(2, files=["totals.csv"])' });
+  assert.equal(csv.isError, false, textOf(csv));
+  assert.deepEqual(csv.content.filter((block) => block.type !== 'text'), [
+    { type: 'resource', resource: { uri: 'runbox://outputs/totals.csv', mimeType: 'text/csv', text: 'region,total\nnorth,3\nsouth,4\n' } },
+  ]);
+  assert.deepEqual(csv.structuredContent?.files, [{ path: 'totals.csv', mimeType: 'text/csv', size: 29 }]);
 
   // Failing code: a tool error (not a protocol error) with the message and the traceback.
   const failing = await call(client, 'execute_code', { code: 'def f():\n    return 1 / 0\nf()' });
@@ -201,7 +215,6 @@ describe('runbox mcp over stdio', () => {
   });
 
   it('refuses a token on the command line and a runtime it does not know', async () => {
-    const { spawnSync } = await import('node:child_process');
     const run = spawnSync(process.execPath, [BIN, 'mcp', '--token', 'x', '--runtimes', 'ruby'], { encoding: 'utf8' });
     assert.equal(run.status, 2);
     assert.match(run.stderr, /--token: not a flag .*RUNBOX_TOKEN/);
@@ -250,22 +263,96 @@ describe('the daemon\'s /mcp over Streamable HTTP', () => {
   });
 });
 
+describe('createRunboxMcpServer, imported as docs/mcp.md does', () => {
+  it('resolves every import of the doc\'s example by package name, and serves a tool the code calls', async () => {
+    const doc = fs.readFileSync(path.join(root, 'docs/mcp.md'), 'utf8');
+    const example = /### From code: `createRunboxMcpServer`\s*```ts\n([\s\S]*?)```/.exec(doc);
+    assert.ok(example, 'docs/mcp.md has the createRunboxMcpServer example');
+    const imports = [...example[1].matchAll(/^import \{ ([^}]+) \} from '([^']+)';$/gm)].map(([, names, specifier]) => ({ names: names.split(',').map((name) => name.trim()), specifier }));
+    assert.deepEqual(imports.map((entry) => entry.specifier), ['runbox/sdk', 'runbox/sdk/mcp-server', '@modelcontextprotocol/sdk/server/stdio.js']);
+    for (const { names, specifier } of imports) {
+      const module = (await import(specifier)) as Record<string, unknown>;
+      for (const name of names) assert.equal(typeof module[name], 'function', `${specifier} exports ${name}`);
+    }
+    // The package-name import (this file's own, at the top) serves, over an in-memory transport, a tool the code calls.
+    const runbox = new RunboxClient({ url: daemon.url, token: TOKEN });
+    const tools = { add: { description: 'Adds two numbers.', parameters: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] }, handler: ({ a, b }: { a: number; b: number }) => a + b } };
+    const server = createRunboxMcpServer(runbox, { tools, runtimes: ['python'] });
+    const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const client = new Client({ name: 'runbox-doc', version: '1.0.0' });
+    await client.connect(clientSide);
+    try {
+      const { tools: listed } = await client.listTools();
+      assert.match(listed.find((tool) => tool.name === 'execute_code')?.description ?? '', /def add\(a: float, b: float\)/);
+      const answer = await call(client, 'execute_code', { code: 'return await add(2, 3)' });
+      assert.equal(answer.isError, false, textOf(answer));
+      assert.equal(answer.structuredContent?.result, 5);
+    } finally {
+      await client.close();
+      await server.close();
+      await runbox.close();
+    }
+  });
+});
+
 describe('the README\'s MCP client configuration', () => {
-  it('starts runbox mcp as written (npx resolving this package) and runs code', async () => {
+  // A temporary npm global prefix, and a directory outside any package for the client to start npx in: npx can then
+  // find runbox only where setup's link step put it, never in another checkout or on the registry.
+  let prefix: string;
+  let clientDir: string;
+  before(() => {
+    prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'runbox-npm-prefix-'));
+    clientDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runbox-mcp-client-'));
+  });
+  after(() => {
+    for (const dir of [prefix, clientDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Runs setup's link step (scripts/link-global.sh) with the temporary prefix as npm's global one.
+  const linkStep = () => {
+    const run = spawnSync('bash', [LINK_STEP], { encoding: 'utf8', env: { ...process.env, npm_config_prefix: prefix, npm_config_global_prefix: prefix, RUNBOX_NO_GLOBAL_LINK: '' } });
+    assert.equal(run.status, 0, run.stderr);
+    return run.stderr;
+  };
+  const linked = () => fs.realpathSync(path.join(prefix, 'lib/node_modules/runbox'));
+
+  it('setup\'s link step links this checkout into npm\'s global prefix, says nothing once done, and relinks from another checkout', () => {
+    assert.match(linkStep(), /linking the runbox command into .*runbox-npm-prefix-.*, so that npx runbox mcp runs this checkout from any directory/);
+    assert.equal(linked(), fs.realpathSync(root));
+    assert.equal(fs.realpathSync(path.join(prefix, 'bin/runbox')), fs.realpathSync(BIN));
+    assert.equal(linkStep(), '', 'nothing to do the second time');
+    const other = path.join(clientDir, 'other-checkout');
+    fs.mkdirSync(other);
+    fs.rmSync(path.join(prefix, 'lib/node_modules/runbox'));
+    fs.symlinkSync(other, path.join(prefix, 'lib/node_modules/runbox'));
+    assert.match(linkStep(), new RegExp(`relinking the global runbox command from ${escapeRegExp(fs.realpathSync(other))} to this checkout`));
+    assert.equal(linked(), fs.realpathSync(root));
+  });
+
+  it('starts runbox mcp as written, from another directory, through the global link, and runs code', async () => {
     const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
     const block = /<!-- mcp-client-config -->\s*```json\n([\s\S]*?)```\s*<!-- \/mcp-client-config -->/.exec(readme);
     assert.ok(block, 'README.md has the snippet between <!-- mcp-client-config --> markers');
     const entry = (JSON.parse(block[1]) as { mcpServers: Record<string, { command: string; args: string[]; env?: Record<string, string> }> }).mcpServers.runbox;
     assert.deepEqual({ command: entry.command, args: entry.args }, { command: 'npx', args: ['runbox', 'mcp'] });
     assert.deepEqual(Object.keys(entry.env ?? {}).sort(), ['RUNBOX_TOKEN', 'RUNBOX_URL']);
-    // The command and args as written, run in the repository, where npx resolves the package's own bin (offline:
-    // the test never reaches the registry); the env names as written, with this daemon's values.
+    linkStep();
+    // The command and args as written, started as an MCP client starts them: in a directory of its own, with npm's
+    // global prefix (and its bin first on PATH) the temporary one, offline (the test never reaches the registry).
     const transport = new StdioClientTransport({
-      command: entry.command, args: entry.args, cwd: root, stderr: 'pipe',
-      env: { RUNBOX_URL: daemon.url, RUNBOX_TOKEN: TOKEN, npm_config_offline: 'true', npm_config_update_notifier: 'false' },
+      command: entry.command, args: entry.args, cwd: clientDir, stderr: 'pipe',
+      env: {
+        PATH: `${path.join(prefix, 'bin')}${path.delimiter}${process.env.PATH ?? ''}`, npm_config_prefix: prefix,
+        npm_config_offline: 'true', npm_config_update_notifier: 'false', RUNBOX_URL: daemon.url, RUNBOX_TOKEN: TOKEN,
+      },
     });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const client = new Client({ name: 'runbox-readme', version: '1.0.0' });
-    await client.connect(transport);
+    await client.connect(transport).catch((error: unknown) => {
+      throw new Error(`${entry.command} ${entry.args.join(' ')} did not start runbox mcp: ${(error as Error).message}\n${stderr}`);
+    });
     try {
       const answer = await call(client, 'execute_code', { code: 'print(6 * 7)' });
       assert.equal(answer.isError, false, textOf(answer));
@@ -283,6 +370,10 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {

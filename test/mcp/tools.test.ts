@@ -4,19 +4,16 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import {
   connectMcpServers,
+  createCodeTool,
   pythonStubs,
   RunboxClient,
   RunboxMcpError,
@@ -26,16 +23,14 @@ import {
   type ToolCallRecord,
 } from 'runbox/sdk';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { referenceServers, startEverythingHttp, type HttpMcpServer } from '../helpers/mcp-servers.js';
 
-const require = createRequire(import.meta.url);
-/** A package's bin file, from node_modules (no npx, no network). */
-function binOf(pkg: string, bin: string): string {
-  const manifestPath = require.resolve(`${pkg}/package.json`);
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { bin: Record<string, string> };
-  return path.join(path.dirname(manifestPath), manifest.bin[bin]);
-}
-const EVERYTHING = binOf('@modelcontextprotocol/server-everything', 'mcp-server-everything');
-const FILESYSTEM = binOf('@modelcontextprotocol/server-filesystem', 'mcp-server-filesystem');
+// Resolved before any test, so that servers missing from node_modules fail every test saying to run `npm ci`.
+let EVERYTHING: string;
+let FILESYSTEM: string;
+before(() => {
+  ({ everything: EVERYTHING, filesystem: FILESYSTEM } = referenceServers());
+});
 const FAULTY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/mcp-faulty-server.mjs');
 
 // The processes of this test process running a script (the stdio servers it started), by pid.
@@ -147,6 +142,57 @@ describe('MCP tools inside the code', () => {
     });
   }
 
+  it('budgets apply to MCP tools: a call past maxCallsPerTool raises naming the budget, and the result records it', async () => {
+    const code = [
+      'first = await everything__echo("once")',
+      'try:',
+      '    await everything__echo("twice")',
+      '    second = "no error"',
+      'except ToolError as error:',
+      '    second = [error.code, str(error)]',
+      'set_result([first, second, await everything__get_sum(1, 2)])',
+    ].join('\n');
+    const answered: string[] = [];
+    const out = await client.execute({
+      runtime: 'python', code, tools: mcp.tools, budgets: { maxCallsPerTool: { 'everything.echo': 1 } }, onToolCallFinish: (record) => answered.push(record.tool),
+    });
+    assert.equal(out.status, 'ok', JSON.stringify(out.error));
+    assert.deepEqual(out.result, ['Echo: once', ['budget_exceeded', 'budget maxCallsPerTool for everything.echo (1 call) is spent'], 'The sum of 1 and 2 is 3.']);
+    assert.deepEqual(out.budgetsExceeded, [{ budget: 'maxCallsPerTool', tool: 'everything.echo', limit: 1 }]);
+    assert.deepEqual(answered, ['everything.echo', 'everything.get-sum'], 'the refused call never reached the server');
+  });
+
+  // The code tool with discovery on: groups in the description, and the code finds the tools it then calls.
+  const DISCOVERY: Record<Runtime, string> = {
+    python: [
+      'found = [(match.name, match.function) for match in search_tools("echo message", limit=2)]',
+      'stub = describe_tool("everything.get-sum")',
+      'set_result({"found": found, "stub": stub, "sum": await call_tool("everything.get-sum", {"a": 1, "b": 1})})',
+    ].join('\n'),
+    node: [
+      'const found = searchTools("echo message", { limit: 2 }).map((match) => [match.name, match.function]);',
+      'const stub = describeTool("everything.get-sum");',
+      'return { found, stub, sum: await callTool("everything.get-sum", { a: 1, b: 1 }) };',
+    ].join('\n'),
+  };
+
+  it('discovery over server-everything\'s tools: the description lists the server groups; search_tools/describe_tool and searchTools/describeTool find them', async () => {
+    const codeTool = createCodeTool(client, { tools: mcp.tools, runtimes: ['python', 'node'], discovery: true });
+    assert.match(codeTool.description, /^- everything \(\d+ tools\): echo, get-annotated-message, /m);
+    assert.match(codeTool.description, /^- files \(\d+ tools\): read_file, read_text_file, /m);
+    assert.doesNotMatch(codeTool.description, /everything__get_sum\(/, 'no stub in the description');
+    for (const runtime of ['python', 'node'] as const) {
+      const output = await codeTool.run({ code: DISCOVERY[runtime], runtime });
+      assert.equal(output.isError, false, output.text);
+      const result = output.result?.result as { found: [string, string][]; stub: string; sum: string };
+      assert.deepEqual(result.found[0], ['everything.echo', 'everything__echo'], `${runtime}: ${JSON.stringify(result.found)}`);
+      // The stub describe_tool returns is the one the full description would show.
+      const expected = runtime === 'python' ? /^async def everything__get_sum\(a: float, b: float\) -> Any:/m : /^declare function everything__get_sum\(args: \{/m;
+      assert.match(result.stub, expected, runtime);
+      assert.equal(result.sum, 'The sum of 1 and 1 is 2.');
+    }
+  });
+
   it('refuses invalid arguments in the daemon, before they reach the server', async () => {
     const answered: ToolCallRecord[] = [];
     const code = [
@@ -199,55 +245,30 @@ describe('MCP tools inside the code', () => {
   });
 });
 
-// A free loopback port (listened on and released at once).
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 describe('MCP tools: a server reached over Streamable HTTP', () => {
   let daemon: TestDaemon;
   let client: RunboxClient;
-  let server: ChildProcess;
-  let port: number;
+  let web: HttpMcpServer;
 
   before(async () => {
     daemon = await startDaemon();
     client = new RunboxClient({ url: daemon.url });
-    port = await freePort();
-    // The operator's server, started by the test: everything's Streamable HTTP transport on the port.
-    server = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      server.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (stderr.includes('listening on port')) resolve();
-      });
-      server.once('exit', (code) => reject(new Error(`server-everything exited (${code}): ${stderr}`)));
-    });
+    web = await startEverythingHttp(EVERYTHING); // the operator's server, started by the test
   });
   after(async () => {
-    if (server && server.exitCode === null && server.signalCode === null) {
-      server.kill();
-      await once(server, 'exit');
-    }
+    await web?.stop();
     await client?.close();
     await daemon?.close();
     await assertGone(EVERYTHING);
   });
 
   it('calls its tools from the code, and a call after the server stopped fails with a message naming it', async () => {
-    const mcp = await connectMcpServers({ web: { url: `http://127.0.0.1:${port}/mcp` } }, { callTimeoutMs: 5000 });
+    const mcp = await connectMcpServers({ web: { url: web.url } }, { callTimeoutMs: 5000 });
     try {
       const out = await client.execute({ runtime: 'python', code: 'return [await web__echo("over http"), await call_tool("web.get-sum", {"a": 1, "b": 2})]', tools: mcp.tools });
       assert.equal(out.status, 'ok', JSON.stringify(out.error));
       assert.deepEqual(out.result, ['Echo: over http', 'The sum of 1 and 2 is 3.']);
-      server.kill();
-      await once(server, 'exit');
+      await web.stop();
       const later = await client.execute({ runtime: 'node', code: 'try { await web__echo("x"); } catch (error) { return [error.name, error.message]; }', tools: mcp.tools });
       assert.equal(later.status, 'ok', JSON.stringify(later.error));
       const [name, message] = later.result as string[];

@@ -291,6 +291,11 @@ describe('createCodeTool against a real daemon', () => {
     assert.throws(() => createCodeTool(client, { tools: {}, execute: { code: 'x' } as never }), /options\.execute\.code/);
     assert.throws(() => createCodeTool(client, { tools: {}, maxOutputChars: 0 }), /options\.maxOutputChars/);
     assert.throws(() => createCodeTool({} as never, { tools: {} }), /createCodeTool\(client\)/);
+    // More tools than one execution may declare would make every call fail: refused when the tool is made.
+    const handler = () => null;
+    const tools = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`t${i}`, { description: '', parameters: { type: 'object' as const, properties: {} }, handler }]));
+    assert.throws(() => createCodeTool(client, { tools: tools(257) }), /^TypeError: Runbox: options\.tools: expected at most 256 tools \(maxTools: every execution declares them all\), received 257$/);
+    assert.equal(createCodeTool(client, { tools: tools(256) }).discovery, true);
   });
 });
 
