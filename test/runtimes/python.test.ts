@@ -458,11 +458,15 @@ describe('tools', () => {
   });
 
   test('a signal handler that raises while synchronous calls read their answers leaves the bridge whole', async () => {
-    // A sequential call reads its own answer on the code's thread, so a handler raising there interrupts a read
-    // that may be half way through a frame of a 1 MB answer: the next read (that call's or the reader thread's)
-    // must pick the stream up where it was, and every answer that arrives must be the right one, whole.
+    // Sequential calls read their own answers on the code's thread (no reader thread: one task in /proc) until the
+    // code installs a signal handler; then the reader thread reads, where no handler runs, and a handler raising
+    // in the code's thread while 1 MB answers stream in interrupts only its wait: every answer that arrives is
+    // the right one, whole, and the bridge stays usable.
     const code = [
-      'import signal',
+      'import os, signal',
+      'for i in range(5):',
+      '    call_tool("echo", {"a": i})',
+      'tasks_before = len(os.listdir("/proc/self/task"))',
       'class Tick(Exception): pass',
       'ticks = 0',
       'def on_tick(signum, frame):',
@@ -482,10 +486,11 @@ describe('tools', () => {
       '    assert answer["i"] == i and len(answer["data"]) == 1_000_000, (i, answer["i"])',
       '    good += 1',
       'signal.setitimer(signal.ITIMER_REAL, 0)',
-      'return {"good": good, "interrupted": interrupted, "after": call_tool("echo", {"a": "after"})}',
+      'return {"good": good, "interrupted": interrupted, "after": call_tool("echo", {"a": "after"}), "tasks": [tasks_before, len(os.listdir("/proc/self/task"))]}',
     ].join('\n');
     const { result } = await runWithTools(code);
     ok(result);
+    assert.deepEqual(result.result.tasks, [1, 2], 'no reader thread until a handler was installed');
     assert.equal(result.result.good + result.result.interrupted, 30);
     assert.ok(result.result.interrupted > 0, `the handler interrupted some calls: ${JSON.stringify(result.result)}`);
     assert.deepEqual(result.result.after, { a: 'after' });

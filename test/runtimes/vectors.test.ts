@@ -268,18 +268,3 @@ describe('frames.json: the bridge framing, fed as raw bytes to both WebSocket cl
     });
   });
 });
-
-// Python only: a synchronous tool call reads its answer on the code's own thread, where the code's signal handlers
-// run (Node's client reads in its event loop, which nothing interrupts).
-describe('the Python client under interrupting signals', { skip: NO_PYTHON }, () => {
-  test('reads interrupted anywhere in a frame, or between fragments, lose nothing: every message comes whole, in order', async () => {
-    const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(PYTHON, ['-I', '-B', path.join(HARNESS, 'interrupted_reads.py')], { timeout: 60_000 }, (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out))),
-    );
-    const outcome = JSON.parse(stdout);
-    assert.deepEqual(outcome.lengths, [5, 300, 70000, 19]);
-    assert.equal(outcome.ok, true);
-    assert.ok(outcome.interrupted >= 10, `reads were interrupted (${outcome.interrupted} times)`);
-    assert.equal(outcome.pong, '8a840000000070696e67', 'the ping between fragments was answered with its payload');
-  });
-});

@@ -63,8 +63,7 @@ class WebSocket:
 
     # Returns the next text message, reassembling fragments and answering pings; None once the daemon closed.
     # A frame is refused on its header, before its payload is read. Bytes leave the buffer only as a whole frame,
-    # and fragments wait in self._parts: an exception that interrupts a read (a signal handler of the code, when a
-    # synchronous tool call reads its own answer) leaves the stream where the next read picks it up.
+    # and fragments wait in self._parts, so an exception that interrupts a wait for more bytes loses nothing.
     def receive_text(self):
         while True:
             frame = self._take_frame()
