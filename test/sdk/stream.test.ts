@@ -161,7 +161,10 @@ describe('client.stream()', () => {
     for await (const event of stream) {
       if (event.type === 'stdout') seen += event.data;
       if (seen.includes('tick\n')) {
-        assert.ok((await findProcesses(needle)).length > 0, 'the child runs while the code does');
+        // The code prints once Popen returned; the child is polled for a moment rather than read once from /proc.
+        let found = 0;
+        for (let i = 0; i < 100 && found === 0; i++) found = (await findProcesses(needle)).length || (await sleep(20), 0);
+        assert.ok(found > 0, 'the child runs while the code does');
         break;
       }
     }
