@@ -104,7 +104,7 @@ export class SandboxCgroup {
   // SIGKILLs every process of a frozen group, then thaws it so that they die (a frozen v1 process acts on no
   // signal); nothing when the group is not frozen.
   killFrozen(): Promise<void> {
-    return killIfFrozen(this.group, true);
+    return killIfFrozen(this.group);
   }
 
   // Removes the group once its processes are gone (killing any left after a short wait; a frozen group's at once,

@@ -150,23 +150,27 @@ export async function killListed(dirs: readonly string[]): Promise<void> {
 // Stops every process of a group with its freezer and waits until the kernel says all are stopped: true then,
 // false when the group has no freezer or did not freeze within timeoutMs (it is thawed again: a process stuck in
 // the kernel cannot be frozen, and the caller falls back to waiting for the processes to end).
+// A group that cannot be written to or read (removed meanwhile) counts as not frozen.
 export async function freezeGroup(group: Pick<ExecutionCgroup, 'requestFreeze' | 'isFrozen' | 'thaw'>, timeoutMs: number): Promise<boolean> {
-  if (!(await group.requestFreeze())) return false;
-  const deadline = performance.now() + timeoutMs;
-  for (let delayMs = 0; ; delayMs = Math.min(Math.max(1, delayMs * 2), 20)) {
-    if (await group.isFrozen()) return true;
-    if (performance.now() > deadline) {
-      await group.thaw();
-      return false;
+  try {
+    if (!(await group.requestFreeze())) return false;
+    const deadline = performance.now() + timeoutMs;
+    for (let delayMs = 0; ; delayMs = Math.min(Math.max(1, delayMs * 2), 20)) {
+      if (await group.isFrozen()) return true;
+      if (performance.now() > deadline) break;
+      await new Promise((resolve) => (delayMs === 0 ? setImmediate(resolve) : setTimeout(resolve, delayMs)));
     }
-    await new Promise((resolve) => (delayMs === 0 ? setImmediate(resolve) : setTimeout(resolve, delayMs)));
+  } catch {
+    // the thaw below undoes a request that went through
   }
+  await group.thaw().catch(() => undefined);
+  return false;
 }
 
 // Before a frozen group is removed: its processes are killed while frozen (none can run again, or fork), then
 // thawed, so that they die without returning to the code.
-export async function killIfFrozen(group: Pick<ExecutionCgroup, 'isFrozen' | 'killAll' | 'thaw'>, hasFreezer: boolean): Promise<void> {
-  if (!hasFreezer || !(await group.isFrozen().catch(() => false))) return;
+export async function killIfFrozen(group: Pick<ExecutionCgroup, 'isFrozen' | 'killAll' | 'thaw'>): Promise<void> {
+  if (!(await group.isFrozen().catch(() => false))) return;
   await group.killAll();
   await group.thaw();
 }

@@ -164,7 +164,7 @@ class CgroupV1Group implements ExecutionCgroup {
   // The directory in each hierarchy, one after the other (the processes are the same in all of them). On v1, a
   // frozen process does not act on SIGKILL until thawed: a frozen group is killed and thawed first.
   async remove(): Promise<void> {
-    await killIfFrozen(this, Boolean(this.layout.freezer));
+    await killIfFrozen(this);
     for (const dir of this.dirs()) await removeGroupDir(dir, () => this.killAll());
   }
 }

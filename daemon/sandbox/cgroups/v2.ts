@@ -133,7 +133,7 @@ class CgroupV2Group implements ExecutionCgroup {
 
   // A frozen v2 group's processes do die of SIGKILL; it is killed and thawed first all the same, as on v1.
   async remove(): Promise<void> {
-    await killIfFrozen(this, true);
+    await killIfFrozen(this);
     await removeGroupDir(this.dir, () => this.killAll());
   }
 }

@@ -138,11 +138,11 @@ class Execution {
     return { type: 'done', result: converted.result, files: this.files, error: failed, exitCode: status };
   }
 
-  // Sends `done` once, flushes stdout and stderr, and exits: 0 without error, 1 with one, or the given code.
+  // Flushes stdout and stderr, sends `done` once, and exits: 0 without error, 1 with one, or the given code.
   finish(error, exitCode = 1) {
     if (this.state !== 'running') return;
     this.state = 'finishing';
-    const done = this.buildDone(error, error === null || error === undefined ? 0 : exitCode);
+    const done = this.buildDone(error, (error ?? null) === null ? 0 : exitCode);
     if (done.error !== null && done.error.type !== 'ExitCode') printUncaught(done.error);
     // Output is written before `done` goes: the daemon ends the execution at `done` (it freezes the sandbox and
     // reads what is left) rather than wait for this process to exit.

@@ -136,8 +136,9 @@ class BridgeClient:
         request = self._request(name, args, waiter.settle)
         # With nothing else in flight and no reader thread yet, this thread reads its answer itself: a sequential
         # loop of calls then never wakes another thread (one thread switch per call was half its round trip).
+        quiet = _no_signal_handlers()
         with self._state_lock:
-            inline = not self._reader_started and len(self._pending) == 1 and _no_signal_handlers() and self._read_role.acquire(False)
+            inline = quiet and not self._reader_started and len(self._pending) == 1 and self._read_role.acquire(False)
         if not inline:
             self._send([request])
             return _unpack_answer(name, waiter.wait())
