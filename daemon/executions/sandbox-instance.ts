@@ -154,10 +154,7 @@ export class SandboxInstance {
     this.maxEarlyOutputBytes = parts.maxEarlyOutputBytes;
     this.exited = process.exited;
     void process.exited.then(() => (this.hasExitedFlag = true));
-    // The move starts at once, while the interpreter starts (a move waits for an RCU grace period, 5–25 ms here,
-    // and the processes forked after it are born inside); enterCgroup, once the prelude connects, moves what
-    // that missed and makes sure of the whole tree.
-    this.earlyMove = this.cgroup && process.pid !== undefined ? this.cgroup.addProcess(process.pid).catch(() => undefined) : Promise.resolve();
+    this.earlyMove = this.moveEarly();
     this.ready = Promise.race([parts.connected.then(() => this.enterCgroup()), process.exited.then(() => false)]);
     for (const stream of ['stdout', 'stderr'] as const) {
       process[stream].on('data', (chunk: Buffer) => this.emit({ kind: 'output', stream, chunk }));
@@ -342,23 +339,48 @@ export class SandboxInstance {
     await retryWhileOutOfDescriptors(() => removeTree(this.rootDir)).catch((error) => this.log.error({ err: error, dir: this.rootDir }, 'could not remove an execution directory'));
   }
 
-  // Moves bubblewrap and everything under it into the sandbox's cgroup. The prelude is connected and waiting
-  // for `run`, so no user code has run yet and nothing can have escaped. On failure the sandbox is killed:
-  // it never runs code without its limits.
+  // Moves the sandbox's first process into its cgroup at once, while the interpreter starts (a move waits for an
+  // RCU grace period, 5–25 ms here, and the processes forked after it are born inside). A process that waits for
+  // its release (a fork server's child) is released only once it is inside, so its whole tree is; a bubblewrap
+  // sandbox forks meanwhile, and enterCgroup moves what this missed. A held process that cannot be moved is
+  // never released: enterCgroup's failure kills it.
+  private moveEarly(): Promise<void> {
+    const { cgroup, process } = this;
+    const release = process.release;
+    if (!cgroup || process.pid === undefined) {
+      release?.();
+      return Promise.resolve();
+    }
+    const moved = cgroup.addProcess(process.pid);
+    if (!release) return moved.catch(() => undefined);
+    // Held, it never connects: a failed move is reported here, and the kill ends its `ready` (false).
+    void moved.then(release, (error: unknown) => this.cannotEnterCgroup(error));
+    return moved;
+  }
+
+  // Makes sure bubblewrap and everything under it is in the sandbox's cgroup. The prelude is connected and
+  // waiting for `run`, so no user code has run yet and nothing can have escaped. On failure the sandbox is
+  // killed: it never runs code without its limits. A held process was moved before it made any other
+  // (moveEarly), so its tree needs no walk.
   private async enterCgroup(): Promise<boolean> {
     if (!this.cgroup || this.process.pid === undefined) return true;
     try {
       await this.earlyMove;
-      await this.cgroup.adoptTree(this.process.pid);
+      if (!this.process.release) await this.cgroup.adoptTree(this.process.pid);
       return true;
     } catch (error) {
-      // Disposed of while it was being moved (a cancel during start-up): its group may be gone; nothing is wrong.
-      if (this.disposed || this.killed) return false;
-      this.log.error({ err: error, cgroup: this.cgroup.name }, 'could not move a sandbox into its cgroup');
-      this.startProblem = `its processes could not be moved into their cgroup (${(error as Error).message})`;
-      this.process.kill();
+      this.cannotEnterCgroup(error);
       return false;
     }
+  }
+
+  // The sandbox's processes could not be moved into its cgroup: it is killed, and startProblem says why.
+  private cannotEnterCgroup(error: unknown): void {
+    // Disposed of while it was being moved (a cancel during start-up): its group may be gone; nothing is wrong.
+    if (this.disposed || this.killed) return;
+    this.log.error({ err: error, cgroup: this.cgroup?.name }, 'could not move a sandbox into its cgroup');
+    this.startProblem = `its processes could not be moved into their cgroup (${(error as Error).message})`;
+    this.process.kill();
   }
 
   // Delivers an event, or keeps it for the execution to come. What is kept is bounded: a sandbox that says more

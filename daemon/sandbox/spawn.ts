@@ -55,6 +55,9 @@ export interface SpawnedProcess {
   /** SIGKILL the process and everything it started. Safe to call more than once, or after exit; throws only
    * when the kernel refuses the signal (signalProcess). */
   kill(): void;
+  /** Present on a process that waits, before it makes any other, until release() is called (a fork server's
+   * child): the daemon moves it into its cgroup first, so that everything it starts is born inside. */
+  readonly release?: () => void;
 }
 
 // Starts a process with exactly the given environment and no stdin; it dies if the daemon exits first.

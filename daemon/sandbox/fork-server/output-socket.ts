@@ -12,6 +12,8 @@ export class OutputSocket {
   readonly stream: Readable;
   private readonly passThrough = new PassThrough();
   private connected = false;
+  private socket: net.Socket | null = null;
+  private queued: string | null = null;
 
   private constructor(private readonly server: net.Server) {
     this.stream = this.passThrough;
@@ -19,7 +21,10 @@ export class OutputSocket {
       // Only the child's first connection counts; nothing else can reach the path, but nothing else is read either.
       if (this.connected) return socket.destroy();
       this.connected = true;
+      this.socket = socket;
       server.close();
+      if (this.queued !== null) socket.write(this.queued);
+      this.queued = null;
       socket.on('error', () => this.passThrough.end());
       socket.pipe(this.passThrough);
     });
@@ -39,6 +44,12 @@ export class OutputSocket {
     await fs.chmod(socketPath, 0o600);
     if (owner) await fs.chown(socketPath, owner.uid, owner.gid);
     return new OutputSocket(server);
+  }
+
+  // Writes text to the child once it is connected (at once when it is); nothing when the socket is closed.
+  write(text: string): void {
+    if (this.socket) this.socket.write(text);
+    else this.queued = (this.queued ?? '') + text;
   }
 
   // The child has exited: a connection it made is still read to its end; without one the stream ends shortly.

@@ -147,6 +147,8 @@ export class ForkServer {
       exited,
       // The server is the child's parent: only it knows whether the pid is still its child, so it signals it.
       kill: () => this.killChild(id, exitReported),
+      // The child waits on status.sock for this byte before it unshares or forks (child.py, _wait_for_release).
+      release: () => status.write('g'),
     };
   }
 

@@ -1,6 +1,6 @@
 """One execution's child of the fork server, made a sandbox of its own before any code runs.
 
-C, the server's child, makes the namespaces (mount, pid, IPC, network, UTS, cgroup), forks G, waits for it and
+C, the server's child, waits until the daemon has moved it into the execution's cgroup, makes the namespaces (mount, pid, IPC, network, UTS, cgroup), forks G, waits for it and
 ends as the code ended. G is pid 1 of the new pid namespace: it takes its standard output and error from the
 execution's sockets, builds its mounts (a new /proc with the host's files covered, its own /dev/pts, /dev/shm and
 /tmp, its workspace, its packages read-only, its bridge socket), covers the server's view of the work directory,
@@ -32,6 +32,7 @@ def become_sandbox(config, command, server_pid, prelude_main, fonts):
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != server_pid:
             os._exit(SETUP_FAILED)  # the server died before the parent-death signal was set
+        status_socket = _wait_for_release(os.path.join(config["work_root"], command["dir"]))
         linux.unshare(SANDBOX_FLAGS)
         linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
         death_r, death_w = os.pipe()
@@ -41,10 +42,23 @@ def become_sandbox(config, command, server_pid, prelude_main, fonts):
         _say(f"runbox fork server: cannot set up a sandbox: {exc}\n")
         os._exit(SETUP_FAILED)
     if init == 0:
-        _run_init(config, command, prelude_main, fonts, death_r, death_w, status_r, status_w)
+        _run_init(config, command, prelude_main, fonts, status_socket, (death_r, death_w), (status_r, status_w))
+    os.close(status_socket)
     os.close(death_r)
     os.close(status_w)
     _end_as(init, status_r)
+
+
+# C, before it makes anything: connects to status.sock and waits there for the daemon's one byte, which it sends
+# once this process is in the execution's cgroup. Every process of the sandbox is then born inside it, and none
+# runs a moment outside its limits (nor has the daemon to walk /proc for processes to move). Without the byte (the
+# daemon closed the socket, or killed this process) nothing is made. Answers the connected socket, which G keeps
+# to report the code's end on.
+def _wait_for_release(root):
+    status_socket = _connect(os.path.join(root, "status.sock"))
+    if os.read(status_socket, 1) != b"g":
+        os._exit(SETUP_FAILED)
+    return status_socket
 
 
 # C: waits for G and ends the way the code (H) ended: its exit code, or its signal; or as G ended, when G had no
@@ -100,7 +114,9 @@ def _reopen(fd):
 
 
 # G: pid 1 of the execution's pid namespace. Never returns.
-def _run_init(config, command, prelude_main, fonts, death_r, death_w, status_r, status_w):
+def _run_init(config, command, prelude_main, fonts, status_socket, death, status):
+    death_r, death_w = death
+    status_r, status_w = status
     try:
         os.close(death_w)
         os.close(status_r)
@@ -109,7 +125,6 @@ def _run_init(config, command, prelude_main, fonts, death_r, death_w, status_r, 
             os._exit(SETUP_FAILED)  # C is already gone
         root = os.path.join(config["work_root"], command["dir"])
         _take_output(root)
-        status_socket = _connect(os.path.join(root, "status.sock"))
         token = _read_token(root)
         _mount_sandbox(config, command, root, fonts)
         _limit(config["rlimits"])
