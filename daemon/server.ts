@@ -59,6 +59,7 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
     // What prepareHost started goes as close() would take it: the fork server, its bind of the work directory.
     await upstream?.close();
     await host.forkServer?.close();
+    await host.plainForkServer?.close();
     await sweepLeftovers(config.workDir).catch((sweepError: unknown) => deps.logger.error({ err: sweepError }, 'could not sweep the work directory after a failed start'));
     await host.claim.release();
     throw error;
@@ -78,10 +79,10 @@ async function connectUpstreamAtStart(file: string, logger: Logger): Promise<Ups
 
 // The serving daemon: its services, the HTTP server with its upgrade and error handling, and close().
 function serve(config: Config, logger: Logger, host: PreparedHost, upstream: UpstreamTools | undefined): Daemon {
-  const { facts, runtimes, cgroups, claim, forkServer } = host;
+  const { facts, runtimes, cgroups, claim, forkServer, plainForkServer } = host;
   const sessions = new SessionManager(config, { owner: facts.owner, workspaceSize: facts.workspaceSize ?? null }, logger);
   const packages = new PackageService(config, facts);
-  const service = new ExecutionService({ config, facts, logger, cgroups, packages, forkServer }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
+  const service = new ExecutionService({ config, facts, logger, cgroups, packages, forkServer, plainForkServer }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
   const state = { runtimes, sandboxed: facts.bwrapPath !== null, closing: false };
   const guard = new ConnectionGuard(config, logger);
   // /mcp's client reaches this daemon on loopback, at the address it listens on.
@@ -192,6 +193,7 @@ function serve(config: Config, logger: Logger, host: PreparedHost, upstream: Ups
         await upstream?.close();
         await sessions.close();
         await forkServer?.close();
+        await plainForkServer?.close();
         await closeConnections();
         // Whatever a failed clean-up left (an unmount given up while the daemon was out of descriptors): swept now,
         // as the next daemon would, so a closed daemon leaves no mount behind (the fork server's bind of the work

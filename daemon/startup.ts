@@ -38,6 +38,9 @@ export interface PreparedHost {
   readonly claim: WorkDirClaim;
   /** The Python fork server, starting (it is ready once its modules are imported); null when off or impossible. */
   readonly forkServer: ForkServer | null;
+  /** A second one with nothing of pythonPreload imported, for code that uses none of it; null when the preload is
+   * empty (the first is plain already) or there is no fork server. */
+  readonly plainForkServer: ForkServer | null;
 }
 
 const BWRAP_MISSING = (name: string) =>
@@ -78,7 +81,8 @@ export async function prepareHost(config: Config, deps: StartupDeps): Promise<Pr
       else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
     }
     const forkServer = await startForkServer(config, facts, runtimes, logger);
-    return { facts, runtimes, cgroups, claim, forkServer };
+    const plainForkServer = forkServer && config.pythonPreload.length > 0 ? ForkServer.start({ facts, workDir: config.workDir, preload: [], logger, plain: true }) : null;
+    return { facts, runtimes, cgroups, claim, forkServer, plainForkServer };
   } catch (error) {
     await claim.release();
     throw error;

@@ -1,6 +1,7 @@
 // The sandbox of one execution: a warm one when there is one that can take the execution's limits, else a fresh
 // one, in its cgroup with those limits applied before any code can arrive.
 import type { Logger } from 'pino';
+import { mayUsePreload } from './preload-use.js';
 import type { ExecutionRequest } from './request.js';
 import { SandboxInstance, type SandboxContext, type SessionBinding } from './sandbox-instance.js';
 
@@ -9,7 +10,7 @@ export type TakeWarmSandbox = (runtime: ExecutionRequest['runtime']) => Promise<
 
 /** What an execution asks a sandbox of, and how it hears of the sandboxes it holds on the way. */
 export interface AcquireOptions {
-  readonly request: Pick<ExecutionRequest, 'runtime' | 'limits'>;
+  readonly request: Pick<ExecutionRequest, 'runtime' | 'limits' | 'code'>;
   readonly context: SandboxContext;
   /** The session whose workspace and packages a fresh sandbox uses, if any. */
   readonly session: SessionBinding | null;
@@ -33,7 +34,7 @@ export interface Acquired {
 // holding more memory than this execution may (the modules it preloaded), or killed while it waited (it said too
 // much before its code), is put aside for a fresh one. Throws when a fresh one cannot be started.
 export async function acquireSandbox(options: AcquireOptions): Promise<Acquired> {
-  const { request: { runtime, limits }, log } = options;
+  const { request: { runtime, limits, code }, log } = options;
   const warm = await options.takeWarm(runtime);
   if (warm) {
     options.hold(warm);
@@ -43,7 +44,8 @@ export async function acquireSandbox(options: AcquireOptions): Promise<Acquired>
     options.discard(warm.dispose());
     options.hold(null);
   }
-  const sandbox = await SandboxInstance.start(runtime, options.context, options.session);
+  const plain = runtime === 'python' && !mayUsePreload(code, options.context.config.pythonPreload);
+  const sandbox = await SandboxInstance.start(runtime, options.context, options.session, { plain });
   options.hold(sandbox);
   if (options.signal.aborted) sandbox.kill();
   // Code is sent only once the sandbox is in its cgroup: ready says so (or that it died first).

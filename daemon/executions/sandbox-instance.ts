@@ -29,6 +29,15 @@ export interface SandboxContext {
   readonly cgroups?: SandboxCgroups | null;
   /** The Python fork server (fork-server/server.ts); null or left out starts every sandbox on its own. */
   readonly forkServer?: ForkServer | null;
+  /** A second fork server with nothing of pythonPreload imported, for code that uses none of it (its children
+   * are a fraction of the size); null or left out forks every Python sandbox from forkServer. */
+  readonly plainForkServer?: ForkServer | null;
+}
+
+/** How a fresh sandbox is started. */
+export interface StartOptions {
+  /** The code to come uses nothing of pythonPreload: it may be forked from the plain fork server. @default false */
+  readonly plain?: boolean;
 }
 
 /** How applying an execution's limits went: `memory_in_use` means the sandbox already holds more than memoryBytes. */
@@ -82,17 +91,26 @@ function bridgeBudgetOf(config: Config): BridgeBudgetLimits {
   return { maxInboundBytes: config.maxBridgeInboundBytes, maxMessages: config.maxBridgeMessages, maxRefusedConnections: config.maxBridgeRefusedConnections };
 }
 
-// A child of the fork server for a sandbox without a session, or null when there is no server, it is not ready,
-// or this fork failed: the sandbox then starts on its own. A session's sandbox always does (its packages may
-// shadow a module the server imported).
-async function forkFrom(server: ForkServer | null | undefined, request: Parameters<ForkServer['fork']>[0]): Promise<SpawnedProcess | null> {
-  if (!server?.ready) return null;
-  try {
-    return await server.fork(request);
-  } catch (error) {
-    if (error instanceof ForkServerUnavailable) return null;
-    throw error;
+// The fork servers to try for a fresh Python sandbox, in order: the plain one first for code that uses nothing
+// of the preload, then the one with the preload imported.
+function forkServersFor(context: SandboxContext, options: StartOptions): ForkServer[] {
+  const servers = options.plain ? [context.plainForkServer, context.forkServer] : [context.forkServer];
+  return servers.filter((server): server is ForkServer => Boolean(server));
+}
+
+// A child of the first fork server that is ready and forks, for a sandbox without a session, or null when none
+// does: the sandbox then starts on its own. A session's sandbox always does (its packages may shadow a module the
+// server imported).
+async function forkFrom(servers: readonly ForkServer[], request: Parameters<ForkServer['fork']>[0]): Promise<SpawnedProcess | null> {
+  for (const server of servers) {
+    if (!server.ready) continue;
+    try {
+      return await server.fork(request);
+    } catch (error) {
+      if (!(error instanceof ForkServerUnavailable)) throw error;
+    }
   }
+  return null;
 }
 
 // One sandbox, from start() to dispose(); it serves at most one execution.
@@ -164,7 +182,7 @@ export class SandboxInstance {
 
   // Creates the private directory, opens the bridge and starts the interpreter (which then waits for its code).
   // With a session binding, the session's workspace and packages are used instead of fresh ones.
-  static async start(runtime: RuntimeName, context: SandboxContext, session: SessionBinding | null = null): Promise<SandboxInstance> {
+  static async start(runtime: RuntimeName, context: SandboxContext, session: SessionBinding | null = null, options: StartOptions = {}): Promise<SandboxInstance> {
     const { config, facts } = context;
     const cgroups = context.cgroups ?? null;
     // The group is made while the directories are (it must exist before the spawn).
@@ -203,7 +221,7 @@ export class SandboxInstance {
       );
       await mounting;
       const cgroup = await making;
-      const forked = runtime === 'python' && !session ? await forkFrom(context.forkServer, { rootDir, workspaceDir: workspace, packagesDir, token }) : null;
+      const forked = runtime === 'python' && !session ? await forkFrom(forkServersFor(context, options), { rootDir, workspaceDir: workspace, packagesDir, token }) : null;
       const child = forked ?? spawnProcess(buildLaunchSpec(facts, { runtime, workspaceDir: workspace, privateTmpDir: tmp, socketPath, token, packagesDir }));
       instance = new SandboxInstance({
         runtime,

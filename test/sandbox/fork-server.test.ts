@@ -16,6 +16,7 @@ before(async () => {
   if (skip) return;
   d = await startDaemon({ pythonPreload: ['json', 'decimal', 'numpy'] }, { logs: true });
   await waitForLog(d, 'Python fork server ready');
+  await waitForLog(d, 'plain Python fork server ready');
 });
 after(() => d?.close());
 
@@ -48,7 +49,7 @@ async function serverPid(): Promise<number> {
 describe('a forked child', { skip }, () => {
   test('runs the code as a descendant of the fork server, with the server\'s modules already imported', async () => {
     const marker = `sleep ${600000 + Math.floor(Math.random() * 90000)}`;
-    const running = py(`import subprocess, sys\np = subprocess.Popen("${marker}".split())\nprint("started", flush=True)\nset_result(sorted(m for m in ("json", "decimal") if m in sys.modules))\nimport time\ntime.sleep(1.5)\np.kill()`);
+    const running = py(`import subprocess, sys\np = subprocess.Popen("${marker}".split())\nprint("started", flush=True)\nset_result(sorted(m for m in ("json", "decimal", "numpy") if m in sys.modules))\nimport time\ntime.sleep(1.5)\np.kill()`);
     let pids: number[] = [];
     for (let i = 0; i < 100 && pids.length === 0; i++) {
       pids = await findProcesses(marker);
@@ -66,8 +67,28 @@ describe('a forked child', { skip }, () => {
     assert.ok(ancestors.includes(await serverPid()), 'the fork server is an ancestor of the code');
     const body = await running;
     assert.equal(body.status, 'ok', JSON.stringify(body.error));
-    assert.deepEqual(body.result, ['decimal', 'json'], 'the preload modules were imported before the code arrived');
+    assert.deepEqual(body.result, ['decimal', 'json', 'numpy'], 'the preload modules were imported before the code arrived');
     await waitForNoProcesses(marker);
+  });
+
+  test('with no warm sandbox, comes from the plain server (nothing preloaded) when the code names no preload module', async () => {
+    // Without a warm pool, each execution forks a child for itself, from the server its code calls for.
+    const cold = await startDaemon({ pythonPreload: ['decimal', 'numpy'], warmSandboxes: 0 }, { logs: true });
+    try {
+      await waitForLog(cold, 'Python fork server ready');
+      await waitForLog(cold, 'plain Python fork server ready');
+      const run = async (code: string) => (await postExecution(cold.url, { runtime: 'python', code })).body;
+      const loaded = 'import sys\nset_result(sorted(m for m in ("deci" + "mal", "nump" + "y") if m in sys.modules))';
+      const plain = await run(loaded);
+      assert.equal(plain.status, 'ok', JSON.stringify(plain.error));
+      assert.deepEqual(plain.result, [], 'a child of the plain server has imported nothing of the preload');
+      const named = await run(`${loaded}\n# numpy is named here, so the preload may be used`);
+      assert.deepEqual(named.result, ['decimal', 'numpy']);
+      const dynamic = await run(`${loaded}\nimportlib = None`);
+      assert.deepEqual(dynamic.result, ['decimal', 'numpy'], 'code that may import by a name built at run time gets the preload');
+    } finally {
+      await cold.close();
+    }
   });
 
   test('is a sandbox of its own: pid 2 under its own init, uid 1000, no capability, no new privileges, two seccomp filters', async () => {

@@ -30,6 +30,8 @@ export interface ForkServerOptions {
   readonly workDir: string;
   readonly preload: readonly string[];
   readonly logger: Logger;
+  /** The second server, with nothing of pythonPreload imported (startup.ts); its log lines say so. @default false */
+  readonly plain?: boolean;
 }
 
 /** What one execution's child is forked with: its private directories, all inside the work directory. */
@@ -240,7 +242,7 @@ export class ForkServer {
     this.hostPid = hostPid;
     this.state = 'ready';
     this.failures = 0;
-    this.options.logger.info({ pid: hostPid }, 'Python fork server ready');
+    this.options.logger.info({ pid: hostPid }, this.options.plain ? 'plain Python fork server ready' : 'Python fork server ready');
     for (const listener of this.readyListeners) listener();
   }
 
