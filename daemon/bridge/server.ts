@@ -5,7 +5,7 @@
 // What the code may do to it is bounded: sockets beyond the allowed ones are destroyed as they are accepted,
 // every message and refused connection is charged to the execution's budgets (past one, the bridge is closed and
 // the execution cut off), and a bridge that takes more than its share of the main thread is not read for a while.
-import fs from 'node:fs/promises';
+import { chmodSync, chownSync } from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -82,8 +82,9 @@ export class Bridge {
     });
     // An accept that fails for want of descriptors refuses that one connection; it must not end the daemon.
     server.on('error', () => undefined);
-    if (options.owner) await fs.chown(options.socketPath, options.owner.uid, options.owner.gid);
-    await fs.chmod(options.socketPath, 0o600);
+    // Synchronously, as the execution's directories are made (sandbox-instance.ts): µs, not a thread-pool turn.
+    if (options.owner) chownSync(options.socketPath, options.owner.uid, options.owner.gid);
+    chmodSync(options.socketPath, 0o600);
     return bridge;
   }
 

@@ -3,7 +3,7 @@
 // execution attaches is kept and replayed. Once the prelude has connected, and before any code can arrive,
 // every process of the sandbox is moved into its cgroup. Used for exactly one execution, then disposed of.
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
+import { chownSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { dir as makeTempDir } from 'tmp-promise';
@@ -198,11 +198,13 @@ export class SandboxInstance {
       const packagesDir = session?.packagesDir ?? path.join(rootDir, 'packages');
       const tmp = path.join(rootDir, 'tmp');
       const socketPath = path.join(rootDir, 'bridge.sock');
+      // Synchronously: a handful of calls of some µs each, where each await of the thread pool costs about a
+      // millisecond under load, on the path of every execution that finds no warm sandbox.
       for (const dir of session ? [tmp] : [workspace, tmp]) {
-        await fs.mkdir(dir, { mode: 0o700 });
-        if (facts.owner) await fs.chown(dir, facts.owner.uid, facts.owner.gid);
+        mkdirSync(dir, { mode: 0o700 });
+        if (facts.owner) chownSync(dir, facts.owner.uid, facts.owner.gid);
       }
-      if (!session) for (const sub of ['python', 'node']) await fs.mkdir(path.join(packagesDir, sub), { recursive: true, mode: 0o755 });
+      if (!session) for (const sub of ['python', 'node']) mkdirSync(path.join(packagesDir, sub), { recursive: true, mode: 0o755 });
       // Mounting (a mount(8) process) overlaps with opening the bridge: both must be done before the spawn.
       mounting = facts.workspaceSize && !session ? mountWorkspace(workspace, facts.workspaceSize, facts.owner).then(() => (workspaceMounted = true)) : null;
       mounting?.catch(() => undefined);

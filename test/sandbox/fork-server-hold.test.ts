@@ -31,6 +31,7 @@ before(async () => {
 after(async () => {
   if (skip) return;
   await host.forkServer?.close();
+  await host.plainForkServer?.close();
   await sweepLeftovers(workDir);
   await host.claim.release();
   await fs.rm(workDir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // The standard output or error of a forked child: a Unix socket in the execution's private directory that the
 // child connects once and puts on descriptor 1 or 2. The stream reads what it writes, in order, as a pipe would.
-import fs from 'node:fs/promises';
+import { chmodSync, chownSync } from 'node:fs';
 import net from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 
@@ -41,8 +41,8 @@ export class OutputSocket {
         resolve();
       });
     });
-    await fs.chmod(socketPath, 0o600);
-    if (owner) await fs.chown(socketPath, owner.uid, owner.gid);
+    chmodSync(socketPath, 0o600);
+    if (owner) chownSync(socketPath, owner.uid, owner.gid);
     return new OutputSocket(server);
   }
 

@@ -2,8 +2,7 @@
 // execution on request and tells each child's end. A server that dies takes its children with it (each child
 // dies with its parent, docs/security.md "Fork server") and is started again after a backoff; meanwhile, and
 // whenever it is not ready, fork() refuses and the caller starts a sandbox of its own.
-import { closeSync, openSync } from 'node:fs';
-import fs from 'node:fs/promises';
+import { chownSync, closeSync, openSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -101,8 +100,8 @@ export class ForkServer {
     // The token goes to the child through a file of its own directory, never through the server: what the server
     // held would be in the memory of every child forked after (docs/security.md, "Fork server").
     const tokenFile = path.join(request.rootDir, TOKEN_FILE);
-    await fs.writeFile(tokenFile, request.token, { mode: 0o600 });
-    if (facts.owner) await fs.chown(tokenFile, facts.owner.uid, facts.owner.gid);
+    writeFileSync(tokenFile, request.token, { mode: 0o600 });
+    if (facts.owner) chownSync(tokenFile, facts.owner.uid, facts.owner.gid);
     // Out of descriptors, one socket may open and the other not: the one that did is closed, the error thrown.
     const opened = await Promise.allSettled(['stdout', 'stderr', 'status'].map((name) => OutputSocket.listen(path.join(request.rootDir, `${name}.sock`), facts.owner)));
     const failed = opened.find((result) => result.status === 'rejected');
