@@ -127,3 +127,15 @@ export async function waitForQuiet(rootPid: number, options: QuietOptions = {}):
   }
   return null;
 }
+
+// CPU time (user and system) a process has used so far, in ms; 0 when it is gone.
+export function cpuTimeMsOf(pid: number): number {
+  return readStat(pid)?.cpuMs ?? 0;
+}
+
+// CPU time every process on the host has used so far (user, nice, system, irq, softirq, steal), in ms.
+export function hostCpuTimeMs(): number {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = line;
+  return ((user + nice + system + irq + softirq + steal) * 1000) / TICKS_PER_SECOND;
+}
