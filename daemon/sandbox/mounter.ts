@@ -1,10 +1,9 @@
 // The daemon's mount helper: one long-lived process (runtimes/host/mounter.py) that calls mount(2) and umount2(2)
 // for the daemon, so that mounting and unmounting each execution's workspace tmpfs spawns no process (each spawn
-// of mount(8) or umount(8) forks the whole daemon, two per execution). Requests go down
-// its standard input, one JSON line each with an id, and are answered in order on its standard output. A
-// request not answered within requestTimeoutMs fails, and the helper is killed; a helper that dies fails what
-// it had not answered, and the next request starts a new one. docs/security.md ("The mount helper", under
-// Limits) says why it runs as it does.
+// of mount(8) or umount(8) forks the whole daemon, two per execution). Requests go down its standard input, one
+// JSON line each with an id, and are answered in order on its standard output. A request not answered within
+// requestTimeoutMs fails, and the helper is killed; a helper that dies fails what it had not answered, and the
+// next request starts a new one. docs/security.md ("The mount helper", under Limits) says why it runs as it does.
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';

@@ -1,7 +1,7 @@
 // The mount helper for real: its process (runtimes/host/mounter.py under the runtime environment's Python) mounting
 // real workspace tmpfs in a temporary directory, and what it refuses; a helper that is killed or hangs fails what
-// it had not answered and is started again; close() and a closed pipe end it. The command line and the tmpfs
-// options are pure and tested first.
+// it had not answered and is started again; close() and a closed pipe end it; a daemon starts one, mounts through
+// it and ends it, also when its start fails. The command line and the tmpfs options are pure and tested first.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -14,7 +14,8 @@ import { buildMounterSpec, chooseMounterPython, findMounterScript, Mounter, SYST
 import { buildWorkspaceMountOptions, MountError, UMOUNT_PATH, unmountSelfBinds, unmountWorkspace, workspaceMountsUnder, WORKSPACE_FS_NAME } from '../../daemon/sandbox/mounts.js';
 import { parseMountinfo, readMountinfo, type MountEntry } from '../../daemon/sandbox/mountinfo.js';
 import { runCommand, spawnProcess } from '../../daemon/sandbox/spawn.js';
-import { testConfig } from '../helpers/daemon.js';
+import { StartupError } from '../../daemon/startup.js';
+import { postExecution, startDaemon, testConfig } from '../helpers/daemon.js';
 
 test('the tmpfs options: size, inodes, private mode, the owner; the flags are not among them', () => {
   assert.equal(buildWorkspaceMountOptions({ bytes: 1048576, files: 100 }, { uid: 65534, gid: 65534 }), 'size=1048576,nr_inodes=100,mode=0700,uid=65534,gid=65534');
@@ -253,5 +254,35 @@ describe('the mount helper, for real', { skip }, () => {
     await assert.rejects(Mounter.start({ python: '/nonexistent/python3', script, logger: log.logger }), (error: unknown) => error instanceof MountError && /start the mount helper failed: the mount helper could not start: .*ENOENT/.test(error.message));
     await assert.rejects(Mounter.start({ python: python as string, script: path.join(root, 'no-such-script.py'), logger: log.logger }), (error: unknown) => error instanceof MountError && /exited \(exit code 2\)/.test(error.message));
     assert.deepEqual(helpersOfThisProcess().filter((pid) => !running.includes(pid)), []);
+  });
+});
+
+describe('a daemon and its mount helper', { skip }, () => {
+  test('the daemon mounts workspaces through its helper and ends it when it closes', async () => {
+    const d = await startDaemon({}, { logs: true });
+    let helpers: number[] = [];
+    try {
+      assert.ok(d.logs.some((line) => line.msg === 'mounts go through the mount helper'), 'says which mounts');
+      assert.deepEqual(readdirSync(path.join(d.workDir, 'runtimes')).filter((name) => name === 'host'), [], 'the helper is not copied where sandboxes bind from');
+      helpers = helpersOfThisProcess();
+      assert.equal(helpers.length, 1, `one helper: ${helpers.join(', ')}`);
+      const { body } = await postExecution(d.url, { runtime: 'python', code: 'import os\ns = os.statvfs(".")\nset_result(s.f_blocks * s.f_frsize)' });
+      assert.equal(body.result, d.config.workspaceBytes, JSON.stringify(body));
+    } finally {
+      await d.close();
+    }
+    for (const pid of helpers) await waitUntilGone(pid);
+  });
+
+  test('a daemon whose start fails after the host was prepared leaves no helper running', async () => {
+    const before = helpersOfThisProcess();
+    // The upstream MCP servers are connected after prepareHost, which started the helper.
+    const missing = path.join(os.tmpdir(), `runbox-no-such-mcp-config-${process.pid}.json`);
+    await assert.rejects(startDaemon({ mcpConfig: missing }), (error: unknown) => error instanceof StartupError && error.message.includes(missing));
+    const deadline = Date.now() + 5000;
+    while (helpersOfThisProcess().some((pid) => !before.includes(pid)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const left = helpersOfThisProcess().filter((pid) => !before.includes(pid));
+    for (const pid of left) process.kill(pid, 'SIGKILL'); // so that this test fails rather than hangs on their pipes
+    assert.deepEqual(left, []);
   });
 });
