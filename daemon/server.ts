@@ -56,11 +56,13 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
     if (config.mcpConfig !== '') upstream = await connectUpstreamAtStart(config.mcpConfig, deps.logger);
     return serve(config, deps.logger, host, upstream);
   } catch (error) {
-    // What prepareHost started goes as close() would take it: the fork server, its bind of the work directory.
+    // What prepareHost started goes as close() would take it: the fork server, its bind of the work directory,
+    // then the mount helper that unmounted it.
     await upstream?.close();
     await host.forkServer?.close();
     await host.plainForkServer?.close();
-    await sweepLeftovers(config.workDir).catch((sweepError: unknown) => deps.logger.error({ err: sweepError }, 'could not sweep the work directory after a failed start'));
+    await sweepLeftovers(config.workDir, host.mounter).catch((sweepError: unknown) => deps.logger.error({ err: sweepError }, 'could not sweep the work directory after a failed start'));
+    await host.mounter?.close();
     await host.claim.release();
     throw error;
   }
@@ -79,10 +81,10 @@ async function connectUpstreamAtStart(file: string, logger: Logger): Promise<Ups
 
 // The serving daemon: its services, the HTTP server with its upgrade and error handling, and close().
 function serve(config: Config, logger: Logger, host: PreparedHost, upstream: UpstreamTools | undefined): Daemon {
-  const { facts, runtimes, cgroups, claim, forkServer, plainForkServer } = host;
-  const sessions = new SessionManager(config, { owner: facts.owner, workspaceSize: facts.workspaceSize ?? null }, logger);
+  const { facts, runtimes, cgroups, claim, forkServer, plainForkServer, mounter } = host;
+  const sessions = new SessionManager(config, { owner: facts.owner, workspaceSize: facts.workspaceSize ?? null, mounter }, logger);
   const packages = new PackageService(config, facts);
-  const service = new ExecutionService({ config, facts, logger, cgroups, packages, forkServer, plainForkServer }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
+  const service = new ExecutionService({ config, facts, logger, cgroups, packages, forkServer, plainForkServer, mounter }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
   const state = { runtimes, sandboxed: facts.bwrapPath !== null, closing: false };
   const guard = new ConnectionGuard(config, logger);
   // /mcp's client reaches this daemon on loopback, at the address it listens on.
@@ -198,11 +200,13 @@ function serve(config: Config, logger: Logger, host: PreparedHost, upstream: Ups
         // Whatever a failed clean-up left (an unmount given up while the daemon was out of descriptors): swept now,
         // as the next daemon would, so a closed daemon leaves no mount behind (the fork server's bind of the work
         // directory onto itself included).
-        const swept = await sweepLeftovers(config.workDir).catch((error: unknown) => {
+        const swept = await sweepLeftovers(config.workDir, mounter).catch((error: unknown) => {
           logger.error({ err: error }, 'could not sweep the work directory at shutdown');
           return [];
         });
         if (swept.length > 0) logger.warn({ swept }, 'removed what clean-up had left in the work directory');
+        // The mount helper goes last, not with the fork server: the sweep just above unmounts through it.
+        await mounter?.close();
         await claim.release();
       })();
       return closed;

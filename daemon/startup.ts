@@ -1,7 +1,7 @@
 // Start-up: everything the daemon checks and prepares on its host before it serves. It closes inherited
-// descriptors, checks the descriptor budget and bubblewrap, claims and sweeps the work directory, sets up
-// cgroups, gathers the host facts launches need and probes the runtimes. A problem the operator must fix is a
-// StartupError whose message says how.
+// descriptors, checks the descriptor budget and bubblewrap, claims the work directory, starts the mount helper,
+// sweeps the work directory, sets up cgroups, gathers the host facts launches need and probes the runtimes. A
+// problem the operator must fix is a StartupError whose message says how.
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -11,6 +11,7 @@ import { claimWorkDir, sweepLeftovers, WorkDirInUseError, type WorkDirClaim } fr
 import { setUpCgroups, type SandboxCgroups } from './sandbox/cgroups.js';
 import { closeInheritedDescriptors, detectHostLayout, ensureWorkDir, findMatplotlibCache, findRuntimeSources, prepareRuntimeDir, resolveExecutable } from './sandbox/host.js';
 import { sandboxLimitsFrom, type SandboxFacts } from './sandbox/launch.js';
+import { chooseMounterPython, findMounterScript, Mounter } from './sandbox/mounter.js';
 import { canMountWorkspaces, type WorkspaceSize } from './sandbox/mounts.js';
 import { compilePythonBytecode, probeRuntimes, type RuntimeStatus } from './sandbox/probe.js';
 import { ForkServer } from './sandbox/fork-server/server.js';
@@ -41,6 +42,9 @@ export interface PreparedHost {
   /** A second one with nothing of pythonPreload imported, for code that uses none of it; null when the preload is
    * empty (the first is plain already) or there is no fork server. */
   readonly plainForkServer: ForkServer | null;
+  /** The mount helper, the caller's to close after the last mount or unmount (the sweep at close); null when the
+   * daemon is not root or it could not start (mount(8) and umount(8) then run). */
+  readonly mounter: Mounter | null;
 }
 
 const BWRAP_MISSING = (name: string) =>
@@ -48,7 +52,7 @@ const BWRAP_MISSING = (name: string) =>
   '(`npm start` does this through scripts/setup.sh), point RUNBOX_BWRAP at it, or pass --unsafe-no-sandbox for development only.';
 
 // Checks and prepares the host; throws StartupError for what the operator must fix. On any failure after the work
-// directory was claimed, the claim is released.
+// directory was claimed, the mount helper is closed and the claim released.
 export async function prepareHost(config: Config, deps: StartupDeps): Promise<PreparedHost> {
   const { logger } = deps;
   // Before any sandbox starts: descriptors this process inherited without close-on-exec would pass through
@@ -64,14 +68,16 @@ export async function prepareHost(config: Config, deps: StartupDeps): Promise<Pr
   const claim = await claimWorkDir(config.workDir).catch((error: unknown) => {
     throw error instanceof WorkDirInUseError ? new StartupError(error.message) : error;
   });
+  let mounter: Mounter | null = null;
   try {
+    mounter = await startMounter(config, logger);
     // An earlier daemon on this work directory may have been killed mid-execution: its sandboxes died with it,
     // but their directories and sockets are still here.
-    const swept = await sweepLeftovers(config.workDir);
+    const swept = await sweepLeftovers(config.workDir, mounter);
     if (swept.length > 0) logger.warn({ swept }, 'removed execution directories left by an earlier daemon');
     // Cgroups: detected and proven once, with the groups of daemons that died swept (live ones are never touched).
     const cgroups = await setUpCgroups(logger);
-    const facts = await gatherFacts(config, logger, bwrapPath);
+    const facts = await gatherFacts(config, logger, bwrapPath, mounter);
     if (facts.bwrapPath === null) {
       logger.warn('UNSAFE: --unsafe-no-sandbox is set; code runs WITHOUT any sandbox, with the daemon\'s own rights. Never use this outside development.');
     }
@@ -80,21 +86,43 @@ export async function prepareHost(config: Config, deps: StartupDeps): Promise<Pr
       if (runtime.available) logger.info({ runtime: runtime.name, version: runtime.version }, 'runtime ready');
       else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
     }
-    const forkServer = await startForkServer(config, facts, runtimes, logger);
+    const forkServer = await startForkServer(config, facts, runtimes, logger, mounter);
     const plainForkServer = forkServer && config.pythonPreload.length > 0 ? ForkServer.start({ facts, workDir: config.workDir, preload: [], logger, plain: true }) : null;
-    return { facts, runtimes, cgroups, claim, forkServer, plainForkServer };
+    return { facts, runtimes, cgroups, claim, forkServer, plainForkServer, mounter };
   } catch (error) {
+    await mounter?.close();
     await claim.release();
     throw error;
   }
 }
 
+// The mount helper when the daemon is root (only root mounts), else null; a helper that cannot start (no Python)
+// leaves mount(8) and umount(8) to do it. Says once which of the two mounts.
+async function startMounter(config: Config, logger: Logger): Promise<Mounter | null> {
+  if (process.getuid?.() !== 0) return null;
+  const fallback = 'mounts run mount(8) and umount(8), a process each';
+  const python = await chooseMounterPython(config.pythonEnv);
+  if (!python) {
+    logger.warn({ pythonEnv: config.pythonEnv }, `no root-owned python3 for the mount helper: ${fallback}`);
+    return null;
+  }
+  try {
+    const script = await findMounterScript();
+    const mounter = await Mounter.start({ python, script, logger });
+    logger.info({ python, script }, 'mounts go through the mount helper');
+    return mounter;
+  } catch (error) {
+    logger.warn({ problem: (error as Error).message, python }, `the mount helper could not start: ${fallback}`);
+    return null;
+  }
+}
+
 // The Python fork server, when it is on and can work here: a sandbox (bubblewrap), root (it shares the work
 // directory's mounts with the server) and a working Python. Its start goes on in the background.
-async function startForkServer(config: Config, facts: SandboxFacts, runtimes: readonly RuntimeStatus[], logger: Logger): Promise<ForkServer | null> {
+async function startForkServer(config: Config, facts: SandboxFacts, runtimes: readonly RuntimeStatus[], logger: Logger, mounter: Mounter | null): Promise<ForkServer | null> {
   if (!config.forkServer || facts.bwrapPath === null || !facts.owner) return null;
   if (!runtimes.some((runtime) => runtime.name === 'python' && runtime.available)) return null;
-  const problem = await shareWorkDir(config.workDir);
+  const problem = await shareWorkDir(config.workDir, mounter);
   if (problem) {
     logger.warn({ problem }, 'no Python fork server: each Python sandbox starts its own interpreter');
     return null;
@@ -122,13 +150,13 @@ async function findBubblewrap(config: Config, deps: StartupDeps): Promise<string
 
 // The size of workspace tmpfs mounts when this daemon can mount them (it is root and mount works), else null
 // with a warning: workspaces are then plain directories limited only per file (fileSizeBytes).
-async function workspaceSizeIfMountable(config: Config, logger: Logger, isRoot: boolean): Promise<WorkspaceSize | null> {
+async function workspaceSizeIfMountable(config: Config, logger: Logger, isRoot: boolean, mounter: Mounter | null): Promise<WorkspaceSize | null> {
   const unlimited = 'workspaces are plain directories: their total size and file count are not limited (only each file, by fileSizeBytes)';
   if (!isRoot) {
     logger.warn(`not running as root: ${unlimited}`);
     return null;
   }
-  const probe = await canMountWorkspaces(config.workDir);
+  const probe = await canMountWorkspaces(config.workDir, mounter);
   if (!probe.ok) {
     logger.warn({ problem: probe.problem }, `could not mount a tmpfs: ${unlimited}`);
     return null;
@@ -137,7 +165,7 @@ async function workspaceSizeIfMountable(config: Config, logger: Logger, isRoot: 
 }
 
 // Everything about the host that launches need, checked once.
-async function gatherFacts(config: Config, logger: Logger, bwrapPath: string | null): Promise<SandboxFacts> {
+async function gatherFacts(config: Config, logger: Logger, bwrapPath: string | null, mounter: Mounter | null): Promise<SandboxFacts> {
   const runtimeDir = await prepareRuntimeDir(config.workDir, await findRuntimeSources(), async (dir) => {
     if (!(await compilePythonBytecode(config.pythonEnv, dir))) logger.warn({ dir }, 'could not precompile the Python prelude; Python executions start a few ms slower');
   });
@@ -150,7 +178,7 @@ async function gatherFacts(config: Config, logger: Logger, bwrapPath: string | n
     nodePath: config.nodePath,
     matplotlibCache: await findMatplotlibCache(config.pythonEnv),
     limits: sandboxLimitsFrom(config),
-    workspaceSize: await workspaceSizeIfMountable(config, logger, isRoot),
+    workspaceSize: await workspaceSizeIfMountable(config, logger, isRoot, mounter),
     ...(isRoot ? { owner: { uid: config.sandboxUid, gid: config.sandboxGid } } : {}),
   };
 }

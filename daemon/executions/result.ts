@@ -111,7 +111,11 @@ function decideBaseOutcome(observed: Observed): { status: ExecutionStatus; error
     const limit = observed.limits ? `cpuTimeMs (${observed.limits.cpuTimeMs} ms of CPU time)` : 'cpuTimeMs';
     return { status: 'killed', error: error('CpuTimeLimit', `the execution used more than ${limit} and was killed`) };
   }
-  if (exit.spawnError) return { status: 'error', error: error('SandboxError', `the sandbox could not be started: ${exit.spawnError}`) };
+  if (exit.spawnError) {
+    // Out of descriptors, the spawn is as likely to fail as anything before it: the same words, without the path.
+    const cause = new Error(exit.spawnError);
+    return { status: 'error', error: isOutOfDescriptors(cause) ? describeStartFailure(cause) : error('SandboxError', `the sandbox could not be started: ${exit.spawnError}`) };
+  }
   if (observed.sandboxProblem) return { status: 'error', error: error('SandboxError', `the sandbox could not run the code: ${observed.sandboxProblem}`) };
   const signal = exit.signal ?? (observed.sandboxed ? signalFromExitCode(exit.exitCode) : null);
   if (signal === 'SIGXCPU') {

@@ -14,6 +14,7 @@ import { retryWhileOutOfDescriptors } from '../descriptors.js';
 import type { BridgeInbound, BridgeOutbound } from '../bridge/messages.js';
 import { MemoryInUseError, type SandboxCgroups, type CgroupCounters, type GroupLimits, type SandboxCgroup } from '../sandbox/cgroups.js';
 import { buildLaunchSpec, type SandboxFacts } from '../sandbox/launch.js';
+import type { Mounter } from '../sandbox/mounter.js';
 import { mountWorkspace, unmountWorkspace, workspaceUsage, type WorkspaceUsage } from '../sandbox/mounts.js';
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../sandbox/spawn.js';
@@ -32,6 +33,8 @@ export interface SandboxContext {
   /** A second fork server with nothing of pythonPreload imported, for code that uses none of it (its children
    * are a fraction of the size); null or left out forks every Python sandbox from forkServer. */
   readonly plainForkServer?: ForkServer | null;
+  /** The mount helper (sandbox/mounter.ts) that mounts and unmounts workspaces; null or left out runs mount(8). */
+  readonly mounter?: Mounter | null;
 }
 
 /** How a fresh sandbox is started. */
@@ -78,6 +81,8 @@ interface SandboxParts {
   readonly log: Logger;
   readonly cgroup: SandboxCgroup | null;
   readonly workspaceMounted: boolean;
+  /** What unmounts the workspace when the sandbox is disposed of (null: umount(8)). */
+  readonly mounter: Mounter | null;
   /** Output kept from before an execution attaches, at most. */
   readonly maxEarlyOutputBytes: number;
   /** Forked from the fork server, which has the preload modules imported already. */
@@ -155,6 +160,7 @@ export class SandboxInstance {
   private readonly cgroup: SandboxCgroup | null;
   /** True when the workspace is a tmpfs this sandbox mounted (and unmounts when disposed of). */
   private readonly workspaceMounted: boolean;
+  private readonly mounter: Mounter | null;
 
   private constructor(parts: SandboxParts) {
     const { process } = parts;
@@ -169,6 +175,7 @@ export class SandboxInstance {
     this.log = parts.log;
     this.cgroup = parts.cgroup;
     this.workspaceMounted = parts.workspaceMounted;
+    this.mounter = parts.mounter;
     this.maxEarlyOutputBytes = parts.maxEarlyOutputBytes;
     this.exited = process.exited;
     void process.exited.then(() => (this.hasExitedFlag = true));
@@ -185,6 +192,7 @@ export class SandboxInstance {
   static async start(runtime: RuntimeName, context: SandboxContext, session: SessionBinding | null = null, options: StartOptions = {}): Promise<SandboxInstance> {
     const { config, facts } = context;
     const cgroups = context.cgroups ?? null;
+    const mounter = context.mounter ?? null;
     // The group is made while the directories are (it must exist before the spawn).
     const making = cgroups ? cgroups.create({ memoryBytes: config.memoryBytes, maxProcesses: config.maxProcesses }) : Promise.resolve(null);
     making.catch(() => undefined);
@@ -205,8 +213,9 @@ export class SandboxInstance {
         if (facts.owner) chownSync(dir, facts.owner.uid, facts.owner.gid);
       }
       if (!session) for (const sub of ['python', 'node']) mkdirSync(path.join(packagesDir, sub), { recursive: true, mode: 0o755 });
-      // Mounting (a mount(8) process) overlaps with opening the bridge: both must be done before the spawn.
-      mounting = facts.workspaceSize && !session ? mountWorkspace(workspace, facts.workspaceSize, facts.owner).then(() => (workspaceMounted = true)) : null;
+      // Mounting (a request to the mount helper, or a mount(8) process) overlaps with opening the bridge: both
+      // must be done before the spawn.
+      mounting = facts.workspaceSize && !session ? mountWorkspace(workspace, facts.workspaceSize, facts.owner, mounter).then(() => (workspaceMounted = true)) : null;
       mounting?.catch(() => undefined);
       const token = randomBytes(24).toString('hex');
       let instance: SandboxInstance | null = null;
@@ -237,6 +246,7 @@ export class SandboxInstance {
         log: context.logger,
         cgroup,
         workspaceMounted,
+        mounter,
         maxEarlyOutputBytes: 2 * config.maxOutputBytes,
         forked: forked !== null,
       });
@@ -246,7 +256,7 @@ export class SandboxInstance {
       await mounting?.catch(() => undefined);
       await (await making.catch(() => null))?.remove().catch(() => undefined);
       const mounted = rootDir && workspaceMounted ? path.join(rootDir, 'workspace') : null;
-      if (mounted) await retryWhileOutOfDescriptors(() => unmountWorkspace(mounted)).catch((problem) => context.logger.error({ err: problem, dir: mounted }, 'could not unmount a workspace'));
+      if (mounted) await retryWhileOutOfDescriptors(() => unmountWorkspace(mounted, mounter)).catch((problem) => context.logger.error({ err: problem, dir: mounted }, 'could not unmount a workspace'));
       if (rootDir) await retryWhileOutOfDescriptors(() => removeTree(rootDir as string)).catch((problem) => context.logger.error({ err: problem, dir: rootDir }, 'could not remove an execution directory'));
       throw error;
     }
@@ -354,7 +364,7 @@ export class SandboxInstance {
     await this.bridge.close();
     await this.cgroup?.remove().catch((error) => this.log.error({ err: error, cgroup: this.cgroup?.name }, 'could not remove a sandbox cgroup'));
     if (this.workspaceMounted) {
-      await retryWhileOutOfDescriptors(() => unmountWorkspace(this.workspaceDir)).catch((error) => this.log.error({ err: error, dir: this.workspaceDir }, 'could not unmount a workspace'));
+      await retryWhileOutOfDescriptors(() => unmountWorkspace(this.workspaceDir, this.mounter)).catch((error) => this.log.error({ err: error, dir: this.workspaceDir }, 'could not unmount a workspace'));
     }
     await retryWhileOutOfDescriptors(() => removeTree(this.rootDir)).catch((error) => this.log.error({ err: error, dir: this.rootDir }, 'could not remove an execution directory'));
   }

@@ -3,6 +3,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree } from '../files/held-dir.js';
+import type { Mounter } from '../sandbox/mounter.js';
 import { unmountSelfBinds, unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
 import { readStartTime } from '../sandbox/process-tree.js';
 
@@ -48,13 +49,14 @@ export async function claimWorkDir(workDir: string): Promise<WorkDirClaim> {
 }
 
 // Removes execution and probe directories (with their bridge sockets and workspace mounts) left in the work
-// directory by an earlier daemon. Only call it while holding the claim. Returns the names removed.
-export async function sweepLeftovers(workDir: string): Promise<string[]> {
+// directory by an earlier daemon, through the mount helper when there is one. Only call it while holding the
+// claim. Returns the names removed.
+export async function sweepLeftovers(workDir: string, mounter?: Mounter | null): Promise<string[]> {
   try {
-    for (const mountPoint of await workspaceMountsUnder(workDir)) await unmountWorkspace(mountPoint);
+    for (const mountPoint of await workspaceMountsUnder(workDir)) await unmountWorkspace(mountPoint, mounter);
   } finally {
     // Even when a workspace would not unmount: detaching the bind takes what is mounted under it along.
-    await unmountSelfBinds(workDir);
+    await unmountSelfBinds(workDir, mounter);
   }
   const names = (await fs.readdir(workDir)).filter((name) => LEFTOVER.test(name));
   for (const name of names) await removeTree(path.join(workDir, name));

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { describeReceived, WireError } from '../errors.js';
 import { removeTree } from '../files/held-dir.js';
+import type { Mounter } from '../sandbox/mounter.js';
 import { mountWorkspace, unmountWorkspace, workspaceUsage, type WorkspaceSize } from '../sandbox/mounts.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';
 import { isSessionId, newSessionId, sessionDirName } from './ids.js';
@@ -21,6 +22,8 @@ export interface SessionHost {
   readonly owner?: { readonly uid: number; readonly gid: number };
   /** The workspace tmpfs size (the session's quota); null when workspaces cannot be mounted here. */
   readonly workspaceSize: WorkspaceSize | null;
+  /** The mount helper (sandbox/mounter.ts) that mounts and unmounts workspaces; null or left out runs mount(8). */
+  readonly mounter?: Mounter | null;
 }
 
 type SessionConfig = Pick<Config, 'workDir' | 'sessionTtlMs' | 'maxSessionTtlMs' | 'maxSessions'>;
@@ -74,9 +77,9 @@ export class SessionManager {
       await fs.mkdir(this.root, { recursive: true, mode: 0o711 });
       await fs.mkdir(dir, { mode: 0o711 });
       await fs.mkdir(session.workspaceDir, { mode: 0o700 });
-      const { owner, workspaceSize } = this.host;
+      const { owner, workspaceSize, mounter } = this.host;
       if (owner) await fs.chown(session.workspaceDir, owner.uid, owner.gid);
-      if (workspaceSize) await mountWorkspace(session.workspaceDir, workspaceSize, owner);
+      if (workspaceSize) await mountWorkspace(session.workspaceDir, workspaceSize, owner, mounter);
       for (const sub of ['python', 'node']) await fs.mkdir(path.join(session.packagesDir, sub), { recursive: true, mode: 0o755 });
     } catch (error) {
       this.sessions.delete(id);
@@ -185,7 +188,7 @@ export class SessionManager {
 
   private async removeFiles(session: Session): Promise<void> {
     if (session.workspaceMounted) {
-      await unmountWorkspace(session.workspaceDir).catch((error) => this.log.error({ err: error, sessionId: session.id }, 'could not unmount a session workspace'));
+      await unmountWorkspace(session.workspaceDir, this.host.mounter).catch((error) => this.log.error({ err: error, sessionId: session.id }, 'could not unmount a session workspace'));
     }
     await removeTree(session.dir).catch((error) => this.log.error({ err: error, sessionId: session.id }, 'could not remove a session directory'));
   }

@@ -60,6 +60,12 @@ test('a sandbox that could not start is a SandboxError whose details stay in the
   assert.match(startFailedResult(new Error('x'), 0).error?.message ?? '', /the daemon's log has the details/);
 });
 
+test('a sandbox whose own spawn failed for want of descriptors says so in the same words, without the path', () => {
+  const spawnFailed = (spawnError: string) => decideOutcome({ ...killed, killReason: null, exit: { exitCode: null, signal: null, spawnError } });
+  assert.equal(spawnFailed('spawn /usr/bin/setpriv EMFILE').error?.message, 'the sandbox could not be started: the daemon is out of file descriptors right now (EMFILE); try again shortly');
+  assert.equal(spawnFailed('spawn /usr/bin/setpriv ENOENT').error?.message, 'the sandbox could not be started: spawn /usr/bin/setpriv ENOENT');
+});
+
 test('a result carries what the code gathered; the code\'s own result only when Runbox did not kill it', () => {
   const ran: Observed = { ...killed, killReason: null, exit: { exitCode: 0, signal: null }, done: { result: { answer: 42 }, error: null } };
   const gathered = { stdout: 'out', stderr: 'err', files: [{ path: 'a.txt', mimeType: 'text/plain', size: 2, content: Buffer.from('hi') }], durationMs: 101.239, toolCalls: 3 };

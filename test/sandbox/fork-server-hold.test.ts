@@ -32,7 +32,8 @@ after(async () => {
   if (skip) return;
   await host.forkServer?.close();
   await host.plainForkServer?.close();
-  await sweepLeftovers(workDir);
+  await sweepLeftovers(workDir, host.mounter);
+  await host.mounter?.close();
   await host.claim.release();
   await fs.rm(workDir, { recursive: true, force: true });
 });

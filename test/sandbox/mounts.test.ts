@@ -9,7 +9,7 @@ import { buildWorkspaceMountArgs, canMountWorkspaces, mountWorkspace, parseWorks
 
 test('workspace tmpfs: size, inodes, private mode, nosuid and nodev, owned by the sandbox user', () => {
   assert.deepEqual(buildWorkspaceMountArgs('/w/exec-1/workspace', { bytes: 1048576, files: 100 }, { uid: 65534, gid: 65534 }), [
-    '-t', 'tmpfs', '-o', 'size=1048576,nr_inodes=100,mode=0700,nosuid,nodev,uid=65534,gid=65534', WORKSPACE_FS_NAME, '/w/exec-1/workspace',
+    '-t', 'tmpfs', '-o', 'nosuid,nodev,size=1048576,nr_inodes=100,mode=0700,uid=65534,gid=65534', WORKSPACE_FS_NAME, '/w/exec-1/workspace',
   ]);
   assert.ok(!buildWorkspaceMountArgs('/w', { bytes: 1, files: 1 }).join(' ').includes('uid='));
 });

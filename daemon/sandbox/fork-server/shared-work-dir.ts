@@ -4,15 +4,18 @@
 // marked shared. The sweep of the work directory (work-dir.ts, at start and at close) unmounts such a bind with
 // the workspaces (mounts.ts, parseWorkspaceMounts), so a killed daemon's is gone when the next one starts.
 import { parseMountinfo, readMountinfo } from '../mountinfo.js';
-import { MOUNT_PATH, selfBinds } from '../mounts.js';
-import { runCommand } from '../spawn.js';
+import type { Mounter } from '../mounter.js';
+import { bindMount, makeSharedMount, MountError, selfBinds } from '../mounts.js';
 
-// Makes workDir a shared mount point, bound onto itself; null when done, else why it could not be.
-export async function shareWorkDir(workDir: string): Promise<string | null> {
-  if (selfBinds(parseMountinfo(await readMountinfo()), workDir).length === 0) {
-    const bind = await runCommand(MOUNT_PATH, ['--bind', workDir, workDir]);
-    if (bind.exitCode !== 0) return `mount --bind ${workDir} failed: ${bind.spawnError ?? bind.stderr.trim()}`;
+// Makes workDir a shared mount point, bound onto itself (through the mount helper when there is one); null when
+// done, else why it could not be.
+export async function shareWorkDir(workDir: string, mounter?: Mounter | null): Promise<string | null> {
+  try {
+    if (selfBinds(parseMountinfo(await readMountinfo()), workDir).length === 0) await bindMount(workDir, workDir, mounter);
+    await makeSharedMount(workDir, mounter);
+    return null;
+  } catch (error) {
+    if (error instanceof MountError) return error.message;
+    throw error;
   }
-  const shared = await runCommand(MOUNT_PATH, ['--make-shared', workDir]);
-  return shared.exitCode === 0 ? null : `mount --make-shared ${workDir} failed: ${shared.spawnError ?? shared.stderr.trim()}`;
 }
