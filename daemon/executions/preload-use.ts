@@ -3,7 +3,7 @@
 // fraction of the size and so cost less to fork and to tear down; a wrong guess costs only time, never a result.
 
 // Pure: false only when no top-level package of the preload appears in the code as a word, and the code has no
-// dynamic import (importlib, __import__, exec, eval), which could reach one by a name built at run time.
+// dynamic import (importlib, __import__, exec, eval, compile), which could reach one by a name built at run time.
 export function mayUsePreload(code: string, preload: readonly string[]): boolean {
   if (preload.length === 0) return false;
   if (/\b(importlib|__import__|exec|eval|compile)\b/.test(code)) return true;
