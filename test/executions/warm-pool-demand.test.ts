@@ -39,6 +39,8 @@ test('a burst that finds the pool empty grows it up to maxWarmSandboxes; quiet t
   const d = await startDaemon({ warmSandboxes: 1, maxWarmSandboxes: 3, warmShrinkAfterMs: shrinkAfterMs, maxConcurrent: 6 });
   try {
     await waitFor('one warm Node sandbox', () => sandboxesOf(d.workDir, 'node'), (pids) => pids.length === 1);
+    // Python's first fill too, which a loaded machine may hold back (refills wait for a free core) past Node's.
+    await waitFor('one warm Python sandbox', () => sandboxesOf(d.workDir, 'python'), (pids) => pids.length === 1);
     // Six at once: one takes the warm sandbox, five find none ready (each a miss: the target goes 1 → 3, capped).
     const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => postExecution(d.url, { runtime: 'node', code: `return ${i}` })));
     assert.deepEqual(burst.map(({ body }) => [body.status, body.result]), Array.from({ length: 6 }, (_, i) => ['ok', i]));
