@@ -44,6 +44,9 @@ export const MAX_OPEN_SOCKETS = 1 + MAX_SIDE_CONNECTIONS + 2;
 /** Call ids from side connection n are relabelled `side<n>:<callId>` (never a main connection's ids, which are digits). */
 const SIDE_CALL_ID = /^side(\d+):(.*)$/s;
 const MiB = 1024 * 1024;
+/** How long drain() waits for the connections of a sandbox that has exited to close. Its processes are gone, so
+ * what is left is what the kernel buffered (read in a millisecond or two); the wait only bounds the unforeseen. */
+const DRAIN_TIMEOUT_MS = 2_000;
 
 export class Bridge {
   private socket: WebSocket | null = null;
@@ -56,6 +59,7 @@ export class Bridge {
   private readonly budget: BridgeBudget;
   private readonly cpu = new CpuShare();
   private restTimer: NodeJS.Timeout | undefined;
+  private draining = false;
   private closed = false;
 
   private constructor(
@@ -99,6 +103,31 @@ export class Bridge {
     const text = JSON.stringify(message);
     if (this.socket) this.socket.send(text);
     else this.queued.push(text);
+  }
+
+  // The sandbox has exited, so nothing can write more than its connections hold already: reads that now, rests
+  // ended and no new ones (a `done` sent while the bridge rested would be lost otherwise, and the result with it),
+  // and settles once every connection has closed (or after DRAIN_TIMEOUT_MS). Budgets still apply.
+  drain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.draining = true;
+    clearTimeout(this.restTimer);
+    this.restTimer = undefined;
+    const open = [this.socket, ...this.sides.values()].filter((ws): ws is WebSocket => ws !== null && ws.readyState !== ws.CLOSED);
+    if (open.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let left = open.length;
+      const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
+      timer.unref();
+      for (const ws of open) {
+        ws.once('close', () => {
+          if (--left > 0) return;
+          clearTimeout(timer);
+          resolve();
+        });
+        ws.resume();
+      }
+    });
   }
 
   // Closes the connection and the listening socket.
@@ -217,7 +246,7 @@ export class Bridge {
   }
 
   private rest(ms: number): void {
-    if (ms <= 0 || this.restTimer || this.closed) return;
+    if (ms <= 0 || this.restTimer || this.closed || this.draining) return;
     const connections = [this.socket, ...this.sides.values()].filter((ws): ws is WebSocket => ws !== null);
     for (const ws of connections) ws.pause();
     this.restTimer = setTimeout(() => {

@@ -72,6 +72,8 @@ export class Execution {
   private markReported!: () => void;
   /** True when the execution ended at its `done`, its processes frozen (the log's `ended`). */
   private endedAtDone = false;
+  /** True once the code has exited without a report read: what its bridge still holds is read, calls are not run. */
+  private codeGone = false;
   private bridgeProblem: string | null = null;
   /** The bridge budget the code went past, if it did (the execution was then cut off). */
   private bridgeLimit: string | null = null;
@@ -167,7 +169,14 @@ export class Execution {
       this.cpuWatch.start();
     }
     try {
-      return await Promise.race([sandbox.exited, this.reported.then(() => this.endAtDone(sandbox))]);
+      const exit = await Promise.race([sandbox.exited, this.reported.then(() => this.endAtDone(sandbox))]);
+      // Exited without a report read: it may still be in the bridge (read later while the bridge rests), and the
+      // result with it. Tool calls read now find the code gone and are not run.
+      if (this.done === null && this.killReason === null) {
+        this.codeGone = true;
+        await sandbox.drainBridge();
+      }
+      return exit;
     } finally {
       this.mark('exit');
       clearTimeout(timer);
@@ -234,7 +243,10 @@ export class Execution {
   }
 
   private onBridgeMessage(tools: ToolRouter, message: BridgeInbound): void {
-    if (message.type === 'tool_call') return tools.route(message);
+    if (message.type === 'tool_call') {
+      if (this.codeGone) return void this.log.debug({ tool: message.name }, 'a tool call read after the code exited; not run');
+      return tools.route(message);
+    }
     // Only the first report is read (parsed): a second one costs nothing.
     const report = this.done ? null : message.read();
     if (report === null) this.onBridgeProblem('the code reported its result twice');

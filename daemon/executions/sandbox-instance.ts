@@ -272,6 +272,11 @@ export class SandboxInstance {
     this.bridge.send(message);
   }
 
+  /** Once the interpreter has exited: delivers what its bridge still holds (see Bridge.drain). */
+  drainBridge(): Promise<void> {
+    return this.bridge.drain();
+  }
+
   // Lowers the cgroup's limits to this execution's, right before its code is sent, and notes the counters usage
   // is measured from. A warm sandbox that preloaded modules may already hold more than memoryBytes.
   async applyLimits(limits: GroupLimits): Promise<LimitsApplied> {

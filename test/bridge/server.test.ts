@@ -260,3 +260,30 @@ function fetchOverUnix(socketPath: string, text: string): Promise<string> {
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
   });
 }
+
+test('a report sent while the bridge rests is read when the sandbox has exited (drain), not lost with the result', async () => {
+  const seen = recorder();
+  // A daemon this busy: the first message takes 600 ms of the main thread, past the bridge's burst, so the bridge
+  // rests (is not read) for 3.5 s after it, longer than drain waits: only a drain that reads at once sees the report.
+  const slow = { ...seen, onMessage: (message: BridgeInbound) => {
+    if (seen.messages.length === 0) for (const end = performance.now() + 600; performance.now() < end;);
+    seen.onMessage(message);
+  } };
+  const { bridge, socketPath } = await openBridge(slow);
+  try {
+    const main = await mustOpen(socketPath);
+    main.send(JSON.stringify({ type: 'tool_call', callId: '1', name: 'echo' }));
+    await waitUntil('the first message is handled', () => seen.messages.length === 1);
+    // The code reports and exits (its socket closed by the kernel) while the bridge rests.
+    main.send(JSON.stringify({ type: 'done', result: 42, files: [], error: null, exitCode: 0 }), () => main.terminate());
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(seen.messages.length, 1, 'the bridge rests: the report is not read yet');
+    await bridge.drain();
+    assert.deepEqual(seen.messages.map((message) => message.type), ['tool_call', 'done']);
+    const done = seen.messages[1];
+    assert.ok(done.type === 'done');
+    assert.deepEqual(done.read(), { value: { result: 42, files: [], error: null, exitCode: 0 } });
+  } finally {
+    await bridge.close();
+  }
+});
