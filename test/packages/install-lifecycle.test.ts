@@ -63,12 +63,14 @@ describe('installs end with their execution or their daemon', { concurrency: tru
     test('Python: installs started in threads by code that exits at once are killed before the answer', { timeout: 120_000 }, async () => {
       const sessionId = await newSession(d);
       const before = index.requests.length;
+      // The code sleeps long enough for a uv started on a loaded machine to reach the index, and ends before any
+      // install could (each takes at least two requests of INDEX_DELAY_MS).
       const code = [
         'import threading',
         'for spec in ["runbox-demo==1.0.0", "runbox-dep-user", "runbox-demo==2.0.0", "runbox-url-dep"]:',
         '    threading.Thread(target=install_package, args=(spec,), daemon=True).start()',
         'import time',
-        'time.sleep(1)',
+        'time.sleep(2)',
         'set_result("started")',
       ].join('\n');
       const answer = await postExecution(d.url, { runtime: 'python', sessionId, code, timeoutMs: 60_000 });
