@@ -169,7 +169,11 @@ export class Execution {
       this.cpuWatch.start();
     }
     try {
-      const exit = await Promise.race([sandbox.exited, this.reported.then(() => this.endAtDone(sandbox))]);
+      // Once the report is read, its ending decides (an exit it causes, a kill without a freezer, is not the
+      // code's outcome); an exit before any report is.
+      let ending: Promise<ExitInfo> | null = null;
+      const endedByReport = this.reported.then(() => (ending = this.endAtDone(sandbox)));
+      const exit = await Promise.race([sandbox.exited.then((exited) => ending ?? exited), endedByReport]);
       // Exited without a report read: it may still be in the bridge (read later while the bridge rests), and the
       // result with it. Tool calls read now find the code gone and are not run.
       if (this.done === null && this.killReason === null) {
@@ -184,14 +188,23 @@ export class Execution {
     }
   }
 
-  // The code reported its end with the status it exits with: rather than wait for its processes to exit (tearing
-  // down an interpreter's memory takes 5–12 ms, a forked Python's the most), they are frozen where they are and
-  // what they wrote is read; they die with the sandbox, after the result. Without a freezer, or a report without
-  // its exit status, the exit is waited for.
+  // The code reported its end with the status it exits with, and waits (the prelude does, docs/protocol.md): rather
+  // than let its processes exit (tearing down an interpreter's memory takes 5–12 ms, a forked Python's the most,
+  // and no freezer stops a process doing that), they are frozen where they are and what they wrote is read; they
+  // die with the sandbox, after the result. Without a freezer (or processes that would not stop), or for a report
+  // the daemon refused, the sandbox is killed and its pipes read to their end. The outcome is the report's.
   private async endAtDone(sandbox: SandboxInstance): Promise<ExitInfo> {
-    const exitCode = this.done?.exitCode ?? null;
-    if (exitCode === null || this.killReason !== null || !(await sandbox.freeze())) return sandbox.exited;
-    this.endedAtDone = true;
+    const done = this.done;
+    const exitCode = done?.exitCode ?? null;
+    if (this.killReason !== null) return sandbox.exited;
+    // A report without an exit status and without an error (never the prelude's): its exit is waited for.
+    if (done !== null && exitCode === null && done.error === null) return sandbox.exited;
+    if (exitCode !== null && (await sandbox.freeze())) {
+      this.endedAtDone = true;
+      return { exitCode, signal: null };
+    }
+    sandbox.kill();
+    await sandbox.exited;
     return { exitCode, signal: null };
   }
 
@@ -250,8 +263,11 @@ export class Execution {
     // Only the first report is read (parsed): a second one costs nothing.
     const report = this.done ? null : message.read();
     if (report === null) this.onBridgeProblem('the code reported its result twice');
-    else if ('problem' in report) this.onBridgeProblem(report.problem);
-    else {
+    else if ('problem' in report) {
+      // Refused, and the end all the same: the prelude waits after sending it.
+      this.onBridgeProblem(report.problem);
+      this.markReported();
+    } else {
       this.done = report.value;
       this.markReported();
     }

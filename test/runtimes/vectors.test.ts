@@ -71,6 +71,8 @@ async function runPrelude(runtime: RuntimeName, code: string): Promise<DoneRepor
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   try {
     const report = await reported;
+    // After `done` the prelude waits to be ended (as the daemon does, by freezing or killing its sandbox).
+    child.kill('SIGKILL');
     await exited;
     if (report instanceof Error) throw report;
     return { ...report, stderr };

@@ -9,6 +9,8 @@ const { convertResult } = require('./jsonable.cjs');
 const { cleanStack, describeError, describeSyntaxError, describeThrown, isPreludeFrame, MAIN_BASENAME } = require('./errors.cjs');
 const { ToolCalls, definePreludeGlobals, defineToolFunctions } = require('./namespace.cjs');
 
+/** After `done`, how long the process waits for the daemon to end its sandbox before it exits by itself. */
+const HOLD_AFTER_DONE_MS = 10_000;
 const EXPERIMENTAL_LOADER_WARNING = 'vm.USE_MAIN_CONTEXT_DEFAULT_LOADER is an experimental feature';
 
 // One run of the user's code: its globals, pending tool calls, result, and the single `done` report.
@@ -146,10 +148,12 @@ class Execution {
     if (done.error !== null && done.error.type !== 'ExitCode') printUncaught(done.error);
     // Output is written before `done` goes: the daemon ends the execution at `done` (it freezes the sandbox and
     // reads what is left) rather than wait for this process to exit.
+    // Then it waits to be frozen (or killed): a process exiting now would be tearing its memory down in the
+    // kernel, where no freezer stops it, and the freeze would wait for that.
     Promise.all([flushStream(process.stdout), flushStream(process.stderr)]).then(() => {
       this.bridge.sendLast(done, () => {
         this.state = 'reported';
-        this.exitProcess(done.exitCode);
+        setTimeout(() => this.exitProcess(done.exitCode), HOLD_AFTER_DONE_MS);
       });
     });
   }

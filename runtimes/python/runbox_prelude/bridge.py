@@ -151,9 +151,9 @@ class BridgeClient:
                 try:
                     more = self._read_one()
                 except BridgeError as exc:  # anything else is the code's own (its signal handler's) to see
-                    die(f"the bridge to the daemon broke while the code was running: {exc}")
+                    self._lost(f"the bridge to the daemon broke while the code was running: {exc}")
                 if not more:
-                    die("the bridge to the daemon closed while the code was running")
+                    self._lost("the bridge to the daemon closed while the code was running")
         finally:
             self._read_role.release()
         return _unpack_answer(name, waiter.message)
@@ -217,7 +217,17 @@ class BridgeClient:
         try:
             self._websocket.send_texts(requests)
         except OSError:
-            die("the bridge to the daemon closed while the code was running")
+            self._lost("the bridge to the daemon closed while the code was running")
+
+    # The bridge closed or broke under a thread of the code. Before `done` that ends the process; after it the
+    # daemon is ending the sandbox (freezing it, or killing it), and the thread waits for that rather than exit
+    # with a status that is not the code's.
+    def _lost(self, message):
+        if not self._finished:
+            die(message)
+        park = _thread.allocate_lock()
+        park.acquire()
+        park.acquire()
 
     # Starts the reader thread once; while a synchronous caller reads inline, the thread waits for the role.
     def _start_reader(self):
@@ -247,8 +257,7 @@ class BridgeClient:
                 pass
         except Exception:
             pass
-        if not self._finished:
-            die("the bridge to the daemon closed while the code was running")
+        self._lost("the bridge to the daemon closed while the code was running")
 
 
 _SIGNALS = None

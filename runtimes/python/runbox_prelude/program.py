@@ -18,6 +18,8 @@ USER_FILENAME = "main.py"
 PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, without importing ast
 PYCF_ONLY_AST = 0x400  # ast.PyCF_ONLY_AST: compile() returns the tree
 CO_COROUTINE = 0x80  # inspect.CO_COROUTINE: compile() made the module a coroutine (top-level await)
+# After `done`, how long the interpreter waits for the daemon to end its sandbox before it exits by itself.
+HOLD_AFTER_DONE_S = 10
 RETURN_MARK = "runbox: top-level return"  # first argument of the exception a rewritten `return` raises
 TRAILING_MARK = "runbox: trailing expression"  # the same, for a trailing expression
 _TRAILING_TEMPLATE = f"raise BaseException({TRAILING_MARK!r}, None)"  # the node a trailing expression becomes
@@ -128,11 +130,17 @@ class Execution:
             files_json, error_json = "[]", '{"type":"ResultError","message":"the error could not be encoded"}'
         flush_stdio()
         # exitCode lets the daemon end the execution here: it freezes the sandbox and reads what is left of the
-        # output rather than wait for this process to tear down its memory.
-        self.client.send_done(
+        # output rather than wait for this process to tear down its memory. This process waits to be frozen (or
+        # killed): one that exited now would be tearing its memory down in the kernel, where no freezer stops it,
+        # and the freeze would wait for that.
+        reported = self.client.send_done(
             f'{{"type":"done","result":{self.result_json},"files":{files_json},"error":{error_json},"exitCode":{exit_code & 0xFF}}}'
         )
         flush_stdio()
+        if reported:
+            import time
+
+            time.sleep(HOLD_AFTER_DONE_S)
         os._exit(exit_code)
 
     # A top-level `return value` or a trailing expression: the result, unless set_result was called. A conversion
