@@ -74,6 +74,9 @@ function warmPoolNamed(needs: DescriptorNeeds): string {
   return grows ? `warmSandboxes (${needs.warmSandboxes}) up to maxWarmSandboxes (${needs.maxWarmSandboxes})` : `warmSandboxes (${needs.warmSandboxes})`;
 }
 
+/** What a client is told when something of its execution failed for want of descriptors. */
+export const OUT_OF_DESCRIPTORS = 'the daemon is out of file descriptors right now (EMFILE); try again shortly';
+
 // True for an error caused by the process (EMFILE) or the system (ENFILE) running out of descriptors, whether it
 // carries the code or only says so (a helper command's spawn failure).
 export function isOutOfDescriptors(error: unknown): boolean {

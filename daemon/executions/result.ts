@@ -1,7 +1,7 @@
 // Pure: how an execution ended (status and error) from what was observed, and the one place the result object
 // clients get is built (for an execution that ran, and one that never did).
 import { constants } from 'node:os';
-import { isOutOfDescriptors } from '../descriptors.js';
+import { isOutOfDescriptors, OUT_OF_DESCRIPTORS } from '../descriptors.js';
 import type { OutputFile } from '../files/outputs.js';
 import type { CgroupCounters } from '../sandbox/cgroups.js';
 import type { WorkspaceSize, WorkspaceUsage } from '../sandbox/mounts.js';
@@ -149,7 +149,7 @@ function signalFromExitCode(exitCode: number | null): string | null {
 // Why a sandbox could not be started, as the client may see it: the cause's paths and details stay in the log.
 function describeStartFailure(cause: unknown): CodeError {
   const why = isOutOfDescriptors(cause)
-    ? 'the daemon is out of file descriptors right now (EMFILE); try again shortly'
+    ? OUT_OF_DESCRIPTORS
     : (cause as { code?: unknown })?.code === 'ENOSPC'
       ? 'the daemon\'s disk is full (ENOSPC)'
       : 'its directory, bridge or workspace could not be set up (the daemon\'s log has the details)';

@@ -10,7 +10,7 @@ import { dir as makeTempDir } from 'tmp-promise';
 import type { Config } from '../config.js';
 import type { BridgeBudgetLimits } from '../bridge/budget.js';
 import { Bridge } from '../bridge/server.js';
-import { retryWhileOutOfDescriptors } from '../descriptors.js';
+import { isOutOfDescriptors, OUT_OF_DESCRIPTORS, retryWhileOutOfDescriptors } from '../descriptors.js';
 import type { BridgeInbound, BridgeOutbound } from '../bridge/messages.js';
 import { MemoryInUseError, type SandboxCgroups, type CgroupCounters, type GroupLimits, type SandboxCgroup } from '../sandbox/cgroups.js';
 import { buildLaunchSpec, type SandboxFacts } from '../sandbox/launch.js';
@@ -414,7 +414,11 @@ export class SandboxInstance {
     // Disposed of while it was being moved (a cancel during start-up): its group may be gone; nothing is wrong.
     if (this.disposed || this.killed) return;
     this.log.error({ err: error, cgroup: this.cgroup?.name }, 'could not move a sandbox into its cgroup');
-    this.startProblem = `its processes could not be moved into their cgroup (${(error as Error).message})`;
+    // The client sees the cause's code, never its path (the log has it).
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    this.startProblem = isOutOfDescriptors(error)
+      ? OUT_OF_DESCRIPTORS
+      : `its processes could not be moved into their cgroup (${code ?? 'the daemon\'s log has the details'})`;
     this.process.kill();
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { CgroupController, CgroupLayout } from '../cgroup-layout.js';
 import { readKernelFile, writeKernelFile } from '../kernel-files.js';
 import { signalProcess } from '../spawn.js';
+import { retryWhileOutOfDescriptors } from '../../descriptors.js';
 
 /** The parent group, in each hierarchy, of every sandbox's group. */
 export const CGROUP_PARENT = 'runbox';
@@ -163,7 +164,9 @@ export async function freezeGroup(group: Pick<ExecutionCgroup, 'requestFreeze' |
   } catch {
     // the thaw below undoes a request that went through
   }
-  await group.thaw().catch(() => undefined);
+  // A group left frozen here would hold its processes forever (a kill waits for the thaw): the thaw is tried
+  // again while the daemon is out of descriptors, which is when a read of the group fails.
+  await retryWhileOutOfDescriptors(() => group.thaw()).catch(() => undefined);
   return false;
 }
 
