@@ -38,7 +38,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Runs code in a runtime's real prelude (as the daemon starts it, without the sandbox) against the daemon's bridge
 // endpoint; every tool call is answered with TOOL_FAILURE. Returns the `done` as the daemon reads it.
-async function runPrelude(runtime: RuntimeName, code: string): Promise<DoneReport & { stderr: string }> {
+// With watchMs, the prelude is left that long after its `done` before it is killed, and `exitedAlone` says whether
+// it exited by itself meanwhile.
+async function runPrelude(runtime: RuntimeName, code: string, watchMs = 0): Promise<DoneReport & { stderr: string; exitedAlone: boolean }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-vectors-'));
   const workspace = path.join(dir, 'workspace');
   await fs.mkdir(workspace);
@@ -72,10 +74,11 @@ async function runPrelude(runtime: RuntimeName, code: string): Promise<DoneRepor
   try {
     const report = await reported;
     // After `done` the prelude waits to be ended (as the daemon does, by freezing or killing its sandbox).
+    const exitedAlone = await Promise.race([exited.then(() => true), sleep(watchMs).then(() => false)]);
     child.kill('SIGKILL');
     await exited;
     if (report instanceof Error) throw report;
-    return { ...report, stderr };
+    return { ...report, stderr, exitedAlone };
   } finally {
     clearTimeout(timer);
     child.kill('SIGKILL');
@@ -119,6 +122,25 @@ describe('values.json: what a result becomes in done', { skip: NO_PYTHON }, () =
       );
     });
   }
+});
+
+// docs/protocol.md: after `done` the prelude waits for the daemon to freeze or kill its sandbox instead of exiting
+// (an exiting interpreter tears its memory down where no freezer stops it), whatever its exit status. (A Python
+// thread whose bridge closes meanwhile parks too: install-lifecycle.test.ts, installs started in threads.)
+test('after done each prelude waits to be ended rather than exit, with any exit status', { skip: NO_PYTHON }, async () => {
+  const cases: [RuntimeName, string, number][] = [
+    ['python', 'set_result(1)', 0],
+    ['python', 'import sys\nsys.exit(3)', 3],
+    ['node', 'setResult(1);', 0],
+    ['node', 'process.exitCode = 3;', 3],
+  ];
+  await Promise.all(
+    cases.map(async ([runtime, code, exitCode]) => {
+      const done = await runPrelude(runtime, code, 500);
+      assert.equal(done.exitCode, exitCode, `${runtime}: ${JSON.stringify(done)}`);
+      assert.equal(done.exitedAlone, false, `${runtime} (${code}) exited by itself after done: ${done.stderr}`);
+    }),
+  );
 });
 
 describe('errors.json: what a failure becomes in done', { skip: NO_PYTHON }, () => {
