@@ -40,8 +40,8 @@ describe('cgroup v1, pure (all of v1 that is tested on a cgroup v2 host)', () =>
   });
 
   test('the memory limit: memory then memsw when lowering, memsw then memory when raising, memory alone without memsw', () => {
-    const memory = { controller: 'memory', file: 'memory.limit_in_bytes', value: '134217728' };
-    const memsw = { controller: 'memory', file: 'memory.memsw.limit_in_bytes', value: '134217728' };
+    const memory = { controller: 'memory', file: 'memory.limit_in_bytes', value: '134217728', mayBlock: true };
+    const memsw = { controller: 'memory', file: 'memory.memsw.limit_in_bytes', value: '134217728', mayBlock: true };
     assert.deepEqual(v1MemoryLimitWrites(128 * MiB, true), { lowering: [memory, memsw], raising: [memsw, memory] });
     assert.deepEqual(v1MemoryLimitWrites(128 * MiB, false), { lowering: [memory], raising: null });
   });

@@ -2,10 +2,11 @@
 // (cgroup.subtree_control) from the root to the shared parent and from it to each group; a group is limited
 // through memory.max, memory.swap.max and pids.max, given a quota in cpu.max, and killed as a whole
 // (memory.oom.group on an OOM kill, cgroup.kill when it is removed).
+import { mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { V2_REQUIRED, type CgroupLayout } from '../cgroup-layout.js';
-import { readKernelFile, writeKernelFile } from '../kernel-files.js';
+import { readKernelFile, writeKernelFile, writeKernelFileInPool } from '../kernel-files.js';
 import {
   applyControlWrites,
   CGROUP_PARENT,
@@ -87,13 +88,13 @@ class CgroupV2Group implements ExecutionCgroup {
   ) {}
 
   async create(cpuCores: number | null): Promise<void> {
-    await fs.mkdir(this.dir);
+    mkdirSync(this.dir);
     await applyControlWrites(() => this.dir, v2GroupSettings(cpuCores));
   }
 
   // Above memory.max the kernel reclaims, then OOM-kills the group; memory.swap.max is 0, so this is all of it.
   async setMemoryLimit(bytes: number): Promise<void> {
-    await writeKernelFile(path.join(this.dir, 'memory.max'), String(bytes));
+    await writeKernelFileInPool(path.join(this.dir, 'memory.max'), String(bytes));
   }
 
   async setProcessLimit(count: number): Promise<void> {
