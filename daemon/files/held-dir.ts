@@ -1,5 +1,6 @@
 // The one way the daemon walks a directory tree that sandboxed code can change while it is walked (workspaces,
-// execution directories): reading, writing, listing and removing all go through directories held by descriptor.
+// execution directories): reading, writing, listing and removing all go through directories held by descriptor
+// (removing: tree-removal.ts).
 //
 // Node has no openat(2), but `/proc/self/fd/<fd>/<name>` resolves <name> inside the directory that descriptor
 // holds: the magic link is the open directory itself, not a path anyone could swap. Each step opens exactly ONE
@@ -12,24 +13,10 @@
 //
 // Device files: code cannot make them (no CAP_MKNOD in its user namespace; workspace tmpfs are nodev), and files
 // are lstat'ed before they are opened, so the daemon never opens a device it did not expect.
-import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
-
-/** O_NONBLOCK too: what turns out not to be a directory is never waited on (O_DIRECTORY refuses it first anyway). */
-const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-const FILE_FLAGS = constants.O_NOFOLLOW | constants.O_NONBLOCK;
-/** O_PATH (Linux; Node does not export it): names a directory without the right to read it (to chmod it back). */
-const O_PATH = 0o10000000;
-/** Directories one removal holds open at once; a deeper one is moved up to the top of the tree first. */
-const MAX_HELD_DEPTH = 32;
-/** Times one name (or a directory's emptying) is retried when it changes while being removed. */
-const MAX_REMOVE_ATTEMPTS = 4;
-/** Passes over the top of a removal: each one takes every chain MAX_HELD_DEPTH levels further down. */
-const MAX_TOP_PASSES = 100_000;
-/** Errors that mean an entry changed while it was removed (it is looked at again). */
-const RETRIED = new Set(['EISDIR', 'ENOTDIR', 'ELOOP', 'ENOTEMPTY', 'EEXIST', 'ENOENT']);
+import { DIR_FLAGS, entryPath, errno, FILE_FLAGS } from './fd-path.js';
+import { removeEntry } from './tree-removal.js';
 
 /** Why a walk stopped: what the name at `depth` (1 = the first name of the path) turned out to be. */
 export type WalkProblem = 'missing' | 'symlink' | 'not_directory' | 'is_directory' | 'not_regular' | 'hard_link' | 'changed';
@@ -61,10 +48,7 @@ export class HeldDir {
 
   // The entry `name` in this very directory, as a path the kernel resolves from the descriptor.
   private entry(name: Buffer): Buffer {
-    if (name.length === 0 || name.includes(0x2f) || name.includes(0) || name.equals(DOT) || name.equals(DOTDOT)) {
-      throw new Error(`not a single file name: ${JSON.stringify(name.toString('latin1'))}`);
-    }
-    return Buffer.concat([Buffer.from(`/proc/self/fd/${this.handle.fd}/`), name]);
+    return entryPath(this.handle.fd, name);
   }
 
   // The entry's own metadata (a link is not followed); null when there is none.
@@ -160,78 +144,11 @@ export class HeldDir {
   // Removes the entry itself: a file, link (not what it points to), FIFO or socket is unlinked; a directory is
   // emptied through descriptors and removed. False when there was nothing by that name.
   async remove(name: Buffer): Promise<boolean> {
-    return this.removeBelow(name, null, 0);
+    return removeEntry(this.handle.fd, name);
   }
 
   async close(): Promise<void> {
     await this.handle.close();
-  }
-
-  // Removes `name` of this directory, `depth` directories below the top of the removal. At most MAX_HELD_DEPTH
-  // directories are held at once: a deeper one is moved up into `top` (the same tree), which empties itself
-  // until nothing is left. An entry that changes kind meanwhile (a file becomes a directory) is looked at again.
-  private async removeBelow(name: Buffer, top: HeldDir | null, depth: number): Promise<boolean> {
-    let failure: unknown;
-    for (let attempt = 0; attempt < MAX_REMOVE_ATTEMPTS; attempt++) {
-      const stat = await this.lstat(name);
-      if (!stat) return attempt > 0;
-      try {
-        if (!stat.isDirectory()) await fs.unlink(this.entry(name));
-        else if (top && depth >= MAX_HELD_DEPTH) await this.moveInto(name, top);
-        else {
-          const child = await this.openDirToRemove(name);
-          try {
-            await child.empty(top, depth + 1);
-          } finally {
-            await child.close();
-          }
-          await fs.rmdir(this.entry(name));
-        }
-        return true;
-      } catch (error) {
-        if (!(error instanceof WalkError) && !RETRIED.has(errno(error) ?? '')) throw error;
-        failure = error;
-      }
-    }
-    throw failure;
-  }
-
-  // Removes everything in this directory (the top of a removal when `top` is null), pass after pass while
-  // entries are left: the top receives the directories moved up from below.
-  private async empty(top: HeldDir | null, depth: number): Promise<void> {
-    const maxPasses = top ? MAX_REMOVE_ATTEMPTS : MAX_TOP_PASSES;
-    for (let pass = 0; ; pass++) {
-      const names = await this.names();
-      if (names.length === 0) return;
-      if (pass >= maxPasses) throw Object.assign(new Error(`a directory still has entries after ${pass} passes`), { code: 'ENOTEMPTY' });
-      for (const name of names) await this.removeBelow(name, top ?? this, depth);
-    }
-  }
-
-  private async moveInto(name: Buffer, top: HeldDir): Promise<void> {
-    const to = Buffer.from(`.runbox-removing-${randomBytes(8).toString('hex')}`);
-    await fs.rename(this.entry(name), top.entry(to));
-  }
-
-  // Holds a directory to empty it, giving its owner back the rights to do so (code may have chmod'ed it 000;
-  // only a daemon that is not root is stopped by that).
-  private async openDirToRemove(name: Buffer): Promise<HeldDir> {
-    let dir: HeldDir;
-    try {
-      dir = await this.openDir(name);
-    } catch (error) {
-      if (errno(error) !== 'EACCES') throw error;
-      const pathOnly = await fs.open(this.entry(name), O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-      try {
-        await fs.chmod(`/proc/self/fd/${pathOnly.fd}`, 0o700);
-      } finally {
-        await pathOnly.close();
-      }
-      dir = await this.openDir(name);
-    }
-    const { mode } = await dir.stat();
-    if ((mode & 0o700) !== 0o700) await dir.handle.chmod((mode & 0o7777) | 0o700).catch(() => undefined);
-    return dir;
   }
 
   // A failed open of `name` as a WalkError when it says what the entry is; other errors as they are.
@@ -266,23 +183,6 @@ export function openRegularFile(rootDir: string, segments: readonly Buffer[]): P
   return inParentDir(rootDir, segments, null, (parent, name) => parent.openFile(name));
 }
 
-// Removes a directory tree (or whatever is at that path) by descriptors, even one whose directories code
-// chmod'ed 000, and however deep; nothing there is fine. The path's parent must be the daemon's own.
-export async function removeTree(treePath: string): Promise<void> {
-  let parent: HeldDir;
-  try {
-    parent = await HeldDir.open(path.dirname(treePath));
-  } catch (error) {
-    if (errno(error) === 'ENOENT') return;
-    throw error;
-  }
-  try {
-    await parent.remove(Buffer.from(path.basename(treePath)));
-  } finally {
-    await parent.close();
-  }
-}
-
 // Proves at start that /proc/self/fd resolves names relative to a held directory here (it needs /proc mounted);
 // every file operation on a workspace depends on it. Throws a message that says what is missing.
 export async function checkHeldDirs(dir: string): Promise<void> {
@@ -304,10 +204,3 @@ async function located<T>(depth: number, work: Promise<T>): Promise<T> {
     throw error;
   }
 }
-
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | null)?.code;
-}
-
-const DOT = Buffer.from('.');
-const DOTDOT = Buffer.from('..');

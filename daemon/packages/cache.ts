@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { removeTree } from '../files/held-dir.js';
+import { removeTree } from '../files/tree-removal.js';
 import { InstallError } from './errors.js';
 import { chownTree, treeBytes } from './staging.js';
 import type { PackageSpec } from './specs.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { removeTree } from '../files/held-dir.js';
+import { removeTree } from '../files/tree-removal.js';
 import { PRLIMIT_PATH } from '../sandbox/rlimits.js';
 import { abortable, partitionName, type CacheLease, type PackageCache } from './cache.js';
 import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, type InstallerCommand } from './commands.js';

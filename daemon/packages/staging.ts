@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { removeTree } from '../files/held-dir.js';
+import { removeTree } from '../files/tree-removal.js';
 
 export interface Staging {
   /** The new tree, filled by the installer; a copy of the current one to begin with. */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { describeReceived, WireError } from '../errors.js';
-import { removeTree } from '../files/held-dir.js';
+import { removeTree } from '../files/tree-removal.js';
 import type { Mounter } from '../sandbox/mounter.js';
 import { mountWorkspace, unmountWorkspace, workspaceUsage, type WorkspaceSize } from '../sandbox/mounts.js';
 import { isRuntimeName, RUNTIMES, type RuntimeName } from '../sandbox/runtimes.js';

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WireError } from '../../daemon/errors.js';
-import { openRegularFile, removeTree, WalkError } from '../../daemon/files/held-dir.js';
+import { openRegularFile, WalkError } from '../../daemon/files/held-dir.js';
+import { removeTree } from '../../daemon/files/tree-removal.js';
 import { isoTime, listWorkspaceFiles } from '../../daemon/files/listing.js';
 import { collectOutputFiles } from '../../daemon/files/outputs.js';
 import { checkWorkspacePathBytes, decodePercentPath, workspacePathOf, type WorkspacePath } from '../../daemon/files/paths.js';
@@ -193,7 +194,7 @@ describe('removing a tree as a daemon that is not root', { skip: isRoot ? false 
       execFileSync('chown', ['-R', '65534:65534', tree]);
       await fs.chmod(path.join(tree, 'locked', 'in'), 0);
       await fs.chmod(path.join(tree, 'locked'), 0o500);
-      const module = new URL('../../daemon/files/held-dir.js', import.meta.url).href;
+      const module = new URL('../../daemon/files/tree-removal.js', import.meta.url).href;
       execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', `import(${JSON.stringify(module)}).then((m) => m.removeTree(${JSON.stringify(tree)}))`]);
       await assert.rejects(fs.lstat(tree), 'the tree is gone');
     } finally {
