@@ -164,7 +164,7 @@ export function jailInstallerCommand(command: InstallerCommand, jail: InstallerJ
   return {
     file: SETPRIV_PATH,
     args: [
-      ...buildOuterNamespaceArgs(),
+      ...buildOuterNamespaceArgs('private'),
       jail.prlimitPath,
       `--fsize=${jail.maxFileBytes}`,
       '--core=0',

@@ -19,10 +19,14 @@ export const UNSHARE_PATH = '/usr/bin/unshare';
 //   so no privilege is needed, as for bubblewrap) whose pid 1 is what follows, SIGKILLed when unshare dies;
 // - --mount --propagation slave --mount-proc: a /proc of that namespace, where bubblewrap looks its child up by
 //   the pid clone() gave it (in the host's /proc that pid is another process, or none). Slave: the host's
-//   unmounts still reach this copy of its mounts, which would otherwise keep their directories busy.
-export function buildOuterNamespaceArgs(): string[] {
+//   unmounts still reach this copy of its mounts, which would otherwise keep their memory (a workspace tmpfs
+//   unmounted on the host) until the sandbox ends. Private, for an installer: its bubblewrap binds the whole
+//   root read-only, remounting every mount of the copy as it goes, and an unmount that reached the copy meanwhile
+//   (another execution ending) made that fail with EINVAL; a private copy does not change under it (the host's
+//   unmounts and rmdirs still succeed; what they free is freed when the installer ends).
+export function buildOuterNamespaceArgs(propagation: 'slave' | 'private' = 'slave'): string[] {
   return [
     '--pdeathsig', 'KILL', '--',
-    UNSHARE_PATH, '--user', '--map-current-user', '--pid', '--fork', '--kill-child=SIGKILL', '--mount', '--propagation', 'slave', '--mount-proc', '--',
+    UNSHARE_PATH, '--user', '--map-current-user', '--pid', '--fork', '--kill-child=SIGKILL', '--mount', '--propagation', propagation, '--mount-proc', '--',
   ];
 }

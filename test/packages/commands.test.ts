@@ -69,8 +69,9 @@ test('pip is given the proxy as an option; uv takes it from the environment', ()
 test('a jailed installer runs under prlimit and bubblewrap: own user and pid namespaces, host read-only but its directories', () => {
   const jailed = jailInstallerCommand({ file: '/tools/uv', args: ['pip', 'install', '--', 'x'] }, { bwrapPath: '/usr/bin/bwrap', prlimitPath: '/usr/bin/prlimit', writableDirs: ['/w/stage', '/w/cache'], cwd: '/w/home', maxFileBytes: 1024 });
   assert.equal(jailed.file, SETPRIV_PATH, 'a parent-death signal and a pid namespace of its own come first, as for a sandbox');
-  const outer = buildOuterNamespaceArgs();
+  const outer = buildOuterNamespaceArgs('private');
   assert.deepEqual(jailed.args.slice(0, outer.length), outer);
+  assert.equal(outer[outer.indexOf('--propagation') + 1], 'private', 'its copy of the mounts does not change while bubblewrap binds the root read-only');
   const limited = jailed.args.slice(outer.length);
   assert.deepEqual(limited.slice(0, 5), ['/usr/bin/prlimit', '--fsize=1024', '--core=0', '--', '/usr/bin/bwrap']);
   const bwrap = limited.slice(5);
