@@ -81,10 +81,10 @@ async function connectUpstreamAtStart(file: string, logger: Logger): Promise<Ups
 
 // The serving daemon: its services, the HTTP server with its upgrade and error handling, and close().
 function serve(config: Config, logger: Logger, host: PreparedHost, upstream: UpstreamTools | undefined): Daemon {
-  const { facts, runtimes, cgroups, claim, forkServer, plainForkServer, mounter } = host;
+  const { facts, runtimes, cgroups, claim, forkServer, plainForkServer, mounter, executionsDir } = host;
   const sessions = new SessionManager(config, { owner: facts.owner, workspaceSize: facts.workspaceSize ?? null, mounter }, logger);
   const packages = new PackageService(config, facts);
-  const service = new ExecutionService({ config, facts, logger, cgroups, packages, forkServer, plainForkServer, mounter }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
+  const service = new ExecutionService({ config, facts, logger, cgroups, packages, forkServer, plainForkServer, mounter, executionsDir }, runtimes.filter((r) => r.available).map((r) => r.name), sessions);
   const state = { runtimes, sandboxed: facts.bwrapPath !== null, closing: false };
   const guard = new ConnectionGuard(config, logger);
   // /mcp's client reaches this daemon on loopback, at the address it listens on.

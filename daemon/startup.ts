@@ -7,12 +7,12 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { checkDescriptorBudget, descriptorsNeeded, readDescriptorLimit } from './descriptors.js';
 import { checkHeldDirs } from './files/held-dir.js';
-import { claimWorkDir, sweepLeftovers, WorkDirInUseError, type WorkDirClaim } from './executions/work-dir.js';
+import { claimWorkDir, mountExecutionsDir, sweepLeftovers, WorkDirInUseError, type WorkDirClaim } from './executions/work-dir.js';
 import { setUpCgroups, type SandboxCgroups } from './sandbox/cgroups.js';
 import { closeInheritedDescriptors, detectHostLayout, ensureWorkDir, findMatplotlibCache, findRuntimeSources, prepareRuntimeDir, resolveExecutable } from './sandbox/host.js';
 import { sandboxLimitsFrom, type SandboxFacts } from './sandbox/launch.js';
 import { chooseMounterPython, findMounterScript, Mounter } from './sandbox/mounter.js';
-import { canMountWorkspaces, type WorkspaceSize } from './sandbox/mounts.js';
+import { canMountWorkspaces, MountError, type WorkspaceSize } from './sandbox/mounts.js';
 import { compilePythonBytecode, probeRuntimes, type RuntimeStatus } from './sandbox/probe.js';
 import { ForkServer } from './sandbox/fork-server/server.js';
 import { shareWorkDir } from './sandbox/fork-server/shared-work-dir.js';
@@ -45,6 +45,8 @@ export interface PreparedHost {
   /** The mount helper, the caller's to close after the last mount or unmount (the sweep at close); null when the
    * daemon is not root or it could not start (mount(8) and umount(8) then run). */
   readonly mounter: Mounter | null;
+  /** Where execution directories are made: the executions tmpfs (work-dir.ts), or the work directory itself. */
+  readonly executionsDir: string;
 }
 
 const BWRAP_MISSING = (name: string) =>
@@ -77,6 +79,9 @@ export async function prepareHost(config: Config, deps: StartupDeps): Promise<Pr
     if (swept.length > 0) logger.warn({ swept }, 'removed execution directories left by an earlier daemon');
     // Cgroups: detected and proven once, with the groups of daemons that died swept (live ones are never touched).
     const cgroups = await setUpCgroups(logger);
+    // A daemon killed while sandboxes are frozen at their report: the helper, which outlives it by a moment, ends them.
+    const freezerDir = cgroups?.freezerParentDir;
+    if (mounter && cgroups && freezerDir) await mounter.releaseOnExit(freezerDir, cgroups.namePrefix);
     const facts = await gatherFacts(config, logger, bwrapPath, mounter);
     if (facts.bwrapPath === null) {
       logger.warn('UNSAFE: --unsafe-no-sandbox is set; code runs WITHOUT any sandbox, with the daemon\'s own rights. Never use this outside development.');
@@ -86,9 +91,12 @@ export async function prepareHost(config: Config, deps: StartupDeps): Promise<Pr
       if (runtime.available) logger.info({ runtime: runtime.name, version: runtime.version }, 'runtime ready');
       else logger.error({ runtime: runtime.name, problem: runtime.problem }, 'runtime unavailable');
     }
-    const forkServer = await startForkServer(config, facts, runtimes, logger, mounter);
+    // In this order: the work directory's self-bind (for a fork server) would hide a tmpfs mounted under it before.
+    const shared = await shareWorkDirForForkServer(config, facts, runtimes, logger, mounter);
+    const executionsDir = await executionsDirOf(config, logger, mounter);
+    const forkServer = shared ? ForkServer.start({ facts, workDir: config.workDir, preload: config.pythonPreload, logger }) : null;
     const plainForkServer = forkServer && config.pythonPreload.length > 0 ? ForkServer.start({ facts, workDir: config.workDir, preload: [], logger, plain: true }) : null;
-    return { facts, runtimes, cgroups, claim, forkServer, plainForkServer, mounter };
+    return { facts, runtimes, cgroups, claim, forkServer, plainForkServer, mounter, executionsDir };
   } catch (error) {
     await mounter?.close();
     await claim.release();
@@ -117,17 +125,27 @@ async function startMounter(config: Config, logger: Logger): Promise<Mounter | n
   }
 }
 
-// The Python fork server, when it is on and can work here: a sandbox (bubblewrap), root (it shares the work
-// directory's mounts with the server) and a working Python. Its start goes on in the background.
-async function startForkServer(config: Config, facts: SandboxFacts, runtimes: readonly RuntimeStatus[], logger: Logger, mounter: Mounter | null): Promise<ForkServer | null> {
-  if (!config.forkServer || facts.bwrapPath === null || !facts.owner) return null;
-  if (!runtimes.some((runtime) => runtime.name === 'python' && runtime.available)) return null;
+// True when the Python fork server is on and can work here: a sandbox (bubblewrap), root (it shares the work
+// directory's mounts with the server, which this makes a shared mount) and a working Python.
+async function shareWorkDirForForkServer(config: Config, facts: SandboxFacts, runtimes: readonly RuntimeStatus[], logger: Logger, mounter: Mounter | null): Promise<boolean> {
+  if (!config.forkServer || facts.bwrapPath === null || !facts.owner) return false;
+  if (!runtimes.some((runtime) => runtime.name === 'python' && runtime.available)) return false;
   const problem = await shareWorkDir(config.workDir, mounter);
-  if (problem) {
-    logger.warn({ problem }, 'no Python fork server: each Python sandbox starts its own interpreter');
-    return null;
+  if (problem) logger.warn({ problem }, 'no Python fork server: each Python sandbox starts its own interpreter');
+  return problem === null;
+}
+
+// Where execution directories are made: the executions tmpfs (work-dir.ts) when the mount helper can mount it,
+// else the work directory itself.
+async function executionsDirOf(config: Config, logger: Logger, mounter: Mounter | null): Promise<string> {
+  if (!mounter) return config.workDir;
+  try {
+    return await mountExecutionsDir(config.workDir, mounter);
+  } catch (error) {
+    if (!(error instanceof MountError)) throw error;
+    logger.warn({ problem: error.message }, 'execution directories stay in the work directory (no tmpfs): each execution costs the daemon a few ms more');
+    return config.workDir;
   }
-  return ForkServer.start({ facts, workDir: config.workDir, preload: config.pythonPreload, logger });
 }
 
 // Refuses to start when the connection and execution caps could take the daemon to its descriptor limit (where a

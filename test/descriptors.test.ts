@@ -13,7 +13,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { checkDescriptorBudget, descriptorsNeeded, parseDescriptorLimit } from '../daemon/descriptors.js';
-import { workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
+import { tmpfsMountsUnder } from '../daemon/sandbox/mounts.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/runbox.js');
 const PRLIMIT = '/usr/bin/prlimit';
@@ -140,5 +140,5 @@ test('out of descriptors for real: failed spawns are errors of their executions,
     agent.destroy();
     await stop(daemon);
   }
-  assert.deepEqual(await workspaceMountsUnder(daemon.workDir), []);
+  assert.deepEqual(await tmpfsMountsUnder(daemon.workDir), []);
 });

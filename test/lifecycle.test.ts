@@ -12,9 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../daemon/config.js';
 import { resolveExecutable } from '../daemon/sandbox/host.js';
-import { unmountSelfBinds, unmountWorkspace, workspaceMountsUnder } from '../daemon/sandbox/mounts.js';
+import { unmountSelfBinds, unmountWorkspace, tmpfsMountsUnder } from '../daemon/sandbox/mounts.js';
 import { createDaemon } from '../daemon/server.js';
-import { descendantsOf, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses, waitForNoProcessGroup } from './helpers/daemon.js';
+import { EXECUTIONS_DIR } from '../daemon/executions/work-dir.js';
+import { descendantsOf, executionDirs, findProcesses, listProcesses, postExecution, startDaemon, waitForNoProcesses, waitForNoProcessGroup } from './helpers/daemon.js';
 import { startPackageIndex } from './helpers/package-index.js';
 import { RawClient } from './helpers/ws-client.js';
 import { sessionDirName } from '../daemon/sessions/ids.js';
@@ -70,7 +71,7 @@ async function removeDaemon(d: ChildDaemon): Promise<void> {
   await d.exited;
   await waitForNoProcessGroup(d.child.pid!);
   await waitForNoProcesses(d.workDir);
-  for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
+  for (const mountPoint of await tmpfsMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
   await unmountSelfBinds(d.workDir); // the fork server's bind of the work directory, which a SIGKILL leaves
   await fs.rm(d.workDir, { recursive: true, force: true });
 }
@@ -84,6 +85,15 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs 
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// The mounts of `before` still in `now`. A new daemon mounts its own executions tmpfs where the old one was: that
+// path counts only when it is there twice (the old one left under the new one).
+function leftoverMounts(now: readonly string[], before: readonly string[], workDir: string): string[] {
+  const kept = now.filter((mountPoint) => before.includes(mountPoint));
+  const own = kept.indexOf(path.join(workDir, EXECUTIONS_DIR));
+  if (own !== -1) kept.splice(own, 1);
+  return kept;
+}
+
 const entries = async (dir: string, prefix: string) => (await fs.readdir(dir)).filter((name) => name.startsWith(prefix));
 const healthStatus = async (url: string) => (await fetch(`${url}/healthz`).catch(() => null))?.status ?? 0;
 
@@ -120,7 +130,7 @@ test('SIGTERM drains: running executions finish, new ones are refused, exit 0, n
     assert.equal(http.body.result, 'http done');
 
     assert.deepEqual(await d.exited, { code: 0, signal: null }, d.output());
-    assert.deepEqual(await entries(d.workDir, 'exec-'), []);
+    assert.deepEqual(await executionDirs(d.workDir), []);
     assert.deepEqual(await entries(d.workDir, 'daemon.pid'), [], 'the work directory is released');
     assert.deepEqual(await findProcesses(d.workDir), []);
   } finally {
@@ -153,7 +163,7 @@ test('past shutdownGraceMs the rest is cancelled; a second signal cancels at onc
       assert.equal((await d.exited).code, 0, d.output());
       assert.ok(Date.now() - signalled < 10_000, 'it did not wait out a 60 s grace');
       await waitForNoProcesses(marker);
-      assert.deepEqual(await entries(d.workDir, 'exec-'), []);
+      assert.deepEqual(await executionDirs(d.workDir), []);
     } finally {
       await removeDaemon(d);
     }
@@ -175,21 +185,21 @@ test('SIGKILL leaves no sandbox process; the next daemon on that work directory 
     await waitForNoProcesses(marker);
     await waitForNoProcesses(d.workDir);
     await waitForNoProcessGroup(d.child.pid!);
-    const left = await entries(d.workDir, 'exec-');
+    const left = await executionDirs(d.workDir);
     assert.ok(left.length >= 1, 'the killed daemon left its execution directories (and their sockets) behind');
     assert.deepEqual(await entries(d.workDir, 'daemon.pid'), ['daemon.pid']);
-    const mountedBefore = await workspaceMountsUnder(d.workDir);
+    const mountedBefore = await tmpfsMountsUnder(d.workDir);
     if (process.getuid?.() === 0) assert.ok(mountedBefore.length >= 1, 'the killed daemon left its workspace mounts behind');
 
     const next = await startDaemon({ workDir: d.workDir });
     try {
-      const now = await entries(d.workDir, 'exec-');
+      const now = await executionDirs(d.workDir);
       assert.deepEqual(now.filter((name) => left.includes(name)), [], 'every leftover was removed');
       await assert.rejects(fs.access(path.join(d.workDir, 'sessions', sessionDirName(session.id))), 'sessions do not survive a restart: swept');
       const gone = await fetch(`${next.url}/v1/sessions/${session.id}`);
       assert.equal(gone.status, 404);
-      const mountedNow = await workspaceMountsUnder(d.workDir);
-      assert.deepEqual(mountedNow.filter((dir) => mountedBefore.includes(dir)), [], 'every leftover workspace was unmounted');
+      const mountedNow = await tmpfsMountsUnder(d.workDir);
+      assert.deepEqual(leftoverMounts(mountedNow, mountedBefore, d.workDir), [], 'every leftover workspace was unmounted');
       const { body } = await postExecution(next.url, { runtime: 'python', code: 'set_result("clean start")' });
       assert.equal(body.result, 'clean start');
     } finally {
@@ -238,8 +248,8 @@ test('SIGKILLed while it creates sandboxes, at any moment of their set-up, the d
     // jitter moves each kill across the few milliseconds of bubblewrap's set-up.
     for (const baseMs of [0, 30, 90, 200, 400]) {
       const d = await spawnDaemon(env, dir);
-      const mountedNow = await workspaceMountsUnder(dir);
-      assert.deepEqual(mountedNow.filter((m) => mountedBefore.includes(m)), [], 'the new daemon swept the workspace mounts the killed one left');
+      const mountedNow = await tmpfsMountsUnder(dir);
+      assert.deepEqual(leftoverMounts(mountedNow, mountedBefore, dir), [], 'the new daemon swept the workspace mounts the killed one left');
       const busy = keepBusy(d.url, 6);
       await sleep(baseMs + Math.floor(Math.random() * 25));
       d.child.kill('SIGKILL');
@@ -253,11 +263,11 @@ test('SIGKILLed while it creates sandboxes, at any moment of their set-up, the d
         left = await leftOf();
       }
       assert.deepEqual(left.map((p) => `${p.pid} (uid ${p.uid}, parent ${p.ppid}): ${p.cmdline.slice(0, 120)}`), [], `processes left ${baseMs} ms into the load`);
-      mountedBefore = await workspaceMountsUnder(dir);
+      mountedBefore = await tmpfsMountsUnder(dir);
     }
     const next = await startDaemon({ workDir: dir });
     try {
-      assert.deepEqual((await workspaceMountsUnder(dir)).filter((m) => mountedBefore.includes(m)), [], 'the last killed daemon\'s mounts were swept');
+      assert.deepEqual(leftoverMounts(await tmpfsMountsUnder(dir), mountedBefore, dir), [], 'the last killed daemon\'s mounts were swept');
       const { body } = await postExecution(next.url, { runtime: 'python', code: 'set_result("still fine")' });
       assert.equal(body.result, 'still fine');
     } finally {
@@ -271,7 +281,7 @@ test('SIGKILLed while it creates sandboxes, at any moment of their set-up, the d
         // already gone
       }
     }
-    for (const mountPoint of await workspaceMountsUnder(dir)) await unmountWorkspace(mountPoint);
+    for (const mountPoint of await tmpfsMountsUnder(dir)) await unmountWorkspace(mountPoint);
     await unmountSelfBinds(dir);
     await fs.rm(dir, { recursive: true, force: true });
   }
@@ -317,7 +327,7 @@ test('as pid 1 of a new pid namespace the daemon runs itself under tini, and no 
     // SIGTERM to pid 1 reaches the daemon: it drains and exits 0, and so does everything in front of it.
     process.kill(pid1.pid, 'SIGTERM');
     assert.deepEqual(await d.exited, { code: 0, signal: null }, d.output());
-    assert.deepEqual(await entries(d.workDir, 'exec-'), []);
+    assert.deepEqual(await executionDirs(d.workDir), []);
   } finally {
     await removeDaemon(d);
   }
@@ -358,7 +368,7 @@ test('SIGKILLed while an install runs, the daemon leaves no installer process', 
     try {
       assert.deepEqual(await entries(d.workDir, 'install-'), [], 'and the next daemon swept it');
     } finally {
-      for (const mountPoint of await workspaceMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
+      for (const mountPoint of await tmpfsMountsUnder(d.workDir)) await unmountWorkspace(mountPoint);
       await unmountSelfBinds(d.workDir);
       await next.close();
     }

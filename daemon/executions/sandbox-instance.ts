@@ -19,7 +19,7 @@ import { mountWorkspace, unmountWorkspace, workspaceUsage, type WorkspaceUsage }
 import type { RuntimeName } from '../sandbox/runtimes.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../sandbox/spawn.js';
 import { ForkServerUnavailable, type ForkServer } from '../sandbox/fork-server/server.js';
-import { removeTree } from '../files/held-dir.js';
+import { removeTree } from '../files/tree-removal.js';
 
 /** What every sandbox of a daemon is started with. */
 export interface SandboxContext {
@@ -35,6 +35,8 @@ export interface SandboxContext {
   readonly plainForkServer?: ForkServer | null;
   /** The mount helper (sandbox/mounter.ts) that mounts and unmounts workspaces; null or left out runs mount(8). */
   readonly mounter?: Mounter | null;
+  /** Where execution directories are made (the executions tmpfs, executions/work-dir.ts). @default config.workDir */
+  readonly executionsDir?: string;
 }
 
 /** How a fresh sandbox is started. */
@@ -201,7 +203,7 @@ export class SandboxInstance {
     let workspaceMounted = false;
     let mounting: Promise<unknown> | null = null;
     try {
-      rootDir = (await makeTempDir({ tmpdir: config.workDir, prefix: 'exec-', mode: 0o711 })).path;
+      rootDir = (await makeTempDir({ tmpdir: context.executionsDir ?? config.workDir, prefix: 'exec-', mode: 0o711 })).path;
       const workspace = session?.workspaceDir ?? path.join(rootDir, 'workspace');
       const packagesDir = session?.packagesDir ?? path.join(rootDir, 'packages');
       const tmp = path.join(rootDir, 'tmp');

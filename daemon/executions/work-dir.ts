@@ -2,14 +2,16 @@
 // behind there (it was killed with SIGKILL, or crashed) is swept away at start-up, before any new sandbox starts.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { removeTree } from '../files/held-dir.js';
+import { removeTree } from '../files/tree-removal.js';
 import type { Mounter } from '../sandbox/mounter.js';
-import { unmountSelfBinds, unmountWorkspace, workspaceMountsUnder } from '../sandbox/mounts.js';
+import { unmountSelfBinds, unmountWorkspace, tmpfsMountsUnder } from '../sandbox/mounts.js';
 import { readStartTime } from '../sandbox/process-tree.js';
 
 const PID_FILE = 'daemon.pid';
+/** The tmpfs of the work directory that holds the execution directories (mountExecutionsDir). */
+export const EXECUTIONS_DIR = 'executions';
 /** Entries of the work directory that only ever belong to one daemon's executions, probes, installs and sessions. */
-const LEFTOVER = /^(exec-|probe-|install-|runtimes\.\d+\.tmp$|sessions$)/;
+const LEFTOVER = /^(exec-|probe-|install-|runtimes\.\d+\.tmp$|sessions$|executions$)/;
 
 export interface WorkDirClaim {
   /** Removes the pid file (only if it is still ours). */
@@ -53,7 +55,7 @@ export async function claimWorkDir(workDir: string): Promise<WorkDirClaim> {
 // claim. Returns the names removed.
 export async function sweepLeftovers(workDir: string, mounter?: Mounter | null): Promise<string[]> {
   try {
-    for (const mountPoint of await workspaceMountsUnder(workDir)) await unmountWorkspace(mountPoint, mounter);
+    for (const mountPoint of await tmpfsMountsUnder(workDir)) await unmountWorkspace(mountPoint, mounter);
   } finally {
     // Even when a workspace would not unmount: detaching the bind takes what is mounted under it along.
     await unmountSelfBinds(workDir, mounter);
@@ -61,6 +63,26 @@ export async function sweepLeftovers(workDir: string, mounter?: Mounter | null):
   const names = (await fs.readdir(workDir)).filter((name) => LEFTOVER.test(name));
   for (const name of names) await removeTree(path.join(workDir, name));
   return names;
+}
+
+// Mounts a tmpfs at <workDir>/executions for the execution directories (exec-*, made and removed for every
+// sandbox), through the mount helper, and answers its path. On the work directory's disk, making and removing one
+// (its directories, sockets and token file: some twenty calls, each a journal update) cost the daemon several ms
+// of CPU per execution; on a tmpfs each call takes µs. What the directories hold is small (sockets, a token, the
+// mount points of workspace tmpfs) except the packages an execution installs at run time, which now take memory
+// until the execution ends (at most maxPackageBytes per runtime; docs/configuration.md). Only call it after the
+// sweep, and after shareWorkDir when there is a fork server (its self-bind would hide an earlier mount). Throws
+// MountError when the mount fails (the caller then keeps the directories in workDir).
+export async function mountExecutionsDir(workDir: string, mounter: Mounter): Promise<string> {
+  const dir = path.join(workDir, EXECUTIONS_DIR);
+  await fs.mkdir(dir, { mode: 0o711 });
+  try {
+    await mounter.mountExecutions(dir);
+  } catch (error) {
+    await fs.rmdir(dir).catch(() => undefined);
+    throw error;
+  }
+  return dir;
 }
 
 function parseOwner(text: string): { pid: number; startTime: string } | null {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { chooseCgroupLayout, parseCgroupMounts, type CgroupLayout } from './cgroup-layout.js';
 import { SandboxCgroup, type GroupLimits } from './cgroups/group.js';
-import type { CgroupTree } from './cgroups/tree.js';
+import { CGROUP_PARENT, type CgroupTree } from './cgroups/tree.js';
 import { CgroupV1 } from './cgroups/v1.js';
 import { CgroupV2 } from './cgroups/v2.js';
 import { readMountinfo } from './mountinfo.js';
@@ -87,6 +87,12 @@ export class SandboxCgroups {
   /** The hierarchy in use. */
   get layout(): CgroupLayout {
     return this.tree.layout;
+  }
+
+  /** The directory holding this daemon's groups in the freezer's hierarchy (v2: the one hierarchy); null without a freezer. */
+  get freezerParentDir(): string | null {
+    const root = this.tree.layout.freezer;
+    return root ? path.join(root, CGROUP_PARENT) : null;
   }
 
   /** Group names of this daemon start with this. */

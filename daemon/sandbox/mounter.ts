@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { findRuntimeSources } from './host.js';
-import { buildWorkspaceMountOptions, MountError, type WorkspaceOwner, type WorkspaceSize } from './mounts.js';
+import { buildWorkspaceMountOptions, EXECUTIONS_FS_NAME, EXECUTIONS_MOUNT_OPTIONS, MountError, type WorkspaceOwner, type WorkspaceSize } from './mounts.js';
 import { spawnProcess, type SpawnSpec, type SpawnedProcess } from './spawn.js';
 
 /** How long one request may wait for its answer (a tmpfs mount takes microseconds). */
@@ -36,7 +36,8 @@ export interface MounterOptions {
 /** One command to the helper, without its id (runtimes/host/mounter.py lists them). */
 type MounterCommand =
   | { readonly op: 'ping' }
-  | { readonly op: 'mount_tmpfs'; readonly dir: string; readonly options: string }
+  | { readonly op: 'release_on_exit'; readonly dir: string; readonly prefix: string }
+  | { readonly op: 'mount_tmpfs'; readonly dir: string; readonly options: string; readonly name?: string }
   | { readonly op: 'umount'; readonly dir: string; readonly lazy: boolean }
   | { readonly op: 'bind'; readonly source: string; readonly dir: string }
   | { readonly op: 'make_shared'; readonly dir: string };
@@ -90,6 +91,8 @@ export class Mounter {
   private nextId = 1;
   private launches = 0;
   private closed = false;
+  /** What releaseOnExit() named, told again to each helper started after. */
+  private release: { readonly dir: string; readonly prefix: string } | null = null;
 
   private constructor(private readonly options: MounterOptions) {}
 
@@ -115,6 +118,19 @@ export class Mounter {
   // with buildWorkspaceMountOptions as its data.
   mountTmpfs(dir: string, size: WorkspaceSize, owner?: WorkspaceOwner): Promise<void> {
     return this.request({ op: 'mount_tmpfs', dir, options: buildWorkspaceMountOptions(size, owner) }, `mount a tmpfs on ${dir}`);
+  }
+
+  // Mounts the tmpfs that holds the execution directories on dir (work-dir.ts, mountExecutionsDir).
+  mountExecutions(dir: string): Promise<void> {
+    return this.request({ op: 'mount_tmpfs', dir, options: EXECUTIONS_MOUNT_OPTIONS, name: EXECUTIONS_FS_NAME }, `mount the executions tmpfs on ${dir}`);
+  }
+
+  // Names the freezer parent of the daemon's cgroups and the prefix of their names: when the daemon dies (or
+  // closes the helper's pipe), the helper kills every process of those groups and thaws them, so that a sandbox
+  // frozen at its report does not stay frozen, unkillable, after a SIGKILLed daemon (runtimes/host/mounter.py).
+  releaseOnExit(dir: string, prefix: string): Promise<void> {
+    this.release = { dir, prefix };
+    return this.request({ op: 'release_on_exit', dir, prefix }, `tell the mount helper where the frozen sandboxes are (${dir})`);
   }
 
   // Unmounts what is mounted at dir (never following a symbolic link there); lazily: detached at once, freed
@@ -171,6 +187,11 @@ export class Mounter {
       const unanswered = this.failAll(helper, `the mount helper exited (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`})`);
       if (!this.closed) logger.warn({ exit, unanswered }, 'the mount helper exited; the next mount starts it again');
     });
+    // A new helper is told first what the one before knew.
+    const release = this.release;
+    if (release) {
+      this.request({ op: 'release_on_exit', ...release }, 'tell the mount helper where the frozen sandboxes are').catch((error: unknown) => logger.error({ err: error }, 'the mount helper could not be told where the frozen sandboxes are'));
+    }
     return helper;
   }
 

@@ -14,6 +14,12 @@ export const MOUNT_PATH = '/usr/bin/mount';
 export const UMOUNT_PATH = '/usr/bin/umount';
 /** The source name of every workspace tmpfs, so the sweep can tell them from anything else mounted. */
 export const WORKSPACE_FS_NAME = 'runbox-workspace';
+/** The source name of the tmpfs that holds the execution directories (work-dir.ts, mountExecutionsDir). */
+export const EXECUTIONS_FS_NAME = 'runbox-executions';
+/** Every source name Runbox mounts a tmpfs under (runtimes/host/mounter.py accepts only these). */
+const RUNBOX_FS_NAMES: readonly string[] = [WORKSPACE_FS_NAME, EXECUTIONS_FS_NAME];
+/** The options of the executions tmpfs: root's, and like the work directory, others may only pass through. */
+export const EXECUTIONS_MOUNT_OPTIONS = 'mode=0711';
 
 export interface WorkspaceSize {
   /** Bytes of file data the workspace holds at most. */
@@ -117,16 +123,17 @@ export async function canMountWorkspaces(parentDir: string, mounter?: Mounter | 
   }
 }
 
-// Workspace tmpfs mounts at or below root, deepest first (from /proc/self/mountinfo).
-export async function workspaceMountsUnder(root: string): Promise<string[]> {
-  return parseWorkspaceMounts(await readMountinfo(), root);
+// Runbox's tmpfs mounts (workspaces, and the executions tmpfs that holds some) at or below root, deepest first
+// (from /proc/self/mountinfo): what the sweep unmounts, in that order.
+export async function tmpfsMountsUnder(root: string): Promise<string[]> {
+  return parseTmpfsMounts(await readMountinfo(), root);
 }
 
-// Pure: the workspace mount points in mountinfo text that lie at or under root, deepest first.
-export function parseWorkspaceMounts(mountinfo: string, root: string): string[] {
+// Pure: the mount points of Runbox's tmpfs mounts in mountinfo text that lie at or under root, deepest first.
+export function parseTmpfsMounts(mountinfo: string, root: string): string[] {
   const prefix = root.endsWith('/') ? root : `${root}/`;
   return parseMountinfo(mountinfo)
-    .filter(({ fsType, source, mountPoint }) => fsType === 'tmpfs' && source === WORKSPACE_FS_NAME && (mountPoint === root || mountPoint.startsWith(prefix)))
+    .filter(({ fsType, source, mountPoint }) => fsType === 'tmpfs' && RUNBOX_FS_NAMES.includes(source) && (mountPoint === root || mountPoint.startsWith(prefix)))
     .map(({ mountPoint }) => mountPoint)
     .sort((a, b) => b.length - a.length);
 }
@@ -159,7 +166,7 @@ function isWithin(dir: string, mountPoint: string): boolean {
 }
 
 async function isWorkspaceMount(dir: string): Promise<boolean> {
-  return (await workspaceMountsUnder(dir)).includes(dir);
+  return (await tmpfsMountsUnder(dir)).includes(dir);
 }
 
 export interface WorkspaceUsage {

@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { WIRE_ERRORS } from '../../daemon/errors.js';
-import { findProcesses, postExecution, startDaemon, type LoggedDaemon } from '../helpers/daemon.js';
+import { executionDirs, findProcesses, postExecution, startDaemon, type LoggedDaemon } from '../helpers/daemon.js';
 import { damageText, mutateObject, randomRawRequest, randomValue, Rng, sendRaw, toJsonText } from '../helpers/fuzz.js';
 
 const FULL = process.env.RUNBOX_FUZZ_FULL === '1';
@@ -304,7 +304,7 @@ test(`fuzz: ${COUNT} random and mutated messages over HTTP and WebSocket (seed $
     const deadline = Date.now() + 10_000;
     let dirs: string[] = [];
     while (Date.now() < deadline) {
-      dirs = (await fs.readdir(d.workDir)).filter((name) => name.startsWith('exec-'));
+      dirs = await executionDirs(d.workDir);
       if (dirs.length <= 2) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -10,7 +10,8 @@ import { pino } from 'pino';
 import { CONFIG_OPTIONS, loadConfig, type Config } from '../../daemon/config.js';
 import { createDaemon, type Daemon, type DaemonDeps } from '../../daemon/server.js';
 import { detectCgroupLayout, listSandboxGroups } from '../../daemon/sandbox/cgroups.js';
-import { unmountWorkspace, workspaceMountsUnder } from '../../daemon/sandbox/mounts.js';
+import { unmountWorkspace, tmpfsMountsUnder } from '../../daemon/sandbox/mounts.js';
+import { EXECUTIONS_DIR } from '../../daemon/executions/work-dir.js';
 
 /** Test daemons of this test process still open: sandbox cgroups are checked when the last one closes. */
 const openDaemons = new Set<string>();
@@ -119,9 +120,9 @@ export async function startDaemon(overrides: Partial<Config> = {}, options: Test
     close: async () => {
       await daemon.close();
       openDaemons.delete(workDir);
-      const left = (await fs.readdir(config.workDir)).filter((name) => name.startsWith('exec-'));
+      const left = await executionDirs(config.workDir);
       const processes = await findProcesses(config.workDir);
-      const mounts = await workspaceMountsUnder(config.workDir);
+      const mounts = await tmpfsMountsUnder(config.workDir);
       for (const mountPoint of mounts) await unmountWorkspace(mountPoint);
       const groups = openDaemons.size === 0 ? await cgroupsOfThisProcess() : [];
       if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
@@ -158,6 +159,13 @@ function readProcFile(file: string): string {
   } catch {
     return '';
   }
+}
+
+// The execution directories (exec-*) in a work directory: in the executions tmpfs a root daemon mounts there
+// (daemon/executions/work-dir.ts), else in the work directory itself; both are looked at.
+export async function executionDirs(workDir: string): Promise<string[]> {
+  const names = async (dir: string) => (await fs.readdir(dir).catch(() => [] as string[])).filter((name) => name.startsWith('exec-'));
+  return [...(await names(workDir)), ...(await names(path.join(workDir, EXECUTIONS_DIR)))];
 }
 
 // The pids of live processes whose command line contains `needle` (to prove a sandbox left nothing behind).

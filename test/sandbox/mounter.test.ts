@@ -11,9 +11,11 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { buildMounterSpec, chooseMounterPython, findMounterScript, Mounter, SYSTEM_PYTHON } from '../../daemon/sandbox/mounter.js';
-import { buildWorkspaceMountOptions, MountError, UMOUNT_PATH, unmountSelfBinds, unmountWorkspace, workspaceMountsUnder, WORKSPACE_FS_NAME } from '../../daemon/sandbox/mounts.js';
+import { buildWorkspaceMountOptions, MountError, UMOUNT_PATH, unmountSelfBinds, unmountWorkspace, tmpfsMountsUnder, WORKSPACE_FS_NAME } from '../../daemon/sandbox/mounts.js';
 import { parseMountinfo, readMountinfo, type MountEntry } from '../../daemon/sandbox/mountinfo.js';
 import { runCommand, spawnProcess } from '../../daemon/sandbox/spawn.js';
+import { detectCgroupLayout } from '../../daemon/sandbox/cgroups.js';
+import type { CgroupLayout } from '../../daemon/sandbox/cgroup-layout.js';
 import { StartupError } from '../../daemon/startup.js';
 import { postExecution, startDaemon, testConfig } from '../helpers/daemon.js';
 
@@ -32,6 +34,8 @@ const isRoot = process.getuid?.() === 0;
 const pythonEnv = testConfig({}).pythonEnv;
 const python = await chooseMounterPython(pythonEnv);
 const script = await findMounterScript();
+const cgroupLayout = await detectCgroupLayout();
+const freezerSkip = typeof cgroupLayout === 'string' ? `no cgroups here: ${cgroupLayout}` : !cgroupLayout.freezer ? 'this host has no cgroup freezer' : false;
 const skip = !isRoot ? 'mounting needs root, and the daemon starts the mount helper only as root' : python === null ? `no root-owned python3 in ${pythonEnv} or ${SYSTEM_PYTHON}` : false;
 
 test('the helper\'s interpreter: a python3 that another user may write is never chosen', { skip: isRoot ? false : 'files made here are not root\'s' }, async () => {
@@ -141,7 +145,7 @@ describe('the mount helper, for real', { skip }, () => {
     assert.equal(entry.source, WORKSPACE_FS_NAME);
     for (const option of ['size=64k', 'nr_inodes=16', 'mode=700', 'uid=65534', 'gid=65534']) assert.ok(entry.superOptions.includes(option), `${option} in ${entry.superOptions.join(',')}`);
     for (const flag of ['nosuid', 'nodev']) assert.ok(entry.mountOptions.includes(flag), `${flag} in ${entry.mountOptions.join(',')}`);
-    assert.deepEqual(await workspaceMountsUnder(root), [dir]);
+    assert.deepEqual(await tmpfsMountsUnder(root), [dir]);
     await assert.rejects(fs.writeFile(path.join(dir, 'big'), Buffer.alloc(128 * 1024)), { code: 'ENOSPC' });
     await mounter.unmount(dir);
     assert.equal(mountAt(parseMountinfo(await readMountinfo()), dir), undefined);
@@ -169,7 +173,7 @@ describe('the mount helper, for real', { skip }, () => {
     const held = await fs.open(path.join(dir, 'file'), 'w');
     try {
       await unmountWorkspace(dir, mounter);
-      assert.deepEqual(await workspaceMountsUnder(root), []);
+      assert.deepEqual(await tmpfsMountsUnder(root), []);
     } finally {
       await held.close();
     }
@@ -247,6 +251,42 @@ describe('the mount helper, for real', { skip }, () => {
     const child = spawnProcess(buildMounterSpec(python as string, script, process.pid));
     child.stdin?.end();
     assert.deepEqual(await child.exited, { exitCode: 0, signal: null });
+  });
+
+  test('release_on_exit: when its pipe closes, the groups of the prefix named are killed where they froze and thawed; others are not touched', { skip: freezerSkip }, async () => {
+    const layout = cgroupLayout as CgroupLayout;
+    const parent = path.join(layout.freezer as string, 'runbox');
+    await fs.mkdir(parent, { recursive: true });
+    const tag = `${Math.floor(Math.random() * 1e6)}`;
+    const prefix = `${process.pid}-${tag}-abc123-`;
+    const [mine, other] = [path.join(parent, `${prefix}1`), path.join(parent, `${process.pid}-${tag}-def456-1`)];
+    const freezeFile = layout.version === 'v1' ? 'freezer.state' : 'cgroup.freeze';
+    const [frozen, thawed] = layout.version === 'v1' ? ['FROZEN', 'THAWED'] : ['1', '0'];
+    const sleepers = [mine, other].map(() => spawnProcess({ file: '/bin/sleep', args: ['300'], env: {}, cwd: '/', processGroup: true }));
+    const own = await Mounter.start({ python: python as string, script, logger: log.logger });
+    try {
+      for (const [index, group] of [mine, other].entries()) {
+        await fs.mkdir(group);
+        await fs.writeFile(path.join(group, 'cgroup.procs'), String(sleepers[index].pid));
+        await fs.writeFile(path.join(group, freezeFile), frozen);
+      }
+      await assert.rejects(own.releaseOnExit('/tmp', prefix), (error: unknown) => error instanceof MountError && /dir: expected a directory under \/sys\/fs\/cgroup\//.test(error.message));
+      await assert.rejects(own.releaseOnExit(parent, '../x-'), (error: unknown) => error instanceof MountError && /prefix: expected/.test(error.message));
+      await own.releaseOnExit(parent, prefix);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.ok(isAlive(sleepers[0].pid as number), 'nothing happens while the pipe is open');
+      await own.close();
+      assert.deepEqual(await sleepers[0].exited, { exitCode: null, signal: 'SIGKILL' });
+      assert.ok(isAlive(sleepers[1].pid as number), 'a group of another prefix is left as it is');
+    } finally {
+      await own.close();
+      for (const [index, group] of [mine, other].entries()) {
+        sleepers[index].kill();
+        await fs.writeFile(path.join(group, freezeFile), thawed).catch(() => undefined);
+        await sleepers[index].exited;
+        await fs.rmdir(group).catch(() => undefined);
+      }
+    }
   });
 
   test('a helper that cannot start is a MountError of start(), with nothing left running', async () => {

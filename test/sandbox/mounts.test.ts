@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { buildWorkspaceMountArgs, canMountWorkspaces, mountWorkspace, parseWorkspaceMounts, unmountWorkspace, workspaceMountsUnder, WORKSPACE_FS_NAME } from '../../daemon/sandbox/mounts.js';
+import { buildWorkspaceMountArgs, canMountWorkspaces, mountWorkspace, parseTmpfsMounts, unmountWorkspace, tmpfsMountsUnder, WORKSPACE_FS_NAME } from '../../daemon/sandbox/mounts.js';
 
 test('workspace tmpfs: size, inodes, private mode, nosuid and nodev, owned by the sandbox user', () => {
   assert.deepEqual(buildWorkspaceMountArgs('/w/exec-1/workspace', { bytes: 1048576, files: 100 }, { uid: 65534, gid: 65534 }), [
@@ -23,7 +23,7 @@ test('leftover workspace mounts: only ours, only under the work directory, deepe
     '93 22 0:53 / /other/exec-c/workspace rw shared:63 - tmpfs runbox-workspace rw',
     '94 22 0:54 / /w2/exec-d/workspace rw shared:64 - tmpfs runbox-workspace rw',
   ].join('\n');
-  assert.deepEqual(parseWorkspaceMounts(mountinfo, '/w'), ['/w/sessions/s 1/workspace', '/w/exec-a/workspace']);
+  assert.deepEqual(parseTmpfsMounts(mountinfo, '/w'), ['/w/sessions/s 1/workspace', '/w/exec-a/workspace']);
 });
 
 const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'runbox-mounts-'));
@@ -36,9 +36,9 @@ test('a workspace whose path holds a space, a tab, a newline and a backslash is 
   try {
     await fs.mkdir(dir, { recursive: true });
     await mountWorkspace(dir, { bytes: 1024 * 1024, files: 16 });
-    assert.deepEqual(await workspaceMountsUnder(root), [dir]);
+    assert.deepEqual(await tmpfsMountsUnder(root), [dir]);
     await unmountWorkspace(dir);
-    assert.deepEqual(await workspaceMountsUnder(root), []);
+    assert.deepEqual(await tmpfsMountsUnder(root), []);
   } finally {
     await unmountWorkspace(dir).catch(() => undefined);
     await fs.rm(root, { recursive: true, force: true });

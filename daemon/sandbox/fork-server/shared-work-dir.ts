@@ -2,7 +2,7 @@
 // tmpfs) also appears in the fork server's copy of it, from which a child binds its own. On a host whose root is
 // a private mount (most containers, this VM) nothing would propagate: the directory is bound onto itself and
 // marked shared. The sweep of the work directory (work-dir.ts, at start and at close) unmounts such a bind with
-// the workspaces (mounts.ts, parseWorkspaceMounts), so a killed daemon's is gone when the next one starts.
+// the workspaces (mounts.ts, parseTmpfsMounts), so a killed daemon's is gone when the next one starts.
 import { parseMountinfo, readMountinfo } from '../mountinfo.js';
 import type { Mounter } from '../mounter.js';
 import { bindMount, makeSharedMount, MountError, selfBinds } from '../mounts.js';
