@@ -4,6 +4,7 @@
 // written or removed; then the same while a real process swaps a workspace directory with a link to it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -180,6 +181,21 @@ describe('removing a whole tree', () => {
     await assert.rejects(fs.lstat(tree), 'the tree is gone');
     await removeTree(tree);
     assert.deepEqual(await snapshot(host), before);
+  });
+
+  test('a directory of more names than one read takes (5,000 files, nested too) goes, and the event loop runs meanwhile', async () => {
+    const tree = path.join(top, 'wide');
+    await fs.mkdir(path.join(tree, 'inner'), { recursive: true });
+    for (let i = 0; i < 5000; i++) writeFileSync(path.join(tree, i % 2 ? 'inner' : '', `f${i}`), '');
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 1);
+    try {
+      await removeTree(tree);
+    } finally {
+      clearInterval(ticker);
+    }
+    await assert.rejects(fs.lstat(tree), 'the tree is gone');
+    assert.ok(turns > 0, 'timers ran while it was removed');
   });
 });
 
