@@ -382,8 +382,12 @@ describe('cgroup membership and clean-up', { skip }, () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const before = await ourGroups();
-      await sweepStaleCgroups();
-      assert.deepEqual(await ourGroups(), before);
+      const removed = await sweepStaleCgroups();
+      assert.deepEqual(removed.filter((name) => name.startsWith(`${process.pid}-`)), [], 'the sweep removed none of ours');
+      // The pool may meanwhile replace its warm Python sandbox (once the fork server is ready): a group of before
+      // that is gone must have been replaced by a new one, not swept.
+      const after = await ourGroups();
+      assert.ok(after.length >= before.length, `groups before ${before.join(', ')}, after ${after.join(', ')}`);
       await assertServes(d, 'node');
     });
   });
