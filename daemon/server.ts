@@ -22,7 +22,6 @@ import { SessionManager } from './sessions/manager.js';
 import { createMcpHttpEndpoint, loopbackUrl } from './mcp/http.js';
 import { prepareHost, StartupError, type PreparedHost, type StartupDeps } from './startup.js';
 import type { UpstreamTools } from './mcp/stdio.js';
-import { connectUpstream } from './mcp/upstream.js';
 
 export interface CloseOptions {
   /**
@@ -71,6 +70,8 @@ export async function createDaemon(config: Config, deps: DaemonDeps): Promise<Da
 // The upstream MCP servers of `mcpConfig`, connected before the daemon listens; a failure is a StartupError.
 async function connectUpstreamAtStart(file: string, logger: Logger): Promise<UpstreamTools> {
   try {
+    // Loaded only when there is an mcpConfig: the MCP client is megabytes a daemon without one never needs.
+    const { connectUpstream } = await import('./mcp/upstream.js');
     const upstream = await connectUpstream(file);
     logger.info({ mcpConfig: file, servers: upstream.summary }, 'connected the upstream MCP servers');
     return upstream;

@@ -2,12 +2,12 @@
 // (sdk/mcp/server.ts). Its RunboxClient reaches this same daemon over its own loopback WebSocket with the
 // configured token, so an MCP call runs exactly as any other client's execution (admission, limits, sessions).
 // This layer may import the SDK: it sits above every layer the SDK could reach, and below only the top.
+// The MCP SDK and Runbox's MCP server are loaded on the first request to /mcp, not at start: they are a fifth of
+// the daemon's idle memory, and most daemons never serve /mcp.
 import type http from 'node:http';
 import type { Logger } from 'pino';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { RunboxClient } from '../../sdk/client.js';
-import { serveRunboxMcpTools } from '../../sdk/mcp/server.js';
-import { createRunboxMcpTools, type RunboxMcpTools } from '../../sdk/mcp/server-tools.js';
+import type { RunboxClient } from '../../sdk/client.js';
+import type { RunboxMcpTools } from '../../sdk/mcp/server-tools.js';
 import type { ToolSet } from '../../sdk/types.js';
 import { readJsonBody } from '../api/body.js';
 import type { McpEndpoint } from '../api/routes.js';
@@ -30,16 +30,19 @@ export interface McpHttpEndpoint extends McpEndpoint {
 
 // Builds the /mcp endpoint: one tool table and client for the daemon, one MCP server and transport per request.
 export function createMcpHttpEndpoint(deps: McpHttpDeps): McpHttpEndpoint {
-  let state: { client: RunboxClient; tools: RunboxMcpTools } | undefined;
+  let state: { client: RunboxClient; tools: RunboxMcpTools; parts: McpParts } | undefined;
+  let loading: Promise<McpParts> | undefined;
   // Made on the first request: the daemon's port is known only once it listens.
-  const prepared = () => {
+  const prepared = async () => {
+    const parts = await (loading ??= loadMcpParts());
     if (!state) {
+      const { RunboxClient, createRunboxMcpTools } = parts;
       const client = new RunboxClient({
         url: deps.selfUrl(),
         token: deps.config.token || undefined,
         onError: (error) => deps.logger.warn({ err: error }, 'the /mcp client got an error outside any execution'),
       });
-      state = { client, tools: createRunboxMcpTools(client, { tools: deps.tools ?? {} }) };
+      state = { client, tools: createRunboxMcpTools(client, { tools: deps.tools ?? {} }), parts };
     }
     return state;
   };
@@ -48,8 +51,9 @@ export function createMcpHttpEndpoint(deps: McpHttpDeps): McpHttpEndpoint {
       // Stateless (no mcp-session-id): every POST is answered by a fresh server and transport, so the daemon keeps
       // no MCP state to bound or expire. Runbox's own sessions (create_session) carry state across calls.
       const body = await readJsonBody(req, deps.config.maxRequestBytes);
-      const server = serveRunboxMcpTools(prepared().tools);
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      const { tools, parts } = await prepared();
+      const server = parts.serveRunboxMcpTools(tools);
+      const transport = new parts.StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.once('close', () => {
         void transport.close();
         void server.close();
@@ -61,6 +65,20 @@ export function createMcpHttpEndpoint(deps: McpHttpDeps): McpHttpEndpoint {
       await state?.client.close();
     },
   };
+}
+
+/** The modules /mcp is served with, loaded once. */
+type McpParts = Awaited<ReturnType<typeof loadMcpParts>>;
+
+// Loads the MCP SDK's transport and Runbox's MCP server and client.
+async function loadMcpParts() {
+  const [{ StreamableHTTPServerTransport }, { RunboxClient }, { serveRunboxMcpTools }, { createRunboxMcpTools }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
+    import('../../sdk/client.js'),
+    import('../../sdk/mcp/server.js'),
+    import('../../sdk/mcp/server-tools.js'),
+  ]);
+  return { StreamableHTTPServerTransport, RunboxClient, serveRunboxMcpTools, createRunboxMcpTools };
 }
 
 // The daemon's loopback base URL from its bound address (a wildcard address is reached on loopback).
