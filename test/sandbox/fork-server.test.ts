@@ -155,6 +155,21 @@ describe('a forked child', { skip }, () => {
     }
   });
 
+  test('children forked one after another all live to their end: each keeps the server thread that forked it', async () => {
+    // The kernel sends a child's parent-death signal when the thread that forked it ends, not the process: were the
+    // server's forking thread to end at once, a child could be SIGKILLed while its code still ran (it was, under load).
+    const running = Promise.all(Array.from({ length: 4 }, (_, i) => py(`import json, time\nprint("started", flush=True)\ntime.sleep(1.5)\nset_result(${i})`)));
+    const server = await serverPid();
+    let threads = 0;
+    for (let i = 0; i < 100 && threads < 5; i++) {
+      threads = fs.readdirSync(`/proc/${server}/task`).length;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(threads >= 5, `the server's main thread and one per running child: ${threads} threads`);
+    const bodies = await running;
+    assert.deepEqual(bodies.map((body) => [body.status, body.result]), [0, 1, 2, 3].map((i) => ['ok', i]), JSON.stringify(bodies.map((body) => body.error)));
+  });
+
   test('reports how the code ended: an exit code, a crash by signal, a timeout that leaves nothing behind', async () => {
     const exited = await py('import sys\nsys.stdout.write("bye")\nsys.exit(3)');
     assert.equal(exited.exitCode, 3);

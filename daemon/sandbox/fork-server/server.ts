@@ -132,7 +132,7 @@ export class ForkServer {
     }
     const ended = [stdout, stderr].map((output) => new Promise<void>((resolve) => output.stream.once('close', resolve).once('end', resolve)));
     // The code's init writes the code's wait status to status.sock as soon as it has reaped it; the server's
-    // `exited` comes only after the init and the server's child have torn their copies of its memory down.
+    // `exited` comes only after the init (the server's child) has torn its copy of the server's memory down.
     const statusReported = readWaitStatus(status.stream);
     void exitReported.then(() => {
       for (const output of outputs) output.childExited();
@@ -148,7 +148,8 @@ export class ForkServer {
       exited,
       // The server is the child's parent: only it knows whether the pid is still its child, so it signals it.
       kill: () => this.killChild(id, exitReported),
-      // The child waits on status.sock for this byte before it unshares or forks (child.py, _wait_for_release).
+      // The child waits on status.sock for this byte before it makes any other namespace or process (child.py,
+      // _wait_for_release).
       release: () => status.write('g'),
     };
   }

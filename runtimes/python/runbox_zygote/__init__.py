@@ -7,16 +7,18 @@ capabilities) and the daemon's work directory bound at /runbox-work. docs/securi
 children share and why that is acceptable.
 
   protocol.py  the lines in (configuration, fork, kill) and out (ready, forked, exited)
-  child.py     C, G and H: the namespaces, the mounts, the limits, the capabilities and the filter
+  child.py     G and H: the namespaces, the mounts, the limits, the capabilities and the filter
   linux.py     the system calls, through ctypes
 """
 
+import _thread
 import os
 import select
 import signal
+import socket
 import sys
 
-from . import child, protocol
+from . import child, linux, protocol
 
 MATPLOTLIB_DIR = "/tmp/matplotlib"
 
@@ -60,9 +62,10 @@ class _Server:
         self.fonts = fonts
         self.lines = lines
         self.wake_r = wake_r
-        self.children = {}  # id -> pid of C
-        self.ids = {}  # pid of C -> id
-        self.pid = os.getpid()
+        self.children = {}  # id -> pid of G
+        self.ids = {}  # pid of G -> id
+        # pid of G -> (this end of the socket pair G reports the code's wait status on, the lock that ends G's thread)
+        self.links = {}
 
     def run(self):
         poll = select.poll()
@@ -107,16 +110,33 @@ class _Server:
         ident = command["id"]
         if ident in self.children:
             return _emit({"type": "fork_failed", "id": ident, "message": "that id is in use"})
+        # G, the child, is born pid 1 of a pid namespace of its own: no intermediate process makes it, so an
+        # execution costs two forks of the whole server image (G, then the code), not three. The namespace is made
+        # on a thread of its own: unshare(CLONE_NEWPID) changes where the calling thread's children are born, once,
+        # and the server's main thread must stay in its own for the next child (setns back is refused: the server
+        # has no capability in the user namespace that owns its own pid namespace). The socket pair tells G when
+        # the server is gone, and the server what the code ended with.
         try:
-            pid = os.fork()
+            link, link_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         except OSError as exc:
             return _emit({"type": "fork_failed", "id": ident, "message": str(exc)})
-        if pid == 0:
-            child.become_sandbox(self.config, command, self.pid, self.prelude_main, self.fonts)
-            os._exit(child.SETUP_FAILED)
+        outcome = _fork_in_new_pid_namespace(lambda: self._become_child(command, link, link_child))
+        link_child.close()
+        if isinstance(outcome, str):
+            link.close()
+            return _emit({"type": "fork_failed", "id": ident, "message": outcome})
+        pid, thread_end = outcome
+        link.setblocking(False)
         self.children[ident] = pid
         self.ids[pid] = ident
+        self.links[pid] = (link, thread_end)
         _emit({"type": "forked", "id": ident, "pid": pid})
+
+    # G, right after the fork: never returns.
+    def _become_child(self, command, link, link_child):
+        link.close()
+        child.become_sandbox(self.config, command, link_child.detach(), self.prelude_main, self.fonts)
+        os._exit(child.SETUP_FAILED)
 
     def reap(self):
         while self.children:
@@ -127,9 +147,13 @@ class _Server:
             if pid == 0:
                 return
             ident = self.ids.pop(pid, None)
+            link, thread_end = self.links.pop(pid, (None, None))
+            code_status = _reported_status(link) if link is not None else None
+            if thread_end is not None:
+                thread_end.release()
             if ident is not None:
                 del self.children[ident]
-                _emit(protocol.exit_event(ident, status))
+                _emit(protocol.exit_event(ident, status if code_status is None else code_status))
 
     def stop(self):
         for pid in self.children.values():
@@ -138,6 +162,51 @@ class _Server:
             except ProcessLookupError:
                 pass
         os._exit(0)
+
+
+# Forks on a thread started for it, after making a pid namespace for that thread's children: answers the child's pid
+# and the lock that ends the thread, or what went wrong. In the child, in_child runs (alone: a fork keeps only the
+# thread that forked). The thread lives until the lock is released, once the child is reaped: the kernel sends the
+# child's parent-death signal when the thread that forked it ends, not the process.
+def _fork_in_new_pid_namespace(in_child):
+    outcome = []
+    finished = _thread.allocate_lock()
+    finished.acquire()
+    ended = _thread.allocate_lock()
+    ended.acquire()
+
+    def fork():
+        try:
+            linux.unshare(linux.CLONE_NEWPID)
+            pid = os.fork()
+        except BaseException as exc:  # noqa: BLE001 - reported as a failed fork
+            outcome.append(str(exc))
+            finished.release()
+            return
+        if pid == 0:
+            in_child()
+        outcome.append(pid)
+        finished.release()
+        ended.acquire()
+
+    try:
+        _thread.start_new_thread(fork, ())
+    except RuntimeError as exc:
+        return str(exc)
+    finished.acquire()
+    return outcome[0] if isinstance(outcome[0], str) else (outcome[0], ended)
+
+
+# The code's wait status as G wrote it before it ended (G, a pid 1, cannot end by the code's signal itself), or
+# None when G wrote none (killed, or its set-up failed): its own status then stands.
+def _reported_status(link):
+    try:
+        text = link.recv(64)
+    except OSError:
+        text = b""
+    finally:
+        link.close()
+    return int(text) if text.strip().isdigit() else None
 
 
 class _Lines:

@@ -1,11 +1,14 @@
 """One execution's child of the fork server, made a sandbox of its own before any code runs.
 
-C, the server's child, waits until the daemon has moved it into the execution's cgroup, makes the namespaces (mount, pid, IPC, network, UTS, cgroup), forks G, waits for it and
-ends as the code ended. G is pid 1 of the new pid namespace: it takes its standard output and error from the
-execution's sockets, builds its mounts (a new /proc with the host's files covered, its own /dev/pts, /dev/shm and
-/tmp, its workspace, its packages read-only, its bridge socket), covers the server's view of the work directory,
-sets the rlimits, drops every capability, loads the seccomp filter, then forks H and reaps like an init. H, pid 2
-(as under bubblewrap's init), runs the prelude. Each one dies with its parent (PR_SET_PDEATHSIG).
+G, the server's child, is born pid 1 of a new pid namespace (the server made it for G alone). It waits until the
+daemon has moved it into the execution's cgroup, makes the other namespaces (mount, IPC, network, UTS, cgroup),
+takes its standard output and error from the execution's sockets, builds its mounts (a new /proc with the host's
+files covered, its own /dev/pts, /dev/shm and /tmp, its workspace, its packages read-only, its bridge socket),
+covers the server's view of the work directory, sets the rlimits, drops every capability, loads the seccomp
+filter, then forks H and reaps like an init. H, pid 2 (as under bubblewrap's init), runs the prelude. G dies with
+the server and H with G (PR_SET_PDEATHSIG; and a pid namespace ends with its pid 1). G reports the code's wait
+status to the daemon (status.sock) and to the server (its socket pair), since a pid 1 cannot end by the code's
+signal itself.
 """
 
 import os
@@ -16,40 +19,61 @@ import sys
 
 from . import linux
 
-SANDBOX_FLAGS = linux.CLONE_NEWNS | linux.CLONE_NEWPID | linux.CLONE_NEWIPC | linux.CLONE_NEWNET | linux.CLONE_NEWUTS | linux.CLONE_NEWCGROUP
+# The pid namespace is G's already: the server made it (unshare before its fork), as G's own children are born in it.
+SANDBOX_FLAGS = linux.CLONE_NEWNS | linux.CLONE_NEWIPC | linux.CLONE_NEWNET | linux.CLONE_NEWUTS | linux.CLONE_NEWCGROUP
 PRELUDE_ARGV = ["/runbox/python/prelude.py"]
 SETUP_FAILED = 125
 _RLIMIT_IDS = {"nofile": resource.RLIMIT_NOFILE, "fsize": resource.RLIMIT_FSIZE, "core": resource.RLIMIT_CORE, "as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU}
 
 
-# Runs in C, right after the server's fork; never returns.
-def become_sandbox(config, command, server_pid, prelude_main, fonts):
+# Runs in G, right after the server's fork; never returns. link is G's end of a socket pair with the server: it
+# reads end of file once the server is gone, and takes the code's wait status at the end.
+def become_sandbox(config, command, link, prelude_main, fonts):
     try:
-        _leave_server(config.get("keep_fds", []))
+        _leave_server(config.get("keep_fds", []), link)
         # Named by its execution's directory, as a bubblewrap sandbox is by its binds: `ps`, and the tests that
         # look for what a sandbox left, find it by the work directory's path (the server's own line names none).
         linux.set_command_line(f"runbox-sandbox {os.path.join(config['host_work_dir'], command['dir'], '')}")
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != server_pid:
-            os._exit(SETUP_FAILED)  # the server died before the parent-death signal was set
-        status_socket = _wait_for_release(os.path.join(config["work_root"], command["dir"]))
+        if select.select([link], [], [], 0)[0]:
+            os._exit(SETUP_FAILED)  # the server died before the parent-death signal was set (its end is closed)
+        root = os.path.join(config["work_root"], command["dir"])
+        status_socket = _wait_for_release(root)
         linux.unshare(SANDBOX_FLAGS)
         linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-        death_r, death_w = os.pipe()
-        status_r, status_w = os.pipe()
-        init = os.fork()
-    except BaseException as exc:  # noqa: BLE001 - the server's log says why; the exit code tells the daemon
-        _say(f"runbox fork server: cannot set up a sandbox: {exc}\n")
+        _take_output(root)
+        token = _read_token(root)
+        _mount_sandbox(config, command, root, fonts)
+        _limit(config["rlimits"])
+        linux.drop_capabilities()
+        linux.load_seccomp(config["seccomp"])
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(number, signal.SIG_IGN)  # pid 1 keeps reaping whatever the code sends it
+        code = os.fork()
+    except BaseException as exc:  # noqa: BLE001 - reported on the execution's stderr (or the server's log)
+        _say(f"runbox fork server: cannot set up the sandbox: {exc}\n")
         os._exit(SETUP_FAILED)
-    if init == 0:
-        _run_init(config, command, prelude_main, fonts, status_socket, (death_r, death_w), (status_r, status_w))
-    os.close(status_socket)
-    os.close(death_r)
-    os.close(status_w)
-    _end_as(init, status_r)
+    if code == 0:
+        os.close(link)
+        os.close(status_socket)
+        _run_code(command["env"], token, prelude_main)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == code:
+            # Straight to the daemon first: this process still has to tear down the server's memory image it was
+            # forked with (milliseconds), which the result need not wait for.
+            for fd in (status_socket, link):
+                try:
+                    os.write(fd, str(status).encode())
+                except OSError:
+                    pass
+            os._exit(0)
 
 
-# C, before it makes anything: connects to status.sock and waits there for the daemon's one byte, which it sends
+# G, before it makes anything: connects to status.sock and waits there for the daemon's one byte, which it sends
 # once this process is in the execution's cgroup. Every process of the sandbox is then born inside it, and none
 # runs a moment outside its limits (nor has the daemon to walk /proc for processes to move). Without the byte (the
 # daemon closed the socket, or killed this process) nothing is made. Answers the connected socket, which G keeps
@@ -61,29 +85,11 @@ def _wait_for_release(root):
     return status_socket
 
 
-# C: waits for G and ends the way the code (H) ended: its exit code, or its signal; or as G ended, when G had no
-# code to wait for (its set-up failed, or it was killed).
-def _end_as(init, status_r):
-    _, init_status = os.waitpid(init, 0)
-    text = b""
-    while chunk := os.read(status_r, 64):
-        text += chunk
-    status = int(text) if text.strip().isdigit() else init_status
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if number not in (signal.SIGKILL, signal.SIGSTOP):
-            signal.signal(number, signal.SIG_DFL)
-        os.kill(os.getpid(), number)
-        os._exit(128 + number)
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-
-
 # The server's descriptors are closed (its commands and events are no business of a child's) and its signal
 # handling undone; 0 and 1 become /dev/null until G has the execution's own. What the preload left open is kept
 # (matplotlib's FreeType reads its font file through one): closed, its number would be reused by a socket; it is
-# reopened, so that the child has an offset of its own.
-def _leave_server(keep):
+# reopened, so that the child has an offset of its own. The link to the server is kept as it is.
+def _leave_server(preloaded, link):
     signal.set_wakeup_fd(-1)
     for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_DFL)
@@ -91,10 +97,11 @@ def _leave_server(keep):
     os.dup2(null, 0)
     os.dup2(null, 1)
     low = 3
-    for fd in sorted(keep):
+    for fd in sorted([*preloaded, link]):
         os.closerange(low, fd)
         low = fd + 1
-        _reopen(fd)
+        if fd != link:
+            _reopen(fd)
     os.closerange(low, 1 << 20)
 
 
@@ -111,51 +118,6 @@ def _reopen(fd):
     os.lseek(fresh, offset, os.SEEK_SET)
     os.dup2(fresh, fd, inheritable=os.get_inheritable(fd))
     os.close(fresh)
-
-
-# G: pid 1 of the execution's pid namespace. Never returns.
-def _run_init(config, command, prelude_main, fonts, status_socket, death, status):
-    death_r, death_w = death
-    status_r, status_w = status
-    try:
-        os.close(death_w)
-        os.close(status_r)
-        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if select.select([death_r], [], [], 0)[0]:
-            os._exit(SETUP_FAILED)  # C is already gone
-        root = os.path.join(config["work_root"], command["dir"])
-        _take_output(root)
-        token = _read_token(root)
-        _mount_sandbox(config, command, root, fonts)
-        _limit(config["rlimits"])
-        linux.drop_capabilities()
-        linux.load_seccomp(config["seccomp"])
-        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-            signal.signal(number, signal.SIG_IGN)  # pid 1 keeps reaping whatever the code sends it
-        code = os.fork()
-    except BaseException as exc:  # noqa: BLE001 - reported on the execution's stderr (or the server's log)
-        _say(f"runbox fork server: cannot set up the sandbox: {exc}\n")
-        os._exit(SETUP_FAILED)
-    if code == 0:
-        os.close(status_w)
-        os.close(death_r)
-        os.close(status_socket)
-        _run_code(command["env"], token, prelude_main)
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            os._exit(0)
-        if pid == code:
-            # Straight to the daemon first: this process and C still have to tear down the server's memory image
-            # they were forked with (milliseconds each), which the result need not wait for.
-            try:
-                os.write(status_socket, str(status).encode())
-                os.close(status_socket)
-            except OSError:
-                pass
-            os.write(status_w, str(status).encode())
-            os._exit(0)
 
 
 # Descriptors 1 and 2 become the execution's output sockets (stdout.sock, stderr.sock in its directory).
