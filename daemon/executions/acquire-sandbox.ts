@@ -5,8 +5,10 @@ import { mayUsePreload } from './preload-use.js';
 import type { ExecutionRequest } from './request.js';
 import { SandboxInstance, type SandboxContext, type SessionBinding } from './sandbox-instance.js';
 
-/** Hands out a ready sandbox for a runtime, or null (the execution then starts its own). */
-export type TakeWarmSandbox = (runtime: ExecutionRequest['runtime']) => Promise<SandboxInstance | null>;
+/** Hands out a ready sandbox for a runtime, or null (the execution then starts its own). `plain`: the code uses
+ * nothing of the Python preload, so a sandbox forked from the plain fork server serves it (and is cheaper to
+ * replace than one with the preload). */
+export type TakeWarmSandbox = (runtime: ExecutionRequest['runtime'], options: { readonly plain: boolean }) => Promise<SandboxInstance | null>;
 
 /** What an execution asks a sandbox of, and how it hears of the sandboxes it holds on the way. */
 export interface AcquireOptions {
@@ -35,7 +37,8 @@ export interface Acquired {
 // much before its code), is put aside for a fresh one. Throws when a fresh one cannot be started.
 export async function acquireSandbox(options: AcquireOptions): Promise<Acquired> {
   const { request: { runtime, limits, code }, log } = options;
-  const warm = await options.takeWarm(runtime);
+  const plain = runtime === 'python' && !mayUsePreload(code, options.context.config.pythonPreload);
+  const warm = await options.takeWarm(runtime, { plain });
   if (warm) {
     options.hold(warm);
     const applied = warm.usable ? await warm.applyLimits(limits) : 'failed';
@@ -44,7 +47,6 @@ export async function acquireSandbox(options: AcquireOptions): Promise<Acquired>
     options.discard(warm.dispose());
     options.hold(null);
   }
-  const plain = runtime === 'python' && !mayUsePreload(code, options.context.config.pythonPreload);
   const sandbox = await SandboxInstance.start(runtime, options.context, options.session, { plain });
   options.hold(sandbox);
   if (options.signal.aborted) sandbox.kill();

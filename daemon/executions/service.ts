@@ -15,6 +15,10 @@ import { SessionSandboxes } from './session-warm.js';
 import { WarmPool } from './warm-pool.js';
 import type { SessionManager } from '../sessions/manager.js';
 
+/** The warm pool's kind for Python sandboxes forked from the plain fork server. */
+const PLAIN_PYTHON = 'python-plain';
+type PoolKind = RuntimeName | typeof PLAIN_PYTHON;
+
 /** How long a warm sandbox waits unused before it preloads modules (a burst of requests never pays for it). */
 const PRELOAD_AFTER_IDLE_MS = 300;
 /** The first guess of how long an execution runs, before any has finished (for Retry-After). */
@@ -54,7 +58,9 @@ interface DrainState {
 export class ExecutionService {
   private readonly admitted = new Set<Admitted>();
   private readonly slots: SlotQueue;
-  private readonly pool: WarmPool;
+  private readonly pool: WarmPool<PoolKind>;
+  /** True when Python code that uses nothing of the preload has warm sandboxes of its own (PLAIN_PYTHON). */
+  private readonly plainKind: boolean;
   private readonly sessionSandboxes: SessionSandboxes;
   private runEstimateMs = INITIAL_RUN_ESTIMATE_MS;
   private drainState: DrainState | null = null;
@@ -75,19 +81,27 @@ export class ExecutionService {
       if (instance.runtime === 'python' && !instance.forked && preload.length > 0) instance.send({ type: 'preload', modules: preload });
     };
     const { logger: log } = context;
-    const startSandbox = (runtime: RuntimeName) => SandboxInstance.start(runtime, context);
-    this.pool = new WarmPool({
+    // With a plain fork server, Python gets two kinds of warm sandbox: code that uses nothing of the preload
+    // takes one forked from the plain server (a fraction of the size: cheaper to fork, to replace and to tear
+    // down), so it never uses up, nor waits for the replacement of, one with the preload imported.
+    const plainServer = context.plainForkServer ?? null;
+    this.plainKind = plainServer !== null && runtimes.includes('python');
+    const kinds: PoolKind[] = runtimes.flatMap((runtime): PoolKind[] => (runtime === 'python' && this.plainKind ? ['python', PLAIN_PYTHON] : [runtime]));
+    const startSandbox = (kind: PoolKind) => (kind === PLAIN_PYTHON ? SandboxInstance.start('python', context, null, { plain: true }) : SandboxInstance.start(kind, context));
+    this.pool = new WarmPool<PoolKind>({
       sizePerRuntime: poolSize,
       maxPerRuntime: Math.min(config.warmSandboxes === 0 ? 0 : config.maxWarmSandboxes, config.maxConcurrent),
       shrinkAfterMs: config.warmShrinkAfterMs,
       runningExecutions: () => this.slots.activeCount,
-      runtimes, startSandbox, log, onIdle: preloadIdle, idleDelayMs: PRELOAD_AFTER_IDLE_MS,
+      runtimes: kinds, startSandbox, log, idleDelayMs: PRELOAD_AFTER_IDLE_MS,
+      onIdle: (instance, kind) => kind !== PLAIN_PYTHON && preloadIdle(instance),
     });
     this.pool.fill();
     // Python sandboxes started before the fork server was ready give way to its children, which start faster
     // and have the preload modules imported.
     const forkServer = context.forkServer;
     forkServer?.onReady(() => this.pool.replaceIdle('python', (instance) => !instance.forked && forkServer.ready));
+    if (this.plainKind) plainServer?.onReady(() => this.pool.replaceIdle(PLAIN_PYTHON, (instance) => !instance.forked && plainServer.ready));
     // Sessions used lately keep one sandbox ready for their next execution (none when the warm pool is off).
     const sessionWarmCount = config.warmSandboxes === 0 ? 0 : config.maxConcurrent;
     const startForSession = (runtime: RuntimeName, binding: SessionBinding) => SandboxInstance.start(runtime, context, binding);
@@ -128,7 +142,7 @@ export class ExecutionService {
           hooks.toolHost.dispose();
           return cancelledBeforeStart(cancelReason ?? 'client', performance.now() - acceptedAt);
         }
-        const takeWarm = session ? (runtime: RuntimeName) => this.sessionSandboxes.take(session.id, runtime) : (runtime: RuntimeName) => this.pool.take(runtime);
+        const takeWarm = session ? (runtime: RuntimeName) => this.sessionSandboxes.take(session.id, runtime) : (runtime: RuntimeName, { plain }: { plain: boolean }) => this.pool.take(plain && this.plainKind ? PLAIN_PYTHON : runtime);
         execution = new Execution({ id, request, context: this.context, hooks, acceptedAt, takeWarm, session: session ? bindingOf(session) : null });
         const watchdog = setTimeout(() => {
           this.context.logger.error({ executionId: id, timeoutMs: request.timeoutMs }, 'an execution did not end long after its timeout; its slot is given back');

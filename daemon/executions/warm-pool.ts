@@ -11,11 +11,12 @@ import type { SandboxInstance } from './sandbox-instance.js';
 import { CpuIdleMeter } from './cpu-idle.js';
 import { afterMiss, afterQuiet, initialDemand, mayStartRefill, nextShrinkAt, type Demand, type DemandLimits } from './warm-demand.js';
 
-/** Starts one sandbox for the pool. */
-export type SandboxStarter = (runtime: RuntimeName) => Promise<SandboxInstance>;
+/** Starts one sandbox of a kind for the pool. */
+export type SandboxStarter<Kind extends string = RuntimeName> = (kind: Kind) => Promise<SandboxInstance>;
 
 /** How many sandboxes of which runtimes a pool keeps, how it starts them, and what it does with idle ones. */
-export interface WarmPoolOptions {
+/** What the pool keeps sandboxes of: a runtime, or a finer kind (the caller's: say, Python without the preload). */
+export interface WarmPoolOptions<Kind extends string = RuntimeName> {
   /** Sandboxes kept ready (or starting) for each runtime, at least. */
   readonly sizePerRuntime: number;
   /** The most sandboxes a runtime's pool grows to when takes find none ready. @default sizePerRuntime */
@@ -28,12 +29,12 @@ export interface WarmPoolOptions {
   readonly cores?: number;
   /** Where idle CPU is measured, for refills past what the count of executions allows. @default /proc/stat, over 50 ms */
   readonly cpuIdle?: CpuIdleMeter;
-  /** The runtimes that get warm sandboxes. */
-  readonly runtimes: readonly RuntimeName[];
-  readonly startSandbox: SandboxStarter;
+  /** The kinds that get warm sandboxes. */
+  readonly runtimes: readonly Kind[];
+  readonly startSandbox: SandboxStarter<Kind>;
   readonly log: Logger;
   /** Called once for each sandbox still waiting in the pool idleDelayMs after it got there (e.g. to preload modules). @default nothing */
-  readonly onIdle?: (instance: SandboxInstance) => void;
+  readonly onIdle?: (instance: SandboxInstance, kind: Kind) => void;
   /** @default 0 */
   readonly idleDelayMs?: number;
 }
@@ -48,19 +49,19 @@ const CPU_IDLE_WINDOW_MS = 50;
 export const DEFAULT_SHRINK_AFTER_MS = 5000;
 
 // The pool of warm sandboxes of the daemon, per runtime.
-export class WarmPool {
-  private readonly ready = new Map<RuntimeName, SandboxInstance[]>();
-  private readonly starting = new Map<RuntimeName, number>();
-  private readonly failures = new Map<RuntimeName, number>();
+export class WarmPool<Kind extends string = RuntimeName> {
+  private readonly ready = new Map<Kind, SandboxInstance[]>();
+  private readonly starting = new Map<Kind, number>();
+  private readonly failures = new Map<Kind, number>();
   /** Runtimes waiting out the backoff after a failed start. */
-  private readonly backingOff = new Set<RuntimeName>();
-  private readonly demand = new Map<RuntimeName, Demand>();
-  private readonly shrinkTimers = new Map<RuntimeName, NodeJS.Timeout>();
+  private readonly backingOff = new Set<Kind>();
+  private readonly demand = new Map<Kind, Demand>();
+  private readonly shrinkTimers = new Map<Kind, NodeJS.Timeout>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Starts and disposals under way: close() waits for them. */
   private readonly tasks = new Set<Promise<void>>();
-  private readonly waiters = new Map<RuntimeName, Array<(instance: SandboxInstance | null) => void>>();
-  private readonly replacing = new Map<RuntimeName, (instance: SandboxInstance) => boolean>();
+  private readonly waiters = new Map<Kind, Array<(instance: SandboxInstance | null) => void>>();
+  private readonly replacing = new Map<Kind, (instance: SandboxInstance) => boolean>();
   private heldRefill: NodeJS.Timeout | null = null;
   /** Where the next fill begins, so that one runtime's refills cannot keep a single free core from the others. */
   private nextRuntime = 0;
@@ -71,13 +72,13 @@ export class WarmPool {
   private readonly cpuIdle: CpuIdleMeter;
   /** When each start under way began: idle CPU measured over a window that began before a start does not show it. */
   private readonly startTimes: number[] = [];
-  private readonly runtimes: readonly RuntimeName[];
-  private readonly startSandbox: SandboxStarter;
+  private readonly runtimes: readonly Kind[];
+  private readonly startSandbox: SandboxStarter<Kind>;
   private readonly log: Logger;
-  private readonly onIdle: (instance: SandboxInstance) => void;
+  private readonly onIdle: (instance: SandboxInstance, kind: Kind) => void;
   private readonly idleDelayMs: number;
 
-  constructor(options: WarmPoolOptions) {
+  constructor(options: WarmPoolOptions<Kind>) {
     const min = options.sizePerRuntime;
     this.limits = { min, max: Math.max(min, options.maxPerRuntime ?? min), shrinkAfterMs: options.shrinkAfterMs ?? DEFAULT_SHRINK_AFTER_MS };
     this.cores = options.cores ?? os.availableParallelism();
@@ -91,7 +92,7 @@ export class WarmPool {
   }
 
   /** How many sandboxes the runtime's pool aims for now (ready or starting). */
-  targetOf(runtime: RuntimeName): number {
+  targetOf(runtime: Kind): number {
     return this.demand.get(runtime)?.target ?? this.limits.min;
   }
 
@@ -116,7 +117,7 @@ export class WarmPool {
   // A ready sandbox of that runtime; when none is ready but one is starting (and no one else waits for it),
   // waits for that one, which is sooner than starting another. Null otherwise: the caller starts its own.
   // Either way a take that finds none ready raises the runtime's target.
-  async take(runtime: RuntimeName): Promise<SandboxInstance | null> {
+  async take(runtime: Kind): Promise<SandboxInstance | null> {
     const instance = this.ready.get(runtime)?.shift();
     if (instance) {
       this.refillSoon();
@@ -136,7 +137,7 @@ export class WarmPool {
   // Disposes of the idle sandboxes of a runtime that `replace` picks, and of those it picks when they get ready
   // from now on, and starts others in their place (the fork server got ready: sandboxes started on their own are
   // slower to use than its children).
-  replaceIdle(runtime: RuntimeName, replace: (instance: SandboxInstance) => boolean): void {
+  replaceIdle(runtime: Kind, replace: (instance: SandboxInstance) => boolean): void {
     this.replacing.set(runtime, replace);
     const list = this.ready.get(runtime);
     if (!list || this.closed) return;
@@ -161,7 +162,7 @@ export class WarmPool {
 
   // True when the runtime has fewer sandboxes ready or starting than its target and may start one now: a runtime
   // whose last start failed waits out its backoff, then tries one sandbox at a time until one starts.
-  private wantsAnother(runtime: RuntimeName): boolean {
+  private wantsAnother(runtime: Kind): boolean {
     const starting = this.starting.get(runtime) ?? 0;
     if ((this.ready.get(runtime)?.length ?? 0) + starting >= this.targetOf(runtime)) return false;
     if ((this.failures.get(runtime) ?? 0) === 0) return true;
@@ -199,7 +200,7 @@ export class WarmPool {
   }
 
   // One more for the runtime's target, and a fresh quiet period before it drops again.
-  private noteMiss(runtime: RuntimeName): void {
+  private noteMiss(runtime: Kind): void {
     const before = this.targetOf(runtime);
     const demand = afterMiss(this.demand.get(runtime) ?? initialDemand(this.limits), this.limits, performance.now());
     this.demand.set(runtime, demand);
@@ -207,7 +208,7 @@ export class WarmPool {
     this.scheduleShrink(runtime, demand);
   }
 
-  private scheduleShrink(runtime: RuntimeName, demand: Demand): void {
+  private scheduleShrink(runtime: Kind, demand: Demand): void {
     clearTimeout(this.shrinkTimers.get(runtime));
     this.shrinkTimers.delete(runtime);
     const at = nextShrinkAt(demand, this.limits);
@@ -219,7 +220,7 @@ export class WarmPool {
 
   // After a quiet period: the target back to the minimum, and the idle sandboxes past it disposed of (the newest:
   // the older ones may have preloaded already).
-  private shrink(runtime: RuntimeName): void {
+  private shrink(runtime: Kind): void {
     this.shrinkTimers.delete(runtime);
     const before = this.targetOf(runtime);
     const demand = afterQuiet(this.demand.get(runtime) ?? initialDemand(this.limits), this.limits, performance.now());
@@ -232,7 +233,7 @@ export class WarmPool {
     this.scheduleShrink(runtime, demand);
   }
 
-  private startOne(runtime: RuntimeName): void {
+  private startOne(runtime: Kind): void {
     const startedAt = performance.now();
     this.startTimes.push(startedAt);
     this.starting.set(runtime, (this.starting.get(runtime) ?? 0) + 1);
@@ -247,7 +248,7 @@ export class WarmPool {
   }
 
   // Starts one sandbox and, once its prelude is connected, makes it available.
-  private async warmUp(runtime: RuntimeName): Promise<void> {
+  private async warmUp(runtime: Kind): Promise<void> {
     let instance: SandboxInstance | null = null;
     let ok = false;
     try {
@@ -285,7 +286,7 @@ export class WarmPool {
     // Only a sandbox that has really been idle gets the extra work: in a burst of requests it would compete
     // with the code for the CPU.
     this.later(this.idleDelayMs, () => {
-      if (list.includes(idle)) this.onIdle(idle);
+      if (list.includes(idle)) this.onIdle(idle, runtime);
     });
     // An idle sandbox that dies (it should not) leaves the pool and is replaced.
     void idle.exited.then(() => {
@@ -299,7 +300,7 @@ export class WarmPool {
   }
 
   // Tries again after a backoff that doubles with each failure in a row, so a broken runtime cannot spin; returns it.
-  private retryLater(runtime: RuntimeName): number {
+  private retryLater(runtime: Kind): number {
     const failures = (this.failures.get(runtime) ?? 0) + 1;
     this.failures.set(runtime, failures);
     const retryInMs = Math.min(MAX_BACKOFF_MS, 100 * 2 ** failures);
