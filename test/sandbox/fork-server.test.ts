@@ -34,14 +34,16 @@ const py = async (code: string, extra: Record<string, unknown> = {}) => {
   return body;
 };
 
-// The host pid of the fork server's interpreter: the parent of this daemon's forked children (each names its
-// execution's directory in its command line; the server's own names no path of the daemon's).
+// The host pid of the fork server's interpreter (the one with the preload; the plain server has warm children
+// too): the parent of this daemon's forked children (each names its execution's directory in its command line;
+// the server's own names no path of the daemon's) that has numpy mapped.
 async function serverPid(): Promise<number> {
   const table = await listProcesses();
   const named = (pid: number) => table.find((p) => p.pid === pid)?.cmdline.startsWith(`runbox-sandbox ${d.workDir}/`) ?? false;
-  const servers = new Set(table.filter((p) => named(p.pid) && !named(p.ppid)).map((p) => p.ppid));
-  assert.equal(servers.size, 1, `one fork server of this daemon: ${JSON.stringify([...servers])}`);
-  const [pid] = servers;
+  const servers = [...new Set(table.filter((p) => named(p.pid) && !named(p.ppid)).map((p) => p.ppid))];
+  const preloaded = servers.filter((pid) => fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes('/numpy/'));
+  assert.equal(preloaded.length, 1, `one fork server with the preload among this daemon's: ${JSON.stringify(servers)}`);
+  const [pid] = preloaded;
   assert.match(table.find((p) => p.pid === pid)?.cmdline ?? '', /\/runbox\/python\/zygote\.py/);
   return pid;
 }
@@ -153,6 +155,22 @@ describe('a forked child', { skip }, () => {
       assert.deepEqual(body.result.pts, ['0', 'ptmx'], `${tag}: its own pty namespace`);
       assert.deepEqual(body.result.pids, [1, 2]);
     }
+  });
+
+  test('code that uses nothing of the preload takes a warm child of the plain server, and leaves the preloaded one waiting', async () => {
+    const server = await serverPid();
+    const warmOfServer = async () => (await listProcesses()).filter((p) => p.ppid === server && p.cmdline.startsWith(`runbox-sandbox ${d.workDir}/`)).map((p) => p.pid);
+    let before: number[] = [];
+    for (let i = 0; i < 250 && before.length === 0; i++) {
+      before = await warmOfServer();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(before.length, 1, 'the preloaded server has its warm child');
+    // No word of the preload in the code ("nu" + "mpy"), so it is plain code.
+    const body = await py('import sys\nset_result(any(m.startswith("nu" + "mpy") for m in sys.modules))');
+    assert.equal(body.status, 'ok', JSON.stringify(body.error));
+    assert.equal(body.result, false, 'a child of the plain server has nothing of the preload');
+    assert.deepEqual(await warmOfServer(), before, 'the preloaded warm child is still there, unused');
   });
 
   test('children forked one after another all live to their end: each keeps the server thread that forked it', async () => {
