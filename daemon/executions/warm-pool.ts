@@ -14,8 +14,8 @@ import { afterMiss, afterQuiet, initialDemand, mayStartRefill, nextShrinkAt, typ
 /** Starts one sandbox of a kind for the pool. */
 export type SandboxStarter<Kind extends string = RuntimeName> = (kind: Kind) => Promise<SandboxInstance>;
 
-/** How many sandboxes of which runtimes a pool keeps, how it starts them, and what it does with idle ones. */
-/** What the pool keeps sandboxes of: a runtime, or a finer kind (the caller's: say, Python without the preload). */
+/** How many sandboxes of which kinds a pool keeps, how it starts them, and what it does with idle ones. A kind is a
+ * runtime, or a finer one of the caller's (say, Python without the preload). */
 export interface WarmPoolOptions<Kind extends string = RuntimeName> {
   /** Sandboxes kept ready (or starting) for each runtime, at least. */
   readonly sizePerRuntime: number;
@@ -48,7 +48,7 @@ const HELD_REFILL_POLL_MS = 25;
 const CPU_IDLE_WINDOW_MS = 50;
 export const DEFAULT_SHRINK_AFTER_MS = 5000;
 
-// The pool of warm sandboxes of the daemon, per runtime.
+// The pool of warm sandboxes of the daemon, per kind (a runtime, or a finer kind of the caller's).
 export class WarmPool<Kind extends string = RuntimeName> {
   private readonly ready = new Map<Kind, SandboxInstance[]>();
   private readonly starting = new Map<Kind, number>();

@@ -14,18 +14,22 @@ export function parseNamespacePids(status: string): number[] {
   return line ? line.trim().split(/\s+/).map(Number).filter((pid) => Number.isInteger(pid) && pid > 0) : [];
 }
 
-// The host pid of parentPid's child whose pid in the parent's own pid namespace is nsPid, or null when there is
-// none. (The child is pid 1 of a namespace of its own below that one: its NSpid has one entry more.)
-export async function findChildByNamespacePid(parentPid: number, nsPid: number, procDir = '/proc'): Promise<number | null> {
-  const depth = parseNamespacePids(readSmall(`${procDir}/${parentPid}/status`, Buffer.allocUnsafe(STATUS_MAX_BYTES))).length;
-  if (depth === 0) return null;
+// How many pid namespaces a process is in (its own and those above it), from /proc/<pid>/status; 0 when unknown.
+export function namespaceDepth(pid: number, procDir = '/proc'): number {
+  return parseNamespacePids(readSmall(`${procDir}/${pid}/status`, Buffer.allocUnsafe(STATUS_MAX_BYTES))).length;
+}
+
+// The host pid of parentPid's child whose pid in the parent's own pid namespace (the parent is in parentDepth of
+// them) is nsPid, or null when there is none. The child may be pid 1 of a namespace of its own below that one.
+export async function findChildByNamespacePid(parentPid: number, parentDepth: number, nsPid: number, procDir = '/proc'): Promise<number | null> {
+  if (parentDepth === 0) return null;
   const entries = (await fs.promises.readdir(procDir)).filter((entry) => /^\d+$/.test(entry)).map(Number).sort((a, b) => b - a);
   const buffer = Buffer.allocUnsafe(STATUS_MAX_BYTES);
   for (let i = 0; i < entries.length; i++) {
     if (i > 0 && i % READS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
     const pid = entries[i];
     if (parseParentPid(readSmall(`${procDir}/${pid}/stat`, buffer)) !== parentPid) continue;
-    if (parseNamespacePids(readSmall(`${procDir}/${pid}/status`, buffer))[depth - 1] === nsPid) return pid;
+    if (parseNamespacePids(readSmall(`${procDir}/${pid}/status`, buffer))[parentDepth - 1] === nsPid) return pid;
   }
   return null;
 }

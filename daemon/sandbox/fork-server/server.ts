@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { SandboxFacts } from '../launch.js';
 import { spawnProcess, type ExitInfo, type SpawnedProcess } from '../spawn.js';
 import { buildForkedEnv, buildForkServerConfig, buildForkServerSpec } from './launch.js';
-import { findChildByNamespacePid, findServerProcess } from './host-pid.js';
+import { findChildByNamespacePid, findServerProcess, namespaceDepth } from './host-pid.js';
 import { encodeCommand, parseEvent, relativeToWorkDir, type ForkServerCommand, type ForkServerEvent } from './messages.js';
 import { OutputSocket } from './output-socket.js';
 
@@ -56,6 +56,8 @@ interface Child {
 export class ForkServer {
   private process: SpawnedProcess | null = null;
   private hostPid: number | null = null;
+  /** How many pid namespaces the server's interpreter is in: its children's pids are read at that depth. */
+  private hostDepth = 0;
   private state: 'starting' | 'ready' | 'down' | 'closed' = 'down';
   private failures = 0;
   private count = 0;
@@ -120,7 +122,7 @@ export class ForkServer {
       for (const output of outputs) output.close();
       throw new ForkServerUnavailable(answer.type === 'fork_failed' ? `the fork server could not fork: ${answer.message}` : 'the fork server did not answer');
     }
-    const pid = await findChildByNamespacePid(this.hostPid, answer.pid).catch((error: unknown) => {
+    const pid = await findChildByNamespacePid(this.hostPid, this.hostDepth, answer.pid).catch((error: unknown) => {
       logger.error({ err: error }, 'could not look for the host pid of a forked child');
       return null;
     });
@@ -240,6 +242,7 @@ export class ForkServer {
       return this.process?.kill();
     }
     this.hostPid = hostPid;
+    this.hostDepth = namespaceDepth(hostPid);
     this.state = 'ready';
     this.failures = 0;
     this.options.logger.info({ pid: hostPid }, this.options.plain ? 'plain Python fork server ready' : 'Python fork server ready');
