@@ -212,6 +212,8 @@ export class Execution {
   private async collect(sandbox: SandboxInstance, ran: { exit: ExitInfo; codeSent: boolean; problem: string | null; stdout: OutputCapture; stderr: OutputCapture }): Promise<ExecutionResult> {
     const { request, context: { config, facts } } = this.options;
     const { exit, codeSent } = ran;
+    // Its process could not be started (out of descriptors, say): the client sees no path, so the log has it.
+    if (exit.spawnError) this.log.error({ spawnError: exit.spawnError }, 'could not start a sandbox');
     const declared = this.killReason === null ? this.done?.files : undefined;
     const [collected, kernel, workspaceUsage] = await Promise.all([
       declared ? collectOutputFiles(sandbox.workspaceDir, declared, { ...config, maxFiles: config.maxOutputFiles }) : { files: [], errors: [] },
