@@ -211,6 +211,26 @@ describe('a forked child', { skip }, () => {
     assert.equal(over.error.type, 'MemoryLimit');
   });
 
+  test("a child's full garbage collection leaves the server's image alone: the preload is in the permanent generation", async (t) => {
+    // Without the freeze, gc.collect() here walks every object numpy brought (writing each one's header, so copying
+    // the pages the children share): thousands of page faults. With it, the preload is not the collector's to visit.
+    const code = [
+      'import gc, resource, numpy',
+      'faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt',
+      'before = faults(); gc.collect(); faults_in_collect = faults() - before',
+      'tracked = set(map(id, gc.get_objects()))',
+      'set_result([gc.get_freeze_count(), id(numpy.__dict__) in tracked, id(numpy.ndarray.__dict__) in tracked, faults_in_collect])',
+    ].join('\n');
+    const body = await py(code);
+    assert.equal(body.status, 'ok', JSON.stringify(body.error));
+    const [frozen, moduleTracked, typeTracked, faultsInCollect] = body.result;
+    t.diagnostic(`${frozen} objects frozen in the server; a full collection in the child took ${faultsInCollect} minor page faults`);
+    assert.ok(frozen > 10_000, `the preload's objects are frozen (${frozen})`);
+    assert.equal(moduleTracked, false, "numpy's module dictionary is not in a generation the child's collector walks");
+    assert.equal(typeTracked, false);
+    assert.ok(faultsInCollect < 200, `a full collection copied ${faultsInCollect} pages`);
+  });
+
   test('random state that fork copied is reseeded in each child (random, numpy)', async () => {
     const code = 'import random, numpy\nset_result([random.random(), float(numpy.random.random())])';
     const [a, b] = await Promise.all([py(code), py(code)]);

@@ -12,6 +12,7 @@ children share and why that is acceptable.
 """
 
 import _thread
+import gc
 import os
 import select
 import signal
@@ -43,6 +44,11 @@ def serve(prelude_main):
         os._exit(1)
     _preload(config["preload"])
     fonts = _read_fonts()
+    # Everything imported so far moves to the collector's permanent generation: no collection in a child walks it.
+    # A child's full collection would otherwise visit every object of the preload (hundreds of thousands), writing
+    # to each one's header, and so copy most of the image the children share (gc.freeze's documented use).
+    gc.collect()
+    gc.freeze()
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the wakeup descriptor is written
