@@ -13,4 +13,5 @@ try:
     import runbox_zygote
 finally:
     del sys.path[0]
+runbox_prelude.warm_up()  # once, so that every child starts with it done
 runbox_zygote.serve(runbox_prelude.main)  # the last argument is room for each child's command line (child.py)

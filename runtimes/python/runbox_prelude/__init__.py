@@ -28,7 +28,7 @@ import sys
 
 from .bridge import BridgeClient, BridgeError, die, receive_run
 from .imports import MissingImports
-from .program import Execution
+from .program import Execution, warm_up
 from .websocket import connect_websocket
 
 
@@ -41,6 +41,7 @@ def main():
         die("RUNBOX_BRIDGE_SOCKET, RUNBOX_BRIDGE_TOKEN and RUNBOX_WORKSPACE must all be set")
     try:
         websocket = connect_websocket(socket_path, token)
+        warm_up()  # while the code is on its way
         source, tools, inputs, installs, capture_figures = receive_run(websocket)
     except (OSError, ValueError, BridgeError) as exc:
         die(f"cannot open the bridge to the daemon at {socket_path}: {exc}")
