@@ -57,11 +57,19 @@ def become_sandbox(config, command, link, prelude_main, fonts):
         os.close(link)
         os.close(status_socket)
         _run_code(command["env"], token, prelude_main)
+    # G waits for its children's ends in sigwaitinfo, not in waitpid: the kernel freezes a process asleep there
+    # where it sleeps, while one in waitpid must first be woken and given a CPU (about 1 ms on these machines), and
+    # the daemon freezes the sandbox at the code's `done`. SIGCHLD is blocked only now, so H starts with none
+    # blocked; an end before this is found by the first waitpid below.
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
     while True:
         try:
-            pid, status = os.waitpid(-1, 0)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             os._exit(0)
+        if pid == 0:
+            signal.sigwaitinfo([signal.SIGCHLD])
+            continue
         if pid == code:
             # Straight to the daemon first: this process still has to tear down the server's memory image it was
             # forked with (milliseconds), which the result need not wait for.
