@@ -156,3 +156,28 @@ test('a warm sandbox that preloaded pyplot captures figures as a cold one does',
     await warm.close();
   }
 });
+
+test("the fork server's warm-up plots through pandas: its backend is loaded before the code, matplotlib's converters left as they were", { skip: process.getuid?.() === 0 ? false : 'the fork server needs a root daemon' }, async () => {
+  // The default preload (the tests' daemons have none): code that names pandas takes a child of that server.
+  const code = [
+    'import sys',
+    'backend_loaded = "pandas.plotting._matplotlib" in sys.modules',
+    'import pandas, matplotlib.units',
+    'from_pandas = sorted(str(key) for key in matplotlib.units.registry if type(key).__module__.startswith("pandas") or getattr(key, "__module__", "").startswith("pandas"))',
+    'pandas.DataFrame({"x": [1, 2], "y": [3, 1]}).plot(x="x", y="y")',
+    'set_result([backend_loaded, from_pandas])',
+  ].join('\n');
+  const own = await startDaemon({ pythonPreload: ['numpy', 'pandas', 'matplotlib.pyplot'] }, { logs: true });
+  try {
+    for (const deadline = Date.now() + 60_000; !own.logs.some((line) => line.msg === 'Python fork server ready'); await new Promise((resolve) => setTimeout(resolve, 100))) {
+      assert.ok(Date.now() < deadline, 'the fork server got ready');
+    }
+    const { body } = await postExecution(own.url, { runtime: 'python', code, timeoutMs: 30000 });
+    assert.equal(body.status, 'ok', JSON.stringify(body));
+    assert.deepEqual(body.result, [true, []], 'pandas plotted once in the server, and put its unit converters back');
+    assert.deepEqual(paths(body), ['figure_1.png']);
+    body.files.forEach(pngSize);
+  } finally {
+    await own.close();
+  }
+});
