@@ -1,5 +1,5 @@
 // `npm run bench`: Runbox against its peers, measured side by side in one run on this machine (issue 12).
-// Sections (BENCH_ONLY=throughput,tools to pick some): memory, throughput, trivial, chart, session, tools.
+// Sections (BENCH_ONLY=throughput,tools to pick some): memory, throughput, trivial, chart, objects, session, tools.
 // Peers: the bare interpreter spawn, the same spawn in a minimal bubblewrap sandbox, and a warm Jupyter kernel
 // without isolation (installed from PyPI into ~/.cache/runbox-bench/jupyter once; BENCH_JUPYTER=0 leaves it out).
 // Each target of the issue is printed as a ratio against its baseline of the same run, marked met or missed.
@@ -16,6 +16,7 @@ import { TargetBoard } from './lib/report.js';
 import { defaultJupyterDir, ensureJupyterEnv, JupyterKernel } from './peers/jupyter.js';
 import { chartSection } from './sections/chart.js';
 import { Memo, type BenchContext } from './sections/context.js';
+import { objectsSection } from './sections/objects.js';
 import { memoryAtEndSection, memoryAtStartSection } from './sections/memory.js';
 import { sessionSection } from './sections/session.js';
 import { throughputSection } from './sections/throughput.js';
@@ -27,6 +28,7 @@ const SECTIONS: ReadonlyArray<readonly [SectionName, (context: BenchContext) => 
   ['throughput', throughputSection],
   ['trivial', trivialSection],
   ['chart', chartSection],
+  ['objects', objectsSection],
   ['session', sessionSection],
   ['tools', toolsSection],
   ['memory', memoryAtEndSection],

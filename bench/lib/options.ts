@@ -1,7 +1,7 @@
 // The bench's own settings, from the environment: which sections run and how many samples each series takes.
 
 /** The sections of `npm run bench`, in the order they run. */
-export const SECTION_NAMES = ['memory', 'throughput', 'trivial', 'chart', 'session', 'tools'] as const;
+export const SECTION_NAMES = ['memory', 'throughput', 'trivial', 'chart', 'objects', 'session', 'tools'] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
 
 export interface BenchOptions {

@@ -15,6 +15,18 @@ plt.savefig("chart.png")
 /** The chart through Runbox, which also returns the file (and, like Jupyter's inline backend, the open figure). */
 export const CHART_RUNBOX = `${CHART_SCRIPT}set_result(len(df), files=["chart.png"])\n`;
 
+/** Allocation-heavy pandas code: 200,000 small dicts into a DataFrame, grouped (runs as is under a bare python3).
+ * Enough objects that the collector's full collections run while it does. */
+export const OBJECTS_SCRIPT = `
+import pandas as pd
+rows = [{"id": i, "group": i % 7} for i in range(200_000)]
+df = pd.DataFrame(rows)
+total = int(df.groupby("group")["id"].sum().sum())
+`;
+
+/** The same through Runbox, returning the total. */
+export const OBJECTS_RUNBOX = `${OBJECTS_SCRIPT}set_result(total)\n`;
+
 /** What each sequential tool-call loop returns. */
 export interface SequentialTimings {
   readonly seq: number[];
