@@ -147,6 +147,9 @@ export interface InstallerJail {
   readonly prlimitPath: string;
   /** Host directories the installer may write (its staging tree, cache partition and private home). */
   readonly writableDirs: readonly string[];
+  /** Host directories covered by an empty tmpfs before the writable binds: the daemon's work directory, whose
+   * execution workspaces and session files are other users' (the writable dirs inside it are bound back). */
+  readonly hiddenDirs?: readonly string[];
   /** Working directory inside. */
   readonly cwd: string;
   /** RLIMIT_FSIZE: no file it writes may grow past this. */
@@ -161,6 +164,7 @@ export interface InstallerJail {
 // own, so that an installer dies with the daemon at any moment, even one SIGKILLed mid-install.
 export function jailInstallerCommand(command: InstallerCommand, jail: InstallerJail): InstallerCommand {
   const binds = jail.writableDirs.flatMap((dir) => ['--bind', dir, dir]);
+  const hidden = (jail.hiddenDirs ?? []).flatMap((dir) => ['--tmpfs', dir]);
   return {
     file: SETPRIV_PATH,
     args: [
@@ -176,6 +180,7 @@ export function jailInstallerCommand(command: InstallerCommand, jail: InstallerJ
       '--ro-bind', '/', '/',
       '--proc', '/proc',
       '--dev', '/dev',
+      ...hidden,
       ...binds,
       '--chdir', jail.cwd,
       '--',
@@ -183,6 +188,13 @@ export function jailInstallerCommand(command: InstallerCommand, jail: InstallerJ
       ...command.args,
     ],
   };
+}
+
+// True when bubblewrap failed while it bound the host's root read-only, before the installer ran: a mount under the
+// root (a workspace of an execution that just ended) went away between its recursive bind and the remount that makes
+// each submount read-only. Nothing ran and nothing was written; the same command can simply run again.
+export function jailSetupRaced(run: { readonly exitCode: number | null; readonly stderr: string }): boolean {
+  return run.exitCode === 1 && /^bwrap: Can't bind mount \/oldroot\/ on \/newroot\/: .*No such file or directory$/m.test(run.stderr);
 }
 
 // The whole environment of an installer, built from nothing: a private home and temporary directory, a plain

@@ -8,12 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { removeTree } from '../files/tree-removal.js';
 import { PRLIMIT_PATH } from '../sandbox/rlimits.js';
 import { abortable, partitionName, type CacheLease, type PackageCache } from './cache.js';
-import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, type InstallerCommand } from './commands.js';
+import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, jailSetupRaced, type InstallerCommand } from './commands.js';
 import { InstallError } from './errors.js';
 import { checkRun } from './failures.js';
 import { listDistributions, readInstalledVersions, removeSupersededDistributions, type InstalledPackage } from './installed.js';
 import { InstallProxy, originKey } from './proxy.js';
-import { runInstaller } from './run.js';
+import { runInstaller, type RunResult } from './run.js';
 import { watchSizes } from './size-watch.js';
 import type { PackageRuntime, PackageSpec } from './specs.js';
 import { chownTree, prepareStaging, publishStaging, treeBytes, type Staging } from './staging.js';
@@ -61,6 +61,8 @@ export interface InstallOptions {
    * @default null
    */
   readonly bwrapPath?: string | null;
+  /** Host directories the jailed installer must not see (the daemon's work directory), its own dirs bound back. */
+  readonly hiddenDirs?: readonly string[];
   /**
    * The user installers run as; only when the daemon is root. The staging tree, the private home and the cache
    * directories are given to this user; every directory above them must let it through.
@@ -103,6 +105,8 @@ export interface InstallOutcome {
 
 /** Bytes kept of each of an installer's stdout and stderr. */
 const MAX_INSTALLER_OUTPUT_BYTES = 64 * 1024;
+/** Runs again of a jailed installer whose bubblewrap lost a race with a vanishing mount (commands.ts jailSetupRaced). */
+const JAIL_SETUP_RETRIES = 3;
 
 // Installs packages into options.targetDir, which changes only if the install succeeds within its limits.
 // Two installs into one target must not overlap: PackageInstaller serializes them. Nothing is created once the
@@ -141,21 +145,28 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
     proxy = await InstallProxy.start({ allowed: new Set(allowedOrigins.map(originKey)), upstreamUrl: network.upstreamProxyUrl ?? '', ...(upstreamCa ? { upstreamCa } : {}) });
     const command = buildCommand(installer, options, staging.stagingDir, lease.dir, homeDir, proxy.url);
     const contained = options.bwrapPath
-      ? jailInstallerCommand(command, { bwrapPath: options.bwrapPath, prlimitPath: PRLIMIT_PATH, writableDirs: [staging.stagingDir, lease.dir, homeDir], cwd: homeDir, maxFileBytes: options.maxBytes })
+      ? jailInstallerCommand(command, { bwrapPath: options.bwrapPath, prlimitPath: PRLIMIT_PATH, writableDirs: [staging.stagingDir, lease.dir, homeDir], hiddenDirs: options.hiddenDirs ?? [], cwd: homeDir, maxFileBytes: options.maxBytes })
       : command;
     const sizes = watchSizes([
       { what: 'the package directory', dirs: [staging.stagingDir], baseBytes: 0, maxBytes: options.maxBytes },
       { what: 'what it downloaded and unpacked', dirs: [lease.dir, homeDir], baseBytes: lease.bytesBefore, maxBytes: options.maxBytes },
     ]);
-    const result = await runInstaller(contained, {
-      env: buildInstallerEnv(homeDir, installer === 'npm' ? [path.dirname(options.nodePath)] : [], { caFile: network.caFile ?? '', proxyUrl: proxy.url }),
-      cwd: homeDir,
+    const run = () => runInstaller(contained, {
+      env: buildInstallerEnv(homeDir!, installer === 'npm' ? [path.dirname(options.nodePath)] : [], { caFile: network.caFile ?? '', proxyUrl: proxy!.url }),
+      cwd: homeDir!,
       uid: options.runAs?.uid,
       gid: options.runAs?.gid,
       timeoutMs: options.timeoutMs,
       maxOutputBytes: MAX_INSTALLER_OUTPUT_BYTES,
       signal: signal ? AbortSignal.any([signal, sizes.signal]) : sizes.signal,
-    }).finally(() => sizes.stop());
+    });
+    let result: RunResult;
+    try {
+      result = await run();
+      for (let retries = 0; contained !== command && jailSetupRaced(result) && retries < JAIL_SETUP_RETRIES; retries++) result = await run();
+    } finally {
+      sizes.stop();
+    }
     await checkRun(result, {
       installer,
       specifiers: specifiers(options),

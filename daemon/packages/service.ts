@@ -91,6 +91,7 @@ export class PackageService {
       timeoutMs: config.installTimeoutMs,
       maxBytes: config.maxPackageBytes,
       bwrapPath: this.facts.bwrapPath,
+      hiddenDirs: [config.workDir],
       ...(this.runAs ? { runAs: this.runAs } : {}),
       signal,
       tempDir: config.workDir,

@@ -2,7 +2,11 @@
 // config, and the requested specs always after `--`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, NPM_NO_GIT } from '../../daemon/packages/commands.js';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildInstallerEnv, buildNpmCommand, buildPipCommand, buildUvCommand, jailInstallerCommand, jailSetupRaced, NPM_NO_GIT } from '../../daemon/packages/commands.js';
 import { foreignDependenciesOf, npmSpecSource } from '../../daemon/packages/npm-sources.js';
 import { tailOf } from '../../daemon/packages/errors.js';
 import { buildOuterNamespaceArgs, SETPRIV_PATH } from '../../daemon/sandbox/outer-namespace.js';
@@ -81,6 +85,42 @@ test('a jailed installer runs under prlimit and bubblewrap: own user and pid nam
   assert.ok(bwrap.indexOf('--bind') > bwrap.indexOf('--ro-bind'), 'the writable binds come after the read-only root');
   assert.deepEqual(bwrap.slice(bwrap.indexOf('/tools/uv') - 1), ['--', '/tools/uv', 'pip', 'install', '--', 'x'], 'the command follows bubblewrap\'s --, unchanged');
   assert.equal(valueOf(bwrap, '--chdir'), '/w/home');
+});
+
+const jailSkip = process.getuid?.() !== 0 ? 'mounting a tmpfs needs root' : !fs.existsSync('/usr/bin/bwrap') ? 'no /usr/bin/bwrap' : false;
+
+test("a jailed installer sees nothing of the daemon's work directory (other executions' workspaces) but its own directories", { skip: jailSkip }, (t) => {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runbox-jail-'));
+  const workspace = path.join(workDir, 'executions', 'exec-other', 'workspace');
+  const stage = path.join(workDir, 'packages', 'stage');
+  fs.mkdirSync(workspace, { recursive: true });
+  fs.mkdirSync(stage, { recursive: true });
+  execMount(['-t', 'tmpfs', 'runbox-test', workspace]);
+  t.after(() => {
+    execMount(['-l', workspace], 'umount');
+    fs.rmSync(workDir, { recursive: true, force: true });
+  });
+  fs.writeFileSync(path.join(workspace, 'secret.txt'), 'another user\'s file');
+  const script = `cat ${workspace}/secret.txt; ls ${workDir}; echo written > ${stage}/ok`;
+  const jailed = jailInstallerCommand({ file: '/bin/sh', args: ['-c', script] }, { bwrapPath: '/usr/bin/bwrap', prlimitPath: '/usr/bin/prlimit', writableDirs: [stage], hiddenDirs: [workDir], cwd: stage, maxFileBytes: 1 << 20 });
+  const run = spawnSync(jailed.file, jailed.args, { encoding: 'utf8' });
+  assert.doesNotMatch(run.stdout, /another user/, `the workspace was read: ${run.stdout}`);
+  assert.match(run.stderr, /secret\.txt: No such file or directory/);
+  assert.deepEqual(run.stdout.trim().split(/\s+/), ['packages'], 'only the path to its own directory is there');
+  assert.equal(fs.readFileSync(path.join(stage, 'ok'), 'utf8'), 'written\n', 'its own directory is still writable');
+});
+
+function execMount(args: string[], tool = 'mount'): void {
+  const done = spawnSync(`/usr/bin/${tool}`, args, { encoding: 'utf8' });
+  if (done.status !== 0) throw new Error(`${tool} ${args.join(' ')}: ${done.stderr}`);
+}
+
+test('jailSetupRaced: only bubblewrap losing its root bind to a vanishing mount, before the installer ran', () => {
+  const raced = "bwrap: Can't bind mount /oldroot/ on /newroot/: Unable to apply mount flags: remount \"/newroot/tmp/runbox-test-Yt66bN/executions/exec--11115-t8ogLl7nxyBQ/workspace\": No such file or directory\n";
+  assert.equal(jailSetupRaced({ exitCode: 1, stderr: raced }), true);
+  assert.equal(jailSetupRaced({ exitCode: 2, stderr: raced }), false, 'another exit code is the installer\'s');
+  assert.equal(jailSetupRaced({ exitCode: 1, stderr: 'error: No such file or directory\n' }), false);
+  assert.equal(jailSetupRaced({ exitCode: 1, stderr: "bwrap: Can't bind mount /oldroot/w on /newroot/w: No such file or directory\n" }), false, 'a bind of its own dirs that fails is not the race');
 });
 
 test('npm dependency specs: versions, ranges, tags and npm: aliases are the registry; the rest is named', () => {
