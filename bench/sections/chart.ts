@@ -20,13 +20,16 @@ export const chartRuns = (context: BenchContext): number => Math.max(5, Math.rou
 // The cold baseline, measured once per run: the chart as a script, a new bare python3 each time, with the
 // matplotlib font cache prebuilt (as the sandbox has it). Pacing changes nothing for a new process.
 export function coldChart(context: BenchContext): Promise<Summary> {
-  return context.memo.get('coldChart', async () => {
-    const dir = await fs.mkdtemp(path.join(context.scratchDir, 'chart-'));
-    await fs.writeFile(path.join(dir, 'chart.py'), CHART_SCRIPT);
-    const env = { MPLBACKEND: 'Agg', MPLCONFIGDIR: path.join(context.host.pythonEnv, 'mpl-cache') };
-    await settle(context);
-    return summarize(await timeRuns({ runs: chartRuns(context), pauseMs: 0, warmups: 1 }, () => spawnToEnd(context.host.pythonPath, ['chart.py'], { cwd: dir, env })));
-  });
+  const env = { MPLBACKEND: 'Agg', MPLCONFIGDIR: path.join(context.host.pythonEnv, 'mpl-cache') };
+  return context.memo.get('coldChart', () => coldScript(context, 'chart.py', CHART_SCRIPT, env));
+}
+
+// A script run by a new bare python3 each time (chartRuns runs, one warm-up), from a scratch directory of its own.
+export async function coldScript(context: BenchContext, name: string, script: string, env: Readonly<Record<string, string>> = {}): Promise<Summary> {
+  const dir = await fs.mkdtemp(path.join(context.scratchDir, `${path.parse(name).name}-`));
+  await fs.writeFile(path.join(dir, name), script);
+  await settle(context);
+  return summarize(await timeRuns({ runs: chartRuns(context), pauseMs: 0, warmups: 1 }, () => spawnToEnd(context.host.pythonPath, [name], { cwd: dir, env })));
 }
 
 // Prints the chart paced as an agent and back to back, and records both targets.

@@ -151,9 +151,11 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
       { what: 'the package directory', dirs: [staging.stagingDir], baseBytes: 0, maxBytes: options.maxBytes },
       { what: 'what it downloaded and unpacked', dirs: [lease.dir, homeDir], baseBytes: lease.bytesBefore, maxBytes: options.maxBytes },
     ]);
+    const env = buildInstallerEnv(homeDir, installer === 'npm' ? [path.dirname(options.nodePath)] : [], { caFile: network.caFile ?? '', proxyUrl: proxy.url });
+    const cwd = homeDir;
     const run = () => runInstaller(contained, {
-      env: buildInstallerEnv(homeDir!, installer === 'npm' ? [path.dirname(options.nodePath)] : [], { caFile: network.caFile ?? '', proxyUrl: proxy!.url }),
-      cwd: homeDir!,
+      env,
+      cwd,
       uid: options.runAs?.uid,
       gid: options.runAs?.gid,
       timeoutMs: options.timeoutMs,
@@ -163,7 +165,7 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
     let result: RunResult;
     try {
       result = await run();
-      for (let retries = 0; contained !== command && jailSetupRaced(result) && retries < JAIL_SETUP_RETRIES; retries++) result = await run();
+      for (let retries = 0; options.bwrapPath && jailSetupRaced(result) && retries < JAIL_SETUP_RETRIES; retries++) result = await run();
     } finally {
       sizes.stop();
     }

@@ -169,12 +169,16 @@ export async function freezeGroup(group: Pick<ExecutionCgroup, 'requestFreeze' |
   try {
     if (!(await group.requestFreeze())) return false;
     const deadline = performance.now() + timeoutMs;
-    for (let pauses = 0; !(await group.isFrozen()) && pauses < FREEZE_PAUSES; pauses++) Atomics.wait(pauseCell, 0, 0, FREEZE_PAUSE_MS);
-    for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 20)) {
-      if (await group.isFrozen()) return true;
-      if (performance.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    let frozen = await group.isFrozen();
+    for (let pauses = 0; !frozen && pauses < FREEZE_PAUSES; pauses++) {
+      Atomics.wait(pauseCell, 0, 0, FREEZE_PAUSE_MS);
+      frozen = await group.isFrozen();
     }
+    for (let delayMs = 1; !frozen && performance.now() <= deadline; delayMs = Math.min(delayMs * 2, 20)) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      frozen = await group.isFrozen();
+    }
+    if (frozen) return true;
   } catch {
     // the thaw below undoes a request that went through
   }
