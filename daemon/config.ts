@@ -352,6 +352,11 @@ function crossCheck(config: Config): string[] {
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     problems.push(`headersTimeoutMs (${config.headersTimeoutMs}) exceeds requestTimeoutMs (${config.requestTimeoutMs})`);
   }
+  // Installers' jails cover workDir (docs/configuration.md): what they run must lie outside it.
+  for (const name of ['pythonEnv', 'uvPath', 'npmPath', 'nodePath'] as const) {
+    const value = config[name];
+    if (value && path.isAbsolute(value) && isWithin(config.workDir, value)) problems.push(`${name} (${value}) is inside workDir (${config.workDir}), which installers do not see`);
+  }
   if (!config.token && !isLoopback(config.host)) {
     problems.push(`host ${config.host} is not a loopback address: set RUNBOX_TOKEN to listen on other interfaces`);
   }
@@ -359,6 +364,12 @@ function crossCheck(config: Config): string[] {
 }
 
 // True for addresses that only this machine can reach.
+// Pure: true when target is dir itself or lies below it (both absolute).
+function isWithin(dir: string, target: string): boolean {
+  const relative = path.relative(dir, target);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -44,6 +44,12 @@ test('cross-option rules: default timeout within the maximum', () => {
   assert.throws(() => loadConfig({ RUNBOX_DEFAULT_TIMEOUT_MS: '5000', RUNBOX_MAX_TIMEOUT_MS: '1000' }, []), /defaultTimeoutMs \(5000\) exceeds maxTimeoutMs \(1000\)/);
 });
 
+test('cross-option rules: what installers run lies outside workDir, which their jails cover', () => {
+  assert.throws(() => loadConfig({ RUNBOX_WORK_DIR: '/srv/runbox', RUNBOX_PYTHON_ENV: '/srv/runbox/python' }, []), /pythonEnv \(\/srv\/runbox\/python\) is inside workDir \(\/srv\/runbox\), which installers do not see/);
+  assert.throws(() => loadConfig({ RUNBOX_WORK_DIR: '/srv/runbox', RUNBOX_UV: '/srv/runbox/uv' }, []), /uvPath .* is inside workDir/);
+  assert.equal(loadConfig({ RUNBOX_WORK_DIR: '/srv/runbox', RUNBOX_PYTHON_ENV: '/srv/runbox-python' }, []).pythonEnv, '/srv/runbox-python', 'a sibling with a common prefix is outside');
+});
+
 test('cross-option rules of the connection caps and bridge budgets', () => {
   assert.throws(() => loadConfig({ RUNBOX_MAX_CONNECTIONS: '10', RUNBOX_MAX_CONNECTIONS_PER_ADDRESS: '20' }, []), /maxConnectionsPerAddress \(20\) exceeds maxConnections \(10\)/);
   assert.throws(() => loadConfig({ RUNBOX_HEADERS_TIMEOUT_MS: '5000', RUNBOX_REQUEST_TIMEOUT_MS: '1000' }, []), /headersTimeoutMs \(5000\) exceeds requestTimeoutMs \(1000\)/);
