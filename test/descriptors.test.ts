@@ -134,7 +134,9 @@ test('out of descriptors for real: failed spawns are errors of their executions,
     execFileSync(PRLIMIT, ['--pid', String(pid), `--nofile=${hard}:${hard}`]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal((await post(agent, daemon.url, 'set_result(2)')).body.result, 2);
-    assert.match(daemon.output(), /could not start a sandbox/);
+    // Each failed start is logged with its cause, wherever it failed: the directory or the spawn ("could not start a
+    // sandbox"), or the move into its cgroup.
+    assert.match(daemon.output(), /"level":50.*EMFILE.*"msg":"(could not start a sandbox|could not move a sandbox into its cgroup)"/);
   } finally {
     for (const socket of flood) socket.destroy();
     agent.destroy();
